@@ -1,0 +1,16 @@
+"""whatsapp-mcp-client: pull a business's WhatsApp conversations out through MCP and turn them into BI.
+
+Layers (each imports only those below it): ``cli`` -> ``analytics`` / ``store`` / ``whatsapp`` / ``demo`` ->
+``core`` -> ``errors`` / ``config``. See docs/DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("whatsapp-mcp-client")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

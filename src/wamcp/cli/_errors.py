@@ -1,0 +1,100 @@
+"""Exit codes and the one place where exceptions become a one-line message for people.
+
+0 complete; 1 partial (some chats failed, the rest is stored); 2 usage or configuration error;
+3 cannot connect or authenticate. ``--verbose`` adds the exception chain.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from enum import IntEnum
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import (
+    ConfigError,
+    MCPAuthenticationError,
+    MCPClientError,
+    MCPConnectionError,
+    MCPTimeoutError,
+    StoreError,
+)
+from ..redact import redact
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    PARTIAL = 1
+    USAGE = 2
+    CONNECT = 3
+    INTERRUPTED = 130
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """Map an error class to the documented exit code."""
+    if isinstance(error, ConfigError | StoreError):
+        return ExitCode.USAGE
+    if isinstance(error, MCPConnectionError | MCPAuthenticationError | MCPTimeoutError):
+        return ExitCode.CONNECT
+    if isinstance(error, MCPClientError):
+        return ExitCode.PARTIAL
+    return ExitCode.PARTIAL
+
+
+def report_error(error: BaseException, *, verbose: bool) -> ExitCode:
+    """Print ``error: <one line>`` on stderr (the chain too with ``verbose``) and return its exit code."""
+    code = exit_code_for(error)
+    message = redact(str(error)) or type(error).__name__
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    if verbose:
+        cause = error.__cause__ or error.__context__
+        while cause is not None:
+            err_console.print(f"  caused by {type(cause).__name__}: {redact(str(cause))}", markup=False)
+            cause = cause.__cause__ or cause.__context__
+        logging.getLogger("wamcp").debug("full traceback", exc_info=error)
+    return code
+
+
+class _State:
+    verbose: bool = False
+
+
+state = _State()
+
+
+def guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for command bodies: known errors become one line and an exit code, Ctrl-C exits 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except (MCPClientError, OSError) as err:
+            raise typer.Exit(report_error(err, verbose=state.verbose)) from None
+
+    return wrapper
+
+
+def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
+    """Print one error line and return the ``typer.Exit`` to raise."""
+    err_console.print(f"[bold red]error:[/] {redact(message)}")
+    return typer.Exit(code)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""Local SQLite store of chats and messages (see schema.py)."""

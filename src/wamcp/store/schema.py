@@ -1,0 +1,92 @@
+"""The store's SQLite schema and its migrations.
+
+The schema version lives in ``PRAGMA user_version``; :data:`MIGRATIONS` is append-only: migration ``n`` takes a
+store from version ``n`` to ``n + 1``. Timestamps are integers, **milliseconds since the Unix epoch in UTC**
+(``ts_ms``), so ordering is numeric and independent of any server's local-time text.
+
+Tables:
+
+``chats``       one row per chat: ``jid`` (primary key), ``name``, ``is_group``, ``last_message_ts_ms``.
+``messages``    one row per message, primary key ``(chat_jid, id)``. ``id`` is the server's message id where it
+                gives one (``id_source='server'``) or an identity derived by the WhatsApp layer
+                (``id_source='derived'``, see docs/DESIGN.md). ``is_from_me`` = 1 for the business side.
+``sync_state``  per chat: newest and oldest ``ts_ms`` stored, whether the backfill reached the start of the
+                history window (``backfill_complete``), the opaque ``cursor`` of an interrupted backfill, the run.
+``runs``        one row per extraction run: when, against what, how it ended and what it changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: the initial schema
+    """
+    CREATE TABLE chats (
+        jid                TEXT PRIMARY KEY,
+        name               TEXT,
+        is_group           INTEGER NOT NULL DEFAULT 0,
+        last_message_ts_ms INTEGER,
+        account            TEXT NOT NULL DEFAULT '',
+        updated_run        INTEGER
+    );
+    CREATE TABLE messages (
+        chat_jid     TEXT NOT NULL,
+        id           TEXT NOT NULL,
+        ts_ms        INTEGER NOT NULL,
+        sender       TEXT,
+        sender_name  TEXT,
+        is_from_me   INTEGER NOT NULL DEFAULT 0,
+        content      TEXT NOT NULL DEFAULT '',
+        media_type   TEXT,
+        filename     TEXT,
+        id_source    TEXT NOT NULL DEFAULT 'server',
+        first_run    INTEGER,
+        updated_run  INTEGER,
+        PRIMARY KEY (chat_jid, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX messages_chat_ts ON messages (chat_jid, ts_ms);
+    CREATE INDEX messages_ts ON messages (ts_ms);
+    CREATE TABLE sync_state (
+        chat_jid          TEXT PRIMARY KEY,
+        newest_ts_ms      INTEGER,
+        oldest_ts_ms      INTEGER,
+        backfill_complete INTEGER NOT NULL DEFAULT 0,
+        cursor            TEXT,
+        last_run          INTEGER,
+        updated_at        TEXT
+    );
+    CREATE TABLE runs (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at       TEXT NOT NULL,
+        finished_at      TEXT,
+        status           TEXT NOT NULL DEFAULT 'running',
+        source           TEXT,
+        chats_total      INTEGER NOT NULL DEFAULT 0,
+        chats_done       INTEGER NOT NULL DEFAULT 0,
+        chats_failed     INTEGER NOT NULL DEFAULT 0,
+        messages_new     INTEGER NOT NULL DEFAULT 0,
+        messages_updated INTEGER NOT NULL DEFAULT 0,
+        calls            INTEGER NOT NULL DEFAULT 0,
+        errors           TEXT
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn`` up to :data:`SCHEMA_VERSION`, each step in its own transaction; return the version.
+
+    Raises ``ValueError`` for a store written by a newer wamcp (the caller turns it into a ``StoreError``).
+    """
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"store schema version {version} is newer than this wamcp understands ({SCHEMA_VERSION})")
+    for step in range(version, SCHEMA_VERSION):
+        with conn:
+            conn.executescript(f"BEGIN; {MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
+    return SCHEMA_VERSION
