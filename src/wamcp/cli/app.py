@@ -10,7 +10,7 @@ from rich.logging import RichHandler
 
 from .. import __version__
 from ..redact import RedactingFilter, install_log_redaction
-from . import config_cmd, demo_cmd, extract_cmd, report_cmd
+from . import config_cmd, demo_cmd, export_cmd, extract_cmd, report_cmd
 from ._errors import err_console, state
 
 app = typer.Typer(
@@ -64,6 +64,7 @@ def _root(
 config_cmd.register(app)
 demo_cmd.register(app)
 extract_cmd.register(app)
+export_cmd.register(app)
 report_cmd.register(app)
 
 
