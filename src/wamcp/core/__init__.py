@@ -1,0 +1,1 @@
+"""The MCP core layer: transports, sessions, the client supervisor and its resilience primitives."""
