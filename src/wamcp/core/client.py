@@ -1,0 +1,635 @@
+"""MCPClient: MCP servers by name, one supervisor task per server, and ``execute_tool`` with limits and retries.
+
+The one thing a reader must know: each server's connection is owned by its supervisor task (the SDK's anyio cancel
+scopes must be entered and left by the same task). The supervisor opens the session, watches it (end of stream, the
+health monitor, ``session_timeout``) and reconnects with exponential backoff and full jitter; callers only borrow the
+live :class:`~wamcp.core.session.Session` and call it from their own tasks, so calls are pipelined on one session
+(bounded by ``max_concurrency``), never serialized behind a lock, and never see a half-dead session: when it dies,
+pending calls fail with ``MCPConnectionError`` and new calls wait for the next generation.
+
+Supervisor tasks are asyncio tasks (the client runs on asyncio, as the sync facade does), so ``connect`` can return
+while the connection lives on without the caller holding a task group open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from types import TracebackType
+from typing import Any, Literal
+
+import anyio
+import mcp_types as types
+
+from ..config import RateLimits, ServerConfig
+from ..errors import (
+    ConfigError,
+    MCPAuthenticationError,
+    MCPClientError,
+    MCPConnectionError,
+    MCPRateLimitError,
+    MCPTimeoutError,
+    MCPToolError,
+)
+from ..redact import get_logger, redact
+from .clock import Clock, SystemClock
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+from .retry import RetryPolicy, is_transient
+from .session import Session, open_session
+from .transports.base import Transport, create_transports
+
+__all__ = ["MCPClient", "State"]
+
+logger = get_logger(__name__)
+
+State = Literal["disconnected", "connecting", "connected", "reconnecting", "failed"]
+
+#: Tool error texts that mean "slow down" (lharries-style servers answer with text, not HTTP 429).
+_RATE_LIMIT_TEXT = re.compile(r"rate[\s_-]*limit|too many requests|\b429\b", re.IGNORECASE)
+#: Backoff between reconnect attempts never exceeds this (seconds), however many attempts failed.
+_MAX_RECONNECT_DELAY = 30.0
+#: Bound on a connection's teardown after it was lost (a dead HTTP peer must not hold a DELETE open for minutes).
+_TEARDOWN_GRACE = 2.0
+#: How long a health ping may take before the connection counts as dead.
+_HEALTH_TIMEOUT = 5.0
+
+
+class _Server:
+    """Everything the client knows about one server; written only by its supervisor task and the client methods."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        transports: list[Transport],
+        limiter: RateLimiter,
+        idempotent: Callable[[str], bool],
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.transports = transports
+        self.transport_index = 0
+        self.limiter = limiter
+        self.idempotent = idempotent
+        self.retry = RetryPolicy.from_config(config)
+        self.state: State = "disconnected"
+        self.generation = 0
+        self.connected_since: float | None = None
+        self.last_error: MCPClientError | None = None
+        self.latency: float | None = None
+        self.session: Session | None = None
+        self.in_flight = 0
+        self.outcomes = 0  # bumped on every connect success or failure, so waiters see "an attempt finished"
+        self.run_id = 0
+        self.task: asyncio.Task[None] | None = None
+        self.stop: anyio.Event | None = None
+        self.concurrency: anyio.CapacityLimiter | None = None
+        self._changed: anyio.Event | None = None
+
+    @property
+    def transport(self) -> Transport:
+        return self.transports[self.transport_index]
+
+    def changed(self) -> anyio.Event:
+        # anyio events need a running loop, and add_server is synchronous: create lazily.
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed
+
+    def notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def live_session(self) -> Session | None:
+        session = self.session
+        if self.state == "connected" and session is not None and not session.closed.is_set():
+            return session
+        return None
+
+
+def _default_idempotent(config: ServerConfig) -> Callable[[str], bool]:
+    if config.idempotent_tools is not None:
+        allowed = frozenset(config.idempotent_tools)
+        return allowed.__contains__
+    return lambda _tool: False
+
+
+class MCPClient:
+    """Connects to MCP servers by name and calls their tools, surviving restarts, slowness and rate limits.
+
+    Use ``async with MCPClient() as client`` (or call :meth:`close`); ``execute_tool`` connects on first use.
+    ``clock`` drives rate-limit waits and retry/reconnect backoff (inject a ``FakeClock`` in tests); ``metrics``
+    collects per-server and per-tool counters.
+    """
+
+    def __init__(self, *, clock: Clock | None = None, metrics: Metrics | None = None) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._servers: dict[str, _Server] = {}
+        self._rng = random.Random()
+
+    # ---------------------------------------------------------------- configuration
+
+    def add_server(
+        self,
+        config: ServerConfig,
+        *,
+        rate_limits: RateLimits | None = None,
+        idempotent: Callable[[str], bool] | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        """Register ``config`` under ``config.name`` (replacing a disconnected one of that name).
+
+        ``rate_limits=None`` means no client-side limits (a 429 from the server still starts a cooldown).
+        ``idempotent(tool)`` says whether a tool may be retried after a transient fault; by default only the tools in
+        ``config.idempotent_tools`` are. ``transport`` overrides the one built from the config (tests use the
+        in-memory transport).
+        """
+        existing = self._servers.get(config.name)
+        if existing is not None and existing.state not in ("disconnected", "failed"):
+            raise ConfigError(
+                f"server {config.name!r} is already registered and {existing.state}",
+                hint="disconnect it first, or use another name",
+            )
+        transports = [transport] if transport is not None else create_transports(config)
+        limiter = RateLimiter(rate_limits if rate_limits is not None else RateLimits.disabled(), self._clock)
+        chosen = idempotent if idempotent is not None else _default_idempotent(config)
+        self._servers[config.name] = _Server(config, transports, limiter, chosen)
+        logger.debug("added server %s at %s (%s)", config.name, transports[0].endpoint, transports[0].kind)
+
+    def _server(self, name: str) -> _Server:
+        try:
+            return self._servers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._servers)) or "none"
+            raise ConfigError(
+                f"unknown MCP server {name!r} (registered: {known})", hint="call add_server() with its config first"
+            ) from None
+
+    # ---------------------------------------------------------------- connection lifecycle
+
+    async def connect(self, server_name: str) -> bool:
+        """Connect now (or wait for the connection in progress); ``True`` once connected.
+
+        Raises ``MCPConnectionError``, ``MCPAuthenticationError``, ``MCPTimeoutError`` (or ``MCPRateLimitError`` on an
+        HTTP 429) with the cause chained, within ``connect_timeout`` plus a little.
+        """
+        srv = self._server(server_name)
+        if srv.live_session() is not None:
+            return True
+        if srv.task is None or srv.state in ("disconnected", "failed"):
+            self._start(srv)
+        seen = srv.outcomes
+        budget = srv.config.connect_timeout + 1.5
+        with anyio.move_on_after(budget):
+            while True:
+                if srv.live_session() is not None:
+                    return True
+                if srv.outcomes != seen and srv.state in ("disconnected", "failed") and srv.last_error is not None:
+                    raise srv.last_error
+                await srv.changed().wait()
+        raise MCPTimeoutError(
+            f"MCP server {server_name!r} at {srv.transport.endpoint} ({srv.transport.kind}) did not connect within "
+            f"{srv.config.connect_timeout:g} s",
+            server=server_name,
+            hint="is the server running and answering on that endpoint?",
+        )
+
+    def _start(self, srv: _Server) -> None:
+        srv.run_id += 1
+        srv.state = "connecting"
+        srv.stop = anyio.Event()
+        if srv.concurrency is None:
+            srv.concurrency = anyio.CapacityLimiter(srv.config.max_concurrency)
+        srv.notify()
+        srv.task = asyncio.get_running_loop().create_task(
+            self._supervise(srv, srv.run_id, srv.stop), name=f"wamcp-supervisor-{srv.name}"
+        )
+
+    async def _supervise(self, srv: _Server, run_id: int, stop: anyio.Event) -> None:
+        """Own the connection: open, serve until lost/stale/stopped, reconnect with backoff, give up after retries."""
+        ever_connected = False
+        failures = 0
+        while not stop.is_set():
+            if srv.run_id != run_id:
+                return  # a newer run took over (connect() after we failed); leave the state to it
+            attempt_error: MCPClientError | None = None
+            session_seen: Session | None = None
+
+            def on_ready(session: Session) -> None:
+                nonlocal ever_connected, failures, session_seen
+                ever_connected = True
+                failures = 0
+                session_seen = session
+                if srv.run_id != run_id:
+                    return
+                srv.session = session
+                srv.generation += 1
+                srv.state = "connected"
+                srv.connected_since = time.time()
+                srv.outcomes += 1
+                if srv.generation > 1:
+                    self._metrics.record_reconnect(srv.name)
+                logger.info(
+                    "connected to %s at %s (%s), generation %d",
+                    srv.name,
+                    srv.transport.endpoint,
+                    srv.transport.kind,
+                    srv.generation,
+                )
+                srv.notify()
+
+            def on_failure(error: MCPClientError) -> None:
+                nonlocal attempt_error
+                if attempt_error is not None:
+                    return
+                attempt_error = error
+                if srv.run_id != run_id:
+                    return
+                srv.last_error = error
+                if isinstance(error, MCPRateLimitError):
+                    srv.limiter.enter_cooldown(error.retry_after)
+                more_candidates = srv.transport_index + 1 < len(srv.transports)
+                if not ever_connected and not (more_candidates and not isinstance(error, MCPAuthenticationError)):
+                    # The first connect of a run is answered at once (no background retries): connect() raises.
+                    srv.state = "failed"
+                    srv.session = None
+                srv.outcomes += 1
+                srv.notify()
+
+            scope = anyio.CancelScope()
+            try:
+                with scope:
+                    async with open_session(
+                        srv.transport,
+                        server=srv.name,
+                        protocol=srv.config.protocol,
+                        connect_timeout=srv.config.connect_timeout,
+                        on_ready=on_ready,
+                        on_failure=on_failure,
+                    ) as session:
+                        reason = await self._serve(srv, session, stop)
+                        logger.debug("leaving session of %s: %s", srv.name, reason)
+                        # Bound the teardown: a dead peer must not hold the close (DELETE, flush) open for long.
+                        scope.deadline = anyio.current_time() + _TEARDOWN_GRACE
+                        if srv.run_id == run_id and srv.session is session:
+                            srv.session = None
+                            if not stop.is_set():
+                                srv.state = "reconnecting"
+                                if session.close_cause is not None and reason == "lost":
+                                    srv.last_error = _as_client_error(session.close_cause)
+                                srv.notify()
+            except MCPClientError as err:
+                on_failure(err)
+            except Exception as err:  # pragma: no cover - open_session translates everything; keep the task alive
+                on_failure(MCPConnectionError(f"unexpected error in connection to {srv.name}: {err!r}"))
+            if session_seen is not None and srv.run_id == run_id and srv.session is session_seen:
+                srv.session = None
+            if stop.is_set() or srv.run_id != run_id:
+                break
+            if not ever_connected:
+                if (
+                    attempt_error is not None
+                    and srv.transport_index + 1 < len(srv.transports)
+                    and not isinstance(attempt_error, MCPAuthenticationError)
+                ):
+                    srv.transport_index += 1  # auto: streamable HTTP refused, try SSE
+                    continue
+                srv.state = "failed"
+                srv.notify()
+                return
+            if session_seen is None:
+                failures += 1
+                if isinstance(attempt_error, MCPAuthenticationError) or failures >= max(1, srv.config.max_retries):
+                    srv.state = "failed"
+                    srv.session = None
+                    logger.warning(
+                        "giving up on %s after %d failed reconnect attempts: %s", srv.name, failures, srv.last_error
+                    )
+                    srv.notify()
+                    return
+            if srv.state != "reconnecting":
+                srv.state = "reconnecting"
+                srv.notify()
+            await self._sleep_unless_stopped(self._backoff(srv, failures), stop)
+        if srv.run_id == run_id:
+            srv.state = "disconnected"
+            srv.session = None
+            srv.notify()
+
+    async def _sleep_unless_stopped(self, delay: float, stop: anyio.Event) -> None:
+        # Sleep through the injected clock (instant with FakeClock), but wake at once when told to stop.
+        async with anyio.create_task_group() as tg:
+
+            async def wake_on_stop() -> None:
+                await stop.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(wake_on_stop)
+            await self._clock.sleep(delay)
+            tg.cancel_scope.cancel()
+
+    def _backoff(self, srv: _Server, failures: int) -> float:
+        """Full jitter: uniform in [0, min(cap, retry_delay * 2**failures)]; the first retry after a loss is quick."""
+        ceiling = min(_MAX_RECONNECT_DELAY, srv.config.retry_delay * 2.0 ** min(failures, 32))
+        return ceiling * self._rng.random()
+
+    async def _serve(self, srv: _Server, session: Session, stop: anyio.Event) -> str:
+        """Wait until the session is lost, stale (``session_timeout``) or we are told to stop; say which."""
+        reason = "stopped"
+        async with anyio.create_task_group() as tg:
+
+            async def until(event: anyio.Event, why: str) -> None:
+                nonlocal reason
+                await event.wait()
+                reason = why
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until, session.closed, "lost")
+            tg.start_soon(until, stop, "stopped")
+            if srv.config.health_check_interval > 0:
+                tg.start_soon(self._monitor, srv, session)
+            if srv.config.session_timeout > 0:
+
+                async def expire() -> None:
+                    nonlocal reason
+                    await anyio.sleep(srv.config.session_timeout)
+                    reason = "session_timeout"
+                    logger.info("session with %s is older than %g s: renewing", srv.name, srv.config.session_timeout)
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(expire)
+        return reason
+
+    async def _monitor(self, srv: _Server, session: Session) -> None:
+        interval = srv.config.health_check_interval
+        while not session.closed.is_set():
+            await anyio.sleep(interval)
+            try:
+                srv.latency = await session.ping(min(_HEALTH_TIMEOUT, srv.config.timeout))
+            except MCPClientError as err:
+                logger.warning("health check of %s failed: %s; reconnecting", srv.name, err)
+                session.mark_closed(err)
+                return
+
+    async def disconnect(self, server_name: str) -> None:
+        """Close the connection to ``server_name`` (pending calls fail with ``MCPConnectionError``)."""
+        srv = self._server(server_name)
+        task, stop = srv.task, srv.stop
+        srv.run_id += 1  # the old run must not touch the state any more
+        if stop is not None:
+            stop.set()
+        srv.state = "disconnected"
+        srv.session = None
+        srv.connected_since = None
+        srv.notify()
+        if task is not None and not task.done():
+            # stdio shutdown may wait out the SDK's grace (~2 s + 2 s) for a server that ignores end of input.
+            with anyio.move_on_after(6.0):
+                await asyncio.shield(task)
+            if not task.done():  # pragma: no cover - a transport that ignores cancellation
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+        srv.task = None
+
+    async def close(self) -> None:
+        """Disconnect every server."""
+        async with anyio.create_task_group() as tg:
+            for name in list(self._servers):
+                tg.start_soon(self.disconnect, name)
+
+    async def __aenter__(self) -> MCPClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- calls
+
+    async def _session(self, srv: _Server, seconds: float) -> Session:
+        """The live session, connecting or waiting out a reconnect (bounded by ``seconds``)."""
+        session = srv.live_session()
+        if session is not None:
+            return session
+        with anyio.move_on_after(seconds):
+            while True:
+                session = srv.live_session()
+                if session is not None:
+                    return session
+                if srv.state in ("disconnected", "failed") or srv.task is None:
+                    await self.connect(srv.name)
+                    continue
+                await srv.changed().wait()
+        cause = srv.last_error
+        error = MCPConnectionError(
+            f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) is {srv.state}; "
+            f"no connection within {seconds:g} s" + (f" (last error: {cause.message})" if cause else ""),
+            server=srv.name,
+            hint="is the server running? the client keeps reconnecting in the background",
+        )
+        raise error from cause
+
+    async def execute_tool(
+        self,
+        server_name: str,
+        tool_name: str,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the seed's API; enforced inside with the SDK's deadline
+        *,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Call ``tool_name`` on ``server_name`` and return its result as a plain dict.
+
+        Returns ``{"server": str, "tool": str, "content": [MCP content blocks as JSON dicts, e.g. {"type": "text",
+        "text": ...}], "structured_content": Any | None, "text": "\\n".join(text of the text blocks),
+        "is_error": False, "duration": float seconds}``.
+
+        Raises ``MCPToolError`` (``.text`` = the server's text) when the tool reports an error; ``MCPRateLimitError``
+        when the server says to slow down (HTTP 429 or a "rate limit"/"too many requests" tool error), which also
+        starts the server's cooldown; ``MCPTimeoutError`` after ``timeout`` seconds (default: the server's
+        ``timeout``); ``MCPConnectionError`` when the server cannot be reached. Connects on first use.
+        Transient faults (connection, timeout, rate limit) are retried with backoff only when the tool is idempotent:
+        ``idempotent`` overrides, ``None`` asks the server's ``idempotent`` callable. Tool errors are never retried.
+        """
+        srv = self._server(server_name)
+        limit = float(timeout) if timeout is not None else srv.config.timeout
+        if limit <= 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
+        retry = idempotent if idempotent is not None else srv.idempotent(tool_name)
+        if not retry or srv.retry.max_attempts <= 1:
+            return await self._call_once(srv, tool_name, arguments, limit)
+
+        def on_retry(attempt: int, error: BaseException, delay: float) -> None:
+            self._metrics.record_retry(srv.name, tool_name)
+            logger.info("retrying %s on %s in %.2f s after: %s", tool_name, srv.name, delay, error)
+
+        return await srv.retry.call(
+            lambda: self._call_once(srv, tool_name, arguments, limit),
+            retryable=is_transient,
+            clock=self._clock,
+            on_retry=on_retry,
+        )
+
+    async def _call_once(
+        self, srv: _Server, tool: str, arguments: dict[str, Any] | None, seconds: float
+    ) -> dict[str, Any]:
+        timeout = seconds
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            remaining = srv.limiter.cooldown_remaining()
+            if remaining > timeout:
+                raise MCPRateLimitError(
+                    f"MCP server {srv.name!r} asked us to slow down; cooling down for {remaining:.0f} s more",
+                    server=srv.name,
+                    tool=tool,
+                    hint="wait for the cooldown or lower rate_limits",
+                    retry_after=remaining,
+                )
+            waited = await srv.limiter.acquire(tool)
+            if waited > 0:
+                self._metrics.record_rate_limited(srv.name, waited, tool)
+            session = await self._session(srv, timeout)
+            assert srv.concurrency is not None  # set by _start, which _session guarantees ran
+            async with srv.concurrency:
+                srv.in_flight += 1
+                try:
+                    # The SDK enforces ``timeout`` itself (and sends a courtesy cancel); this is the backstop.
+                    with anyio.fail_after(timeout + 1.0):
+                        result = await session.call_tool(tool, arguments, timeout)
+                except MCPClientError:
+                    raise  # MCPTimeoutError is a TimeoutError too: only the backstop's own expiry is handled below
+                except TimeoutError as err:
+                    session.mark_closed(err)
+                    raise MCPTimeoutError(
+                        f"MCP server {srv.name!r}: tool {tool!r} got no answer within {timeout:g} s",
+                        server=srv.name,
+                        tool=tool,
+                        hint="the connection looks stuck; the client reconnects",
+                    ) from err
+                finally:
+                    srv.in_flight -= 1
+            return self._shape(srv, tool, result, time.perf_counter() - started)
+        except MCPClientError as err:
+            error = err
+            if isinstance(err, MCPRateLimitError):
+                srv.limiter.enter_cooldown(err.retry_after)
+            if not isinstance(err, MCPToolError):
+                srv.last_error = err
+            raise
+        finally:
+            self._metrics.record_call(
+                srv.name, tool, time.perf_counter() - started, type(error).__name__ if error is not None else None
+            )
+
+    def _shape(self, srv: _Server, tool: str, result: types.CallToolResult, duration: float) -> dict[str, Any]:
+        content = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+        text = "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+        if result.is_error:
+            shown = redact(text)[:500] or "(no text)"
+            if _RATE_LIMIT_TEXT.search(text):
+                raise MCPRateLimitError(
+                    f"MCP server {srv.name!r}: tool {tool!r} was rate limited: {shown}",
+                    server=srv.name,
+                    tool=tool,
+                    hint="the client pauses calls to this server for rate_limits.cooldown_period",
+                )
+            raise MCPToolError(
+                f"MCP server {srv.name!r}: tool {tool!r} reported an error: {shown}",
+                server=srv.name,
+                tool=tool,
+                text=text,
+            )
+        return {
+            "server": srv.name,
+            "tool": tool,
+            "content": content,
+            "structured_content": result.structured_content,
+            "text": text,
+            "is_error": False,
+            "duration": duration,
+        }
+
+    async def list_tools(self, server_name: str) -> list[dict[str, Any]]:
+        """The server's tools: ``[{"name", "description", "inputSchema", "outputSchema"}]`` (connects on first use)."""
+        srv = self._server(server_name)
+        session = await self._session(srv, srv.config.timeout)
+        try:
+            tools = await session.list_tools(srv.config.timeout)
+        except MCPClientError as err:
+            srv.last_error = err
+            raise
+        return [
+            {
+                "name": tool.name,
+                "description": tool.description,
+                "inputSchema": tool.input_schema,
+                "outputSchema": tool.output_schema,
+            }
+            for tool in tools
+        ]
+
+    async def health_check(self, server_name: str) -> bool:
+        """``True`` when the server answers a ping (or a tool listing) quickly; a failure triggers a reconnect."""
+        srv = self._server(server_name)
+        session = srv.live_session()
+        if session is None:
+            return False
+        try:
+            srv.latency = await session.ping(min(_HEALTH_TIMEOUT, srv.config.timeout))
+        except MCPClientError as err:
+            srv.last_error = err
+            session.mark_closed(err)
+            return False
+        return True
+
+    # ---------------------------------------------------------------- observation
+
+    def status(self, server_name: str) -> dict[str, Any]:
+        """A snapshot for humans and health endpoints (no secrets: the endpoint is redacted)."""
+        srv = self._server(server_name)
+        session = srv.live_session()
+        limiter = srv.limiter.snapshot()
+        remaining = srv.limiter.cooldown_remaining()
+        return {
+            "server": srv.name,
+            "state": srv.state,
+            "transport": srv.transport.kind,
+            "endpoint": srv.transport.endpoint,
+            "connected_since": srv.connected_since if session is not None else None,
+            "generation": srv.generation,
+            "last_error": str(srv.last_error) if srv.last_error is not None else None,
+            "latency": srv.latency,
+            "protocol_version": session.protocol_version if session is not None else None,
+            "server_info": session.server_info if session is not None else None,
+            "rate_limit": limiter,
+            "cooldown_until": time.time() + remaining if remaining > 0 else None,
+            "in_flight": srv.in_flight,
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters and latency percentiles per server and tool (see :class:`~wamcp.core.metrics.Metrics`)."""
+        return self._metrics.snapshot()
+
+    @property
+    def servers(self) -> list[str]:
+        """Registered server names."""
+        return list(self._servers)
+
+    def __repr__(self) -> str:
+        states = ", ".join(f"{name}={srv.state}" for name, srv in self._servers.items())
+        return f"MCPClient({states})"
+
+
+def _as_client_error(error: BaseException) -> MCPClientError:
+    if isinstance(error, MCPClientError):
+        return error
+    return MCPConnectionError(f"connection lost: {redact(str(error)) or type(error).__name__}")

@@ -1,0 +1,474 @@
+"""One live MCP session over one transport, and the one place foreign errors become ours.
+
+:func:`open_session` enters a transport, runs the handshake (``legacy`` ``initialize`` by default, ``2026-07-28``
+``server/discover``, or ``auto`` = discover then fall back) and yields a :class:`Session` whose methods may be called
+from any task. The one thing a reader must know: the task that entered :func:`open_session` must be the one that
+leaves it (anyio cancel scopes), so the client's supervisor owns it and callers only ever call methods on the yielded
+:class:`Session`; when the peer goes away :attr:`Session.closed` is set and pending calls fail with
+``MCPConnectionError``.
+
+:func:`translate_error` maps every SDK, httpx2, websockets and OS exception (ExceptionGroups included) to the
+:mod:`wamcp.errors` tree, chained, with messages that name the server, endpoint, transport and what to try.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp import ClientSession, MCPError
+from mcp.client.session import IncomingMessage
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from .. import __version__
+from ..errors import (
+    ConfigError,
+    MCPAuthenticationError,
+    MCPClientError,
+    MCPConnectionError,
+    MCPProtocolError,
+    MCPRateLimitError,
+    MCPTimeoutError,
+    MCPToolError,
+)
+from ..redact import get_logger, redact
+from .transports.base import HttpRefusal, Transport, parse_retry_after
+
+__all__ = ["Protocol", "Session", "open_session", "translate_error"]
+
+logger = get_logger(__name__)
+
+Protocol = Literal["legacy", "auto", "2026-07-28"]
+
+CLIENT_INFO = types.Implementation(name="wamcp", version=__version__)
+#: How long the auto mode waits for ``server/discover`` before falling back (the SDK's fixed 10 s is too long).
+AUTO_DISCOVER_TIMEOUT = 3.0
+#: A refusal recorded this recently (seconds) explains a generic "error response" from the SDK.
+_REFUSAL_WINDOW = 30.0
+
+_SDK_HTTP_ERROR = "Server returned an error response"
+
+
+class _WatchedReadStream:
+    """Forwards the transport's read stream to the SDK and calls ``on_eof`` once when it ends (peer gone)."""
+
+    __slots__ = ("_inner", "_on_eof")
+
+    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_eof = on_eof
+
+    @property
+    def last_context(self) -> Any:
+        # The SDK's SSE/HTTP streams carry the sender's contextvars; the dispatcher reads them through this name.
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        try:
+            item: SessionMessage | Exception = await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_eof()
+            raise
+        return item
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class Session:
+    """A live, initialized session. Safe to call from many tasks at once (requests are pipelined, not serialized)."""
+
+    def __init__(self, client_session: ClientSession, transport: Transport, server: str) -> None:
+        self._cs = client_session
+        self.transport = transport
+        self.server = server
+        #: Set when the peer went away (end of stream) or a call found the connection closed.
+        self.closed = anyio.Event()
+        self.close_cause: BaseException | None = None
+        self.opened_at = time.monotonic()
+
+    def mark_closed(self, cause: BaseException | None = None) -> None:
+        if not self.closed.is_set():
+            self.close_cause = cause
+            self.closed.set()
+
+    @property
+    def protocol_version(self) -> str | None:
+        return self._cs.protocol_version
+
+    @property
+    def server_info(self) -> dict[str, Any] | None:
+        info = self._cs.server_info
+        return info.model_dump(mode="json", exclude_none=True) if info is not None else None
+
+    async def call_tool(self, tool: str, arguments: dict[str, Any] | None, seconds: float) -> types.CallToolResult:
+        """Call ``tool`` with a ``seconds`` deadline; failures raise our errors, an ``isError`` result is returned."""
+        try:
+            return await self._cs.call_tool(tool, arguments, read_timeout_seconds=seconds)
+        except Exception as err:
+            raise self._translate(err, tool=tool, timeout=seconds) from err
+
+    async def list_tools(self, seconds: float) -> list[types.Tool]:
+        """Every tool the server offers (follows pagination cursors)."""
+        tools: list[types.Tool] = []
+        cursor: str | None = None
+        try:
+            with anyio.fail_after(seconds):
+                while True:
+                    params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                    page = await self._cs.list_tools(params=params)
+                    tools.extend(page.tools)
+                    cursor = page.next_cursor
+                    if not cursor:
+                        return tools
+        except Exception as err:
+            raise self._translate(err, tool="tools/list", timeout=seconds) from err
+
+    async def ping(self, seconds: float) -> float:
+        """Round-trip time in seconds of a ``ping`` (or ``tools/list`` where the server has no ping)."""
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(seconds):
+                try:
+                    await self._cs.send_ping()
+                except MCPError as err:
+                    if err.code != types.METHOD_NOT_FOUND:
+                        raise
+                    await self._cs.list_tools()
+        except Exception as err:
+            raise self._translate(err, tool="ping", timeout=seconds) from err
+        return time.perf_counter() - started
+
+    def _translate(self, err: BaseException, *, tool: str, timeout: float) -> MCPClientError:
+        mapped = translate_error(err, server=self.server, transport=self.transport, tool=tool, timeout=timeout)
+        if isinstance(mapped, MCPConnectionError):
+            self.mark_closed(mapped)
+        return mapped
+
+
+async def _log_incoming(message: IncomingMessage) -> None:
+    if isinstance(message, Exception):
+        # Junk lines on a stdio server's stdout land here (lharries prints database errors); the session goes on.
+        logger.debug("ignored unparseable message from server: %s", redact(str(message))[:200])
+
+
+async def _handshake(cs: ClientSession, protocol: str, seconds: float) -> None:
+    if protocol == "legacy":
+        await cs.initialize()
+        return
+    if protocol == "2026-07-28":
+        await cs.discover()
+        return
+    # auto: the 2026 probe first, the handshake when the server answers the probe with an error or not at all.
+    try:
+        with anyio.fail_after(min(AUTO_DISCOVER_TIMEOUT, seconds)):
+            await cs.discover()
+    except (MCPError, TimeoutError) as err:
+        logger.debug("server/discover failed (%s); falling back to the initialize handshake", err)
+        await cs.initialize()
+
+
+@asynccontextmanager
+async def open_session(
+    transport: Transport,
+    *,
+    server: str,
+    protocol: str = "legacy",
+    connect_timeout: float = 10.0,
+    on_ready: Callable[[Session], None] | None = None,
+    on_failure: Callable[[MCPClientError], None] | None = None,
+) -> AsyncIterator[Session]:
+    """Connect, handshake within ``connect_timeout``, and yield the live :class:`Session`; exiting closes it.
+
+    Errors come out already translated. ``on_failure`` is told about a failed connect *before* the transport is torn
+    down (a stdio child may take seconds to stop), so a waiting caller can be answered at once; ``on_ready`` is told
+    about success.
+    """
+    started = anyio.current_time()
+    # The deadline covers the transport's own setup (a silent HTTP or WebSocket server would otherwise hold the
+    # handshake open for its read timeout); it is lifted once the handshake succeeded.
+    scope = anyio.CancelScope(deadline=started + connect_timeout + 0.5)
+    session: Session | None = None
+    try:
+        with scope:
+            async with transport.open() as (read_stream, write_stream):
+                watched = _WatchedReadStream(read_stream, lambda: session.mark_closed() if session else None)
+                async with ClientSession(
+                    watched,
+                    write_stream,
+                    read_timeout_seconds=None,
+                    message_handler=_log_incoming,
+                    client_info=CLIENT_INFO,
+                ) as cs:
+                    session = Session(cs, transport, server)
+                    try:
+                        remaining = max(0.05, connect_timeout - (anyio.current_time() - started))
+                        with anyio.fail_after(remaining):
+                            await _handshake(cs, protocol, remaining)
+                    except Exception as err:
+                        mapped = translate_error(
+                            err, server=server, transport=transport, tool=None, timeout=connect_timeout
+                        )
+                        if on_failure is not None:
+                            on_failure(mapped)
+                        _raise_translated(mapped, err)
+                    scope.deadline = math.inf
+                    logger.debug(
+                        "connected to %s at %s (%s), protocol %s",
+                        server,
+                        transport.endpoint,
+                        transport.kind,
+                        cs.protocol_version,
+                    )
+                    if on_ready is not None:
+                        on_ready(session)
+                    yield session
+    except Exception as err:
+        mapped = translate_error(err, server=server, transport=transport, tool=None, timeout=connect_timeout)
+        if session is None and on_failure is not None and not isinstance(err, MCPClientError):
+            on_failure(mapped)
+        _raise_translated(mapped, err)
+    if scope.cancelled_caught:
+        # Only possible before the handshake finished: the deadline is lifted right after it.
+        mapped = MCPTimeoutError(
+            f"MCP server {server!r} at {transport.endpoint} ({transport.kind}) did not complete the handshake "
+            f"within {connect_timeout:g} s",
+            server=server,
+            hint="is the server running and speaking MCP on this transport?",
+        )
+        if on_failure is not None:
+            on_failure(mapped)
+        raise mapped
+
+
+def _raise_translated(mapped: MCPClientError, err: BaseException) -> None:
+    """Raise ``mapped`` chained to ``err``, unless ``mapped`` already is (a leaf of) ``err``: no cause cycles."""
+    if mapped is err or any(leaf is mapped for leaf in _leaves(err)):
+        raise mapped.with_traceback(mapped.__traceback__) from mapped.__cause__
+    raise mapped from err
+
+
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _leaves(err: BaseException) -> list[BaseException]:
+    if isinstance(err, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in err.exceptions:
+            found.extend(_leaves(inner))
+        return found
+    return [err]
+
+
+def _chain(err: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _status_of(err: BaseException) -> tuple[int, float | None] | None:
+    if isinstance(err, httpx2.HTTPStatusError):
+        response = err.response
+        return response.status_code, parse_retry_after(response.headers.get("retry-after"))
+    if isinstance(err, InvalidStatus):
+        return err.response.status_code, parse_retry_after(err.response.headers.get("Retry-After"))
+    return None
+
+
+def _rank(err: BaseException) -> int:
+    """Which leaf of an ExceptionGroup explains the failure best (lower is better)."""
+    if isinstance(err, MCPClientError):
+        return 0
+    if _status_of(err) is not None:
+        return 1
+    if isinstance(err, OSError | httpx2.TransportError | InvalidHandshake | InvalidURI | ConnectionClosed):
+        return 2
+    if isinstance(err, MCPError) and err.code != types.CONNECTION_CLOSED:
+        return 3
+    if isinstance(err, anyio.get_cancelled_exc_class()):
+        return 9
+    return 4
+
+
+def _recent_refusal(transport: Transport) -> HttpRefusal | None:
+    refusal = transport.last_refusal
+    if refusal is not None and time.monotonic() - refusal.at <= _REFUSAL_WINDOW:
+        return refusal
+    return None
+
+
+def _from_status(
+    status: int, retry_after: float | None, *, server: str, transport: Transport, tool: str | None
+) -> MCPClientError:
+    where = f"MCP server {server!r} at {transport.endpoint} ({transport.kind})"
+    if status in {401, 403}:
+        word = "401 Unauthorized" if status == 401 else "403 Forbidden"
+        return MCPAuthenticationError(
+            f"{where} refused our credentials: HTTP {word}",
+            server=server,
+            tool=tool,
+            hint="check auth_token (sent as 'Authorization: Bearer …') and custom_headers",
+        )
+    if status == 429:
+        wait = f"; it asked us to wait {retry_after:g} s" if retry_after is not None else ""
+        return MCPRateLimitError(
+            f"{where} says we are calling too fast: HTTP 429 Too Many Requests{wait}",
+            server=server,
+            tool=tool,
+            hint="lower rate_limits or wait for the cooldown",
+            retry_after=retry_after,
+        )
+    return MCPConnectionError(
+        f"{where} answered HTTP {status}",
+        server=server,
+        tool=tool,
+        hint="the server or a proxy in front of it is failing; check its logs",
+    )
+
+
+def _network_reason(err: BaseException) -> tuple[str, str]:
+    """A human reason and hint for a failure to reach the server, from the exception and its causes."""
+    for link in _chain(err):
+        if isinstance(link, socket.gaierror):
+            return "the host name does not resolve", "check the host in the endpoint"
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused", "is the server running?"
+        if isinstance(link, FileNotFoundError):
+            return "command not found", "check the command (and PATH) in the server config"
+        if isinstance(link, PermissionError):
+            return "permission denied", "check that the command is executable"
+    text = " ".join(str(link) for link in _chain(err)).lower()
+    if any(s in text for s in ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo")):
+        return "the host name does not resolve", "check the host in the endpoint"
+    if "refused" in text or "all connection attempts failed" in text:
+        return "connection refused", "is the server running?"
+    if isinstance(err, httpx2.ConnectError | OSError):
+        return f"cannot connect ({redact(str(err)) or type(err).__name__})", "is the server running?"
+    return (
+        f"connection lost ({redact(str(err))[:200] or type(err).__name__})",
+        "the server may have stopped; the client reconnects automatically",
+    )
+
+
+def translate_error(
+    err: BaseException,
+    *,
+    server: str,
+    transport: Transport,
+    tool: str | None = None,
+    timeout: float | None = None,
+) -> MCPClientError:
+    """The :mod:`wamcp.errors` exception for ``err`` (the caller chains it with ``raise ... from err``).
+
+    ``tool`` is ``None`` while connecting. ExceptionGroups are searched for the most telling leaf (an HTTP status
+    beats a network error beats a protocol error beats "connection closed").
+    """
+    leaves = [leaf for leaf in _leaves(err) if not isinstance(leaf, anyio.get_cancelled_exc_class())] or [err]
+    leaf = min(leaves, key=_rank)
+    where = f"MCP server {server!r} at {transport.endpoint} ({transport.kind})"
+    what = f"tool {tool!r}" if tool and "/" not in tool and tool != "ping" else (tool or "connecting")
+
+    if isinstance(leaf, MCPClientError):
+        return leaf
+    if isinstance(leaf, ConfigError):  # pragma: no cover - ConfigError is an MCPClientError; kept for clarity
+        return leaf
+    status = _status_of(leaf)
+    if status is not None:
+        return _from_status(status[0], status[1], server=server, transport=transport, tool=tool)
+
+    if isinstance(leaf, MCPError):
+        if leaf.code == types.REQUEST_TIMEOUT:
+            return MCPTimeoutError(
+                f"{where}: {what} got no answer within {timeout:g} s"
+                if timeout is not None
+                else f"{where}: {what} got no answer in time",
+                server=server,
+                tool=tool,
+                hint="the server is slow or stuck; raise timeout or check the server",
+            )
+        refusal = _recent_refusal(transport)
+        if refusal is not None and (leaf.code == types.INTERNAL_ERROR and leaf.message == _SDK_HTTP_ERROR):
+            return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
+        if leaf.code == types.CONNECTION_CLOSED:
+            return MCPConnectionError(
+                f"{where}: connection closed while {what if tool else 'connecting'}"
+                + (f" ({redact(leaf.message)})" if leaf.message != "Connection closed" else ""),
+                server=server,
+                tool=tool,
+                hint="the server stopped or dropped us; the client reconnects on the next call",
+            )
+        if tool is None:
+            return MCPProtocolError(
+                f"{where} rejected the MCP handshake: {redact(leaf.message)} (code {leaf.code})",
+                server=server,
+                hint="try protocol 'legacy' in the server config",
+            )
+        return MCPToolError(
+            f"{where}: {what} failed: {redact(leaf.message)} (code {leaf.code})",
+            server=server,
+            tool=tool,
+            text=leaf.message,
+        )
+    if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
+        phase = f"{what}" if tool else "connecting"
+        limit = f" within {timeout:g} s" if timeout is not None else ""
+        return MCPTimeoutError(
+            f"{where}: {phase} got no answer{limit}",
+            server=server,
+            tool=tool,
+            hint="is the server running and answering? raise timeout/connect_timeout if it is just slow",
+        )
+    if isinstance(leaf, OSError | httpx2.TransportError | InvalidHandshake | InvalidURI | ConnectionClosed):
+        reason, hint = _network_reason(leaf)
+        if reason == "command not found":
+            command = getattr(transport, "command", None) or getattr(leaf, "filename", None) or transport.endpoint
+            return MCPConnectionError(
+                f"cannot start MCP server {server!r}: command {command!r} not found ({transport.kind})",
+                server=server,
+                hint=hint,
+            )
+        if tool is None:
+            return MCPConnectionError(f"cannot reach {where}: {reason}", server=server, hint=hint)
+        return MCPConnectionError(f"{where}: {what}: {reason}", server=server, tool=tool, hint=hint)
+    if isinstance(leaf, ValidationError | RuntimeError | ValueError):
+        return MCPProtocolError(
+            f"{where} sent an answer we cannot use ({what}): {redact(str(leaf))[:300]}",
+            server=server,
+            tool=tool,
+            hint="the server may speak a different MCP version; try protocol 'legacy'",
+        )
+    return MCPConnectionError(
+        f"{where}: {what} failed: {type(leaf).__name__}: {redact(str(leaf))[:300]}",
+        server=server,
+        tool=tool,
+    )

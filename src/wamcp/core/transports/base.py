@@ -1,0 +1,222 @@
+"""The transport seam: what the session needs from a way of reaching an MCP server, and the factory from config.
+
+A transport is a recipe, not a connection: :meth:`Transport.open` returns a fresh async context manager each time it
+is entered, yielding the SDK's ``(read_stream, write_stream)`` pair, so the supervisor can reconnect by opening again.
+The one thing a reader must know: HTTP transports also remember the last HTTP refusal they saw (401/403/429 with its
+``Retry-After``) in :attr:`Transport.last_refusal`, because the SDK turns such answers into a generic JSON-RPC error and
+the status would otherwise be lost before our error mapping sees it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import shlex
+import ssl
+import time
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+from mcp.client._transport import TransportStreams
+
+from ...config import MCPConnectionType, ServerConfig
+from ...errors import ConfigError
+from ...redact import redact
+
+__all__ = [
+    "DEFAULT_PATHS",
+    "HttpRefusal",
+    "Transport",
+    "TransportStreams",
+    "build_headers",
+    "create_transports",
+    "display_endpoint",
+    "parse_retry_after",
+    "resolve_url",
+    "tls_verify",
+]
+
+#: The conventional path of each HTTP-ish transport, used when the endpoint has none (``http://localhost:3000``).
+DEFAULT_PATHS: dict[MCPConnectionType, str] = {
+    MCPConnectionType.SSE: "/sse",
+    MCPConnectionType.STREAMABLE_HTTP: "/mcp",
+    MCPConnectionType.WEBSOCKET: "/ws",
+}
+
+
+@dataclass(frozen=True)
+class HttpRefusal:
+    """An HTTP answer that refused us: the status and, for 429/503, how long the server asked us to wait."""
+
+    status: int
+    retry_after: float | None = None
+    at: float = 0.0
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """How to reach one MCP server; :meth:`open` may be entered many times (once per connection generation)."""
+
+    @property
+    def kind(self) -> str:
+        """``stdio``, ``sse``, ``streamable_http``, ``websocket`` or ``memory``."""
+        ...
+
+    @property
+    def endpoint(self) -> str:
+        """Where the server is, safe to print (credentials redacted)."""
+        ...
+
+    @property
+    def last_refusal(self) -> HttpRefusal | None:
+        """The last 401/403/429/5xx answer seen on this transport, if any."""
+        ...
+
+    def open(self) -> AbstractAsyncContextManager[TransportStreams]:
+        """A fresh connection: enter it to get the stream pair, exit it to close the connection."""
+        ...
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds from now: either delta-seconds or an HTTP date; ``None`` when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def display_endpoint(endpoint: str) -> str:
+    """The endpoint with any userinfo password and registered secret masked, for messages and ``status()``."""
+    parts = urlsplit(endpoint)
+    if parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        netloc = f"{parts.username}:***@{host}" if parts.username else host
+        endpoint = urlunsplit(parts._replace(netloc=netloc))
+    return redact(endpoint, phones=False)
+
+
+def resolve_url(endpoint: str, kind: MCPConnectionType) -> str:
+    """The URL to dial for ``kind``: the endpoint as given, or with the transport's conventional path added.
+
+    A ``ws(s)://`` endpoint used with an HTTP transport (or the reverse) is a configuration error, named as such.
+    """
+    parts = urlsplit(endpoint)
+    scheme = parts.scheme.lower()
+    if kind is MCPConnectionType.WEBSOCKET:
+        allowed = {"ws", "wss"}
+        if scheme in {"http", "https"}:
+            # A seed-style http endpoint with connection_type websocket: same host, WebSocket scheme.
+            parts = parts._replace(scheme="wss" if scheme == "https" else "ws")
+            scheme = parts.scheme
+    else:
+        allowed = {"http", "https"}
+    if scheme not in allowed or not parts.netloc:
+        raise ConfigError(
+            f"endpoint {display_endpoint(endpoint)!r} is not a valid {kind.value} URL",
+            hint=f"use {' or '.join(sorted(s + '://host:port' for s in allowed))}",
+        )
+    if parts.path in {"", "/"}:
+        parts = parts._replace(path=DEFAULT_PATHS[kind])
+    return urlunsplit(parts)
+
+
+def build_headers(config: ServerConfig) -> dict[str, str]:
+    """``custom_headers`` plus ``Authorization: Bearer <token>`` when a token is configured (the token wins)."""
+    headers = dict(config.custom_headers)
+    token = config.token()
+    if token:
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def tls_verify(config: ServerConfig) -> bool | ssl.SSLContext:
+    """Certificate checking for https/wss: on by default, off with ``verify_tls: false``, or a CA bundle path."""
+    if config.verify_tls is False:
+        return False
+    if isinstance(config.verify_tls, str) and config.verify_tls.lower() not in {"true", "1", "yes"}:
+        if config.verify_tls.lower() in {"false", "0", "no"}:
+            return False
+        try:
+            return ssl.create_default_context(cafile=config.verify_tls)
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError(
+                f"verify_tls: cannot load CA bundle {config.verify_tls!r}: {err}",
+                hint="point verify_tls at a PEM file, or set it to true/false",
+            ) from err
+    return True
+
+
+def stdio_command(config: ServerConfig) -> tuple[str, list[str]]:
+    """The command line for a stdio server: ``command`` + ``args``, else the endpoint split like a shell would."""
+    if config.command:
+        return config.command, list(config.args)
+    try:
+        words = shlex.split(config.endpoint)
+    except ValueError as err:
+        raise ConfigError(f"stdio endpoint {config.endpoint!r} is not a valid command line: {err}") from err
+    if not words:
+        raise ConfigError("stdio server has no command", hint='set "command" (and "args") in the server config')
+    return words[0], [*words[1:], *config.args]
+
+
+def http_client(config: ServerConfig, refusals: _RefusalRecorder) -> httpx2.AsyncClient:
+    """One configured HTTP client: headers, TLS, timeouts, and a hook that remembers refusals (the caller owns it)."""
+    # Reads can legitimately idle for long on SSE streams; request deadlines are enforced by the session instead.
+    timeout = httpx2.Timeout(config.connect_timeout, read=max(300.0, config.timeout), write=config.timeout)
+    return httpx2.AsyncClient(
+        headers=build_headers(config),
+        timeout=timeout,
+        verify=tls_verify(config),
+        event_hooks={"response": [refusals.on_response]},
+    )
+
+
+class _RefusalRecorder:
+    """Remembers the last HTTP refusal a transport's client received (see the module docstring for why)."""
+
+    def __init__(self) -> None:
+        self.last: HttpRefusal | None = None
+
+    async def on_response(self, response: httpx2.Response) -> None:
+        status = response.status_code
+        if status in {401, 403, 429} or status >= 500:
+            self.last = HttpRefusal(
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                at=time.monotonic(),
+            )
+
+
+def create_transports(config: ServerConfig) -> list[Transport]:
+    """The transports to try for ``config``, in order: one, or for ``auto`` streamable HTTP then SSE."""
+    from .sse import SSETransport
+    from .stdio import StdioTransport
+    from .streamable_http import StreamableHTTPTransport
+    from .websocket import WebSocketTransport
+
+    kind = config.connection_type
+    if kind is MCPConnectionType.STDIO:
+        return [StdioTransport(config)]
+    if kind is MCPConnectionType.SSE:
+        return [SSETransport(config)]
+    if kind is MCPConnectionType.STREAMABLE_HTTP:
+        return [StreamableHTTPTransport(config)]
+    if kind is MCPConnectionType.WEBSOCKET:
+        return [WebSocketTransport(config)]
+    scheme = urlsplit(config.endpoint).scheme.lower()
+    if scheme in {"ws", "wss"}:
+        return [WebSocketTransport(config)]
+    return [StreamableHTTPTransport(config), SSETransport(config)]

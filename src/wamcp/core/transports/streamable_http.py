@@ -1,0 +1,55 @@
+"""Streamable HTTP transport (the current MCP HTTP wire): every request is a POST answered by JSON or an SSE stream.
+
+Built on the SDK's ``streamable_http_client`` with an injected ``httpx2.AsyncClient`` (the SDK takes no headers or TLS
+options), which this transport creates and closes per connection. The one thing to know: the SDK answers a 401/403/429
+POST with a generic "Server returned an error response", so :attr:`last_refusal` keeps the real status for the session's
+error mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from mcp.client._transport import TransportStreams
+from mcp.client.streamable_http import streamable_http_client
+
+from ...config import MCPConnectionType, ServerConfig
+from .base import HttpRefusal, _RefusalRecorder, display_endpoint, http_client, resolve_url
+
+__all__ = ["StreamableHTTPTransport"]
+
+
+class StreamableHTTPTransport:
+    """Connects to ``<endpoint>`` (default path ``/mcp``) with the configured headers and TLS settings."""
+
+    kind = "streamable_http"
+
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self.url = resolve_url(config.endpoint, MCPConnectionType.STREAMABLE_HTTP)
+        self._refusals = _RefusalRecorder()
+
+    @property
+    def endpoint(self) -> str:
+        return display_endpoint(self.url)
+
+    @property
+    def last_refusal(self) -> HttpRefusal | None:
+        return self._refusals.last
+
+    def open(self) -> AbstractAsyncContextManager[TransportStreams]:
+        return self._open()
+
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[TransportStreams]:
+        self._refusals.last = None
+        # We own the client's lifecycle: the SDK only closes clients it created itself.
+        async with (
+            http_client(self._config, self._refusals) as client,
+            streamable_http_client(self.url, http_client=client) as streams,
+        ):
+            yield streams
+
+    def __repr__(self) -> str:
+        return f"StreamableHTTPTransport({self.endpoint!r})"

@@ -1,0 +1,205 @@
+"""A test MCP server on the current SDK (``MCPServer``), servable over stdio, SSE, streamable HTTP and WebSocket.
+
+Run: ``python tests/servers/current_server.py --transport {stdio,sse,http,websocket} [--port N] [--token T]
+[--status-code 401|403|429] [--silent] [--latency-ms MS]``. Tools: ``echo``, ``slow``, ``fail``, ``rate_limited``,
+``counter``, ``pid``. The one thing to know: the WebSocket side is written here (the SDK has none): one JSON-RPC
+message per text frame, subprotocol ``mcp``, fed into the SDK's low-level ``Server.run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from http import HTTPStatus
+from typing import Any
+
+import anyio
+import mcp_types
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
+
+STATE = {"counter": 0, "latency": 0.0}
+
+
+def build_server() -> MCPServer:
+    server = MCPServer("wamcp-test-server", log_level="WARNING")
+
+    @server.tool()
+    async def echo(text: str) -> str:
+        """Return the text unchanged."""
+        if STATE["latency"]:
+            await anyio.sleep(STATE["latency"])
+        return text
+
+    @server.tool()
+    async def slow(seconds: float) -> str:
+        """Sleep, then answer."""
+        await anyio.sleep(seconds)
+        return f"slept {seconds}"
+
+    @server.tool()
+    async def fail() -> str:
+        """Always fails with a tool error."""
+        raise ToolError("boom: this tool always fails")
+
+    @server.tool()
+    async def rate_limited() -> str:
+        """Always says we are too fast."""
+        raise ToolError("rate limit exceeded, try again later")
+
+    @server.tool()
+    async def counter() -> int:
+        """Count calls (per server process)."""
+        STATE["counter"] += 1
+        return int(STATE["counter"])
+
+    @server.tool()
+    async def pid() -> int:
+        """This server's process id."""
+        return os.getpid()
+
+    return server
+
+
+def guard(app: Any, token: str | None, status: int | None) -> Any:
+    """ASGI wrapper: answer every HTTP request with ``status``, or 401 without ``Authorization: Bearer <token>``."""
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+            refuse = status
+            if refuse is None and token is not None and headers.get("authorization") != f"Bearer {token}":
+                refuse = 401
+            if refuse is not None:
+                extra = [(b"retry-after", b"7")] if refuse == 429 else []
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": refuse,
+                        "headers": [(b"content-type", b"text/plain"), *extra],
+                    }
+                )
+                await send({"type": "http.response.body", "body": HTTPStatus(refuse).phrase.encode()})
+                return
+        await app(scope, receive, send)
+
+    return asgi
+
+
+async def serve_silent(port: int) -> None:
+    """Accept TCP connections and never answer (a hung server)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.read(65536):
+                pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+async def serve_websocket(server: MCPServer, port: int, token: str | None, status: int | None) -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
+    from websockets.http11 import Request, Response
+    from websockets.typing import Subprotocol
+
+    lowlevel = server._lowlevel_server
+
+    def check(connection: ServerConnection, request: Request) -> Response | None:
+        refuse = status
+        if refuse is None and token is not None and request.headers.get("Authorization") != f"Bearer {token}":
+            refuse = 401
+        if refuse is None:
+            return None
+        response = connection.respond(HTTPStatus(refuse), HTTPStatus(refuse).phrase)
+        if refuse == 429:
+            response.headers["Retry-After"] = "7"
+        return response
+
+    async def handler(ws: ServerConnection) -> None:
+        read_sink, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        write_stream, write_source = anyio.create_memory_object_stream[SessionMessage](0)
+
+        async def pump_in() -> None:
+            async with read_sink:
+                try:
+                    async for frame in ws:
+                        text = frame if isinstance(frame, str) else frame.decode()
+                        try:
+                            message = mcp_types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+                        except ValidationError as err:
+                            await read_sink.send(err)
+                            continue
+                        await read_sink.send(SessionMessage(message))
+                except ConnectionClosed:
+                    pass
+
+        async def pump_out() -> None:
+            async with write_source:
+                try:
+                    async for item in write_source:
+                        await ws.send(item.message.model_dump_json(by_alias=True, exclude_unset=True))
+                except ConnectionClosed:
+                    pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump_in)
+            tg.start_soon(pump_out)
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+            tg.cancel_scope.cancel()
+
+    async with serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("mcp")], process_request=check) as ws_server:
+        await ws_server.serve_forever()
+
+
+def serve_http(server: MCPServer, kind: str, port: int, token: str | None, status: int | None) -> None:
+    import uvicorn
+
+    app = server.sse_app() if kind == "sse" else server.streamable_http_app()
+    config = uvicorn.Config(guard(app, token, status), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvicorn.Server(config).run()
+
+
+def serve_stdio_silent() -> None:
+    # Read requests, answer none; exit when the client closes stdin (as a hung-but-alive server would not).
+    for _line in sys.stdin:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transport", default="stdio", choices=["stdio", "sse", "http", "websocket"])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token")
+    parser.add_argument("--status-code", type=int, choices=[401, 403, 429, 500])
+    parser.add_argument("--silent", action="store_true")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    STATE["latency"] = args.latency_ms / 1000.0
+    if args.silent:
+        if args.transport == "stdio":
+            serve_stdio_silent()
+        else:
+            asyncio.run(serve_silent(args.port))
+        return
+    server = build_server()
+    if args.transport == "stdio":
+        server.run("stdio")
+    elif args.transport == "websocket":
+        asyncio.run(serve_websocket(server, args.port, args.token, args.status_code))
+    else:
+        serve_http(server, args.transport, args.port, args.token, args.status_code)
+
+
+if __name__ == "__main__":
+    main()
