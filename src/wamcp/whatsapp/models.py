@@ -1,0 +1,105 @@
+"""Typed, immutable records of what a WhatsApp MCP server tells us: chats, messages and contacts.
+
+Every timestamp is a timezone-aware UTC :class:`~datetime.datetime`; the profiles convert the server's own notion of
+time (often naive local wall-clock text, see :mod:`wamcp.whatsapp.timeparse`) before building these. The records are
+``dataclass(frozen=True, slots=True)`` rather than pydantic models because an extraction builds tens of thousands per
+second and validation already happened in the parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = ["Chat", "Contact", "IdSource", "Message"]
+
+#: Where a message id came from: the server printed it, or we derived it (see ``docs/whatsapp.md``).
+IdSource = Literal["server", "derived"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """One conversation: a direct chat (``…@s.whatsapp.net``) or a group (``…@g.us``)."""
+
+    jid: str
+    name: str | None
+    last_message_time: datetime | None = None
+    last_message: str | None = None
+    last_sender: str | None = None
+    last_is_from_me: bool | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.jid.endswith("@g.us")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The seed's chat dict: ``jid``, ``name``, ``last_message_time`` (ISO 8601 UTC), ``last_message``, …"""
+        return {
+            "jid": self.jid,
+            "name": self.name,
+            "last_message_time": _iso(self.last_message_time),
+            "last_message": self.last_message,
+            "last_sender": self.last_sender,
+            "last_is_from_me": self.last_is_from_me,
+            "is_group": self.is_group,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message.
+
+    ``sender`` is the label the server shows (a display name, a phone number, or ``"Me"`` on lharries);
+    ``sender_jid`` is set only when the server says who it is. ``server_time`` is the server's own wall-clock text
+    (``YYYY-MM-DD HH:MM:SS``) when it printed one: keyset paging sends it back verbatim, so it is kept exact.
+    ``chat_jid`` is ``None`` only for cross-chat results of servers that print chat names instead of JIDs when the
+    name could not be mapped back to one chat.
+    """
+
+    id: str
+    chat_jid: str | None
+    timestamp: datetime
+    sender: str
+    content: str
+    is_from_me: bool
+    media_type: str | None = None
+    chat_name: str | None = None
+    sender_jid: str | None = None
+    id_source: IdSource = "server"
+    server_time: str | None = None
+
+    @property
+    def has_media(self) -> bool:
+        return bool(self.media_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The seed's message dict (timestamps as ISO 8601 UTC strings)."""
+        return {
+            "id": self.id,
+            "chat_jid": self.chat_jid,
+            "chat_name": self.chat_name,
+            "timestamp": self.timestamp.isoformat(),
+            "sender": self.sender,
+            "sender_jid": self.sender_jid,
+            "content": self.content,
+            "is_from_me": self.is_from_me,
+            "media_type": self.media_type,
+            "id_source": self.id_source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person the account can message (groups are not contacts)."""
+
+    jid: str
+    phone_number: str | None
+    name: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"jid": self.jid, "phone_number": self.phone_number, "name": self.name}

@@ -1,0 +1,93 @@
+"""What every server profile offers: our operations in terms of one server's tools, and the parsing of its output.
+
+A profile never talks to the network itself: it is handed a :data:`ToolCaller` (``await call(tool, arguments)`` ->
+the core client's result dict) and decides which tools to call, with which arguments, and how to page. That keeps
+the paging strategy (keyset by the server's wall-clock text for lharries, the server's own paging elsewhere) next to
+the parser that knows the format, and lets tests drive a profile with a plain function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ..models import Chat, Contact, Message
+
+__all__ = ["ParseStats", "Profile", "ToolCaller", "ToolResult"]
+
+#: The core client's ``execute_tool`` result: ``content``, ``structured_content``, ``text``, ``is_error``, …
+ToolResult = dict[str, Any]
+#: ``await call(tool_name, arguments)``; raises the core client's errors (MCPToolError for ``isError`` results).
+ToolCaller = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """Counters of what a profile parsed; unparseable output is counted here and logged, never dropped silently."""
+
+    calls: int = 0
+    messages: int = 0
+    chats: int = 0
+    contacts: int = 0
+    #: lines of a message listing that belong to no message (junk before the first header, garbled blocks)
+    bad_lines: int = 0
+    #: JSON blocks / rows we could not turn into records
+    bad_rows: int = 0
+    #: header-looking lines we kept inside a message's content after the ordering/query checks rejected them
+    ambiguous_headers: int = 0
+    #: messages dropped as repeats (context blocks, duplicated chats, page overlaps)
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@runtime_checkable
+class Profile(Protocol):
+    """One server family's tool names, argument shapes, output format and paging."""
+
+    name: str
+    stats: ParseStats
+
+    def is_idempotent(self, tool_name: str) -> bool:
+        """True for read-only tools (safe to retry after a transient fault); ``send_*`` and unknown tools are not."""
+        ...
+
+    async def list_chats(
+        self,
+        call: ToolCaller,
+        *,
+        limit: int = 20,
+        page: int = 0,
+        include_last_message: bool = True,
+        sort_by: str = "last_active",
+        query: str | None = None,
+    ) -> list[Chat]: ...
+
+    def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]: ...
+
+    async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None: ...
+
+    async def list_messages(
+        self,
+        call: ToolCaller,
+        *,
+        chat_jid: str | None = None,
+        query: str | None = None,
+        limit: int = 20,
+        page: int = 0,
+        before: datetime | None = None,
+        after: datetime | None = None,
+    ) -> list[Message]: ...
+
+    def iter_messages(
+        self, call: ToolCaller, chat_jid: str, *, since: datetime | None = None, page_size: int = 500
+    ) -> AsyncIterator[Message]: ...
+
+    async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]: ...
+
+    async def authenticate(self, call: ToolCaller, phone_number: str, tool_names: set[str]) -> dict[str, Any]: ...
+
+    async def whatsapp_status(self, call: ToolCaller, tool_names: set[str]) -> bool | str: ...

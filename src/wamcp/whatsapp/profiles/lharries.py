@@ -1,0 +1,737 @@
+"""The ``lharries`` profile: lharries/whatsapp-mcp's tools, its text message format, and linear keyset paging.
+
+``list_messages`` prints one header line per message, ``[YYYY-MM-DD HH:MM:SS] Chat: <name> From: <sender>:
+<content>``, with multi-line content continuing raw on the next lines (WHATSAPP_SERVERS.md §1). The format is
+ambiguous: a content line may itself look like a header, and no parser can tell every such line from a real one
+(``a`` followed by a header-shaped line is byte-identical to two messages). We therefore use every fact the *call*
+gives us; the rules, in order, for a line that parses as a header:
+
+1. The first line of a listing is always a header.
+2. When the call was for one chat, the line must name that chat (the name given, or learned from the first line),
+   and a media header must carry that chat's JID.
+3. Its time must lie inside the call's ``after``/``before`` window.
+4. Without ``include_context`` the server sorts newest first, so real headers have non-increasing times. When some
+   candidates break that order we keep the longest non-increasing chain that starts at the first line; between
+   chains of equal length we keep the later candidates, because header-shaped content is in practice a quote of an
+   *older* message, written inside a newer one.
+5. With a ``query`` (and no context) every real message's content contains it (SQLite ``LIKE``, ASCII case-folded).
+
+Rejected candidates stay inside the previous message's content and are counted in ``stats.ambiguous_headers``. A
+header-shaped line that names the right chat, lies in the window, keeps the order and (when searching) matches is
+indistinguishable from a real message and *is* read as one: a known limit, documented in ``docs/whatsapp.md``.
+
+Text messages carry no id: we derive one (``~`` + 20 hex digits of a SHA-256 over chat, server time text, sender
+label, content and the position among exact duplicates in that second), see :func:`derive_message_id`.
+Message paging never uses deep ``page`` offsets (quadratic on this server): :meth:`LharriesProfile.iter_messages`
+walks back with ``before`` in the server's own wall-clock text, re-reading the oldest second of each page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import string
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ...redact import get_logger
+from ..jid import USER_SUFFIX, is_group_jid, normalize_jid
+from ..models import Chat, Contact, IdSource, Message
+from ..timeparse import ServerClock
+from .base import ParseStats, ToolCaller, ToolResult
+from .pairing import request_pairing, whatsapp_status
+
+__all__ = [
+    "EMPTY_LISTING",
+    "LHARRIES_TOOLS",
+    "LharriesProfile",
+    "derive_message_id",
+    "list_chats_arguments",
+    "list_messages_arguments",
+    "parse_chat_rows",
+    "parse_contact_rows",
+    "parse_message_listing",
+]
+
+logger = get_logger(__name__)
+
+#: What lharries prints instead of an empty listing (the whole text block, nothing else).
+EMPTY_LISTING = "No messages to display."
+#: The tool names that identify this server.
+LHARRIES_TOOLS = frozenset(
+    {
+        "list_messages",
+        "list_chats",
+        "get_chat",
+        "get_direct_chat_by_contact",
+        "get_contact_chats",
+        "search_contacts",
+        "get_last_interaction",
+        "get_message_context",
+    }
+)
+_WRITE_TOOLS = frozenset({"send_message", "send_file", "send_audio_message", "download_media"})
+
+# A fixed-width check of the 19 timestamp characters: anchored and without alternation, so it cannot backtrack.
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_MEDIA_PREFIX = re.compile(r"\[([^\]\s]+) - Message ID: ([^\s\]]*) - Chat JID: ([^\s\]]*)\] ")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_LOG_EXCERPT = 160
+_MAX_LIMIT = 100_000
+_NO_INSTANT = datetime.min.replace(tzinfo=UTC)
+
+
+def derive_message_id(chat_key: str, server_time: str, sender: str, content: str, duplicate_index: int) -> str:
+    """The stable id of a message the server printed without one.
+
+    ``chat_key`` is the chat JID (or, when the server did not say which chat, its name); ``server_time`` the
+    server's wall-clock text to the second; ``duplicate_index`` counts earlier exact duplicates (same chat, second,
+    sender and content) in the same listing, so two identical "ok" sent in one second stay two messages.
+    """
+    material = "\x1f".join((chat_key, server_time, sender, content, str(duplicate_index)))
+    return "~" + hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+@dataclass(slots=True)
+class _Header:
+    line: int
+    server_time: str
+    chat_name: str | None
+    sender: str
+    content: str
+    instant: datetime = _NO_INSTANT
+
+
+def _split_header(line: str, index: int, chat_name: str | None) -> _Header | None:
+    """Parse one line as a header, or return None. ``chat_name`` (when known) must be the one printed."""
+    if len(line) < 30 or line[0] != "[" or line[20:22] != "] " or not _TIMESTAMP.fullmatch(line, 1, 20):
+        return None
+    rest = line[22:]
+    if rest.startswith("Chat: "):
+        if chat_name is not None:
+            prefix_end = 6 + len(chat_name)
+            if not rest.startswith(chat_name, 6) or not rest.startswith(" From: ", prefix_end):
+                return None
+            name: str | None = chat_name
+            tail = rest[prefix_end + 7 :]
+        else:
+            split = rest.find(" From: ", 6)
+            if split < 0:
+                return None
+            name = rest[6:split]
+            tail = rest[split + 7 :]
+    elif rest.startswith("From: "):
+        # lharries leaves out "Chat: …" when the chat has no name.
+        if chat_name:
+            return None
+        name = None
+        tail = rest[6:]
+    else:
+        return None
+    sep = tail.find(": ")
+    if sep <= 0:
+        return None
+    return _Header(index, line[1:20], name, tail[:sep], tail[sep + 2 :])
+
+
+def _longest_ordered_chain(times: list[str]) -> list[int]:
+    """Indexes of the longest non-increasing chain starting at 0, preferring later elements on ties (rule 4)."""
+    count = len(times)
+    best = [0] * count
+    parent = [-1] * count
+    best[0] = 1
+    for i in range(1, count):
+        t = times[i]
+        if t > times[0]:
+            continue
+        top = 0
+        for j in range(i - 1, -1, -1):  # from the nearest: the first maximum found is the latest one
+            if best[j] > top and times[j] >= t:
+                top = best[j]
+                parent[i] = j
+        best[i] = top + 1 if top else 0
+    end = max(range(count), key=lambda k: (best[k], k))
+    chain: list[int] = []
+    while end >= 0:
+        chain.append(end)
+        end = parent[end]
+    chain.reverse()
+    return chain
+
+
+def _sender_jid(label: str, chat_jid: str | None) -> str | None:
+    if label == "Me":
+        return None
+    if label.isdigit() and 5 <= len(label) <= 15:
+        return label + USER_SUFFIX
+    if "@" in label:
+        try:
+            return normalize_jid(label)
+        except ValueError:
+            return None
+    if chat_jid is not None and not is_group_jid(chat_jid):
+        return chat_jid  # in a direct chat every message not from us is from the other party
+    return None
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= _LOG_EXCERPT else text[:_LOG_EXCERPT] + "…"
+
+
+def parse_message_listing(
+    text: str,
+    *,
+    clock: ServerClock,
+    chat_jid: str | None = None,
+    chat_name: str | None = None,
+    ordered: bool = True,
+    query: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    chat_jids_by_name: Mapping[str, str] | None = None,
+    stats: ParseStats | None = None,
+    source: str = "list_messages",
+) -> list[Message]:
+    """Parse one ``list_messages`` (or ``get_last_interaction``) text block into messages, in printed order.
+
+    ``chat_jid``: the call was for this one chat (enables rule 2; ``chat_name`` is then learned from the first
+    line unless given). ``ordered``: the call had ``include_context=false`` (enables rules 4 and 5; with context the
+    server repeats messages, and exact repeats are dropped). ``before``/``after``: the call's window in the server's
+    wall-clock text (``after`` is inclusive of its second, as lharries compares text). Never raises on bad input:
+    lines that belong to no message are counted in ``stats.bad_lines`` and logged.
+    """
+    stats = stats if stats is not None else ParseStats()
+    if not text or text == EMPTY_LISTING or text == EMPTY_LISTING + "\n":
+        return []
+    lines = text.split("\n")  # never splitlines(): content keeps \r, \x0b, \u2028 … as the sender wrote them
+    if lines[-1] == "":
+        lines.pop()  # every message ends with "\n"
+    if not lines:
+        return []
+
+    # The first header fixes the chat (rule 2) and starts the listing (rule 1).
+    first: _Header | None = None
+    start = 0
+    for start, line in enumerate(lines):
+        if line.startswith("["):
+            first = _split_header(line, start, chat_name)
+            if first is not None and _with_instant(clock, first):
+                break
+            first = None
+    if first is None:
+        stats.bad_lines += len(lines)
+        logger.warning("%s: no message header in %d line(s); first line: %r", source, len(lines), _excerpt(lines[0]))
+        return []
+    if start:
+        stats.bad_lines += start
+        logger.warning(
+            "%s: %d line(s) before the first message header ignored; first: %r", source, start, _excerpt(lines[0])
+        )
+    expected_name = chat_name if chat_name is not None else (first.chat_name if chat_jid is not None else None)
+
+    headers = [first]
+    for index in range(start + 1, len(lines)):
+        line = lines[index]
+        if not line.startswith("["):
+            continue
+        header = _split_header(line, index, expected_name)
+        if header is None:
+            continue
+        t = header.server_time
+        if (before is not None and t >= before) or (after is not None and t < after):
+            stats.ambiguous_headers += 1
+            continue
+        if chat_jid is not None and not _media_matches_chat(header.content, chat_jid):
+            stats.ambiguous_headers += 1
+            continue
+        if not _with_instant(clock, header):
+            continue
+        headers.append(header)
+
+    if ordered and len(headers) > 1:
+        times = [h.server_time for h in headers]
+        if any(times[i] < times[i + 1] for i in range(len(times) - 1)):
+            chain = _longest_ordered_chain(times)
+            stats.ambiguous_headers += len(headers) - len(chain)
+            logger.warning(
+                "%s: %d header-shaped line(s) out of time order kept as message content",
+                source,
+                len(headers) - len(chain),
+            )
+            headers = [headers[i] for i in chain]
+
+    contents = _assemble(lines, headers)
+    if ordered and query and "%" not in query and "_" not in query:
+        needle = query.translate(_ASCII_LOWER)
+        # From the end, so a rejected header's lines join the content its predecessor is then checked with.
+        for k in range(len(headers) - 1, 0, -1):
+            if needle not in _media_stripped(contents[k]).translate(_ASCII_LOWER):
+                stats.ambiguous_headers += 1
+                rejected = headers.pop(k)
+                continuation = contents.pop(k)[len(rejected.content) :]
+                contents[k - 1] = contents[k - 1] + "\n" + lines[rejected.line] + continuation
+
+    return _build_messages(headers, contents, chat_jid, ordered, chat_jids_by_name, stats)
+
+
+def _with_instant(clock: ServerClock, header: _Header) -> bool:
+    try:
+        header.instant = clock.to_utc(header.server_time)
+    except ValueError:
+        return False
+    return True
+
+
+def _media_matches_chat(content: str, chat_jid: str) -> bool:
+    if not content.startswith("["):
+        return True
+    match = _MEDIA_PREFIX.match(content)
+    return match is None or match.group(3) == chat_jid
+
+
+def _media_stripped(content: str) -> str:
+    if content.startswith("["):
+        match = _MEDIA_PREFIX.match(content)
+        if match is not None:
+            return content[match.end() :]
+    return content
+
+
+def _assemble(lines: list[str], headers: list[_Header]) -> list[str]:
+    contents: list[str] = []
+    for k, header in enumerate(headers):
+        stop = headers[k + 1].line if k + 1 < len(headers) else len(lines)
+        if stop == header.line + 1:
+            contents.append(header.content)
+        else:
+            contents.append("\n".join([header.content, *lines[header.line + 1 : stop]]))
+    return contents
+
+
+def _build_messages(
+    headers: list[_Header],
+    contents: list[str],
+    chat_jid: str | None,
+    ordered: bool,
+    chat_jids_by_name: Mapping[str, str] | None,
+    stats: ParseStats,
+) -> list[Message]:
+    messages: list[Message] = []
+    occurrences: dict[tuple[str | None, str, str, str, str], int] = {}
+    for header, content in zip(headers, contents, strict=True):
+        media_type: str | None = None
+        message_id: str | None = None
+        id_source: IdSource = "server"
+        jid = chat_jid
+        if content.startswith("["):
+            match = _MEDIA_PREFIX.match(content)
+            if match is not None and (chat_jid is None or match.group(3) == chat_jid):
+                media_type, message_id, jid = match.group(1), match.group(2), match.group(3)
+                content = content[match.end() :]
+        if jid is None and chat_jids_by_name is not None and header.chat_name is not None:
+            jid = chat_jids_by_name.get(header.chat_name)
+        sender = header.sender
+        key = (jid or header.chat_name, header.server_time, sender, content, message_id or "")
+        seen = occurrences.get(key, 0)
+        occurrences[key] = seen + 1
+        if seen and not ordered:
+            stats.duplicates += 1  # with context the server repeats neighbours: same text = same message
+            continue
+        if message_id:
+            if seen:
+                stats.duplicates += 1
+                continue
+        else:
+            message_id = derive_message_id(jid or header.chat_name or "", header.server_time, sender, content, seen)
+            id_source = "derived"
+        messages.append(
+            Message(
+                id=message_id,
+                chat_jid=jid,
+                timestamp=header.instant,
+                sender=sender,
+                content=content,
+                is_from_me=sender == "Me",
+                media_type=media_type,
+                chat_name=header.chat_name,
+                sender_jid=_sender_jid(sender, jid),
+                id_source=id_source,
+                server_time=header.server_time,
+            )
+        )
+    stats.messages += len(messages)
+    return messages
+
+
+# --- argument builders -------------------------------------------------------------------------------------------
+
+
+def list_messages_arguments(
+    *,
+    chat_jid: str | None = None,
+    query: str | None = None,
+    limit: int = 20,
+    page: int = 0,
+    before: str | None = None,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """Arguments for lharries ``list_messages``; times are the server's wall-clock text. Context is always off."""
+    arguments: dict[str, Any] = {"limit": limit, "page": page, "include_context": False}
+    if chat_jid is not None:
+        arguments["chat_jid"] = chat_jid
+    if query:
+        arguments["query"] = query
+    if before is not None:
+        arguments["before"] = before
+    if after is not None:
+        arguments["after"] = after
+    return arguments
+
+
+def list_chats_arguments(
+    *, limit: int = 20, page: int = 0, sort_by: str = "last_active", query: str | None = None
+) -> dict[str, Any]:
+    """Arguments for lharries ``list_chats``.
+
+    ``include_last_message`` is always sent as true: false makes this server fail an SQL query and return nothing
+    (WHATSAPP_SERVERS.md §1, known bugs); the profile drops the last-message fields itself when asked to.
+    """
+    arguments: dict[str, Any] = {"limit": limit, "page": page, "include_last_message": True, "sort_by": sort_by}
+    if query:
+        arguments["query"] = query
+    return arguments
+
+
+# --- JSON tools ---------------------------------------------------------------------------------------------------
+
+
+def json_rows(result: ToolResult, stats: ParseStats, source: str) -> list[dict[str, Any]]:
+    """One JSON object per text block (lharries' JSON tools); no blocks is an empty answer."""
+    rows: list[dict[str, Any]] = []
+    for block in result.get("content") or []:
+        if block.get("type") != "text":
+            continue
+        text = block.get("text", "")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            stats.bad_rows += 1
+            logger.warning("%s: a content block is not JSON: %r", source, _excerpt(text))
+            continue
+        if isinstance(value, dict):
+            rows.append(value)
+        elif isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            rows.extend(value)
+        else:
+            stats.bad_rows += 1
+            logger.warning("%s: a content block is JSON but not an object: %r", source, _excerpt(text))
+    return rows
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def parse_chat_rows(
+    rows: list[dict[str, Any]], clock: ServerClock, stats: ParseStats, *, source: str = "list_chats"
+) -> list[Chat]:
+    """Chat rows -> chats, first occurrence of each JID kept (lharries repeats a chat whose last two messages tie)."""
+    chats: list[Chat] = []
+    seen: set[str] = set()
+    for row in rows:
+        try:
+            jid = normalize_jid(str(row["jid"]))
+            raw_time = row.get("last_message_time")
+            when = clock.to_utc(str(raw_time)) if raw_time else None
+        except (KeyError, ValueError) as err:
+            stats.bad_rows += 1
+            logger.warning("%s: unusable chat row (%s): %r", source, err, _excerpt(json.dumps(row, default=str)))
+            continue
+        if jid in seen:
+            stats.duplicates += 1
+            continue
+        seen.add(jid)
+        name = row.get("name")
+        chats.append(
+            Chat(
+                jid=jid,
+                name=str(name) if name is not None else None,
+                last_message_time=when,
+                last_message=row.get("last_message"),
+                last_sender=row.get("last_sender"),
+                last_is_from_me=_flag(row.get("last_is_from_me")),
+            )
+        )
+    stats.chats += len(chats)
+    return chats
+
+
+def parse_contact_rows(
+    rows: list[dict[str, Any]], stats: ParseStats, *, source: str = "search_contacts"
+) -> list[Contact]:
+    contacts: list[Contact] = []
+    seen: set[str] = set()
+    for row in rows:
+        try:
+            jid = normalize_jid(str(row.get("jid") or row["phone_number"]))
+        except (KeyError, ValueError) as err:
+            stats.bad_rows += 1
+            logger.warning("%s: unusable contact row (%s): %r", source, err, _excerpt(json.dumps(row, default=str)))
+            continue
+        if jid in seen:
+            stats.duplicates += 1
+            continue
+        seen.add(jid)
+        phone = row.get("phone_number")
+        name = row.get("name")
+        contacts.append(Contact(jid=jid, phone_number=str(phone) if phone else None, name=str(name) if name else None))
+    stats.contacts += len(contacts)
+    return contacts
+
+
+def parse_message_row(row: dict[str, Any], clock: ServerClock) -> Message:
+    """A ``get_message_context`` message object -> Message (raises KeyError/ValueError when unusable)."""
+    server_time = str(row["timestamp"]).rstrip("Z").replace("T", " ")[:19]
+    chat_jid = normalize_jid(str(row["chat_jid"]))
+    is_from_me = bool(_flag(row.get("is_from_me")))
+    sender_raw = str(row.get("sender") or "")
+    media = row.get("media_type") or None
+    return Message(
+        id=str(row["id"]),
+        chat_jid=chat_jid,
+        timestamp=clock.to_utc(str(row["timestamp"])),
+        sender="Me" if is_from_me else sender_raw,
+        content=str(row.get("content") or ""),
+        is_from_me=is_from_me,
+        media_type=str(media) if media else None,
+        chat_name=row.get("chat_name"),
+        sender_jid=_sender_jid(sender_raw, chat_jid) if sender_raw else None,
+        id_source="server",
+        server_time=server_time,
+    )
+
+
+# --- the profile --------------------------------------------------------------------------------------------------
+
+
+class LharriesProfile:
+    """lharries/whatsapp-mcp (and servers that copy its tools and text format, such as ``wamcp demo-server``)."""
+
+    name = "lharries"
+
+    def __init__(self, clock: ServerClock | None = None, *, server_name: str = "lharries/whatsapp-mcp") -> None:
+        self.clock = clock if clock is not None else ServerClock()
+        self.stats = ParseStats()
+        self.server_name = server_name
+        self._chat_names: dict[str, str | None] = {}
+
+    def is_idempotent(self, tool_name: str) -> bool:
+        return tool_name in LHARRIES_TOOLS
+
+    def _remember(self, chats: list[Chat]) -> None:
+        for chat in chats:
+            self._chat_names[chat.jid] = chat.name
+
+    def _jids_by_name(self) -> dict[str, str]:
+        by_name: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for jid, name in self._chat_names.items():
+            if name is None:
+                continue
+            if name in by_name:
+                ambiguous.add(name)
+            by_name[name] = jid
+        for name in ambiguous:
+            del by_name[name]
+        return by_name
+
+    async def _chats(self, call: ToolCaller, tool: str, arguments: dict[str, Any]) -> tuple[list[Chat], int]:
+        self.stats.calls += 1
+        rows = json_rows(await call(tool, arguments), self.stats, tool)
+        chats = parse_chat_rows(rows, self.clock, self.stats, source=tool)
+        self._remember(chats)
+        return chats, len(rows)
+
+    async def list_chats(
+        self,
+        call: ToolCaller,
+        *,
+        limit: int = 20,
+        page: int = 0,
+        include_last_message: bool = True,
+        sort_by: str = "last_active",
+        query: str | None = None,
+    ) -> list[Chat]:
+        arguments = list_chats_arguments(limit=limit, page=page, sort_by=sort_by, query=query)
+        chats, _ = await self._chats(call, "list_chats", arguments)
+        if not include_last_message:
+            chats = [Chat(jid=c.jid, name=c.name, last_message_time=c.last_message_time) for c in chats]
+        return chats
+
+    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]:
+        """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page."""
+        seen: set[str] = set()
+        page = 0
+        while True:
+            arguments = list_chats_arguments(limit=page_size, page=page, sort_by="name")
+            chats, rows = await self._chats(call, "list_chats", arguments)
+            for chat in chats:
+                if chat.jid in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(chat.jid)
+                yield chat
+            if rows < page_size:
+                return
+            page += 1
+
+    async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
+        chats, _ = await self._chats(
+            call, "get_chat", {"chat_jid": normalize_jid(chat_jid), "include_last_message": True}
+        )
+        return chats[0] if chats else None
+
+    async def _listing(
+        self,
+        call: ToolCaller,
+        *,
+        chat_jid: str | None,
+        query: str | None,
+        limit: int,
+        page: int = 0,
+        before: str | None,
+        after: str | None,
+    ) -> list[Message]:
+        arguments = list_messages_arguments(
+            chat_jid=chat_jid, query=query, limit=limit, page=page, before=before, after=after
+        )
+        self.stats.calls += 1
+        result = await call("list_messages", arguments)
+        return parse_message_listing(
+            result.get("text") or "",
+            clock=self.clock,
+            chat_jid=chat_jid,
+            chat_name=self._chat_names.get(chat_jid) if chat_jid else None,
+            query=query,
+            before=before,
+            after=after,
+            chat_jids_by_name=None if chat_jid else self._jids_by_name(),
+            stats=self.stats,
+        )
+
+    async def list_messages(
+        self,
+        call: ToolCaller,
+        *,
+        chat_jid: str | None = None,
+        query: str | None = None,
+        limit: int = 20,
+        page: int = 0,
+        before: datetime | None = None,
+        after: datetime | None = None,
+    ) -> list[Message]:
+        """One page, newest first (``page`` offsets are fine for one screenful; use :meth:`iter_messages` for all)."""
+        return await self._listing(
+            call,
+            chat_jid=normalize_jid(chat_jid) if chat_jid else None,
+            query=query,
+            limit=limit,
+            page=page,
+            before=self.clock.to_server_text(before) if before else None,
+            after=self.clock.to_server_text(after) if after else None,
+        )
+
+    async def iter_messages(
+        self, call: ToolCaller, chat_jid: str, *, since: datetime | None = None, page_size: int = 500
+    ) -> AsyncIterator[Message]:
+        """Every message of one chat, newest first, each once; linear in the chat's size.
+
+        Keyset paging on the server's wall-clock text: each page asks for ``before = oldest second + 1 s`` so the
+        oldest second, which the previous page may have cut in two, is read whole again, and ids already yielded
+        from it are dropped. A page that is one second only grows the limit until the second fits. ``since`` is
+        inclusive at one-second resolution (``after`` is sent one second early, so servers that compare strictly
+        and lharries, which compares text, both include it).
+        """
+        jid = normalize_jid(chat_jid)
+        floor = self.clock.to_server_text(since) if since is not None else None
+        after = ServerClock.shift_text(floor, -1) if floor is not None else None
+        before: str | None = None
+        limit = page_size
+        seen: set[str] = set()
+        while True:
+            ambiguous_before = self.stats.ambiguous_headers
+            page = await self._listing(call, chat_jid=jid, query=None, limit=limit, before=before, after=after)
+            if page and page[0].chat_name is not None:
+                self._chat_names.setdefault(jid, page[0].chat_name)
+            for message in page:
+                if message.id in seen or (floor is not None and (message.server_time or "") < floor):
+                    continue
+                yield message
+            if not page:
+                return
+            # A short page ends the walk, unless parsing merged header-shaped lines: then the server may have sent
+            # more messages than we read, and one more (cheap) call settles it.
+            if len(page) < limit and self.stats.ambiguous_headers == ambiguous_before:
+                return
+            oldest = page[-1].server_time or ""
+            if oldest == page[0].server_time and len(page) >= limit:
+                if limit >= _MAX_LIMIT:
+                    logger.error("list_messages: more than %d messages in one second of one chat; stopping", limit)
+                    return
+                seen.update(m.id for m in page)
+                limit *= 2
+                continue
+            if all(m.id in seen for m in page):
+                return  # nothing new: the server has nothing older (a short page after an ambiguous one)
+            seen = {m.id for m in page if m.server_time == oldest}
+            before = ServerClock.shift_text(oldest, 1)
+            limit = page_size
+
+    async def search_messages(
+        self, call: ToolCaller, query: str, *, chat_jid: str | None = None, limit: int = 20
+    ) -> list[Message]:
+        return await self.list_messages(call, chat_jid=chat_jid, query=query, limit=limit)
+
+    async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]:
+        self.stats.calls += 1
+        rows = json_rows(await call("search_contacts", {"query": query}), self.stats, "search_contacts")
+        return parse_contact_rows(rows, self.stats)
+
+    async def message_context(
+        self, call: ToolCaller, message_id: str, *, before: int = 5, after: int = 5
+    ) -> dict[str, Any]:
+        """``get_message_context``: ``{"message": Message, "before": [...], "after": [...]}``."""
+        self.stats.calls += 1
+        arguments = {"message_id": message_id, "before": before, "after": after}
+        rows = json_rows(await call("get_message_context", arguments), self.stats, "get_message_context")
+        if not rows:
+            return {"message": None, "before": [], "after": []}
+        row = rows[0]
+        try:
+            return {
+                "message": parse_message_row(row["message"], self.clock),
+                "before": [parse_message_row(r, self.clock) for r in row.get("before") or []],
+                "after": [parse_message_row(r, self.clock) for r in row.get("after") or []],
+            }
+        except (KeyError, TypeError, ValueError) as err:
+            self.stats.bad_rows += 1
+            logger.warning("get_message_context: unusable answer (%s)", err)
+            return {"message": None, "before": [], "after": []}
+
+    async def authenticate(self, call: ToolCaller, phone_number: str, tool_names: set[str]) -> dict[str, Any]:
+        return await request_pairing(call, phone_number, tool_names, self.server_name)
+
+    async def whatsapp_status(self, call: ToolCaller, tool_names: set[str]) -> bool | str:
+        status = await whatsapp_status(call, tool_names)
+        if status is not None:
+            return status
+        # lharries exposes no bridge state; a read that works shows the bridge's database is there, no more.
+        await call("list_chats", list_chats_arguments(limit=1))
+        return "unknown"
