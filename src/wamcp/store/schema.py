@@ -73,6 +73,12 @@ MIGRATIONS: tuple[str, ...] = (
         errors           TEXT
     );
     """,
+    # 1 -> 2: drop the global time index. Every chat's backfill covers the same time window, so each page of 500
+    # messages landed on ~500 different leaf pages of this index: bulk loads ran at ~30k rows/s instead of >120k
+    # (docs/benchmarks/store.md). Time queries go through messages_chat_ts per chat, or scan (~0.2 s per 1M rows).
+    """
+    DROP INDEX IF EXISTS messages_ts;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,521 @@
+"""The local SQLite store: chats, messages, per-chat sync state and runs, written so a kill at any moment is harmless.
+
+The one thing to know: :meth:`Store.save_page` writes a page of messages **and** that chat's sync state (its cursor)
+in one ``BEGIN IMMEDIATE`` transaction, and every upsert is idempotent, so a process killed mid-page loses at most that
+page and a rerun converges to exactly the source. Counts are honest: a row that is stored again unchanged is neither new
+nor updated (the upsert's ``WHERE ... IS NOT ...`` turns it into a no-op that SQLite does not count as a change).
+
+One connection per :class:`Store`, serialised by a lock so the async extractor may call it from worker threads. The
+database is in WAL mode: readers (exports, reports, another process) never block the writer and see only committed
+pages; ``busy_timeout`` makes a second writer wait its turn instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+from ..errors import StoreError
+from ..redact import get_logger
+from .schema import SCHEMA_VERSION, migrate
+
+__all__ = ["ChatRow", "MessageRow", "PageResult", "Store", "SyncState"]
+
+log = get_logger(__name__)
+
+# Long enough for another process's page (a few ms) or a WAL checkpoint to finish; short enough that a truly stuck
+# writer surfaces as an error instead of a hang.
+BUSY_TIMEOUT_MS = 30_000
+# A bigger page cache keeps the three B-trees of `messages` hot during a bulk load; 32 MiB fits the RSS budget.
+CACHE_SIZE_KIB = 32 * 1024
+_TABLES = frozenset({"chats", "messages", "sync_state", "runs"})
+
+
+class MessageRow(NamedTuple):
+    """One message as stored. Field order matches the ``messages`` columns so a row binds as SQL parameters as is."""
+
+    chat_jid: str
+    id: str
+    ts_ms: int
+    sender: str | None
+    sender_name: str | None
+    is_from_me: bool
+    content: str
+    media_type: str | None
+    filename: str | None
+    id_source: str  # "server" | "derived"
+
+
+class ChatRow(NamedTuple):
+    """One chat as stored."""
+
+    jid: str
+    name: str | None
+    is_group: bool
+    last_message_ts_ms: int | None
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """How far a chat is synced: newest and oldest ``ts_ms`` stored, whether the backfill is complete, the cursor."""
+
+    chat_jid: str
+    newest_ts_ms: int | None = None
+    oldest_ts_ms: int | None = None
+    backfill_complete: bool = False
+    cursor: str | None = None
+    last_run: int | None = None
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """What an upsert changed: rows that did not exist before, and existing rows whose content differed."""
+
+    new: int
+    updated: int
+
+
+_MESSAGE_COLUMNS = "chat_jid, id, ts_ms, sender, sender_name, is_from_me, content, media_type, filename, id_source"
+_MESSAGE_DATA_COLUMNS = (
+    "ts_ms",
+    "sender",
+    "sender_name",
+    "is_from_me",
+    "content",
+    "media_type",
+    "filename",
+    "id_source",
+)
+
+# Insert, or update only when some column differs: an unchanged row is a no-op, so `rowcount` counts new + changed.
+_UPSERT_MESSAGE = f"""
+INSERT INTO messages ({_MESSAGE_COLUMNS}, first_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (chat_jid, id) DO UPDATE SET
+    {", ".join(f"{c} = excluded.{c}" for c in _MESSAGE_DATA_COLUMNS)}, updated_run = excluded.updated_run
+WHERE ({", ".join(f"messages.{c}" for c in _MESSAGE_DATA_COLUMNS)})
+   IS NOT ({", ".join(f"excluded.{c}" for c in _MESSAGE_DATA_COLUMNS)})
+"""
+
+# A name the server omits (NULL) never erases one we know; the last message time only moves forward.
+_UPSERT_CHAT = """
+INSERT INTO chats (jid, name, is_group, last_message_ts_ms, updated_run) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (jid) DO UPDATE SET
+    name = coalesce(excluded.name, chats.name),
+    is_group = excluded.is_group,
+    last_message_ts_ms = max(coalesce(excluded.last_message_ts_ms, chats.last_message_ts_ms),
+                             coalesce(chats.last_message_ts_ms, excluded.last_message_ts_ms)),
+    updated_run = excluded.updated_run
+WHERE (chats.name, chats.is_group, chats.last_message_ts_ms)
+   IS NOT (coalesce(excluded.name, chats.name), excluded.is_group,
+           max(coalesce(excluded.last_message_ts_ms, chats.last_message_ts_ms),
+               coalesce(chats.last_message_ts_ms, excluded.last_message_ts_ms)))
+"""
+
+# save_page makes sure the chat exists (exports list chats from this table) and advances its last message time.
+_TOUCH_CHAT = """
+INSERT INTO chats (jid, is_group, last_message_ts_ms, updated_run) VALUES (?, ?, ?, ?)
+ON CONFLICT (jid) DO UPDATE SET last_message_ts_ms = excluded.last_message_ts_ms, updated_run = excluded.updated_run
+WHERE chats.last_message_ts_ms IS NULL OR chats.last_message_ts_ms < excluded.last_message_ts_ms
+"""
+
+_UPSERT_SYNC_STATE = """
+INSERT INTO sync_state (chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (chat_jid) DO UPDATE SET
+    newest_ts_ms = excluded.newest_ts_ms, oldest_ts_ms = excluded.oldest_ts_ms,
+    backfill_complete = excluded.backfill_complete, cursor = excluded.cursor,
+    last_run = excluded.last_run, updated_at = excluded.updated_at
+"""
+
+_SELECT_MESSAGES = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _message(row: tuple[Any, ...]) -> MessageRow:
+    chat_jid, id_, ts_ms, sender, sender_name, is_from_me, content, media_type, filename, id_source = row
+    return MessageRow(
+        chat_jid, id_, ts_ms, sender, sender_name, bool(is_from_me), content, media_type, filename, id_source
+    )
+
+
+def _sync_state(row: tuple[Any, ...]) -> SyncState:
+    chat_jid, newest, oldest, complete, cursor, last_run = row
+    return SyncState(chat_jid, newest, oldest, bool(complete), cursor, last_run)
+
+
+def _is_corruption(err: sqlite3.Error) -> bool:
+    text = str(err).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+class Store:
+    """The wamcp SQLite store. Open with :meth:`open`; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        """Wrap an open, migrated connection; use :meth:`Store.open` instead."""
+        self._conn = conn
+        self._path = path
+        self._readonly = readonly
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Store:
+        """Open (creating and migrating unless ``readonly``) the store at ``path``.
+
+        Raises :class:`StoreError` with a one-line reason when the file is not an SQLite database, is corrupt, was
+        written by a newer wamcp, or cannot be created (missing or unwritable directory).
+        """
+        db = Path(path)
+        if db.is_dir():
+            raise StoreError(f"cannot open store {db}: it is a directory", hint="pass the path of a .db file")
+        if readonly and not db.exists():
+            raise StoreError(f"no store at {db}", hint="run `wamcp extract` first or pass the right --db")
+        if not readonly and not db.parent.exists():
+            raise StoreError(f"cannot create store {db}: directory {db.parent} does not exist")
+        try:
+            if readonly:
+                conn = sqlite3.connect(
+                    f"{db.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open store {db}: {err}", hint="check the path and its permissions") from err
+        try:
+            cls._configure(conn, db, readonly=readonly)
+        except BaseException:
+            conn.close()
+            raise
+        log.debug("opened store %s (readonly=%s)", db, readonly)
+        return cls(conn, db, readonly=readonly)
+
+    @staticmethod
+    def _configure(conn: sqlite3.Connection, db: Path, *, readonly: bool) -> None:
+        """Set the pragmas, check that this is a wamcp store and migrate it; translate every failure."""
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Reading the schema is the first thing that touches the file: a non-database fails here.
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version == 0 and tables - {"sqlite_sequence"}:
+                raise StoreError(
+                    f"{db} is an SQLite database but not a wamcp store (it has tables {', '.join(sorted(tables))})",
+                    hint="pass the path of a wamcp store or of a new file",
+                )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {db} has schema version {version}, newer than this wamcp understands ({SCHEMA_VERSION})",
+                    hint="upgrade wamcp",
+                )
+            conn.execute(f"PRAGMA cache_size = -{CACHE_SIZE_KIB}")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            if readonly:
+                if version < SCHEMA_VERSION:
+                    raise StoreError(
+                        f"store {db} has schema version {version}, older than this wamcp ({SCHEMA_VERSION})",
+                        hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
+                    )
+                return
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if str(mode).lower() != "wal":
+                log.warning("store %s: journal mode is %s, not WAL; readers may block the writer", db, mode)
+            # In WAL mode NORMAL loses no committed transaction on a process crash (only on power loss), and keeps
+            # every commit from paying an fsync.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = OFF")
+            migrate(conn)
+        except StoreError:
+            raise
+        except sqlite3.DatabaseError as err:
+            if _is_corruption(err):
+                raise StoreError(
+                    f"{db} is not a usable wamcp store: {err}",
+                    hint="pass the right --db, or move this file away and extract again",
+                ) from err
+            raise StoreError(f"cannot open store {db}: {err}", hint="check the path and its permissions") from err
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and translate sqlite3 errors into a StoreError naming ``action`` and the file."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"cannot {action}: store {self._path} is closed")
+            try:
+                yield self._conn
+            except sqlite3.Error as err:
+                hint = "the file may be corrupt; move it away and extract again" if _is_corruption(err) else None
+                raise StoreError(f"cannot {action} in store {self._path}: {err}", hint=hint) from err
+
+    @contextlib.contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front (waiting up to busy_timeout), so
+        two writers queue instead of one failing when it upgrades a read lock."""
+        if self._readonly:
+            raise StoreError(f"cannot {action}: store {self._path} is open read-only")
+        with self._guard(action) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def start_run(self, source: str) -> int:
+        """Record the start of an extraction run against ``source``; return its id."""
+        with self._write("start a run") as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (started_at, status, source) VALUES (?, 'running', ?)", (_now_iso(), source)
+            )
+            run_id = cur.lastrowid
+        assert run_id is not None
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        chats_total: int = 0,
+        chats_done: int = 0,
+        chats_failed: int = 0,
+        messages_new: int = 0,
+        messages_updated: int = 0,
+        calls: int = 0,
+        errors: list[str] | None = None,
+    ) -> None:
+        """Record how run ``run_id`` ended (``status`` e.g. ``complete``, ``partial``, ``failed``) and what it did."""
+        with self._write("finish a run") as conn:
+            cur = conn.execute(
+                """UPDATE runs SET finished_at = ?, status = ?, chats_total = ?, chats_done = ?, chats_failed = ?,
+                   messages_new = ?, messages_updated = ?, calls = ?, errors = ? WHERE id = ?""",
+                (
+                    _now_iso(),
+                    status,
+                    chats_total,
+                    chats_done,
+                    chats_failed,
+                    messages_new,
+                    messages_updated,
+                    calls,
+                    json.dumps(errors or [], ensure_ascii=False),
+                    run_id,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"cannot finish run {run_id}: no such run in store {self._path}")
+
+    def mark_interrupted_runs(self) -> int:
+        """Mark runs left ``running`` by a killed process as ``interrupted``; return how many.
+
+        Call it at the start of a run, before :meth:`start_run`, while no other process is extracting into this store.
+        """
+        with self._write("mark interrupted runs") as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", (_now_iso(),)
+            )
+            count = cur.rowcount
+        if count:
+            log.info("marked %d run(s) left running by a killed process as interrupted", count)
+        return count
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first, as dicts of the ``runs`` columns (``errors`` decoded to a list)."""
+        with self._guard("list runs") as conn:
+            cur = conn.execute("SELECT * FROM runs ORDER BY id")
+            names = [d[0] for d in cur.description]
+            result = [dict(zip(names, row, strict=True)) for row in cur]
+        for run in result:
+            run["errors"] = json.loads(run["errors"]) if run["errors"] else []
+        return result
+
+    def upsert_chats(self, rows: Iterable[ChatRow], *, run_id: int | None = None) -> PageResult:
+        """Insert new chats and update changed ones (a missing name never erases a known one) in one transaction."""
+        unique = {row.jid: row for row in rows}
+        if not unique:
+            return PageResult(0, 0)
+        with self._write("save chats") as conn:
+            existing = self._count_existing(conn, "chats", "jid", list(unique))
+            cur = conn.executemany(
+                _UPSERT_CHAT,
+                [(r.jid, r.name, bool(r.is_group), r.last_message_ts_ms, run_id) for r in unique.values()],
+            )
+            changed = cur.rowcount
+        new = len(unique) - existing
+        return PageResult(new=new, updated=changed - new)
+
+    def chats(self) -> list[ChatRow]:
+        """Every chat, ordered by JID."""
+        with self._guard("list chats") as conn:
+            rows = conn.execute("SELECT jid, name, is_group, last_message_ts_ms FROM chats ORDER BY jid").fetchall()
+        return [ChatRow(jid, name, bool(is_group), last) for jid, name, is_group, last in rows]
+
+    @staticmethod
+    def _count_existing(conn: sqlite3.Connection, table: str, column: str, keys: list[str], chat: str = "") -> int:
+        """How many of ``keys`` already exist: one indexed query with the keys passed as a single JSON array."""
+        where = f"{column} IN (SELECT value FROM json_each(?))"
+        if table == "messages":
+            (count,) = conn.execute(
+                f"SELECT count(*) FROM messages WHERE chat_jid = ? AND {where}", (chat, json.dumps(keys))
+            ).fetchone()
+        else:
+            (count,) = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", (json.dumps(keys),)).fetchone()
+        return int(count)
+
+    def save_page(
+        self, chat_jid: str, rows: Sequence[MessageRow], *, state: SyncState, run_id: int | None = None
+    ) -> PageResult:
+        """Upsert one page of ``chat_jid``'s messages and write its sync ``state`` in ONE transaction.
+
+        Idempotent: saving the same page again changes nothing and returns ``PageResult(0, 0)``. A row whose fields
+        differ from the stored one is updated and counted in ``updated``. Within a page the last row for an id wins.
+        """
+        if state.chat_jid != chat_jid:
+            raise ValueError(f"sync state is for chat {state.chat_jid!r}, not {chat_jid!r}")
+        unique: dict[str, tuple[Any, ...]] = {}
+        newest: int | None = None
+        for row in rows:
+            if row.chat_jid != chat_jid:
+                raise ValueError(f"message {row.id!r} belongs to chat {row.chat_jid!r}, not {chat_jid!r}")
+            unique[row.id] = (*row, run_id, run_id)
+            if newest is None or row.ts_ms > newest:
+                newest = row.ts_ms
+        sync_params = (
+            chat_jid,
+            state.newest_ts_ms,
+            state.oldest_ts_ms,
+            int(state.backfill_complete),
+            state.cursor,
+            run_id if run_id is not None else state.last_run,
+            _now_iso(),
+        )
+        with self._write(f"save a page of chat {chat_jid}") as conn:
+            new = changed = 0
+            if unique:
+                existing = self._count_existing(conn, "messages", "id", list(unique), chat_jid)
+                changed = conn.executemany(_UPSERT_MESSAGE, unique.values()).rowcount
+                new = len(unique) - existing
+                conn.execute(_TOUCH_CHAT, (chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id))
+            conn.execute(_UPSERT_SYNC_STATE, sync_params)
+        return PageResult(new=new, updated=changed - new)
+
+    def count_messages(self, chat_jid: str | None = None) -> int:
+        """How many messages are stored, in one chat or in all."""
+        with self._guard("count messages") as conn:
+            if chat_jid is None:
+                (count,) = conn.execute("SELECT count(*) FROM messages").fetchone()
+            else:
+                (count,) = conn.execute("SELECT count(*) FROM messages WHERE chat_jid = ?", (chat_jid,)).fetchone()
+        return int(count)
+
+    def iter_messages(
+        self,
+        *,
+        chat_jids: Sequence[str] | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        batch_size: int = 5000,
+    ) -> Iterator[MessageRow]:
+        """Yield messages ordered by ``(chat_jid, ts_ms, id)``, ``since_ms <= ts_ms < until_ms``, in constant memory.
+
+        Reads in batches of ``batch_size`` by keyset (seeking past the last row returned), each batch a short read
+        under the lock, so the store stays usable between batches and memory never grows with the chat. Not a
+        snapshot: a message written while iterating is seen if it sorts after the current position.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        low = since_ms if since_ms is not None else -(2**63)
+        high = until_ms if until_ms is not None else 2**63 - 1
+        if chat_jids is None:
+            with self._guard("list chats with messages") as conn:
+                jids = [jid for (jid,) in conn.execute("SELECT DISTINCT chat_jid FROM messages ORDER BY chat_jid")]
+        else:
+            jids = sorted(set(chat_jids))
+        # Seek to (ts_ms, id) > the last row: `ts_ms >= ?` lets the (chat_jid, ts_ms) index jump straight there.
+        query = (
+            f"{_SELECT_MESSAGES} WHERE chat_jid = ? AND ts_ms >= ? AND ts_ms < ? AND (ts_ms, id) > (?, ?)"
+            " ORDER BY ts_ms, id LIMIT ?"
+        )
+        for jid in jids:
+            after: tuple[int, str] = (low, "")
+            first = True
+            while True:
+                with self._guard(f"read messages of chat {jid}") as conn:
+                    if first:
+                        # The first batch includes ts_ms == low with any id, even the empty string.
+                        batch = conn.execute(
+                            f"{_SELECT_MESSAGES} WHERE chat_jid = ? AND ts_ms >= ? AND ts_ms < ?"
+                            " ORDER BY ts_ms, id LIMIT ?",
+                            (jid, low, high, batch_size),
+                        ).fetchall()
+                    else:
+                        batch = conn.execute(query, (jid, after[0], high, after[0], after[1], batch_size)).fetchall()
+                first = False
+                for row in batch:
+                    yield _message(row)
+                if len(batch) < batch_size:
+                    break
+                after = (batch[-1][2], batch[-1][1])
+
+    def message_keys(self) -> set[tuple[str, str]]:
+        """Every stored ``(chat_jid, id)``: for tests and checks, holds all keys in memory."""
+        with self._guard("list message keys") as conn:
+            return {(chat, id_) for chat, id_ in conn.execute("SELECT chat_jid, id FROM messages")}
+
+    def sync_state(self, chat_jid: str) -> SyncState | None:
+        """The sync state of one chat, or None if it was never synced."""
+        with self._guard(f"read the sync state of chat {chat_jid}") as conn:
+            row = conn.execute(
+                "SELECT chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run"
+                " FROM sync_state WHERE chat_jid = ?",
+                (chat_jid,),
+            ).fetchone()
+        return None if row is None else _sync_state(row)
+
+    def sync_states(self) -> dict[str, SyncState]:
+        """The sync state of every chat ever synced, by JID."""
+        with self._guard("read sync states") as conn:
+            rows = conn.execute(
+                "SELECT chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run FROM sync_state"
+            ).fetchall()
+        return {row[0]: _sync_state(row) for row in rows}
+
+    def integrity_check(self) -> str:
+        """Run ``PRAGMA integrity_check`` and return its verdict (``"ok"`` when the file is sound)."""
+        with self._guard("check integrity") as conn:
+            rows = conn.execute("PRAGMA integrity_check(20)").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
