@@ -1,0 +1,631 @@
+"""The business KPIs of ``/work/shared/KPIS.md``, computed in DuckDB SQL over the loaded store.
+
+Everything is derived from one ordered pass over the messages: ``seq`` numbers each chat's messages by
+``(ts_ms, id)`` and marks where a session and a customer turn start, then ``sessions``, ``turns`` and the summaries
+group it. The one rule a reader must keep in mind: a new session starts after a gap of more than 24 h, **except**
+for a business reply to a customer's pending turn — that reply belongs to the customer's session however late it
+is, so a slow answer is a long FRT, never an unanswered session plus a business-initiated one.
+
+Business-hours time is plain SQL arithmetic, not a Python helper: each message gets ``bt``, the business
+milliseconds elapsed between a fixed Monday and its local wall-clock time (whole weeks x weekly hours, plus a
+clipped sum over the week's opening intervals). A business-hours duration is then ``bt(reply) - bt(inquiry)``, one
+vectorized subtraction for a million rows, and DST is handled by converting every instant to local wall time with
+DuckDB's ICU time zones first (business hours are wall-clock hours).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..redact import get_logger, mask_phone, redact
+from .load import load_store
+from .options import DAY_MS, WEEK_MS, BusinessHours, ReportOptions
+
+__all__ = ["FRT_BUCKETS", "KPIS_SCHEMA_VERSION", "SESSION_COLUMNS", "Analysis", "analyze", "compute_kpis"]
+
+log = get_logger(__name__)
+
+KPIS_SCHEMA_VERSION = 1
+SESSION_GAP_MS = DAY_MS
+# (label, lower bound in seconds inclusive, upper bound exclusive or None)
+FRT_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
+    ("< 5 min", 0.0, 300.0),
+    ("5–15 min", 300.0, 900.0),
+    ("15–60 min", 900.0, 3_600.0),
+    ("1–4 h", 3_600.0, 14_400.0),
+    ("4–24 h", 14_400.0, 86_400.0),
+    ("> 24 h", 86_400.0, None),
+)
+SESSION_COLUMNS = (
+    "chat_jid",
+    "session_start_ts_ms",
+    "first_inbound_ts_ms",
+    "first_response_ts_ms",
+    "frt_seconds",
+    "bh_frt_seconds",
+    "answered",
+)
+_DIRECT_SUFFIXES = ("@s.whatsapp.net", "@c.us", "@lid")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`compute_kpis`: JSON-ready figures and the row-level tables behind them."""
+
+    kpis: dict[str, Any]
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+
+    @property
+    def sessions(self) -> pa.Table:
+        """One row per customer-initiated session in the period (columns :data:`SESSION_COLUMNS`)."""
+        return self.tables["frt_sessions"]
+
+
+def _business_time_sql(hours: BusinessHours, wall_ms: str) -> str:
+    """SQL for the business ms elapsed from Monday 1969-12-29 00:00 (local) to the local wall time ``wall_ms``."""
+    # Day 0 of the epoch was a Thursday; shifting by 3 days puts week boundaries on local Monday midnights.
+    shifted = f"({wall_ms} + {3 * DAY_MS})"
+    in_week = f"((({shifted} % {WEEK_MS}) + {WEEK_MS}) % {WEEK_MS})"
+    weeks = f"(({shifted} - {in_week}) // {WEEK_MS})"
+    terms = [f"least(greatest({in_week} - {start}, 0), {end - start})" for start, end in hours.intervals]
+    return f"({weeks} * {hours.week_ms} + " + (" + ".join(terms) if terms else "0") + ")"
+
+
+def _scope_sql(include_groups: bool) -> str:
+    return "kind IN ('direct', 'group')" if include_groups else "kind = 'direct'"
+
+
+def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> None:
+    direct = " OR ".join(f"chat_jid LIKE '%{suffix}'" for suffix in _DIRECT_SUFFIXES)
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE msg AS
+        SELECT chat_jid, id, ts_ms, is_from_me <> 0 AS outbound,
+               CASE WHEN chat_jid LIKE '%@g.us' THEN 'group' WHEN {direct} THEN 'direct' ELSE 'other' END AS kind,
+               nullif(trim(media_type), '') AS media_type, sender, sender_name,
+               epoch_ms(timezone($tz, epoch_ms(ts_ms)::TIMESTAMPTZ)) AS wall_ms
+        FROM messages WHERE ts_ms <= $as_of
+        """,
+        {"tz": options.timezone, "as_of": as_of_ms},
+    )
+    bt = _business_time_sql(options.business_hours, "wall_ms")
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE seq AS
+        WITH lagged AS (
+            SELECT *, {bt} AS bt, lag(ts_ms) OVER o AS prev_ts, lag(outbound) OVER o AS prev_out
+            FROM msg WINDOW o AS (PARTITION BY chat_jid ORDER BY ts_ms, id)
+        ), flagged AS (
+            SELECT *,
+                   -- a reply to a pending customer turn never opens a session, however late it comes
+                   (prev_ts IS NULL OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out)))
+                       AS new_session
+            FROM lagged
+        )
+        SELECT *,
+               NOT outbound AND (new_session OR prev_out) AS turn_start,
+               sum(new_session::INTEGER) OVER o AS session_no,
+               sum((NOT outbound AND (new_session OR prev_out))::INTEGER) OVER o AS turn_no,
+               lead(ts_ms) OVER o AS next_ts, lead(outbound) OVER o AS next_out, lead(bt) OVER o AS next_bt
+        FROM flagged
+        WINDOW o AS (PARTITION BY chat_jid ORDER BY ts_ms, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        """
+    )
+    duck.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE sessions AS
+        SELECT chat_jid, session_no, any_value(kind) AS kind,
+               bool_or(new_session AND NOT outbound) AS customer_initiated,
+               min(ts_ms) AS start_ts, max(ts_ms) AS end_ts, count(*) AS messages,
+               max(wall_ms) FILTER (WHERE new_session) AS start_wall,
+               max(bt) FILTER (WHERE new_session) AS start_bt,
+               min(ts_ms) FILTER (WHERE outbound) AS first_out_ts,
+               arg_min(bt, ts_ms) FILTER (WHERE outbound) AS first_out_bt
+        FROM seq GROUP BY chat_jid, session_no
+        """
+    )
+    duck.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE frt AS
+        SELECT chat_jid, kind, start_ts, start_wall,
+               first_out_ts, first_out_ts IS NOT NULL AS answered,
+               (first_out_ts - start_ts) / 1000.0 AS frt_s,
+               greatest(first_out_bt - start_bt, 0) / 1000.0 AS bh_frt_s,
+               date_trunc('week', epoch_ms(start_wall))::DATE AS week
+        FROM sessions WHERE customer_initiated
+        """
+    )
+    duck.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE turns AS
+        SELECT chat_jid, turn_no, any_value(kind) AS kind, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
+               arg_min(bt, ts_ms) AS start_bt,
+               max(next_ts) FILTER (WHERE next_out) AS reply_ts,
+               max(next_bt) FILTER (WHERE next_out) AS reply_bt
+        FROM seq WHERE NOT outbound GROUP BY chat_jid, turn_no
+        """
+    )
+
+
+def _run(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Execute ``sql`` with the subset of ``params`` it names (DuckDB rejects unused named parameters)."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return duck.execute(sql, {k: v for k, v in (params or {}).items() if k in used})
+
+
+def _table(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """``sql`` as an Arrow table (through a relation: a DB-API cursor would copy the rows once more)."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return duck.sql(sql, params={k: v for k, v in (params or {}).items() if k in used}).to_arrow_table()
+
+
+def _one(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    rel = _run(duck, sql, params)
+    names = [d[0] for d in rel.description]
+    row = rel.fetchone()
+    return dict(zip(names, row, strict=True)) if row is not None else dict.fromkeys(names)
+
+
+def _rows(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    rel = _run(duck, sql, params)
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+
+def _round(value: Any) -> Any:
+    """JSON-stable numbers: floats to 3 decimals, dates as ISO text."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _duration_stats(
+    duck: duckdb.DuckDBPyConnection, table: str, column: str, where: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """count / median / p90 / mean / buckets of ``column`` over the non-null rows of ``table`` matching ``where``."""
+    bucket_sql = ", ".join(
+        f"count(*) FILTER (WHERE {column} >= {lo}{'' if hi is None else f' AND {column} < {hi}'}) AS b{i}"
+        for i, (_, lo, hi) in enumerate(FRT_BUCKETS)
+    )
+    row = _one(
+        duck,
+        f"""
+        SELECT count({column}) AS n, quantile_cont({column}, 0.5) AS median_s, quantile_cont({column}, 0.9) AS p90_s,
+               avg({column}) AS mean_s, {bucket_sql}
+        FROM {table} WHERE {where}
+        """,
+        params,
+    )
+    n = int(row["n"] or 0)
+    buckets = [
+        {
+            "label": label,
+            "lower_s": lo,
+            "upper_s": hi,
+            "count": int(row[f"b{i}"] or 0),
+            "share": (int(row[f"b{i}"] or 0) / n) if n else None,
+        }
+        for i, (label, lo, hi) in enumerate(FRT_BUCKETS)
+    ]
+    return {
+        "count": n,
+        "median_s": _round(row["median_s"]),
+        "p90_s": _round(row["p90_s"]),
+        "mean_s": _round(row["mean_s"]),
+        "buckets": [{k: _round(v) for k, v in b.items()} for b in buckets],
+    }
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 6) if denominator else None
+
+
+def _chat_labels(duck: duckdb.DuckDBPyConnection) -> None:
+    """``labels``: a display name per chat; phone numbers masked, the business's own numbers never shown."""
+    duck.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE labels AS
+        WITH own AS (
+            SELECT DISTINCT split_part(sender, '@', 1) AS user_part FROM msg WHERE outbound AND sender IS NOT NULL
+        ), names AS (
+            SELECT chat_jid, arg_max(sender_name, ts_ms) FILTER (WHERE NOT outbound AND trim(sender_name) <> '')
+                       AS sender_name
+            FROM msg WHERE kind = 'direct' GROUP BY chat_jid
+        )
+        SELECT n.chat_jid, nullif(trim(c.name), '') AS chat_name, s.sender_name,
+               split_part(n.chat_jid, '@', 1) AS user_part,
+               split_part(n.chat_jid, '@', 1) IN (SELECT user_part FROM own) AS is_own
+        FROM (SELECT DISTINCT chat_jid FROM msg) n LEFT JOIN chats c ON c.jid = n.chat_jid
+        LEFT JOIN names s ON s.chat_jid = n.chat_jid
+        """
+    )
+
+
+def _label(chat_name: str | None, sender_name: str | None, user_part: str) -> str:
+    """A known name (with any phone-like digits in it masked), else the masked number."""
+    for name in (chat_name, sender_name):
+        if name and name.strip() and name.strip().lstrip("+") != user_part:
+            return redact(name.strip())
+    if user_part.isdigit():
+        return mask_phone("+" + user_part)
+    return "unknown contact"
+
+
+def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Analysis:
+    """All KPIs of KPIS.md for ``duck`` (a connection from :func:`~wamcp.analytics.load.load_store`)."""
+    newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchone()
+    newest_ms = newest[0] if newest else None
+    as_of_ms: int | None = options.until_ms if options.until_ms is not None else newest_ms
+    _build_tables(duck, options, as_of_ms if as_of_ms is not None else 0)
+    first = duck.execute("SELECT min(ts_ms) FROM msg").fetchone()
+    first_ms = first[0] if first else None
+    since_ms = options.since_ms if options.since_ms is not None else first_ms
+    scope = _scope_sql(options.include_groups)
+    p: dict[str, Any] = {
+        "since": since_ms if since_ms is not None else 0,
+        "as_of": as_of_ms if as_of_ms is not None else 0,
+        "target_ms": int(options.target_s * 1000),
+        "tz": options.timezone,
+    }
+    in_period = f"{scope} AND start_ts >= $since"
+
+    period = _one(
+        duck,
+        """
+        SELECT CASE WHEN $since > $as_of THEN 0 ELSE
+               date_diff('day', timezone($tz, epoch_ms($since::BIGINT)::TIMESTAMPTZ)::DATE,
+                                timezone($tz, epoch_ms($as_of::BIGINT)::TIMESTAMPTZ)::DATE) + 1 END AS days
+        """,
+        p,
+    )
+    period_days = int(period["days"]) if as_of_ms is not None and since_ms is not None else 0
+
+    # --- response KPIs (customer-initiated sessions of direct chats, groups too with --include-groups)
+    frt_clock = _duration_stats(duck, "frt", "frt_s", in_period, p)
+    frt_bh = _duration_stats(duck, "frt", "bh_frt_s", in_period, p)
+    counts = _one(
+        duck,
+        f"""
+        SELECT count(*) AS sessions, count(*) FILTER (WHERE answered) AS answered,
+               count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target,
+               count(*) FILTER (WHERE answered AND bh_frt_s * 1000 <= $target_ms) AS within_target_bh,
+               count(*) FILTER (WHERE start_ts <= $as_of - $target_ms) AS eligible,
+               count(*) FILTER (WHERE start_ts <= $as_of - $target_ms AND NOT answered) AS unanswered
+        FROM frt WHERE {in_period}
+        """,
+        p,
+    )
+    sessions_n, answered_n = int(counts["sessions"]), int(counts["answered"])
+    eligible_n, unanswered_n = int(counts["eligible"]), int(counts["unanswered"])
+    reply_clock = _duration_stats(
+        duck, "(SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s FROM turns)", "reply_s", in_period, p
+    )
+    reply_bh = _duration_stats(
+        duck,
+        "(SELECT *, greatest(reply_bt - start_bt, 0) / 1000.0 AS reply_s FROM turns)",
+        "reply_s",
+        in_period,
+        p,
+    )
+    turns_total = _one(duck, f"SELECT count(*) AS n FROM turns WHERE {in_period}", p)["n"]
+
+    weekly = _rows(
+        duck,
+        f"""
+        SELECT week AS week_start, count(*) AS sessions, count(*) FILTER (WHERE answered) AS answered,
+               quantile_cont(frt_s, 0.5) AS median_s, quantile_cont(frt_s, 0.9) AS p90_s, avg(frt_s) AS mean_s,
+               quantile_cont(bh_frt_s, 0.5) AS bh_median_s, quantile_cont(bh_frt_s, 0.9) AS bh_p90_s,
+               avg(bh_frt_s) AS bh_mean_s,
+               count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target
+        FROM frt WHERE {in_period} GROUP BY week ORDER BY week
+        """,
+        p,
+    )
+    for row in weekly:
+        row["attainment"] = _ratio(row["within_target"], row["answered"])
+        for key, value in list(row.items()):
+            row[key] = _round(value)
+
+    # --- waiting now: chats whose last message (as of the as-of time) is from the customer
+    _chat_labels(duck)
+    _run(
+        duck,
+        f"""
+        CREATE OR REPLACE TEMP TABLE waiting AS
+        WITH last_msg AS (
+            SELECT chat_jid, any_value(kind) AS kind, arg_max(outbound, (ts_ms, id)) AS last_out,
+                   max(ts_ms) AS last_ts
+            FROM msg GROUP BY chat_jid
+        ), last_turn AS (
+            SELECT chat_jid, arg_max(start_ts, turn_no) AS waiting_since FROM turns GROUP BY chat_jid
+        )
+        SELECT m.chat_jid, t.waiting_since AS waiting_since_ts_ms, m.last_ts AS last_inbound_ts_ms,
+               ($as_of - t.waiting_since) / 1000.0 AS waited_seconds,
+               ($as_of - t.waiting_since) > {DAY_MS} AS past_24h,
+               ($as_of - m.last_ts) <= {DAY_MS} AS reply_window_open
+        FROM last_msg m JOIN last_turn t USING (chat_jid)
+        WHERE NOT m.last_out AND {scope.replace("kind", "m.kind")}
+        ORDER BY waiting_since, chat_jid
+        """,
+        p,
+    )
+    waiting_rows = _rows(
+        duck,
+        "SELECT w.*, l.chat_name, l.sender_name, l.user_part FROM waiting w JOIN labels l "
+        "USING (chat_jid) ORDER BY waiting_since_ts_ms, chat_jid",
+    )
+    waiting_list = []
+    for row in waiting_rows:
+        waiting_list.append(
+            {
+                "customer": _label(row["chat_name"], row["sender_name"], row["user_part"]),
+                "waiting_since_ts_ms": row["waiting_since_ts_ms"],
+                "last_inbound_ts_ms": row["last_inbound_ts_ms"],
+                "waited_s": _round(row["waited_seconds"]),
+                "past_24h": bool(row["past_24h"]),
+                "reply_window_open": bool(row["reply_window_open"]),
+            }
+        )
+
+    # --- volume: every chat counts, groups included
+    volume = _one(
+        duck,
+        """
+        SELECT count(*) AS messages, count(*) FILTER (WHERE NOT outbound) AS inbound,
+               count(*) FILTER (WHERE outbound) AS outbound,
+               count(*) FILTER (WHERE kind = 'group') AS group_messages, count(DISTINCT chat_jid) AS chats
+        FROM msg WHERE ts_ms >= $since
+        """,
+        p,
+    )
+    _run(
+        duck,
+        """
+        CREATE OR REPLACE TEMP TABLE daily AS
+        WITH days AS (
+            SELECT d::DATE AS day FROM range(
+                timezone($tz, epoch_ms($since::BIGINT)::TIMESTAMPTZ)::DATE,
+                timezone($tz, epoch_ms($as_of::BIGINT)::TIMESTAMPTZ)::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
+            WHERE $has_days
+        ), counts AS (
+            SELECT epoch_ms(wall_ms)::DATE AS day, count(*) FILTER (WHERE NOT outbound) AS inbound,
+                   count(*) FILTER (WHERE outbound) AS outbound
+            FROM msg WHERE ts_ms >= $since GROUP BY day
+        )
+        SELECT day, coalesce(inbound, 0) AS inbound, coalesce(outbound, 0) AS outbound
+        FROM days LEFT JOIN counts USING (day) ORDER BY day
+        """,
+        p | {"has_days": as_of_ms is not None and since_ms is not None and since_ms <= as_of_ms},
+    )
+    _run(
+        duck,
+        """
+        CREATE OR REPLACE TEMP TABLE heatmap AS
+        WITH cells AS (
+            SELECT isodow(epoch_ms(wall_ms)) AS weekday, hour(epoch_ms(wall_ms)) AS hour,
+                   count(*) FILTER (WHERE NOT outbound) AS inbound, count(*) FILTER (WHERE outbound) AS outbound
+            FROM msg WHERE ts_ms >= $since GROUP BY ALL
+        )
+        SELECT d.weekday, h.hour, coalesce(c.inbound, 0) AS inbound, coalesce(c.outbound, 0) AS outbound
+        FROM range(1, 8) d(weekday) CROSS JOIN range(0, 24) h(hour)
+        LEFT JOIN cells c ON c.weekday = d.weekday AND c.hour = h.hour
+        ORDER BY d.weekday, h.hour
+        """,
+        p,
+    )
+    busiest_cells = _rows(
+        duck,
+        "SELECT weekday, hour, inbound, outbound FROM heatmap WHERE inbound > 0 "
+        "ORDER BY inbound DESC, weekday, hour LIMIT 3",
+    )
+    busiest_hours = _rows(
+        duck,
+        "SELECT hour, sum(inbound)::BIGINT AS inbound FROM heatmap GROUP BY hour HAVING sum(inbound) > 0 "
+        "ORDER BY inbound DESC, hour LIMIT 3",
+    )
+
+    # --- customers: direct chats that ever wrote to the business (never the business's own number)
+    _run(
+        duck,
+        """
+        CREATE OR REPLACE TEMP TABLE customers AS
+        WITH per_chat AS (
+            SELECT chat_jid, min(ts_ms) FILTER (WHERE NOT outbound) AS first_inbound_ts_ms,
+                   max(ts_ms) FILTER (WHERE NOT outbound) AS last_inbound_ts_ms,
+                   count(*) FILTER (WHERE NOT outbound AND ts_ms >= $since) AS inbound_in_period,
+                   count(*) FILTER (WHERE outbound AND ts_ms >= $since) AS outbound_in_period
+            FROM msg WHERE kind = 'direct' GROUP BY chat_jid
+        ), per_session AS (
+            SELECT chat_jid, count(*) AS sessions_in_period, quantile_cont(frt_s, 0.5) AS median_frt_s
+            FROM frt WHERE start_ts >= $since GROUP BY chat_jid
+        )
+        SELECT c.chat_jid, l.chat_name, l.sender_name, l.user_part, c.first_inbound_ts_ms, c.last_inbound_ts_ms,
+               c.inbound_in_period, c.outbound_in_period, coalesce(s.sessions_in_period, 0) AS sessions_in_period,
+               s.median_frt_s,
+               c.inbound_in_period > 0 AS is_active,
+               c.first_inbound_ts_ms >= $since AS is_new,
+               c.inbound_in_period > 0 AND c.first_inbound_ts_ms < $since AS is_returning,
+               c.last_inbound_ts_ms <= $as_of - $dormant_ms AS is_dormant
+        FROM per_chat c JOIN labels l USING (chat_jid) LEFT JOIN per_session s USING (chat_jid)
+        WHERE c.first_inbound_ts_ms IS NOT NULL AND NOT l.is_own
+        ORDER BY c.inbound_in_period DESC, c.chat_jid
+        """,
+        p | {"dormant_ms": options.dormant_days * DAY_MS},
+    )
+    customer_counts = _one(
+        duck,
+        """
+        SELECT count(*) AS known, count(*) FILTER (WHERE is_active) AS is_active,
+               count(*) FILTER (WHERE is_new) AS is_new,
+               count(*) FILTER (WHERE is_returning) AS is_returning, count(*) FILTER (WHERE is_dormant) AS is_dormant,
+               count(*) FILTER (WHERE sessions_in_period >= 2) AS repeat
+        FROM customers
+        """,
+    )
+    busiest_customers = [
+        {
+            "customer": _label(r["chat_name"], r["sender_name"], r["user_part"]),
+            "inbound": r["inbound_in_period"],
+            "sessions": r["sessions_in_period"],
+            "median_frt_s": _round(r["median_frt_s"]),
+        }
+        for r in _rows(duck, "SELECT * FROM customers WHERE inbound_in_period > 0 LIMIT 10")
+    ]
+
+    # --- workload, in the response scope
+    work = _one(
+        duck,
+        f"""
+        SELECT count(*) FILTER (WHERE NOT outbound) AS inbound, count(*) FILTER (WHERE outbound) AS outbound
+        FROM msg WHERE {scope} AND ts_ms >= $since
+        """,
+        p,
+    )
+    durations = _one(
+        duck,
+        f"""
+        SELECT count(*) AS sessions, quantile_cont((end_ts - start_ts) / 1000.0, 0.5) AS median_s,
+               quantile_cont((end_ts - start_ts) / 1000.0, 0.9) AS p90_s, avg((end_ts - start_ts) / 1000.0) AS mean_s
+        FROM sessions WHERE {in_period}
+        """,
+        p,
+    )
+    media = _rows(
+        duck,
+        "SELECT coalesce(media_type, 'text') AS type, count(*) AS count FROM msg WHERE ts_ms >= $since "
+        "GROUP BY ALL ORDER BY count DESC, type",
+        p,
+    )
+    media_total = sum(int(m["count"]) for m in media)
+    for m in media:
+        m["share"] = _ratio(int(m["count"]), media_total)
+
+    def ts_iso(ms: int | None) -> str | None:
+        return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+    kpis: dict[str, Any] = {
+        "schema_version": KPIS_SCHEMA_VERSION,
+        "options": {
+            "timezone": options.timezone,
+            "business_hours": options.business_hours.text,
+            "target_s": options.target_s,
+            "since_ts_ms": options.since_ms,
+            "until_ts_ms": options.until_ms,
+            "include_groups": options.include_groups,
+            "dormant_days": options.dormant_days,
+        },
+        "as_of": {"ts_ms": as_of_ms, "utc": ts_iso(as_of_ms)},
+        "period": {"start_ts_ms": since_ms, "start_utc": ts_iso(since_ms), "days": period_days},
+        "has_data": int(volume["messages"]) > 0,
+        "frt": {
+            "sessions": sessions_n,
+            "answered": answered_n,
+            "clock": frt_clock,
+            "business_hours": frt_bh,
+            "weekly": weekly,
+        },
+        "target": {
+            "target_s": options.target_s,
+            "answered": answered_n,
+            "within_target": int(counts["within_target"]),
+            "attainment": _ratio(int(counts["within_target"]), answered_n),
+            "within_target_business_hours": int(counts["within_target_bh"]),
+            "attainment_business_hours": _ratio(int(counts["within_target_bh"]), answered_n),
+        },
+        "unanswered": {
+            "eligible_sessions": eligible_n,
+            "unanswered": unanswered_n,
+            "rate": _ratio(unanswered_n, eligible_n),
+        },
+        "reply_time": {"turns": int(turns_total), "clock": reply_clock, "business_hours": reply_bh},
+        "waiting_now": {
+            "count": len(waiting_list),
+            "past_24h": sum(1 for w in waiting_list if w["past_24h"]),
+            "oldest_waited_s": waiting_list[0]["waited_s"] if waiting_list else None,
+            "chats": waiting_list,
+        },
+        "volume": {
+            "messages": int(volume["messages"]),
+            "inbound": int(volume["inbound"]),
+            "outbound": int(volume["outbound"]),
+            "group_messages": int(volume["group_messages"]),
+            "chats": int(volume["chats"]),
+            "per_day_mean": _ratio(int(volume["messages"]), period_days),
+            "busiest_hours": busiest_hours,
+            "busiest_slots": [
+                {"weekday": _WEEKDAYS[int(c["weekday"]) - 1], "hour": int(c["hour"]), "inbound": int(c["inbound"])}
+                for c in busiest_cells
+            ],
+        },
+        "customers": {
+            "known": int(customer_counts["known"] or 0),
+            "active": int(customer_counts["is_active"] or 0),
+            "new": int(customer_counts["is_new"] or 0),
+            "returning": int(customer_counts["is_returning"] or 0),
+            "dormant": int(customer_counts["is_dormant"] or 0),
+            "repeat": int(customer_counts["repeat"] or 0),
+            "busiest": busiest_customers,
+        },
+        "workload": {
+            "inbound": int(work["inbound"]),
+            "outbound": int(work["outbound"]),
+            "business_to_customer_ratio": _ratio(int(work["outbound"]), int(work["inbound"])),
+            "sessions": int(durations["sessions"]),
+            "sessions_per_day": _ratio(int(durations["sessions"]), period_days),
+            "session_duration": {
+                "median_s": _round(durations["median_s"]),
+                "p90_s": _round(durations["p90_s"]),
+                "mean_s": _round(durations["mean_s"]),
+            },
+            "media": media,
+        },
+    }
+    tables = {
+        "frt_sessions": _table(
+            duck,
+            f"""
+            SELECT chat_jid, start_ts AS session_start_ts_ms, start_ts AS first_inbound_ts_ms,
+                   first_out_ts AS first_response_ts_ms, frt_s AS frt_seconds, bh_frt_s AS bh_frt_seconds, answered
+            FROM frt WHERE {in_period} ORDER BY start_ts, chat_jid
+            """,
+            p,
+        ),
+        "waiting_now": _table(duck, "SELECT * FROM waiting ORDER BY waiting_since_ts_ms, chat_jid"),
+        "weekly": pa.Table.from_pylist(weekly) if weekly else _empty_weekly(),
+        "heatmap": _table(duck, "SELECT * FROM heatmap"),
+        "daily": _table(duck, "SELECT * FROM daily"),
+        "customers": duck.execute(
+            """
+            SELECT chat_jid, first_inbound_ts_ms, last_inbound_ts_ms, inbound_in_period, outbound_in_period,
+                   sessions_in_period, median_frt_s, is_active, is_new, is_returning, is_dormant FROM customers
+            """,
+        ),
+    }
+    log.debug("computed KPIs: %d customer-initiated sessions, %d waiting", sessions_n, len(waiting_list))
+    return Analysis(kpis=kpis, tables=tables)
+
+
+def _empty_weekly() -> pa.Table:
+    names = ["week_start", "sessions", "answered", "median_s", "p90_s", "mean_s", "bh_median_s", "bh_p90_s"]
+    names += ["bh_mean_s", "within_target", "attainment"]
+    return pa.table({n: pa.array([], type=pa.string() if n == "week_start" else pa.float64()) for n in names})
+
+
+def analyze(db_path: Path | str, options: ReportOptions | None = None) -> Analysis:
+    """Load the store at ``db_path`` and compute every KPI (the Python entry point without HTML)."""
+    opts = options or ReportOptions()
+    duck = load_store(Path(db_path), until_ms=opts.until_ms)
+    try:
+        return compute_kpis(duck, opts)
+    finally:
+        duck.close()
