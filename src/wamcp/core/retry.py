@@ -4,11 +4,11 @@ The one thing to know: a :class:`~wamcp.errors.MCPRateLimitError` carrying ``ret
 than the server asked, even when that exceeds ``max_delay``; if the wait would overrun ``total_timeout``, the error is
 raised at once instead of sleeping past the budget.
 
-Built on ``tenacity`` (already installed as a dependency of ``stamina``): its ``AsyncRetrying`` takes the sleep
-function as a parameter, so we hand it the injected clock, and ``stop``/``wait`` are plain callables where we read
-the same clock for the time budget and honour Retry-After. ``stamina`` was the first choice but hard-codes
-``asyncio.sleep`` and ``time.monotonic`` (only a test switch that drops waits entirely), so "waits at least 7 s"
-cannot be tested on it.
+Our own loop rather than a library, measured: ``stamina`` hard-codes ``asyncio.sleep`` and ``time.monotonic`` (its
+only test hook drops waits entirely), so "waits at least 7 s" cannot be tested on it; ``tenacity`` accepts an
+injected sleep, and a first version used it, but its ``AsyncRetrying`` builds a retry state machine per call and cost
+about 50 µs even when the first attempt succeeds, a full core at the 20,000 calls/s we benchmark. The loop below
+costs one ``try`` on success.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from wamcp.core.clock import Clock
 from wamcp.errors import (
@@ -120,49 +118,23 @@ class RetryPolicy:
         before each sleep with the number of the attempt that failed. Cancellation and other ``BaseException``s that
         are not ``Exception``s are never retried.
         """
-        if self.max_attempts == 1:
-            return await fn()
         deadline = None if self.total_timeout is None else clock.monotonic() + self.total_timeout
-
-        def should_retry(error: BaseException) -> bool:
-            return isinstance(error, Exception) and retryable(error)
-
-        def wait(state: RetryCallState) -> float:
-            delay = self.backoff(state.attempt_number, rng)
-            server_asked = _retry_after(_error_of(state))
-            return delay if server_asked is None else max(delay, server_asked)
-
-        def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self.max_attempts:
-                return True
-            if deadline is not None and clock.monotonic() + state.upcoming_sleep > deadline:
-                _log.debug("retry budget of %.1f s would be exceeded; giving up", self.total_timeout)
-                return True
-            return False
-
-        def before_sleep(state: RetryCallState) -> None:
-            error = _error_of(state)
-            assert error is not None  # before_sleep only runs after a failed attempt
-            _log.debug(
-                "attempt %d failed (%s); retrying in %.2f s",
-                state.attempt_number,
-                type(error).__name__,
-                state.upcoming_sleep,
-            )
-            if on_retry is not None:
-                on_retry(state.attempt_number, error, state.upcoming_sleep)
-
-        retrying = AsyncRetrying(
-            sleep=clock.sleep,
-            stop=stop,
-            wait=wait,
-            retry=retry_if_exception(should_retry),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return await retrying(fn)
-
-
-def _error_of(state: RetryCallState) -> BaseException | None:
-    outcome = state.outcome
-    return outcome.exception() if outcome is not None and outcome.failed else None
+        attempt = 1
+        while True:
+            try:
+                return await fn()
+            except Exception as error:  # BaseExceptions (cancellation, KeyboardInterrupt) are never retried
+                if attempt >= self.max_attempts or not retryable(error):
+                    raise
+                delay = self.backoff(attempt, rng)
+                server_asked = _retry_after(error)
+                if server_asked is not None and server_asked > delay:
+                    delay = server_asked
+                if deadline is not None and clock.monotonic() + delay > deadline:
+                    _log.debug("retry budget of %.1f s would be exceeded; giving up", self.total_timeout)
+                    raise
+                _log.debug("attempt %d failed (%s); retrying in %.2f s", attempt, type(error).__name__, delay)
+                if on_retry is not None:
+                    on_retry(attempt, error, delay)
+            await clock.sleep(delay)
+            attempt += 1

@@ -6,6 +6,8 @@ import logging
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wamcp.config import RateLimits
 from wamcp.core.resilience import FakeClock, RateLimiter, TokenBucket, tool_category
@@ -317,3 +319,26 @@ def test_tiny_per_minute_quota_still_admits_one_call() -> None:
     limits = RateLimits(messages_per_minute=0.5, chats_per_minute=0, requests_per_second=0, burst_limit=10)
     limiter = RateLimiter(limits, FakeClock())
     assert limiter.snapshot()["buckets"]["messages"]["capacity"] == 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rate=st.floats(min_value=0.1, max_value=50),
+    capacity=st.integers(min_value=1, max_value=20),
+    steps=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=5), st.integers(min_value=0, max_value=15)), min_size=1, max_size=25
+    ),
+)
+def test_no_window_ever_grants_more_than_capacity_plus_rate_times_its_length(
+    rate: float, capacity: int, steps: list[tuple[float, int]]
+) -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=rate, capacity=capacity, clock=clock)
+    granted: list[float] = []
+    for pause, attempts in steps:
+        clock.advance(pause)
+        granted.extend(clock.monotonic() for _ in range(attempts) if bucket.try_acquire())
+    for i, start in enumerate(granted):
+        for j in range(i, len(granted)):
+            in_window = j - i + 1
+            assert in_window <= capacity + rate * (granted[j] - start) + 1e-6

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from wamcp.config import ServerConfig
-from wamcp.core.resilience import FakeClock, RetryPolicy, is_transient
+from wamcp.config import RateLimits, ServerConfig
+from wamcp.core.resilience import FakeClock, RateLimiter, RetryPolicy, is_transient
 from wamcp.errors import (
     ConfigError,
     MCPAuthenticationError,
@@ -247,3 +247,25 @@ async def test_retry_sleeps_are_cancellable() -> None:
         await RetryPolicy(max_attempts=10, base_delay=1.0).call(op, retryable=is_transient, clock=clock)
     assert scope.cancelled_caught
     assert op.calls <= 1
+
+
+@pytest.mark.anyio
+async def test_client_flow_429_enters_cooldown_and_the_retry_goes_out_after_it() -> None:
+    # How the client composes the pieces: acquire before each attempt, enter cooldown on 429, retry transient errors.
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimits(), clock)
+    sent_at: list[float] = []
+
+    async def call_tool() -> str:
+        await limiter.acquire("list_messages")
+        sent_at.append(clock.monotonic())
+        if len(sent_at) == 1:
+            error = MCPRateLimitError("429 Too Many Requests", retry_after=7.0)
+            limiter.enter_cooldown(error.retry_after)
+            raise error
+        return "page"
+
+    policy = RetryPolicy.from_config(ServerConfig())
+    assert await policy.call(call_tool, retryable=is_transient, clock=clock) == "page"
+    assert len(sent_at) == 2
+    assert sent_at[1] - sent_at[0] >= 7.0
