@@ -1,0 +1,17 @@
+"""``python -m wamcp.demo [demo-server|demo-data] …``: the demo commands without loading the other CLI layers.
+
+Used by :class:`wamcp.demo.launch.DemoServerProcess` so a subprocess server starts fast and does not depend on
+the rest of the CLI importing cleanly.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ..cli import demo_cmd
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
+demo_cmd.register(app)
+
+if __name__ == "__main__":
+    app()

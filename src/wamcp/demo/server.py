@@ -1,0 +1,364 @@
+"""The demo WhatsApp MCP server: the lharries tool contract over stdio, SSE, streamable HTTP and WebSocket.
+
+Built on the SDK's low-level ``Server`` rather than ``MCPServer`` because a 2.3.0 ``MCPServer`` adds
+``structuredContent`` and output schemas to every tool, and in text mode we must look exactly like the real
+mcp 1.6.0 server (no ``structuredContent``, ``outputSchema: null``). ``--output structured`` adds both.
+Every HTTP transport binds 127.0.0.1 by default and announces itself on stderr with one machine-readable line,
+``wamcp-demo-server listening on <url>`` (see :data:`READY_PREFIX`), once it accepts connections.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+import mcp.types as types
+import platformdirs
+import uvicorn
+from mcp.server.lowlevel import Server
+from mcp.server.session import ServerSession
+from mcp.server.sse import SseServerTransport
+from mcp.server.stdio import stdio_server
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..redact import get_logger
+from .bridge import Bridge
+from .data import generate_database
+from .faults import RATE_LIMIT_TEXT, FaultConfig, Faults
+from .pairing import PAIRING_REQUIRED_TEXT, Pairing, pairing_tools
+from .tools import LHARRIES_TOOL_NAMES, STRUCTURED_OUTPUT_SCHEMA, ToolOutput, call_tool, lharries_tools, tool_error
+from .websocket import WS_PATH, bearer_ok, serve_websocket
+
+__all__ = [
+    "DEFAULT_MESSAGES",
+    "READY_PREFIX",
+    "DemoServer",
+    "DemoServerConfig",
+    "Transport",
+    "default_database",
+    "run_demo_server",
+]
+
+log = get_logger(__name__)
+
+Transport = Literal["stdio", "sse", "http", "websocket"]
+#: Start of the readiness line on stderr; the URL follows (``stdio`` for the stdio transport).
+READY_PREFIX = "wamcp-demo-server listening on "
+#: Size of the default dataset: big enough to look like a year of a small shop, small enough to generate in ~0.5 s.
+DEFAULT_MESSAGES = 20000
+_PATHS = {"http": "/mcp", "sse": "/sse", "websocket": WS_PATH}
+_PAIRING_TOOL_NAMES = frozenset({"get_connection_status", "request_pairing", "confirm_pairing"})
+
+
+@dataclass
+class DemoServerConfig:
+    """Everything ``wamcp demo-server`` accepts."""
+
+    db: Path | None = None
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 0
+    messages: int = DEFAULT_MESSAGES
+    seed: int = 1
+    timezone: str = "UTC"
+    token: str | None = None
+    output: Literal["text", "structured"] = "text"
+    require_pairing: bool = False
+    pairing_tools: bool = False
+    media_dir: Path | None = None
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+
+def default_database(messages: int = DEFAULT_MESSAGES, seed: int = 1, timezone: str = "UTC") -> Path:
+    """The cached demo dataset for these parameters, generated on first use (atomically, so a killed run is
+    simply redone next time)."""
+    cache = Path(platformdirs.user_cache_dir("wamcp")) / "demo"
+    path = cache / f"demo-{messages}-{seed}-{timezone.replace('/', '_')}.db"
+    if not path.is_file():
+        generate_database(path, messages=messages, seed=seed, timezone=timezone)
+    return path
+
+
+class DemoServer:
+    """One demo server process's state: the bridge database, faults, pairing, and the SDK low-level server."""
+
+    def __init__(self, config: DemoServerConfig, db_path: Path) -> None:
+        self.config = config
+        media_dir = config.media_dir or Path(platformdirs.user_cache_dir("wamcp")) / "demo-media"
+        self.bridge = Bridge(db_path, media_dir=media_dir, timezone=config.timezone, seed=config.seed)
+        self.faults = Faults(config.faults)
+        self.pairing = Pairing(required=config.require_pairing, seed=config.seed)
+        self.structured = config.output == "structured"
+        self.with_pairing_tools = config.pairing_tools or config.require_pairing
+        # HTTP transports answer a rate limit with 429 before the request reaches a tool.
+        self._rate_limit_in_tools = config.transport in ("stdio", "websocket")
+        self._locks: weakref.WeakKeyDictionary[ServerSession, anyio.Lock] = weakref.WeakKeyDictionary()
+        self.server: Server[Any] = Server(
+            "whatsapp",
+            version=f"wamcp-demo {__version__}",
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    def close(self) -> None:
+        self.bridge.close()
+
+    def tools(self) -> list[types.Tool]:
+        tools = lharries_tools(self.structured)
+        if self.with_pairing_tools:
+            extra = pairing_tools()
+            if self.structured:
+                extra = [t.model_copy(update={"output_schema": STRUCTURED_OUTPUT_SCHEMA}) for t in extra]
+            tools.extend(extra)
+        return tools
+
+    async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.tools())
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        session = getattr(ctx, "session", None)
+        if self.config.faults.serial and session is not None:
+            lock = self._locks.get(session)
+            if lock is None:
+                lock = self._locks[session] = anyio.Lock()
+            async with lock:
+                return await self.call(params.name, params.arguments)
+        return await self.call(params.name, params.arguments)
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        """One tool call with faults and pairing applied (what every transport runs)."""
+        decision = self.faults.before_call(name, count_rate_limit=self._rate_limit_in_tools)
+        if decision.latency:
+            await anyio.sleep(decision.latency)
+        if decision.rate_limited:
+            out = tool_error(name, f"{RATE_LIMIT_TEXT}, retry after {decision.retry_after:.1f} s")
+        elif decision.error:
+            out = tool_error(name, "simulated server failure (demo fault --error-rate)")
+        elif name in _PAIRING_TOOL_NAMES and self.with_pairing_tools:
+            out = await anyio.to_thread.run_sync(self._pairing_call, name, arguments or {})
+        elif not self.pairing.connected and name in LHARRIES_TOOL_NAMES:
+            out = tool_error(name, PAIRING_REQUIRED_TEXT)
+        else:
+            garble = self.faults.garble if self.config.faults.malformed_rate else None
+            out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble)
+        return out.to_result(self.structured)
+
+    def _pairing_call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        if name == "get_connection_status":
+            chats, messages = self.bridge.counts()
+            value = self.pairing.status(self.bridge.business_phone(), chats, messages)
+        elif name == "request_pairing":
+            phone = arguments.get("phone_number")
+            value = self.pairing.request(phone if isinstance(phone, str) else None)
+        else:
+            code = arguments.get("code")
+            if not isinstance(code, str):
+                return tool_error(name, "code: a string is required")
+            value = self.pairing.confirm(code)
+        return ToolOutput([json.dumps(value)], value)
+
+
+# -- HTTP gate: bearer token and 429s ---------------------------------------------------------------------------
+class _HttpGate:
+    """ASGI wrapper: 401 without the bearer token; 429 + Retry-After on tool calls past the rate limit."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, faults: Faults) -> None:
+        self.app = app
+        self.token = token
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if not bearer_ok(headers, self.token):
+            await _respond(
+                send,
+                401,
+                b'{"error": "unauthorized: missing or wrong bearer token"}',
+                [(b"www-authenticate", b'Bearer realm="wamcp-demo"')],
+            )
+            return
+        if scope.get("method") != "POST" or self.faults.config.rate_limit_after is None:
+            await self.app(scope, receive, send)
+            return
+        body, replay = await _buffer_body(receive)
+        if b'"tools/call"' in body:
+            retry = self.faults.check_rate_limit()
+            if retry is not None:
+                seconds = max(1, round(retry))
+                text = json.dumps({"error": f"{RATE_LIMIT_TEXT}, retry after {seconds} s"}).encode()
+                await _respond(send, 429, text, [(b"retry-after", str(seconds).encode())])
+                return
+        await self.app(scope, replay, send)
+
+
+async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _SseEndpoint:
+    """GET /sse: one MCP session per event stream (a raw ASGI app, so Starlette hands it the scope as is)."""
+
+    def __init__(self, demo: DemoServer, transport: SseServerTransport) -> None:
+        self.demo = demo
+        self.transport = transport
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = self.demo.server
+        async with self.transport.connect_sse(scope, receive, send) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+
+def _security(host: str) -> TransportSecuritySettings | None:
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+    )
+
+
+def build_asgi_app(demo: DemoServer) -> ASGIApp:
+    """The Starlette app of the ``http`` or ``sse`` transport, behind the token/rate-limit gate."""
+    config = demo.config
+    if config.transport == "http":
+        app: ASGIApp = demo.server.streamable_http_app(
+            streamable_http_path="/mcp", host=config.host, transport_security=_security(config.host)
+        )
+    else:
+        sse = SseServerTransport("/messages/", security_settings=_security(config.host))
+        app = Starlette(
+            routes=[
+                Route("/sse", endpoint=_SseEndpoint(demo, sse), methods=["GET"]),
+                Mount("/messages/", app=sse.handle_post_message),
+            ]
+        )
+    return _HttpGate(app, token=config.token, faults=demo.faults)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def announce(url: str) -> None:
+    """Print the readiness line (stderr only: stdout may be the protocol)."""
+    sys.stderr.write(f"{READY_PREFIX}{url}\n")
+    sys.stderr.flush()
+
+
+def _url(transport: Transport, host: str, port: int) -> str:
+    scheme = "ws" if transport == "websocket" else "http"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}{_PATHS[transport]}"
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn server that prints the readiness line once its sockets accept connections."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self.url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            announce(self.url)
+
+
+async def _serve_uvicorn(demo: DemoServer, sock: socket.socket, url: str) -> None:
+    config = uvicorn.Config(
+        build_asgi_app(demo), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
+    )
+    await _AnnouncingServer(config, url).serve(sockets=[sock])
+
+
+async def _until_signal(body: Callable[[], Awaitable[None]]) -> None:
+    """Run ``body`` until it ends or SIGINT/SIGTERM arrives."""
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("signal %s: stopping", signum)
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch)
+        await body()
+        tg.cancel_scope.cancel()
+
+
+async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None) -> None:
+    """Serve until the client leaves (stdio), or until SIGINT/SIGTERM (network transports)."""
+    path = db_path or config.db or default_database(config.messages, config.seed, config.timezone)
+    demo = DemoServer(config, path)
+    try:
+        if config.transport == "stdio":
+
+            async def stdio() -> None:
+                async with stdio_server() as (read, write):
+                    announce("stdio")
+                    await demo.server.run(read, write, demo.server.create_initialization_options())
+
+            await _until_signal(stdio)
+            return
+        sock = _bind(config.host, config.port)
+        url = _url(config.transport, config.host, sock.getsockname()[1])
+        if config.transport == "websocket":
+
+            async def ws() -> None:
+                await serve_websocket(demo.server, sock, token=config.token, ready=lambda: announce(url))
+
+            await _until_signal(ws)
+        else:
+            # uvicorn owns SIGINT/SIGTERM here; after its graceful shutdown it re-raises the signal (the CLI maps
+            # that to a clean exit).
+            await _serve_uvicorn(demo, sock, url)
+    finally:
+        demo.close()
