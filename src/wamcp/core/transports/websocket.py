@@ -30,6 +30,9 @@ from .base import HttpRefusal, build_headers, display_endpoint, resolve_url, tls
 __all__ = ["SUBPROTOCOL", "WebSocketTransport"]
 
 logger = get_logger(__name__)
+# The websockets library logs the handshake headers (Authorization included) at DEBUG on the logger it is given; a
+# logger of ours carries the redaction filter, so the token never reaches a handler.
+_wire_logger = get_logger(f"{__name__}.wire")
 
 SUBPROTOCOL = Subprotocol("mcp")
 
@@ -114,6 +117,7 @@ class WebSocketTransport:
             close_timeout=1.0,
             max_size=None,
             proxy=None,
+            logger=_wire_logger,
             **options,
         ) as ws:
             if ws.subprotocol != SUBPROTOCOL:
@@ -122,7 +126,7 @@ class WebSocketTransport:
             write_stream, write_source = anyio.create_memory_object_stream[SessionMessage](0)
             async with anyio.create_task_group() as tg, read_stream, write_stream:
                 tg.start_soon(_pump_in, ws, read_sink)
-                tg.start_soon(_pump_out, ws, write_source, read_sink.clone())
+                tg.start_soon(_pump_out, ws, write_source, read_sink)
                 try:
                     yield read_stream, write_stream
                 finally:

@@ -1,0 +1,299 @@
+"""MCPClient against real server subprocesses, the same behaviour checked on every transport.
+
+Each test states what a user would check: results, errors and their messages, status() and timings (bounded, never
+relying on speed beyond generous deadlines).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+import anyio
+import pytest
+
+from wamcp.core import (
+    MCPAuthenticationError,
+    MCPClient,
+    MCPClientError,
+    MCPConnectionError,
+    MCPRateLimitError,
+    MCPTimeoutError,
+    MCPToolError,
+)
+
+from .conftest import NETWORK_TRANSPORTS, TRANSPORTS, Servers, Target, free_port
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+async def test_call_round_trip(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        result = await client.execute_tool(target.config().name, "echo", {"text": "héllo"})
+        status = client.status(target.config().name)
+
+    assert result["text"] == "héllo"
+    assert result["content"] == [{"type": "text", "text": "héllo"}]
+    assert result["structured_content"] == {"result": "héllo"}
+    assert result["is_error"] is False
+    assert result["server"] == f"test-{target.transport}"
+    assert result["duration"] > 0
+    assert status["state"] == "connected"
+    assert status["generation"] == 1
+    assert status["protocol_version"] == "2025-11-25"
+    assert status["server_info"]["name"] == "wamcp-test-server"
+
+
+async def test_fifty_concurrent_calls_share_one_session(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        results: dict[int, str] = {}
+
+        async def call(i: int) -> None:
+            results[i] = (await client.execute_tool(name, "echo", {"text": f"message {i}"}))["text"]
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for i in range(50):
+                    tg.start_soon(call, i)
+        status = client.status(name)
+
+    assert results == {i: f"message {i}" for i in range(50)}
+    assert status["generation"] == 1
+    assert status["in_flight"] == 0
+
+
+async def test_tool_error_carries_server_text_and_is_not_retried(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        with pytest.raises(MCPToolError) as caught:
+            await client.execute_tool(name, "fail", idempotent=True)
+        metrics = client.metrics()
+
+    assert "boom: this tool always fails" in caught.value.text
+    assert caught.value.tool == "fail"
+    assert metrics[name]["tools"]["fail"]["retries"] == 0
+    assert metrics[name]["tools"]["fail"]["calls"] == 1
+
+
+async def test_rate_limit_tool_error_starts_cooldown_visible_in_status(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        with pytest.raises(MCPRateLimitError, match="rate limit exceeded"):
+            await client.execute_tool(name, "rate_limited")
+        status = client.status(name)
+        # The default cooldown_period (300 s) is longer than any call's timeout: the next call fails at once.
+        started = time.monotonic()
+        with pytest.raises(MCPRateLimitError, match="cooling down"):
+            await client.execute_tool(name, "echo", {"text": "x"}, timeout=2)
+        refused_after = time.monotonic() - started
+
+    assert status["cooldown_until"] is not None
+    assert status["cooldown_until"] > time.time() + 200
+    assert status["rate_limit"]["cooldowns"] == 1
+    assert refused_after < 0.5
+
+
+async def test_call_timeout_raises_in_time_and_session_stays_usable(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        await client.connect(name)
+        started = time.monotonic()
+        with pytest.raises(MCPTimeoutError, match=r"within 0\.5 s"):
+            await client.execute_tool(name, "slow", {"seconds": 5}, timeout=0.5)
+        elapsed = time.monotonic() - started
+        after = await client.execute_tool(name, "echo", {"text": "still here"})
+        status = client.status(name)
+
+    assert 0.4 < elapsed < 1.5
+    assert after["text"] == "still here"
+    assert status["generation"] == 1
+
+
+async def test_list_tools_and_health_check(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        assert await client.health_check(name) is False  # not connected yet: no implicit connect
+        tools = {tool["name"]: tool for tool in await client.list_tools(name)}
+        healthy = await client.health_check(name)
+        latency = client.status(name)["latency"]
+
+    assert {"echo", "slow", "fail", "rate_limited", "counter", "pid"} <= set(tools)
+    assert tools["echo"]["inputSchema"]["required"] == ["text"]
+    assert tools["echo"]["description"] == "Return the text unchanged."
+    assert healthy is True
+    assert latency is not None
+    assert latency < 1.0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_reconnects_after_server_killed_mid_call(transport: str, servers: Servers) -> None:
+    target = servers.target(transport)
+    async with MCPClient() as client:
+        client.add_server(target.config(timeout=8.0))
+        name = target.config().name
+        server_pid = (await client.execute_tool(name, "pid"))["structured_content"]["result"]
+        outcome: list[BaseException] = []
+
+        async def long_call() -> None:
+            try:
+                await client.execute_tool(name, "slow", {"seconds": 30})
+            except MCPClientError as err:
+                outcome.append(err)
+
+        started = time.monotonic()
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(long_call)
+                while client.status(name)["in_flight"] == 0:  # noqa: ASYNC110 - polling a status dict, with a deadline
+                    await anyio.sleep(0.01)
+                await anyio.sleep(0.2)  # let the request reach the server
+                if target.process is not None:
+                    target.process.kill()
+                else:
+                    os.kill(server_pid, signal.SIGKILL)
+        failed_after = time.monotonic() - started
+        if target.process is not None:
+            target.process.start()  # same port
+
+        with anyio.fail_after(15):
+            result = await client.execute_tool(name, "echo", {"text": "back"}, timeout=10)
+        status = client.status(name)
+
+    assert isinstance(outcome[0], MCPConnectionError)
+    assert failed_after < 8.0
+    assert result["text"] == "back"
+    assert status["state"] == "connected"
+    assert status["generation"] >= 2
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_silent_server_times_out_within_connect_timeout(transport: str, servers: Servers) -> None:
+    target = servers.target(transport, "--silent")
+    async with MCPClient() as client:
+        client.add_server(target.config(connect_timeout=1.0))
+        started = time.monotonic()
+        with pytest.raises(MCPTimeoutError) as caught:
+            await client.connect(target.config().name)
+        elapsed = time.monotonic() - started
+        status = client.status(target.config().name)
+
+    assert elapsed < 2.0
+    assert target.config().name in str(caught.value)
+    assert status["state"] == "failed"
+    assert status["last_error"] is not None
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_closed_port_fails_fast_naming_endpoint(transport: str, servers: Servers) -> None:
+    scheme = "ws" if transport == "websocket" else "http"
+    endpoint = f"{scheme}://127.0.0.1:{free_port()}"
+    target = Target(transport, endpoint=endpoint)
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        started = time.monotonic()
+        with pytest.raises(MCPConnectionError) as caught:
+            await client.execute_tool(target.config().name, "echo", {"text": "x"})
+        elapsed = time.monotonic() - started
+
+    message = str(caught.value)
+    assert endpoint in message
+    assert transport in message
+    assert "connection refused" in message
+    assert "is the server running?" in message
+    assert elapsed < 1.5
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_unresolvable_host_fails_fast_naming_endpoint(transport: str) -> None:
+    scheme = "ws" if transport == "websocket" else "http"
+    target = Target(transport, endpoint=f"{scheme}://no-such-host.invalid:3000")
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        started = time.monotonic()
+        with pytest.raises(MCPConnectionError) as caught:
+            await client.connect(target.config().name)
+        elapsed = time.monotonic() - started
+
+    assert "no-such-host.invalid:3000" in str(caught.value)
+    assert "does not resolve" in str(caught.value)
+    assert elapsed < 3.0
+
+
+async def test_missing_stdio_command_names_it() -> None:
+    target = Target("stdio", endpoint="wamcp-no-such-command --flag")
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        with pytest.raises(MCPConnectionError, match="wamcp-no-such-command") as caught:
+            await client.connect(target.config().name)
+
+    assert "not found" in str(caught.value)
+    assert isinstance(caught.value.__cause__, BaseException)
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_bearer_token_is_required_and_accepted(transport: str, servers: Servers) -> None:
+    target = servers.target(transport, "--token", "s3cret-token-value")
+    async with MCPClient() as client:
+        client.add_server(target.config(name="without"))
+        client.add_server(target.config(name="with", auth_token="s3cret-token-value"))
+        with pytest.raises(MCPAuthenticationError, match="401"):
+            await client.connect("without")
+        result = await client.execute_tool("with", "echo", {"text": "authorized"})
+
+    assert result["text"] == "authorized"
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_forbidden_is_an_authentication_error(transport: str, servers: Servers) -> None:
+    target = servers.target(transport, "--status-code", "403")
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        with pytest.raises(MCPAuthenticationError, match="403") as caught:
+            await client.execute_tool(target.config().name, "echo", {"text": "x"})
+
+    assert "auth_token" in str(caught.value)
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_http_429_starts_cooldown_with_retry_after(transport: str, servers: Servers) -> None:
+    target = servers.target(transport, "--status-code", "429")
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        with pytest.raises(MCPRateLimitError) as caught:
+            await client.connect(target.config().name)
+        status = client.status(target.config().name)
+
+    assert caught.value.retry_after == pytest.approx(7, abs=1)
+    assert status["cooldown_until"] is not None
+    assert 4 < status["rate_limit"]["cooldown_remaining"] <= 7
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_token_never_appears_in_logs_errors_or_reprs(
+    transport: str, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "tok-DO-NOT-LEAK-4242"
+    target = servers.target(transport, "--token", token)
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    async with MCPClient() as client:
+        client.add_server(target.config(name="good", auth_token=token))
+        client.add_server(target.config(name="bad", auth_token=token + "-wrong"))
+        await client.execute_tool("good", "echo", {"text": "x"})
+        with pytest.raises(MCPAuthenticationError) as caught:
+            await client.connect("bad")
+        texts += [str(caught.value), repr(caught.value), repr(client), str(client.status("good"))]
+        texts += [str(client.status("bad")), repr(target.config(auth_token=token))]
+
+    assert caplog.records, "expected DEBUG records from the client"
+    for text in [caplog.text, *texts]:
+        assert token not in text
