@@ -1,0 +1,75 @@
+"""Rich progress bars for long CLI work: chats done/total, messages, messages/s and ETA.
+
+Bars draw on stderr only when it is a terminal and ``--quiet`` is off, so piped output and ``--json`` stay clean.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+__all__ = ["ExtractBars"]
+
+
+class ExtractBars:
+    """Implements the extractor's progress protocol with two rich bars (chats, messages)."""
+
+    def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
+        self._console = console or Console(stderr=True)
+        self.enabled = enabled and self._console.is_terminal
+        self._progress: Progress | None = None
+        self._chats: TaskID | None = None
+        self._messages: TaskID | None = None
+        self._started = time.perf_counter()
+        self.messages = 0
+
+    def __enter__(self) -> ExtractBars:
+        self._started = time.perf_counter()
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description:<9}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self._console,
+                transient=False,
+            )
+            self._progress.start()
+            self._chats = self._progress.add_task("chats", total=None, rate="")
+            self._messages = self._progress.add_task("messages", total=None, rate="")
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def chats_planned(self, total: int) -> None:
+        if self._progress is not None and self._chats is not None:
+            self._progress.update(self._chats, total=total)
+
+    def chat_done(self, jid: str, new: int) -> None:
+        if self._progress is not None and self._chats is not None:
+            self._progress.advance(self._chats)
+
+    def messages_saved(self, count: int) -> None:
+        self.messages += count
+        if self._progress is not None and self._messages is not None:
+            elapsed = max(time.perf_counter() - self._started, 1e-6)
+            self._progress.update(self._messages, completed=self.messages, rate=f"{self.messages / elapsed:,.0f} msg/s")

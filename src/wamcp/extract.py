@@ -1,0 +1,350 @@
+"""The extraction job: list chats, then per chat fetch pages of messages and commit each page with its cursor.
+
+The one invariant a reader must know: for every chat, the store holds every message between
+``sync_state.oldest_ts_ms`` and ``sync_state.newest_ts_ms``. ``newest`` only moves forward once a catch-up pass
+has reached the previous ``newest``; ``oldest`` moves back page by page during the backfill. Pages are upserted
+idempotently and commit together with the cursor, so a process killed at any moment loses at most the page in
+flight, and the next run converges to exactly the server's messages: none lost, none duplicated.
+
+Per chat and run:
+
+1. *cheap check*: when the chat listing says the chat's last message is not newer than ``newest`` and the
+   backfill is complete, the chat costs no call at all;
+2. *catch up*: fetch messages after ``newest`` (from its second on, since servers filter by whole seconds),
+   newest first, page by page; ``newest`` advances when the pass is done;
+3. *backfill*: fetch messages before ``oldest`` (the whole oldest second again) back to the start of the
+   history window (``max_history``), page by page, moving ``oldest`` back with each page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import anyio
+
+from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
+from .redact import get_logger, redact
+from .store.sqlite import ChatRow, MessageRow, Store, SyncState
+from .whatsapp.models import Chat, Message
+
+__all__ = ["ExtractOptions", "ExtractProgress", "ExtractSummary", "Extractor", "MessageSource"]
+
+logger = get_logger(__name__)
+
+
+class MessageSource(Protocol):
+    """What the extractor needs from the WhatsApp layer (``WhatsAppMCPClient`` provides it)."""
+
+    def iter_chats(self) -> AsyncIterator[Chat]: ...
+
+    def iter_message_pages(
+        self,
+        chat_jid: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[Sequence[Message]]: ...
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """What to extract. ``max_history`` is in hours (the seed's ``--max-history``); ``None`` means everything."""
+
+    max_chats: int | None = None
+    max_history_hours: float | None = None
+    full: bool = False
+    chats: tuple[str, ...] = ()
+    concurrency: int = 4
+    page_size: int = 500
+    source: str = ""
+
+
+@dataclass
+class ExtractSummary:
+    """What a run did; ``status`` is ``complete``, ``partial`` (some chats failed) or ``failed``."""
+
+    run_id: int
+    status: str = "running"
+    chats_total: int = 0
+    chats_done: int = 0
+    chats_skipped: int = 0
+    messages_new: int = 0
+    messages_updated: int = 0
+    pages: int = 0
+    duration: float = 0.0
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def messages_per_second(self) -> float:
+        fetched = self.messages_new + self.messages_updated
+        return fetched / self.duration if self.duration > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "chats_total": self.chats_total,
+            "chats_done": self.chats_done,
+            "chats_skipped": self.chats_skipped,
+            "chats_failed": len(self.failed),
+            "messages_new": self.messages_new,
+            "messages_updated": self.messages_updated,
+            "pages": self.pages,
+            "duration": round(self.duration, 3),
+            "errors": {jid: msg for jid, msg in self.failed.items()},
+        }
+
+
+class ExtractProgress(Protocol):
+    """Receives progress events (the CLI draws rich bars from them; tests can record them)."""
+
+    def chats_planned(self, total: int) -> None: ...
+    def chat_done(self, jid: str, new: int) -> None: ...
+    def messages_saved(self, count: int) -> None: ...
+
+
+class _NoProgress:
+    def chats_planned(self, total: int) -> None:
+        pass
+
+    def chat_done(self, jid: str, new: int) -> None:
+        pass
+
+    def messages_saved(self, count: int) -> None:
+        pass
+
+
+_FATAL = (MCPConnectionError, MCPAuthenticationError)
+
+
+def _to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_ms(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+
+
+def _row(chat_jid: str, message: Message) -> MessageRow:
+    """A store row for ``message``: ``sender`` is the sender's phone number (when the server says who it is),
+    ``sender_name`` the label the server shows; the business's own messages carry neither (``is_from_me``)."""
+    sender = message.sender_jid.split("@", 1)[0] if message.sender_jid else None
+    name = None if message.is_from_me else message.sender
+    if sender is None and name is not None and name.isdigit():
+        sender = name
+    return MessageRow(
+        chat_jid=message.chat_jid or chat_jid,
+        id=message.id,
+        ts_ms=_to_ms(message.timestamp),
+        sender=sender,
+        sender_name=name,
+        is_from_me=bool(message.is_from_me),
+        content=message.content,
+        media_type=message.media_type or None,
+        filename=None,
+        id_source=message.id_source,
+    )
+
+
+class Extractor:
+    """Runs one extraction from a :class:`MessageSource` into a :class:`Store`."""
+
+    def __init__(
+        self,
+        source: MessageSource,
+        store: Store,
+        options: ExtractOptions | None = None,
+        *,
+        progress: ExtractProgress | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._source = source
+        self._store = store
+        self._options = options or ExtractOptions()
+        self._progress = progress or _NoProgress()
+        self._now = now
+
+    async def run(self) -> ExtractSummary:
+        """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
+
+        Connection and authentication failures that persist past the client's own reconnection end the run:
+        they are raised after the run is recorded as ``failed``.
+        """
+        store = self._store
+        store.mark_interrupted_runs()
+        summary = ExtractSummary(run_id=store.start_run(self._options.source))
+        started = time.perf_counter()
+        fatal: BaseException | None = None
+        try:
+            chats = await self._plan()
+            summary.chats_total = len(chats)
+            self._progress.chats_planned(len(chats))
+            store.upsert_chats(
+                (
+                    ChatRow(
+                        c.jid, c.name, bool(c.is_group), _to_ms(c.last_message_time) if c.last_message_time else None
+                    )
+                    for c in chats
+                ),
+                run_id=summary.run_id,
+            )
+            await self._sync_all(chats, summary)
+        except (*_FATAL, MCPTimeoutError) as err:
+            fatal = err
+        except BaseException:
+            summary.duration = time.perf_counter() - started
+            self._finish(summary, "interrupted")
+            raise
+        summary.duration = time.perf_counter() - started
+        if fatal is not None:
+            self._finish(summary, "failed", extra_error=str(fatal))
+            raise fatal
+        self._finish(summary, "partial" if summary.failed else "complete")
+        return summary
+
+    def _finish(self, summary: ExtractSummary, status: str, *, extra_error: str | None = None) -> None:
+        summary.status = status
+        errors = [f"{jid}: {msg}" for jid, msg in summary.failed.items()]
+        if extra_error:
+            errors.append(redact(extra_error))
+        self._store.finish_run(
+            summary.run_id,
+            status=status,
+            chats_total=summary.chats_total,
+            chats_done=summary.chats_done,
+            chats_failed=len(summary.failed),
+            messages_new=summary.messages_new,
+            messages_updated=summary.messages_updated,
+            calls=summary.pages,
+            errors=errors or None,
+        )
+
+    async def _plan(self) -> list[Chat]:
+        wanted = set(self._options.chats)
+        chats = [chat async for chat in self._source.iter_chats()]
+        if wanted:
+            chats = [c for c in chats if c.jid in wanted]
+        # Most recently active first, so --max-chats keeps the chats that matter now.
+        chats.sort(key=lambda c: c.last_message_time or datetime.min.replace(tzinfo=UTC), reverse=True)
+        if self._options.max_chats is not None:
+            chats = chats[: self._options.max_chats]
+        return chats
+
+    async def _sync_all(self, chats: list[Chat], summary: ExtractSummary) -> None:
+        limiter = anyio.Semaphore(max(1, self._options.concurrency))
+        fatal: list[BaseException] = []
+
+        async def one(chat: Chat) -> None:
+            async with limiter:
+                if fatal:
+                    return
+                try:
+                    new, _updated, skipped = await self._sync_chat(chat, summary)
+                except _FATAL as err:
+                    fatal.append(err)
+                    summary.failed[chat.jid] = redact(str(err))
+                    return
+                except MCPClientError as err:
+                    logger.warning("chat %s failed: %s", chat.jid, err)
+                    summary.failed[chat.jid] = redact(str(err))
+                    return
+                summary.chats_done += 1
+                summary.chats_skipped += int(skipped)
+                self._progress.chat_done(chat.jid, new)
+
+        try:
+            async with anyio.create_task_group() as group:
+                for chat in chats:
+                    group.start_soon(one, chat)
+        except BaseExceptionGroup as group_error:
+            # Per-chat MCP errors are handled in `one`; what escapes is unexpected. Surface the first one as
+            # itself rather than as a group, so callers and the CLI can tell what happened.
+            raise group_error.exceptions[0] from None
+        if fatal:
+            raise fatal[0]
+
+    def _window_start(self) -> datetime | None:
+        hours = self._options.max_history_hours
+        return None if hours is None else self._now() - timedelta(hours=hours)
+
+    async def _sync_chat(self, chat: Chat, summary: ExtractSummary) -> tuple[int, int, bool]:
+        jid = chat.jid
+        state = None if self._options.full else self._store.sync_state(jid)
+        window = self._window_start()
+        last = chat.last_message_time
+        if (
+            state is not None
+            and state.backfill_complete
+            and state.newest_ts_ms is not None
+            and last is not None
+            and _to_ms(last) <= state.newest_ts_ms
+        ):
+            return 0, 0, True
+        new = updated = 0
+        if state is None or state.newest_ts_ms is None:
+            state = SyncState(jid, None, None, False, None, None)
+            n, u, state = await self._backfill(jid, state, before=None, window=window, summary=summary)
+            return new + n, updated + u, False
+        # Catch up: everything after the newest second we hold. The cursor keeps the old `newest` until the pass
+        # is complete, so a crash mid-pass re-runs it instead of leaving a hole.
+        after = _from_ms(state.newest_ts_ms - state.newest_ts_ms % 1000) - timedelta(seconds=1)
+        newest = state.newest_ts_ms
+        async for page in self._source.iter_message_pages(jid, after=after, page_size=self._options.page_size):
+            rows = [_row(jid, m) for m in page]
+            if not rows:
+                continue
+            newest = max(newest, max(r.ts_ms for r in rows))
+            result = self._store.save_page(jid, rows, state=state, run_id=summary.run_id)
+            new, updated = new + result.new, updated + result.updated
+            self._count(summary, result.new, result.updated)
+        state = SyncState(jid, newest, state.oldest_ts_ms, state.backfill_complete, None, summary.run_id)
+        self._store.save_page(jid, [], state=state, run_id=summary.run_id)
+        if not state.backfill_complete:
+            before = _from_ms(state.oldest_ts_ms) if state.oldest_ts_ms is not None else None
+            n, u, state = await self._backfill(jid, state, before=before, window=window, summary=summary)
+            new, updated = new + n, updated + u
+        return new, updated, False
+
+    async def _backfill(
+        self,
+        jid: str,
+        state: SyncState,
+        *,
+        before: datetime | None,
+        window: datetime | None,
+        summary: ExtractSummary,
+    ) -> tuple[int, int, SyncState]:
+        new = updated = 0
+        if before is not None:
+            # Servers filter with strict `<` on whole seconds: ask for the oldest second again, whole.
+            before = before.replace(microsecond=0) + timedelta(seconds=1)
+        newest = state.newest_ts_ms
+        oldest = state.oldest_ts_ms
+        async for page in self._source.iter_message_pages(
+            jid, after=window, before=before, page_size=self._options.page_size
+        ):
+            rows = [_row(jid, m) for m in page]
+            if not rows:
+                continue
+            page_newest = max(r.ts_ms for r in rows)
+            page_oldest = min(r.ts_ms for r in rows)
+            newest = page_newest if newest is None else max(newest, page_newest)
+            oldest = page_oldest if oldest is None else min(oldest, page_oldest)
+            state = SyncState(jid, newest, oldest, False, None, summary.run_id)
+            result = self._store.save_page(jid, rows, state=state, run_id=summary.run_id)
+            new, updated = new + result.new, updated + result.updated
+            self._count(summary, result.new, result.updated)
+        state = SyncState(jid, newest, oldest, True, None, summary.run_id)
+        self._store.save_page(jid, [], state=state, run_id=summary.run_id)
+        return new, updated, state
+
+    def _count(self, summary: ExtractSummary, new: int, updated: int) -> None:
+        summary.pages += 1
+        summary.messages_new += new
+        summary.messages_updated += updated
+        self._progress.messages_saved(new + updated)

@@ -1,0 +1,252 @@
+"""The extraction job's cursor logic against an in-memory source with lharries' paging semantics.
+
+The source filters by whole seconds with strict ``after``/``before`` and returns newest first, like the real
+server; a fault can be injected after N pages to stand for a killed process or a dropped server.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from wamcp.errors import MCPConnectionError, MCPToolError
+from wamcp.extract import ExtractOptions, Extractor
+from wamcp.store import Store
+from wamcp.whatsapp.models import Chat, Message
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class Crash(Exception):
+    """Stands for the process dying between two pages."""
+
+
+class FakeSource:
+    def __init__(self, messages: list[Message], names: dict[str, str]) -> None:
+        self.messages = messages
+        self.names = names
+        self.calls = 0
+        self.crash_after: int | None = None
+        self.fail_chat: str | None = None
+
+    async def iter_chats(self) -> AsyncIterator[Chat]:
+        for jid, name in self.names.items():
+            times = [m.timestamp for m in self.messages if m.chat_jid == jid]
+            yield Chat(jid=jid, name=name, last_message_time=max(times) if times else None)
+
+    async def iter_message_pages(
+        self,
+        chat_jid: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[Sequence[Message]]:
+        if chat_jid == self.fail_chat:
+            raise MCPToolError("boom", tool="list_messages")
+
+        def second(m: Message) -> datetime:
+            return m.timestamp.replace(microsecond=0)
+
+        selected = [
+            m
+            for m in self.messages
+            if m.chat_jid == chat_jid
+            and (after is None or second(m) > after)
+            and (before is None or second(m) < before)
+        ]
+        selected.sort(key=lambda m: m.timestamp, reverse=True)
+        for start in range(0, len(selected), page_size):
+            self.calls += 1
+            if self.crash_after is not None and self.calls > self.crash_after:
+                raise Crash
+            yield selected[start : start + page_size]
+        if not selected:
+            self.calls += 1
+
+
+def make_messages(count: int, chats: int, seed: int = 1) -> list[Message]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        jid = f"{1000 + rng.randrange(chats)}@s.whatsapp.net"
+        ts = T0 + timedelta(seconds=rng.randrange(0, 5 * 86400))
+        out.append(
+            Message(id=f"M{i:06d}", chat_jid=jid, timestamp=ts, sender="x", content=f"m{i}", is_from_me=i % 3 == 0)
+        )
+    return out
+
+
+def names_for(messages: list[Message]) -> dict[str, str]:
+    return {m.chat_jid: f"chat {m.chat_jid[:4]}" for m in messages if m.chat_jid}
+
+
+def keys(messages: list[Message]) -> set[tuple[str, str]]:
+    return {(m.chat_jid or "", m.id) for m in messages}
+
+
+async def run(source: FakeSource, db: Path, **options: object) -> object:
+    with Store.open(db) as store:
+        return await Extractor(source, store, ExtractOptions(page_size=7, **options)).run()  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_first_run_stores_every_message_once(tmp_path: Path) -> None:
+    messages = make_messages(300, 6)
+    source = FakeSource(messages, names_for(messages))
+    summary = await run(source, tmp_path / "s.db")
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)
+        assert len(store.chats()) == 6
+    assert summary.status == "complete"  # type: ignore[attr-defined]
+    assert summary.messages_new == 300  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_second_run_with_nothing_new_makes_no_message_calls(tmp_path: Path) -> None:
+    messages = make_messages(200, 5)
+    source = FakeSource(messages, names_for(messages))
+    await run(source, tmp_path / "s.db")
+    source.calls = 0
+    summary = await run(source, tmp_path / "s.db")
+    assert source.calls == 0
+    assert summary.messages_new == 0  # type: ignore[attr-defined]
+    assert summary.chats_skipped == 5  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_new_messages_are_picked_up_including_same_second_as_newest(tmp_path: Path) -> None:
+    messages = make_messages(120, 3)
+    source = FakeSource(messages, names_for(messages))
+    await run(source, tmp_path / "s.db")
+    newest = max(messages, key=lambda m: m.timestamp)
+    later = [
+        Message(
+            id="SAME-SECOND",
+            chat_jid=newest.chat_jid,
+            timestamp=newest.timestamp,
+            sender="y",
+            content="a",
+            is_from_me=False,
+        ),
+        Message(
+            id="LATER",
+            chat_jid=newest.chat_jid,
+            timestamp=newest.timestamp + timedelta(minutes=3),
+            sender="y",
+            content="b",
+            is_from_me=False,
+        ),
+    ]
+    source.messages = messages + later
+    summary = await run(source, tmp_path / "s.db")
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(source.messages)
+    assert summary.messages_new == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("crash_after", [1, 2, 5, 11, 23, 40])
+async def test_crash_at_any_page_then_rerun_converges_exactly(tmp_path: Path, crash_after: int) -> None:
+    messages = make_messages(400, 4, seed=crash_after)
+    source = FakeSource(messages, names_for(messages))
+    source.crash_after = crash_after
+    with pytest.raises(Crash):
+        await run(source, tmp_path / "s.db", concurrency=1)
+    source.crash_after = None
+    source.calls = 0
+    await run(source, tmp_path / "s.db")
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)
+        assert store.count_messages() == len(messages)
+        statuses = [r["status"] for r in store.runs()]
+    assert statuses == ["interrupted", "complete"]
+
+
+@pytest.mark.anyio
+async def test_messages_arriving_between_crash_and_rerun_are_not_lost(tmp_path: Path) -> None:
+    messages = make_messages(300, 3, seed=9)
+    source = FakeSource(messages, names_for(messages))
+    await run(source, tmp_path / "s.db")
+    jid = messages[0].chat_jid
+    fresh = [
+        Message(
+            id=f"N{i}",
+            chat_jid=jid,
+            timestamp=T0 + timedelta(days=6, minutes=i),
+            sender="z",
+            content="n",
+            is_from_me=False,
+        )
+        for i in range(30)
+    ]
+    source.messages = messages + fresh
+    source.crash_after = 2
+    source.calls = 0
+    with pytest.raises(Crash):
+        await run(source, tmp_path / "s.db", concurrency=1)
+    source.crash_after = None
+    await run(source, tmp_path / "s.db")
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(source.messages)
+
+
+@pytest.mark.anyio
+async def test_one_failing_chat_is_partial_and_the_rest_is_stored(tmp_path: Path) -> None:
+    messages = make_messages(100, 4)
+    source = FakeSource(messages, names_for(messages))
+    bad = sorted(source.names)[0]
+    source.fail_chat = bad
+    summary = await run(source, tmp_path / "s.db")
+    assert summary.status == "partial"  # type: ignore[attr-defined]
+    assert list(summary.failed) == [bad]  # type: ignore[attr-defined]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == {k for k in keys(messages) if k[0] != bad}
+
+
+@pytest.mark.anyio
+async def test_connection_loss_ends_the_run_as_failed(tmp_path: Path) -> None:
+    messages = make_messages(50, 2)
+
+    class Dead(FakeSource):
+        async def iter_chats(self) -> AsyncIterator[Chat]:
+            raise MCPConnectionError("cannot reach server")
+            yield  # pragma: no cover
+
+    with pytest.raises(MCPConnectionError):
+        await run(Dead(messages, names_for(messages)), tmp_path / "s.db")
+    with Store.open(tmp_path / "s.db") as store:
+        assert [r["status"] for r in store.runs()] == ["failed"]
+
+
+@pytest.mark.anyio
+async def test_max_chats_keeps_most_recent_and_chat_filter_selects(tmp_path: Path) -> None:
+    messages = make_messages(200, 5)
+    source = FakeSource(messages, names_for(messages))
+    newest_chat = max(messages, key=lambda m: m.timestamp).chat_jid
+    await run(source, tmp_path / "a.db", max_chats=1)
+    with Store.open(tmp_path / "a.db") as store:
+        assert {c.jid for c in store.chats()} == {newest_chat}
+    other = sorted(source.names)[-1]
+    await run(source, tmp_path / "b.db", chats=(other,))
+    with Store.open(tmp_path / "b.db") as store:
+        assert {k[0] for k in store.message_keys()} == {other}
+
+
+@pytest.mark.anyio
+async def test_max_history_limits_the_backfill_window(tmp_path: Path) -> None:
+    messages = make_messages(300, 3)
+    source = FakeSource(messages, names_for(messages))
+    now = T0 + timedelta(days=5)
+    with Store.open(tmp_path / "s.db") as store:
+        await Extractor(source, store, ExtractOptions(page_size=9, max_history_hours=24), now=lambda: now).run()
+        stored = store.message_keys()
+    expected = {
+        (m.chat_jid or "", m.id) for m in messages if m.timestamp.replace(microsecond=0) > now - timedelta(hours=24)
+    }
+    assert stored == expected
+    assert 0 < len(stored) < len(messages)
