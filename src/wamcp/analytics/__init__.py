@@ -10,6 +10,7 @@ from __future__ import annotations
 from .kpis import FRT_BUCKETS, KPIS_SCHEMA_VERSION, SESSION_COLUMNS, Analysis, analyze, compute_kpis
 from .load import load_store
 from .options import BusinessHours, ReportOptions, parse_business_hours, parse_duration, parse_timezone
+from .report import ReportResult, build_report
 
 __all__ = [
     "FRT_BUCKETS",
@@ -18,7 +19,9 @@ __all__ = [
     "Analysis",
     "BusinessHours",
     "ReportOptions",
+    "ReportResult",
     "analyze",
+    "build_report",
     "compute_kpis",
     "load_store",
     "parse_business_hours",

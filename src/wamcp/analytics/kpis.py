@@ -600,19 +600,37 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
             """,
             p,
         ),
-        "waiting_now": _table(duck, "SELECT * FROM waiting ORDER BY waiting_since_ts_ms, chat_jid"),
+        "waiting_now": _with_labels(
+            _table(
+                duck,
+                "SELECT w.*, l.chat_name, l.sender_name, l.user_part FROM waiting w JOIN labels l USING (chat_jid) "
+                "ORDER BY waiting_since_ts_ms, chat_jid",
+            )
+        ),
         "weekly": pa.Table.from_pylist(weekly) if weekly else _empty_weekly(),
         "heatmap": _table(duck, "SELECT * FROM heatmap"),
         "daily": _table(duck, "SELECT * FROM daily"),
-        "customers": duck.execute(
-            """
-            SELECT chat_jid, first_inbound_ts_ms, last_inbound_ts_ms, inbound_in_period, outbound_in_period,
-                   sessions_in_period, median_frt_s, is_active, is_new, is_returning, is_dormant FROM customers
-            """,
+        "customers": _with_labels(
+            _table(
+                duck,
+                """
+                SELECT chat_jid, first_inbound_ts_ms, last_inbound_ts_ms, inbound_in_period, outbound_in_period,
+                       sessions_in_period, median_frt_s, is_active, is_new, is_returning, is_dormant,
+                       chat_name, sender_name, user_part
+                FROM customers
+                """,
+            )
         ),
     }
     log.debug("computed KPIs: %d customer-initiated sessions, %d waiting", sessions_n, len(waiting_list))
     return Analysis(kpis=kpis, tables=tables)
+
+
+def _with_labels(table: pa.Table) -> pa.Table:
+    """Replace the raw name columns by one display ``customer`` column (masked number unless a name is known)."""
+    names = table.select(["chat_name", "sender_name", "user_part"]).to_pylist()
+    labels = pa.array([_label(n["chat_name"], n["sender_name"], n["user_part"]) for n in names], type=pa.string())
+    return table.drop_columns(["chat_name", "sender_name", "user_part"]).add_column(1, "customer", labels)
 
 
 def _empty_weekly() -> pa.Table:
