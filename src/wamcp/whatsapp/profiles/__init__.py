@@ -7,6 +7,17 @@
 from __future__ import annotations
 
 from .base import ParseStats, Profile, ToolCaller, ToolResult
+from .detect import build_profile, detect_profile_name
 from .lharries import LharriesProfile
+from .structured import StructuredProfile
 
-__all__ = ["LharriesProfile", "ParseStats", "Profile", "ToolCaller", "ToolResult"]
+__all__ = [
+    "LharriesProfile",
+    "ParseStats",
+    "Profile",
+    "StructuredProfile",
+    "ToolCaller",
+    "ToolResult",
+    "build_profile",
+    "detect_profile_name",
+]

@@ -1,0 +1,429 @@
+"""``WhatsAppMCPClient``: the seed's WhatsApp API (plain dicts) and typed iterators, over the core ``MCPClient``.
+
+The client owns no parsing: after connecting it lists the server's tools, picks a profile (``profile`` in the
+config, ``auto`` by default; see :mod:`wamcp.whatsapp.profiles.detect`) and lets the profile turn our operations into
+tool calls and their output into :mod:`wamcp.whatsapp.models`. The one thing to know: full histories are read with
+:meth:`WhatsAppMCPClient.iter_messages`, which pages by time (keyset) and is linear in the chat's size; the seed's
+``page`` argument is kept for one-screen reads only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from ..chat_export import format_chat_export
+from ..config import MCPConnectionType, WhatsAppConfig, load_config
+from ..core import MCPClient
+from ..errors import MCPClientError, MCPConnectionError
+from ..redact import get_logger
+from .jid import normalize_jid, validate_phone_number
+from .models import Chat, Contact, Message
+from .profiles.base import ParseStats, Profile, ToolResult
+from .profiles.detect import build_profile
+from .profiles.lharries import LHARRIES_TOOLS
+from .timeparse import ServerClock
+
+__all__ = ["ExportFormat", "WhatsAppMCPClient", "get_whatsapp_mcp_client"]
+
+logger = get_logger(__name__)
+
+ExportFormat = Literal["json", "csv", "txt"]
+_READ_PREFIXES = ("list_", "get_", "search_", "read_", "check_")
+_CSV_FIELDS = (
+    "id",
+    "timestamp",
+    "chat_jid",
+    "chat_name",
+    "sender",
+    "sender_jid",
+    "is_from_me",
+    "media_type",
+    "content",
+)
+
+
+def _default_idempotent(tool: str) -> bool:
+    """Before the profile is known: read tools are retry-safe, anything else (``send_*``, pairing) is not."""
+    return tool in LHARRIES_TOOLS or tool.startswith(_READ_PREFIXES)
+
+
+class WhatsAppMCPClient:
+    """Talks to one WhatsApp MCP server.
+
+    ``config``: the effective configuration (default: :func:`wamcp.config.load_config` at :meth:`initialize`).
+    ``mcp_client``: an existing core client to use (it is then not closed by :meth:`disconnect`; its server is
+    registered unless one of that name already is). ``profile``: force a profile instead of detecting one.
+    """
+
+    def __init__(
+        self,
+        config: WhatsAppConfig | None = None,
+        *,
+        mcp_client: MCPClient | None = None,
+        profile: Profile | None = None,
+    ) -> None:
+        self._config = config
+        self._mcp = mcp_client
+        self._owns_mcp = mcp_client is None
+        self._profile = profile
+        self._tool_names: set[str] = set()
+        self._initialized = False
+        self.last_error: MCPClientError | None = None
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def config(self) -> WhatsAppConfig:
+        if self._config is None:
+            self._config = load_config().config
+        return self._config
+
+    @property
+    def server_name(self) -> str:
+        return self.config.server.name
+
+    @property
+    def profile(self) -> Profile:
+        if self._profile is None:
+            raise MCPConnectionError(
+                "the WhatsApp client is not initialized", hint="await client.initialize() first (or any read call)"
+            )
+        return self._profile
+
+    @property
+    def stats(self) -> ParseStats:
+        """Parse counters of the active profile (unparseable lines, ambiguous headers, duplicates, …)."""
+        return self.profile.stats
+
+    @property
+    def is_initialized(self) -> bool:
+        return self._initialized
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def initialize(
+        self,
+        endpoint: str | None = None,
+        connection_type: MCPConnectionType | str | None = None,
+        auth_token: str | None = None,
+    ) -> bool:
+        """Connect to the configured server (arguments override the config) and pick its profile.
+
+        Returns ``False`` when the server cannot be reached or answers nonsense; the reason is logged and kept in
+        :attr:`last_error` (the seed's contract is a bool).
+        """
+        try:
+            config = self._effective_config(endpoint, connection_type, auth_token)
+            self._config = config
+            if self._mcp is None:
+                self._mcp = MCPClient()
+                self._owns_mcp = True
+            name = config.server.name
+            if name not in self._mcp.servers:
+                self._mcp.add_server(config.server, rate_limits=config.rate_limits, idempotent=self._is_idempotent)
+            await self._mcp.connect(name)
+            tools = await self._mcp.list_tools(name)
+            self._tool_names = {str(tool["name"]) for tool in tools}
+            if self._profile is None:
+                clock = ServerClock(config.server_timezone)
+                self._profile = build_profile(config.profile, tools, clock, server_name=name)
+            self._initialized = True
+            self.last_error = None
+        except MCPClientError as err:
+            self.last_error = err
+            logger.error("cannot initialize the WhatsApp MCP client: %s", err)
+            return False
+        if config.auto_authenticate and config.phone_number:
+            result = await self.authenticate(config.phone_number)
+            logger.info("auto-authentication: %s", result.get("status"))
+        return True
+
+    def _effective_config(
+        self, endpoint: str | None, connection_type: MCPConnectionType | str | None, auth_token: str | None
+    ) -> WhatsAppConfig:
+        server: dict[str, Any] = {
+            "endpoint": endpoint,
+            "connection_type": MCPConnectionType(connection_type).value if connection_type is not None else None,
+            "auth_token": auth_token,
+        }
+        overrides = {key: value for key, value in server.items() if value is not None}
+        if self._config is None:
+            return load_config(overrides={"server": overrides}).config
+        if not overrides:
+            return self._config
+        data = self._config.model_dump()
+        if self._config.server.auth_token is not None:
+            data["server"]["auth_token"] = self._config.server.auth_token.get_secret_value()
+        data["server"].update(overrides)
+        return WhatsAppConfig(**data)
+
+    def _is_idempotent(self, tool: str) -> bool:
+        if self._profile is not None:
+            return self._profile.is_idempotent(tool)
+        return _default_idempotent(tool)
+
+    async def _ensure_ready(self) -> MCPClient:
+        if not self._initialized and not await self.initialize():
+            raise self.last_error or MCPConnectionError("the WhatsApp MCP client could not be initialized")
+        assert self._mcp is not None  # set by initialize()
+        return self._mcp
+
+    async def _call(self, tool: str, arguments: dict[str, Any]) -> ToolResult:
+        mcp = await self._ensure_ready()
+        return await mcp.execute_tool(self.server_name, tool, arguments)
+
+    async def disconnect(self) -> None:
+        """Close the connection (and the core client, when this object created it)."""
+        if self._mcp is not None:
+            if self._owns_mcp:
+                await self._mcp.close()
+                self._mcp = None
+            elif self.server_name in self._mcp.servers:
+                await self._mcp.disconnect(self.server_name)
+        self._initialized = False
+
+    async def __aenter__(self) -> WhatsAppMCPClient:
+        await self._ensure_ready()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()
+
+    # ------------------------------------------------------------------ the seed's API
+
+    async def authenticate(self, phone_number: str) -> dict[str, Any]:
+        """Validate ``phone_number`` (E.164) and start pairing.
+
+        Servers with a pairing tool return ``{"status": "qr_required", "qr_code": ..., ...}`` (or
+        ``"authenticated"``); servers that pair in their own bridge (lharries) return ``"paired_externally"`` with a
+        message saying where the QR code is shown. Raises ``InvalidPhoneNumberError`` for a bad number.
+        """
+        number = validate_phone_number(phone_number)
+        await self._ensure_ready()
+        return await self.profile.authenticate(self._call, number, self._tool_names)
+
+    async def list_chats(
+        self, limit: int = 20, page: int = 0, include_last_message: bool = True, sort_by: str = "last_active"
+    ) -> list[dict[str, Any]]:
+        """One page of chats as the seed's dicts (``jid``, ``name``, ``last_message_time`` ISO UTC, …)."""
+        await self._ensure_ready()
+        chats = await self.profile.list_chats(
+            self._call, limit=limit, page=page, include_last_message=include_last_message, sort_by=sort_by
+        )
+        return [chat.to_dict() for chat in chats]
+
+    async def get_chat_messages(
+        self,
+        chat_jid: str,
+        limit: int = 20,
+        page: int = 0,
+        *,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        query: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """One page of a chat's messages, newest first, as dicts (see :meth:`iter_messages` for whole histories)."""
+        await self._ensure_ready()
+        messages = await self.profile.list_messages(
+            self._call,
+            chat_jid=normalize_jid(chat_jid),
+            query=query,
+            limit=limit,
+            page=page,
+            before=before,
+            after=after,
+        )
+        return [message.to_dict() for message in messages]
+
+    async def search_messages(self, query: str, chat_jid: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Messages containing ``query`` (all chats, or one), newest first."""
+        await self._ensure_ready()
+        messages = await self.profile.list_messages(
+            self._call, chat_jid=normalize_jid(chat_jid) if chat_jid else None, query=query, limit=limit
+        )
+        return [message.to_dict() for message in messages]
+
+    async def search_contacts(self, query: str) -> list[dict[str, Any]]:
+        await self._ensure_ready()
+        return [contact.to_dict() for contact in await self.profile.search_contacts(self._call, query)]
+
+    async def export_chat(
+        self,
+        chat_jid: str,
+        format: ExportFormat = "json",  # the seed's parameter name, shadowing the builtin on purpose
+        include_media: bool = False,
+        *,
+        business_name: str = "Business",
+    ) -> dict[str, Any]:
+        """A whole chat, oldest first, as ``json``, ``csv`` or WhatsApp's own ``txt`` export format.
+
+        Returns ``{"chat_jid", "chat_name", "format", "content": str, "message_count", "exported_at",
+        "include_media"}``. Without ``include_media`` media messages keep their type but no file; with it, servers
+        that offer ``download_media`` are asked for each media file and ``media_path`` is filled in (json/csv).
+        In ``txt``, the business's own messages appear under ``business_name``.
+        """
+        if format not in ("json", "csv", "txt"):
+            raise ValueError(f"unknown export format {format!r}: expected json, csv or txt")
+        jid = normalize_jid(chat_jid)
+        await self._ensure_ready()
+        chat = await self.profile.get_chat(self._call, jid)
+        messages = [message async for message in self.iter_messages(jid)]
+        messages.reverse()
+        media_paths: dict[str, str] = {}
+        if include_media:
+            media_paths = await self._download_media(messages)
+        rows = [dict(message.to_dict(), media_path=media_paths.get(message.id)) for message in messages]
+        if format == "json":
+            payload = {"chat": chat.to_dict() if chat else {"jid": jid}, "messages": rows}
+            content = json.dumps(payload, ensure_ascii=False, indent=2)
+        elif format == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=[*_CSV_FIELDS, "media_path"], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+            content = buffer.getvalue()
+        else:
+            zone = getattr(self.profile, "clock", ServerClock(self.config.server_timezone)).zone
+            content = format_chat_export(messages, business_name=business_name, zone=zone)
+        return {
+            "chat_jid": jid,
+            "chat_name": chat.name if chat else None,
+            "format": format,
+            "content": content,
+            "message_count": len(messages),
+            "exported_at": datetime.now(UTC).isoformat(),
+            "include_media": include_media,
+        }
+
+    async def _download_media(self, messages: list[Message]) -> dict[str, str]:
+        if "download_media" not in self._tool_names:
+            logger.warning("include_media: the server has no download_media tool; exporting without files")
+            return {}
+        paths: dict[str, str] = {}
+        for message in messages:
+            if not message.media_type or message.id_source != "server" or message.chat_jid is None:
+                continue
+            try:
+                result = await self._call("download_media", {"message_id": message.id, "chat_jid": message.chat_jid})
+            except MCPClientError as err:
+                logger.warning("cannot download media of message %s: %s", message.id, err)
+                continue
+            data = _first_json_object(result)
+            path = data.get("file_path") or data.get("path")
+            if path:
+                paths[message.id] = str(path)
+        return paths
+
+    async def get_connection_status(self) -> dict[str, Any]:
+        """Where we are connected, with which profile, the core client's status and the parse counters."""
+        status: dict[str, Any] = {
+            "initialized": self._initialized,
+            "server": self.server_name,
+            "endpoint": self.config.server.endpoint,
+            "connection_type": self.config.server.connection_type.value,
+            "profile": self._profile.name if self._profile is not None else None,
+            "tools": sorted(self._tool_names),
+        }
+        if self._mcp is not None and self.server_name in self._mcp.servers:
+            core = self._mcp.status(self.server_name)
+            status.update(
+                state=core.get("state"), connected=core.get("state") == "connected", endpoint=core.get("endpoint")
+            )
+            status["mcp"] = core
+        else:
+            status.update(state="disconnected", connected=False)
+        if self._profile is not None:
+            status["parse_stats"] = self._profile.stats.as_dict()
+        return status
+
+    async def health_check(self) -> dict[str, Any]:
+        """``{"mcp_connection": bool, "whatsapp_connection": bool | str, ...}``.
+
+        ``whatsapp_connection`` is the server's own answer where it has a status tool; lharries has none, so it is
+        ``"unknown"`` when a read works (the bridge's database is readable) and ``False`` when it fails.
+        """
+        mcp_ok = False
+        whatsapp: bool | str = False
+        error: str | None = None
+        if self._initialized and self._mcp is not None:
+            mcp_ok = await self._mcp.health_check(self.server_name)
+            if mcp_ok:
+                try:
+                    whatsapp = await self.profile.whatsapp_status(self._call, self._tool_names)
+                except MCPClientError as err:
+                    error = str(err)
+        else:
+            error = str(self.last_error) if self.last_error else "not initialized"
+        return {
+            "mcp_connection": mcp_ok,
+            "whatsapp_connection": whatsapp,
+            "server": self.server_name,
+            "profile": self._profile.name if self._profile is not None else None,
+            "checked_at": datetime.now(UTC).isoformat(),
+            "error": error,
+        }
+
+    # ------------------------------------------------------------------ typed API
+
+    async def iter_chats(self, *, page_size: int = 100) -> AsyncIterator[Chat]:
+        """Every chat once, as :class:`Chat`."""
+        await self._ensure_ready()
+        async for chat in self.profile.iter_chats(self._call, page_size=page_size):
+            yield chat
+
+    async def iter_messages(
+        self, chat_jid: str, since: datetime | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[Message]:
+        """Every message of one chat once, newest first, as :class:`Message` (UTC timestamps).
+
+        Linear in the chat's size (keyset paging, see ``docs/whatsapp.md``); ``since`` (aware datetime) stops at
+        messages older than it, inclusive at one-second resolution.
+        """
+        if since is not None and since.tzinfo is None:
+            raise ValueError("since must be timezone-aware (e.g. datetime(..., tzinfo=UTC))")
+        await self._ensure_ready()
+        async for message in self.profile.iter_messages(
+            self._call, normalize_jid(chat_jid), since=since, page_size=page_size
+        ):
+            yield message
+
+    async def get_contacts(self, query: str) -> list[Contact]:
+        await self._ensure_ready()
+        return await self.profile.search_contacts(self._call, query)
+
+
+def _first_json_object(result: ToolResult) -> Mapping[str, Any]:
+    structured = result.get("structured_content")
+    if isinstance(structured, dict):
+        return structured
+    try:
+        value = json.loads(result.get("text") or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+_instance: WhatsAppMCPClient | None = None
+_instance_lock = threading.Lock()
+
+
+def get_whatsapp_mcp_client(config: WhatsAppConfig | None = None) -> WhatsAppMCPClient:
+    """The process-wide client (created on first use from ``config`` or the loaded configuration)."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = WhatsAppMCPClient(config)
+        return _instance
+
+
+def reset_whatsapp_mcp_client() -> None:
+    """Forget the process-wide client (after :meth:`WhatsAppMCPClient.disconnect`); tests and the sync facade use it."""
+    global _instance
+    with _instance_lock:
+        _instance = None

@@ -1,0 +1,437 @@
+"""The ``structured`` profile: WhatsApp MCP servers that answer in JSON or ``structuredContent``.
+
+Covers the servers of WHATSAPP_SERVERS.md §2 by their shared decoding rules rather than one parser per server:
+prefer ``structuredContent`` (unwrapping a lone ``"result"`` key); otherwise read each text block as JSON, several
+object blocks forming a list and one block holding an array being the list; a non-JSON text block in a successful
+result means "nothing" (some servers say "No messages found" in prose). Field names differ between servers, so each
+record field is looked up under its known aliases; booleans may be 0/1; ids may be ``"<chat_jid>:<id>"``;
+timestamps are ISO 8601 with an offset, or epoch seconds/milliseconds. Tools are found by name from the server's
+list, and arguments are only sent when the tool's input schema declares them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ...redact import get_logger
+from ..jid import jid_user, normalize_jid
+from ..models import Chat, Contact, Message
+from ..timeparse import ServerClock, epoch_to_utc
+from .base import ParseStats, ToolCaller, ToolResult
+from .pairing import PAIRING_TOOLS, STATUS_TOOLS, request_pairing, whatsapp_status
+
+__all__ = ["StructuredProfile", "decode_result", "parse_chat", "parse_contact", "parse_message"]
+
+logger = get_logger(__name__)
+
+_CHAT_TOOLS = ("list_chats", "get_chats", "whatsapp_list_chats", "chats")
+_CHAT_TOOL = ("get_chat", "whatsapp_get_chat", "get_chat_info")
+_MESSAGE_TOOLS = ("list_messages", "get_messages", "get_chat_messages", "whatsapp_get_chat_messages", "read_messages")
+_CONTACT_TOOLS = ("search_contacts", "whatsapp_search_contacts", "list_contacts", "get_contacts")
+_CHAT_ID_PARAMS = ("chat_jid", "jid", "chat_id", "chatId", "chat", "phone")
+_WRITE_PREFIXES = ("send", "delete", "mark", "create", "update", "leave", "join", "login", "logout", "pair", "request")
+_LIST_KEYS = ("chats", "messages", "contacts", "items", "data", "results", "rows")
+_EXCERPT = 160
+_OVERLAP = timedelta(seconds=1)
+
+
+def decode_result(result: ToolResult, stats: ParseStats | None = None, source: str = "tool") -> Any:
+    """The data of one tool result by the §2 rules: a list, an object, or ``None`` when the server said nothing."""
+    structured = result.get("structured_content")
+    if structured is not None:
+        if isinstance(structured, dict) and len(structured) == 1 and "result" in structured:
+            return structured["result"]
+        return structured
+    values: list[Any] = []
+    for block in result.get("content") or []:
+        if block.get("type") != "text":
+            continue
+        text = block.get("text", "")
+        try:
+            values.append(json.loads(text))
+        except ValueError:
+            if text.strip():
+                logger.debug("%s: non-JSON text read as an empty answer: %r", source, text[:_EXCERPT])
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    if all(isinstance(value, dict) for value in values):
+        return values
+    if stats is not None:
+        stats.bad_rows += 1
+    logger.warning("%s: %d JSON blocks of mixed shapes; reading the objects among them", source, len(values))
+    return [value for value in values if isinstance(value, dict)]
+
+
+def _records(data: Any) -> list[dict[str, Any]]:
+    """A decoded answer as a list of objects (``{"chats": [...]}`` and similar envelopes are opened)."""
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return [item for item in data if isinstance(item, dict)]
+    if isinstance(data, dict):
+        for key in _LIST_KEYS:
+            inner = data.get(key)
+            if isinstance(inner, list):
+                return [item for item in inner if isinstance(item, dict)]
+        return [data]
+    return []
+
+
+def _pick(row: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = row.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _instant(value: Any, clock: ServerClock) -> datetime | None:
+    """ISO with offset (honoured), naive ISO (the server's zone), or epoch seconds/ms."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return epoch_to_utc(float(value))
+    text = str(value).strip()
+    if text.replace(".", "", 1).isdigit():
+        return epoch_to_utc(float(text))
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:  # these servers mean their offsets (unlike lharries' literal "Z")
+        return parsed.astimezone(UTC)
+    return clock.to_utc(text)
+
+
+def parse_chat(row: Mapping[str, Any], clock: ServerClock) -> Chat:
+    """One chat object -> Chat (raises KeyError/ValueError when it names no chat)."""
+    raw_jid = _pick(row, "jid", "chat_jid", "id", "chatId", "chat_id")
+    if raw_jid is None:
+        raise KeyError("jid")
+    name = _pick(row, "name", "chat_name", "title", "subject", "push_name")
+    last = _pick(row, "last_message", "last_message_text", "lastMessage")
+    if isinstance(last, dict):
+        last = _pick(last, "content", "text", "body")
+    return Chat(
+        jid=normalize_jid(str(raw_jid)),
+        name=str(name) if name is not None else None,
+        last_message_time=_instant(
+            _pick(
+                row, "last_message_time", "last_message_timestamp", "last_active", "timestamp", "conversationTimestamp"
+            ),
+            clock,
+        ),
+        last_message=str(last) if last is not None else None,
+        last_sender=_pick(row, "last_sender", "last_message_sender"),
+        last_is_from_me=_flag(_pick(row, "last_is_from_me", "last_message_from_me")),
+    )
+
+
+def parse_message(row: Mapping[str, Any], clock: ServerClock, chat_jid: str | None = None) -> Message:
+    """One message object -> Message (raises KeyError/ValueError when it has no id or no time)."""
+    raw_id = _pick(row, "id", "message_id", "messageId", "key")
+    if isinstance(raw_id, dict):
+        raw_id = raw_id.get("id")
+    if raw_id is None:
+        raise KeyError("id")
+    message_id = str(raw_id)
+    raw_chat = _pick(row, "chat_jid", "chatJid", "chat_id", "jid", "remoteJid", "chat")
+    if raw_chat is None and chat_jid is None and ":" in message_id and "@" in message_id:
+        raw_chat = message_id.rsplit(":", 1)[0]
+    jid = normalize_jid(str(raw_chat)) if raw_chat is not None else chat_jid
+    if "@" in message_id and ":" in message_id:  # "<chat_jid>:<id>"
+        prefix, _, bare = message_id.rpartition(":")
+        if "@" in prefix:
+            message_id = bare
+    when = _instant(_pick(row, "timestamp", "time", "date", "sent_at", "messageTimestamp"), clock)
+    if when is None:
+        raise KeyError("timestamp")
+    is_from_me = bool(_flag(_pick(row, "is_from_me", "from_me", "fromMe", "isFromMe")))
+    raw_sender = _pick(row, "sender_jid", "sender", "from", "author", "participant")
+    sender_name = _pick(row, "sender_name", "push_name", "pushName", "sender_display_name")
+    sender_jid: str | None = None
+    if raw_sender is not None:
+        try:
+            sender_jid = normalize_jid(str(raw_sender))
+        except ValueError:
+            sender_name = sender_name or raw_sender
+    label = "Me" if is_from_me else str(sender_name or (jid_user(sender_jid) if sender_jid else "") or "")
+    content = _pick(row, "content", "text", "body", "message", "caption")
+    media = _pick(row, "media_type", "mediaType", "type")
+    if media in ("text", "chat", "conversation"):
+        media = None
+    return Message(
+        id=message_id,
+        chat_jid=jid,
+        timestamp=when,
+        sender=label,
+        content=str(content) if content is not None else "",
+        is_from_me=is_from_me,
+        media_type=str(media) if media else None,
+        chat_name=_pick(row, "chat_name", "chatName"),
+        sender_jid=sender_jid,
+        id_source="server",
+        server_time=None,
+    )
+
+
+def parse_contact(row: Mapping[str, Any]) -> Contact:
+    raw_jid = _pick(row, "jid", "id", "phone_number", "phone", "number")
+    if raw_jid is None:
+        raise KeyError("jid")
+    jid = normalize_jid(str(raw_jid))
+    phone = _pick(row, "phone_number", "phone", "number")
+    name = _pick(row, "name", "push_name", "full_name", "display_name")
+    return Contact(jid=jid, phone_number=str(phone) if phone else jid_user(jid), name=str(name) if name else None)
+
+
+class StructuredProfile:
+    """Servers that return JSON (verygoodplugins, whatsapp-mcp-extended, go-whatsapp-web-multidevice, …)."""
+
+    name = "structured"
+
+    def __init__(
+        self,
+        tools: Iterable[Mapping[str, Any]] = (),
+        clock: ServerClock | None = None,
+        *,
+        server_name: str = "WhatsApp MCP server",
+    ) -> None:
+        self.clock = clock if clock is not None else ServerClock()
+        self.stats = ParseStats()
+        self.server_name = server_name
+        self._schemas: dict[str, set[str]] = {}
+        self.set_tools(tools)
+
+    def set_tools(self, tools: Iterable[Mapping[str, Any]]) -> None:
+        """Remember which tools exist and which arguments each one accepts."""
+        self._schemas = {}
+        for tool in tools:
+            schema = tool.get("inputSchema") or {}
+            self._schemas[str(tool["name"])] = set((schema.get("properties") or {}).keys())
+
+    def is_idempotent(self, tool_name: str) -> bool:
+        name = tool_name.lower()
+        if tool_name in PAIRING_TOOLS or any(name.startswith(p) for p in _WRITE_PREFIXES):
+            return False
+        return (
+            name.startswith(("list", "get", "search", "read", "check", "find", "status")) or tool_name in STATUS_TOOLS
+        )
+
+    def _tool(self, candidates: tuple[str, ...]) -> str:
+        for name in candidates:
+            if name in self._schemas:
+                return name
+        if not self._schemas:  # tool list unknown: assume the lharries-compatible names
+            return candidates[0]
+        raise LookupError(f"the server offers none of the tools {', '.join(candidates)}")
+
+    def _arguments(self, tool: str, wanted: Mapping[str, Any]) -> dict[str, Any]:
+        accepted = self._schemas.get(tool)
+        return {k: v for k, v in wanted.items() if v is not None and (accepted is None or k in accepted)}
+
+    def _chat_argument(self, tool: str, chat_jid: str) -> dict[str, Any]:
+        accepted = self._schemas.get(tool)
+        for name in _CHAT_ID_PARAMS:
+            if accepted is None or name in accepted:
+                return {name: chat_jid if name != "phone" else jid_user(chat_jid)}
+        return {}
+
+    async def _rows(self, call: ToolCaller, tool: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        self.stats.calls += 1
+        return _records(decode_result(await call(tool, arguments), self.stats, tool))
+
+    def _chats(self, rows: list[dict[str, Any]], source: str) -> list[Chat]:
+        chats: list[Chat] = []
+        seen: set[str] = set()
+        for row in rows:
+            try:
+                chat = parse_chat(row, self.clock)
+            except (KeyError, ValueError, TypeError) as err:
+                self._bad(source, "chat", err, row)
+                continue
+            if chat.jid in seen:
+                self.stats.duplicates += 1
+                continue
+            seen.add(chat.jid)
+            chats.append(chat)
+        self.stats.chats += len(chats)
+        return chats
+
+    def _messages(self, rows: list[dict[str, Any]], source: str, chat_jid: str | None) -> list[Message]:
+        messages: list[Message] = []
+        for row in rows:
+            try:
+                messages.append(parse_message(row, self.clock, chat_jid))
+            except (KeyError, ValueError, TypeError) as err:
+                self._bad(source, "message", err, row)
+        self.stats.messages += len(messages)
+        return messages
+
+    def _bad(self, source: str, kind: str, err: BaseException, row: Mapping[str, Any]) -> None:
+        self.stats.bad_rows += 1
+        text = json.dumps(row, default=str, ensure_ascii=False)
+        logger.warning("%s: unusable %s row (%s: %s): %r", source, kind, type(err).__name__, err, text[:_EXCERPT])
+
+    async def list_chats(
+        self,
+        call: ToolCaller,
+        *,
+        limit: int = 20,
+        page: int = 0,
+        include_last_message: bool = True,
+        sort_by: str = "last_active",
+        query: str | None = None,
+    ) -> list[Chat]:
+        tool = self._tool(_CHAT_TOOLS)
+        wanted = {
+            "limit": limit,
+            "page": page,
+            "offset": page * limit,
+            "include_last_message": include_last_message,
+            "sort_by": sort_by,
+            "query": query,
+        }
+        return self._chats(await self._rows(call, tool, self._arguments(tool, wanted)), tool)
+
+    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]:
+        tool = self._tool(_CHAT_TOOLS)
+        accepted = self._schemas.get(tool)
+        pageable = accepted is None or "page" in accepted or "offset" in accepted
+        seen: set[str] = set()
+        page = 0
+        while True:
+            rows = await self._rows(
+                call, tool, self._arguments(tool, {"limit": page_size, "page": page, "offset": page * page_size})
+            )
+            for chat in self._chats(rows, tool):
+                if chat.jid not in seen:
+                    seen.add(chat.jid)
+                    yield chat
+            if not pageable or len(rows) < page_size:
+                return
+            page += 1
+
+    async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
+        jid = normalize_jid(chat_jid)
+        try:
+            tool = self._tool(_CHAT_TOOL)
+        except LookupError:
+            async for chat in self.iter_chats(call):
+                if chat.jid == jid:
+                    return chat
+            return None
+        chats = self._chats(await self._rows(call, tool, self._chat_argument(tool, jid)), tool)
+        return chats[0] if chats else None
+
+    async def list_messages(
+        self,
+        call: ToolCaller,
+        *,
+        chat_jid: str | None = None,
+        query: str | None = None,
+        limit: int = 20,
+        page: int = 0,
+        before: datetime | None = None,
+        after: datetime | None = None,
+    ) -> list[Message]:
+        tool = self._tool(_MESSAGE_TOOLS)
+        jid = normalize_jid(chat_jid) if chat_jid else None
+        wanted: dict[str, Any] = {
+            "limit": limit,
+            "page": page,
+            "offset": page * limit,
+            "query": query,
+            "include_context": False,
+            "sort_by": "newest",
+            "before": before.isoformat() if before else None,
+            "after": after.isoformat() if after else None,
+            "end_time": before.isoformat() if before else None,
+            "start_time": after.isoformat() if after else None,
+        }
+        arguments = self._arguments(tool, wanted)
+        if jid is not None:
+            arguments.update(self._chat_argument(tool, jid))
+        messages = self._messages(await self._rows(call, tool, arguments), tool, jid)
+        messages.sort(key=lambda m: m.timestamp, reverse=True)
+        return messages
+
+    async def iter_messages(
+        self, call: ToolCaller, chat_jid: str, *, since: datetime | None = None, page_size: int = 500
+    ) -> AsyncIterator[Message]:
+        """Every message of one chat once, newest first.
+
+        With a ``before`` (or ``end_time``) parameter: keyset pages, each ending one second after the previous
+        page's oldest message so a cut second is read again; otherwise the server's own page/offset paging. Either
+        way messages are de-duplicated on (chat_jid, id).
+        """
+        tool = self._tool(_MESSAGE_TOOLS)
+        accepted = self._schemas.get(tool) or set()
+        keyset = "before" in accepted or "end_time" in accepted
+        pageable = "page" in accepted or "offset" in accepted
+        seen: set[tuple[str | None, str]] = set()
+        before: datetime | None = None
+        page = 0
+        limit = page_size
+        while True:
+            messages = await self.list_messages(
+                call,
+                chat_jid=chat_jid,
+                limit=limit,
+                page=0 if keyset else page,
+                before=before,
+                after=since - _OVERLAP if since else None,
+            )
+            fresh = 0
+            for message in messages:
+                key = (message.chat_jid, message.id)
+                if key in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(key)
+                fresh += 1
+                if since is None or message.timestamp >= since:
+                    yield message
+            if len(messages) < limit or fresh == 0 or not (keyset or pageable):
+                return
+            if keyset:
+                oldest = messages[-1].timestamp
+                if oldest == messages[0].timestamp:
+                    limit *= 2
+                    continue
+                before = oldest + _OVERLAP
+            else:
+                page += 1
+
+    async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]:
+        tool = self._tool(_CONTACT_TOOLS)
+        contacts: list[Contact] = []
+        seen: set[str] = set()
+        for row in await self._rows(call, tool, self._arguments(tool, {"query": query, "search": query})):
+            try:
+                contact = parse_contact(row)
+            except (KeyError, ValueError, TypeError) as err:
+                self._bad(tool, "contact", err, row)
+                continue
+            if contact.jid not in seen:
+                seen.add(contact.jid)
+                contacts.append(contact)
+        self.stats.contacts += len(contacts)
+        return contacts
+
+    async def authenticate(self, call: ToolCaller, phone_number: str, tool_names: set[str]) -> dict[str, Any]:
+        return await request_pairing(call, phone_number, tool_names, self.server_name)
+
+    async def whatsapp_status(self, call: ToolCaller, tool_names: set[str]) -> bool | str:
+        status = await whatsapp_status(call, tool_names)
+        return status if status is not None else "unknown"

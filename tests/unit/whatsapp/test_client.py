@@ -1,0 +1,244 @@
+"""WhatsAppMCPClient against an in-memory lharries look-alike: the seed API, linear iteration, identity, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from wamcp.chat_export import read_chat_export
+from wamcp.config import WhatsAppConfig
+from wamcp.errors import MCPConnectionError
+from wamcp.whatsapp import (
+    InvalidPhoneNumberError,
+    WhatsAppMCPClient,
+    get_whatsapp_mcp_client,
+    reset_whatsapp_mcp_client,
+)
+
+from .fake_mcp import FakeLharriesMCP
+from .lharries_format import PrintedMessage
+
+pytestmark = pytest.mark.anyio
+
+SHOP = "447700900123@s.whatsapp.net"
+GROUP = "120363712009030789@g.us"
+
+
+def history(count: int, *, seed: int = 7) -> list[PrintedMessage]:
+    """A chat with bursts: many messages share a second, some are exact duplicates, some span lines or are media."""
+    rng = random.Random(seed)
+    moment = datetime(2025, 3, 28, 18, 0, 0)
+    out: list[PrintedMessage] = []
+    while len(out) < count:
+        moment -= timedelta(seconds=rng.choice([0, 0, 1, 1, 2, 30, 600]))
+        text = rng.choice(["ok", "ok", "Thanks!", "Is it in stock?\nThe blue one", "No messages to display.", ""])
+        media = "image" if rng.random() < 0.1 else None
+        out.append(
+            PrintedMessage(
+                server_time=moment.strftime("%Y-%m-%d %H:%M:%S"),
+                chat_jid=SHOP,
+                chat_name="Isla Silva",
+                sender="Isla Silva",
+                content=text,
+                is_from_me=rng.random() < 0.4,
+                media_type=media,
+                message_id=f"M{len(out):08d}" if media else "",
+            )
+        )
+    return out
+
+
+@pytest.fixture
+def tools(probe_calls: dict[int, Any]) -> list[dict[str, Any]]:
+    from .conftest import PROBE
+
+    return list(json.loads(PROBE.read_text(encoding="utf-8"))["tools"])
+
+
+def make_client(
+    messages: list[PrintedMessage], tools: list[dict[str, Any]], **kw: Any
+) -> tuple[WhatsAppMCPClient, FakeLharriesMCP]:
+    chat_names = kw.pop("chat_names", None)
+    fake = FakeLharriesMCP(messages, tools=tools, chat_names=chat_names, seed=kw.pop("seed", 0))
+    config = WhatsAppConfig(server_timezone=kw.pop("server_timezone", "UTC"), **kw)
+    return WhatsAppMCPClient(config, mcp_client=fake), fake  # type: ignore[arg-type]
+
+
+def printed_key(m: PrintedMessage) -> tuple[str, str, str, bool]:
+    return (m.server_time, m.content, m.media_type or "", m.is_from_me)
+
+
+async def test_iter_messages_reads_every_message_once_with_keyset_pages(tools: list[dict[str, Any]]) -> None:
+    messages = history(1234)
+    client, fake = make_client(messages, tools)
+    got = [m async for m in client.iter_messages(SHOP, page_size=50)]
+    assert Counter((m.server_time, m.content, m.media_type or "", m.is_from_me) for m in got) == Counter(
+        printed_key(m) for m in messages
+    )
+    assert len({m.id for m in got}) == len(messages)
+    pages = [args for tool, args in fake.calls if tool == "list_messages"]
+    assert all(args["page"] == 0 and args["include_context"] is False for args in pages)
+    assert len(pages) <= len(messages) // 45 + 3  # linear: about one call per page
+    assert [m.timestamp for m in got] == sorted((m.timestamp for m in got), reverse=True)
+    assert client.stats.bad_lines == 0
+
+
+async def test_ids_do_not_depend_on_the_servers_order_within_a_second(tools: list[dict[str, Any]]) -> None:
+    messages = history(400)
+    first, _ = make_client(messages, tools, seed=1)
+    second, _ = make_client(messages, tools, seed=2)
+    ids_a = {m.id async for m in first.iter_messages(SHOP, page_size=25)}
+    ids_b = {m.id async for m in second.iter_messages(SHOP, page_size=25)}
+    assert ids_a == ids_b
+    assert len(ids_a) == 400
+
+
+async def test_a_second_larger_than_the_page_grows_the_limit(tools: list[dict[str, Any]]) -> None:
+    burst = [PrintedMessage("2025-03-28 10:00:00", SHOP, "Isla Silva", "Isla Silva", "ok") for _ in range(37)] + [
+        PrintedMessage("2025-03-28 09:59:59", SHOP, "Isla Silva", "Isla Silva", "before")
+    ]
+    client, fake = make_client(burst, tools)
+    got = [m async for m in client.iter_messages(SHOP, page_size=10)]
+    assert len(got) == 38
+    assert len({m.id for m in got}) == 38
+    assert max(args["limit"] for _, args in fake.calls if _ == "list_messages") >= 40
+
+
+async def test_since_is_inclusive_to_the_second(tools: list[dict[str, Any]]) -> None:
+    messages = history(300)
+    client, _ = make_client(messages, tools)
+    cut = datetime.fromisoformat(messages[120].server_time).replace(tzinfo=UTC)
+    got = [m async for m in client.iter_messages(SHOP, since=cut, page_size=40)]
+    expected = [m for m in messages if m.server_time >= messages[120].server_time]
+    assert len(got) == len(expected)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        [m async for m in client.iter_messages(SHOP, since=datetime(2025, 1, 1))]
+
+
+async def test_server_timezone_converts_to_utc_across_dst(tools: list[dict[str, Any]]) -> None:
+    messages = [
+        PrintedMessage("2025-03-30 03:30:00", SHOP, "Isla Silva", "Isla Silva", "after the change"),
+        PrintedMessage("2025-03-30 00:30:00", SHOP, "Isla Silva", "Isla Silva", "before the change"),
+    ]
+    client, _ = make_client(messages, tools, server_timezone="Europe/London")
+    got = [m async for m in client.iter_messages(SHOP)]
+    assert [m.timestamp for m in got] == [
+        datetime(2025, 3, 30, 2, 30, tzinfo=UTC),
+        datetime(2025, 3, 30, 0, 30, tzinfo=UTC),
+    ]
+
+
+async def test_seed_api_returns_plain_dicts(tools: list[dict[str, Any]]) -> None:
+    messages = history(60)
+    group = PrintedMessage("2025-03-29 10:00:00", GROUP, "Market stall rota", "447700900100", "stall at 9")
+    client, fake = make_client([group, *messages], tools)
+    assert await client.initialize() is True
+    assert client.profile.name == "lharries"
+    chats = await client.list_chats(limit=10)
+    assert [c["jid"] for c in chats] == [GROUP, SHOP]
+    assert chats[0]["is_group"] is True
+    assert chats[0]["last_message_time"] == "2025-03-29T10:00:00+00:00"
+    assert set(chats[1]) >= {"jid", "name", "last_message_time", "last_message"}
+    bare = await client.list_chats(include_last_message=False)
+    assert bare[0]["last_message"] is None
+    page = await client.get_chat_messages(SHOP.replace("@s.whatsapp.net", "@c.us"), limit=5)
+    assert len(page) == 5
+    assert page[0]["chat_jid"] == SHOP
+    assert set(page[0]) >= {"id", "timestamp", "sender", "content", "is_from_me"}
+    found = await client.search_messages("stall")
+    assert [m["content"] for m in found] == ["stall at 9"]
+    assert found[0]["chat_jid"] == GROUP  # mapped from the chat name learned by list_chats
+    contacts = await client.search_contacts("isla")
+    assert contacts == [{"jid": SHOP, "phone_number": "447700900123", "name": "Isla Silva"}]
+    typed = await client.get_contacts("isla")
+    assert typed[0].jid == SHOP
+    chats_typed = [c async for c in client.iter_chats(page_size=1)]
+    assert {c.jid for c in chats_typed} == {GROUP, SHOP}
+    assert fake.idempotent("list_messages") is True
+    assert fake.idempotent("send_message") is False
+
+
+async def test_authenticate_reports_external_pairing_for_lharries(tools: list[dict[str, Any]]) -> None:
+    client, _ = make_client(history(3), tools)
+    result = await client.authenticate("+44 7700 900123")
+    assert result["status"] == "paired_externally"
+    assert result["qr_code"] is None
+    assert "terminal" in result["message"]
+    assert result["phone_number"] == "+447700900123"
+    with pytest.raises(InvalidPhoneNumberError, match=r"E\.164"):
+        await client.authenticate("12")
+
+
+async def test_export_chat_in_json_csv_and_whatsapp_txt(tools: list[dict[str, Any]]) -> None:
+    messages = history(80)
+    client, _ = make_client(messages, tools)
+    as_json = await client.export_chat(SHOP)
+    payload = json.loads(as_json["content"])
+    assert as_json["message_count"] == 80
+    assert payload["chat"]["name"] == "Isla Silva"
+    assert payload["messages"][0]["timestamp"] <= payload["messages"][-1]["timestamp"]  # oldest first
+    as_csv = await client.export_chat(SHOP, format="csv", include_media=True)
+    rows = list(csv.DictReader(io.StringIO(as_csv["content"])))
+    assert len(rows) == 80
+    media_rows = [r for r in rows if r["media_type"]]
+    assert media_rows
+    assert all(r["media_path"].startswith("/media/") for r in media_rows)
+    as_txt = await client.export_chat(SHOP, format="txt", business_name="Acme: Store")
+    read = read_chat_export(as_txt["content"])
+    assert len(read) == 80
+    assert {r.author for r in read} == {"Acme∶ Store", "Isla Silva"}
+    with pytest.raises(ValueError, match="unknown export format"):
+        await client.export_chat(SHOP, format="xml")  # type: ignore[arg-type]
+
+
+async def test_health_status_and_disconnect(tools: list[dict[str, Any]]) -> None:
+    client, fake = make_client(history(5), tools)
+    before = await client.health_check()
+    assert before["mcp_connection"] is False
+    assert before["error"] == "not initialized"
+    await client.initialize()
+    health = await client.health_check()
+    assert health["mcp_connection"] is True
+    assert health["whatsapp_connection"] == "unknown"
+    status = await client.get_connection_status()
+    assert status["connected"] is True
+    assert status["profile"] == "lharries"
+    assert status["parse_stats"]["bad_lines"] == 0
+    await client.disconnect()
+    assert client.is_initialized is False
+    assert fake.closed is False  # not ours to close
+    assert (await client.get_connection_status())["connected"] is False
+
+
+async def test_initialize_failure_returns_false_with_the_reason(tools: list[dict[str, Any]]) -> None:
+    client, fake = make_client([], tools)
+
+    async def refuse(server_name: str) -> bool:
+        raise MCPConnectionError("cannot reach WhatsApp MCP server at memory://fake: refused")
+
+    fake.connect = refuse  # type: ignore[method-assign]
+    assert await client.initialize(endpoint="http://localhost:3999", connection_type="http") is False
+    assert isinstance(client.last_error, MCPConnectionError)
+    assert client.config.server.endpoint == "http://localhost:3999"
+    assert client.config.server.connection_type.value == "streamable_http"
+    with pytest.raises(MCPConnectionError):
+        await client.list_chats()
+    with pytest.raises(MCPConnectionError, match="not initialized"):
+        _ = client.profile
+
+
+async def test_singleton_is_shared_until_reset() -> None:
+    reset_whatsapp_mcp_client()
+    config = WhatsAppConfig()
+    first = get_whatsapp_mcp_client(config)
+    assert get_whatsapp_mcp_client() is first
+    reset_whatsapp_mcp_client()
+    assert get_whatsapp_mcp_client(config) is not first
+    reset_whatsapp_mcp_client()
