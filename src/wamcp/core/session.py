@@ -13,6 +13,7 @@ leaves it (anyio cancel scopes), so the client's supervisor owns it and callers 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import socket
 import time
@@ -315,7 +316,7 @@ def _rank(err: BaseException) -> int:
         return 2
     if isinstance(err, MCPError) and err.code != types.CONNECTION_CLOSED:
         return 3
-    if isinstance(err, anyio.get_cancelled_exc_class()):
+    if isinstance(err, asyncio.CancelledError):
         return 9
     return 4
 
@@ -393,7 +394,7 @@ def translate_error(
     ``tool`` is ``None`` while connecting. ExceptionGroups are searched for the most telling leaf (an HTTP status
     beats a network error beats a protocol error beats "connection closed").
     """
-    leaves = [leaf for leaf in _leaves(err) if not isinstance(leaf, anyio.get_cancelled_exc_class())] or [err]
+    leaves = [leaf for leaf in _leaves(err) if not isinstance(leaf, asyncio.CancelledError)] or [err]
     leaf = min(leaves, key=_rank)
     where = f"MCP server {server!r} at {transport.endpoint} ({transport.kind})"
     what = f"tool {tool!r}" if tool and "/" not in tool and tool != "ping" else (tool or "connecting")

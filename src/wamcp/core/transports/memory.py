@@ -2,7 +2,8 @@
 
 For fast unit tests of the client's logic (no process, no socket). The one thing to know: :meth:`MemoryTransport.drop`
 ends the current connection the way a dead peer does (end of stream, pending requests fail with "Connection closed"),
-and :attr:`MemoryTransport.fail_opens` makes the next opens raise, so reconnect and give-up paths run in milliseconds.
+:attr:`MemoryTransport.fail_opens` makes the next opens raise and :attr:`MemoryTransport.swallow` makes the server go
+silent, so reconnect, give-up and health-check paths run in milliseconds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class MemoryTransport:
         #: Exceptions raised by the next opens, first one first (simulates refused connections, DNS failures, ...).
         self.fail_opens: list[BaseException] = []
         self.last_refusal: HttpRefusal | None = None
+        #: While True, requests vanish on their way to the server (a peer that hangs without closing).
+        self.swallow = False
         self._live: list[MemoryObjectSendStream[SessionMessage | Exception]] = []
 
     @property
@@ -63,7 +66,8 @@ class MemoryTransport:
         async def client_to_server() -> None:
             async with from_client, to_server_sink:
                 async for message in from_client:
-                    await to_server_sink.send(message)
+                    if not self.swallow:
+                        await to_server_sink.send(message)
 
         async def server_to_client() -> None:
             async with from_server:

@@ -1,0 +1,58 @@
+"""Old and new servers, and transport auto-selection.
+
+The old server runs on mcp 1.6.0 (protocol 2024-11-05, like lharries' server) from the ``.cache/mcp16`` venv that
+``.ci/run`` creates; without it these tests fail and say so instead of skipping.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wamcp.core import MCPClient, MCPToolError
+
+from .conftest import OLD_SERVER, Servers
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+@pytest.mark.parametrize("transport", ["stdio", "sse", "websocket"])
+async def test_old_mcp16_server_speaks_2024_11_05(transport: str, servers: Servers, old_python: str) -> None:
+    target = servers.target(transport, python=old_python, script=OLD_SERVER)
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        result = await client.execute_tool(name, "echo", {"text": "old friend"})
+        with pytest.raises(MCPToolError) as caught:
+            await client.execute_tool(name, "fail")
+        tools = [tool["name"] for tool in await client.list_tools(name)]
+        status = client.status(name)
+
+    assert result["text"] == "old friend"
+    assert result["structured_content"] is None  # mcp 1.6 has no structured output
+    assert "boom: this old tool always fails" in caught.value.text
+    assert {"echo", "slow", "fail", "counter"} <= set(tools)
+    assert status["protocol_version"] == "2024-11-05"
+
+
+@pytest.mark.parametrize("server_transport", ["streamable_http", "sse"])
+async def test_auto_connection_type_finds_the_http_transport(server_transport: str, servers: Servers) -> None:
+    target = servers.target(server_transport)
+    async with MCPClient() as client:
+        # The seed's style: a bare host:port endpoint, the client picks the path and the wire.
+        client.add_server(target.config(connection_type="auto"))
+        result = await client.execute_tool(target.config().name, "echo", {"text": "auto"})
+        status = client.status(target.config().name)
+
+    assert result["text"] == "auto"
+    assert status["transport"] == server_transport
+
+
+async def test_new_protocol_2026_can_be_chosen(servers: Servers) -> None:
+    target = servers.target("streamable_http")
+    async with MCPClient() as client:
+        client.add_server(target.config(protocol="2026-07-28"))
+        result = await client.execute_tool(target.config().name, "echo", {"text": "modern"})
+        status = client.status(target.config().name)
+
+    assert result["text"] == "modern"
+    assert status["protocol_version"] == "2026-07-28"

@@ -1,0 +1,167 @@
+"""Every foreign exception becomes one of ours at the session boundary, with a message a user can act on."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx2
+import pytest
+from mcp import MCPError
+from mcp_types import CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, REQUEST_TIMEOUT
+from pydantic import BaseModel, ValidationError
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosedError, InvalidStatus, InvalidURI
+from websockets.http11 import Response
+
+from wamcp.config import ServerConfig
+from wamcp.core.session import translate_error
+from wamcp.core.transports import SSETransport, StdioTransport, StreamableHTTPTransport
+from wamcp.core.transports.base import HttpRefusal
+from wamcp.errors import (
+    MCPAuthenticationError,
+    MCPClientError,
+    MCPConnectionError,
+    MCPProtocolError,
+    MCPRateLimitError,
+    MCPTimeoutError,
+    MCPToolError,
+)
+
+HTTP = StreamableHTTPTransport(ServerConfig(endpoint="http://127.0.0.1:3000", connection_type="streamable_http"))
+
+
+def http_status(status: int, retry_after: str | None = None) -> httpx2.HTTPStatusError:
+    request = httpx2.Request("GET", "http://127.0.0.1:3000/sse")
+    headers = {"retry-after": retry_after} if retry_after else {}
+    response = httpx2.Response(status, headers=headers, request=request)
+    return httpx2.HTTPStatusError("refused", request=request, response=response)
+
+
+def ws_status(status: int, retry_after: str | None = None) -> InvalidStatus:
+    headers = Headers({"Retry-After": retry_after} if retry_after else {})
+    return InvalidStatus(Response(status, "x", headers, b""))
+
+
+def connect_error(cause: BaseException) -> httpx2.ConnectError:
+    try:
+        raise httpx2.ConnectError(str(cause)) from cause
+    except httpx2.ConnectError as err:
+        return err
+
+
+def validation_error() -> ValidationError:
+    class Model(BaseModel):
+        n: int
+
+    try:
+        Model.model_validate({"n": "x"})
+    except ValidationError as err:
+        return err
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "words"),
+    [
+        (http_status(401), MCPAuthenticationError, ["401 Unauthorized", "auth_token"]),
+        (http_status(403), MCPAuthenticationError, ["403 Forbidden"]),
+        (http_status(429, "12"), MCPRateLimitError, ["429", "12 s"]),
+        (http_status(502), MCPConnectionError, ["HTTP 502"]),
+        (ws_status(401), MCPAuthenticationError, ["401"]),
+        (ws_status(429, "3"), MCPRateLimitError, ["3 s"]),
+        (connect_error(ConnectionRefusedError(111, "refused")), MCPConnectionError, ["connection refused"]),
+        (connect_error(socket.gaierror(-2, "Name or service not known")), MCPConnectionError, ["does not resolve"]),
+        (httpx2.ConnectError("All connection attempts failed"), MCPConnectionError, ["is the server running?"]),
+        (httpx2.ConnectError("[Errno -3] Temporary failure in name resolution"), MCPConnectionError, ["resolve"]),
+        (httpx2.ConnectError("something odd"), MCPConnectionError, ["cannot connect"]),
+        (httpx2.ReadTimeout("slow"), MCPTimeoutError, ["no answer"]),
+        (TimeoutError(), MCPTimeoutError, ["no answer"]),
+        (httpx2.RemoteProtocolError("Server disconnected"), MCPConnectionError, ["connection lost"]),
+        (ConnectionClosedError(None, None), MCPConnectionError, ["connection lost"]),
+        (InvalidURI("ws://x y", "bad"), MCPConnectionError, ["127.0.0.1:3000"]),
+        (PermissionError(13, "denied"), MCPConnectionError, ["permission denied"]),
+        (MCPError(code=REQUEST_TIMEOUT, message="timed out"), MCPTimeoutError, ["within 5 s"]),
+        (MCPError(code=CONNECTION_CLOSED, message="Connection closed"), MCPConnectionError, ["connection closed"]),
+        (MCPError(code=METHOD_NOT_FOUND, message="Not Found"), MCPProtocolError, ["protocol 'legacy'"]),
+        (validation_error(), MCPProtocolError, ["cannot use"]),
+        (KeyError("weird"), MCPConnectionError, ["KeyError"]),
+    ],
+)
+def test_foreign_errors_map_to_our_tree_while_connecting(
+    error: BaseException, expected: type[MCPClientError], words: list[str]
+) -> None:
+    mapped = translate_error(error, server="wa", transport=HTTP, timeout=5.0)
+
+    assert type(mapped) is expected
+    text = str(mapped)
+    for word in words:
+        assert word in text
+    assert "'wa'" in text or mapped.server == "wa"
+
+
+def test_exception_groups_are_searched_for_the_most_telling_leaf() -> None:
+    group = ExceptionGroup(
+        "outer",
+        [
+            ExceptionGroup("inner", [MCPError(code=CONNECTION_CLOSED, message="Connection closed")]),
+            http_status(401),
+        ],
+    )
+
+    mapped = translate_error(group, server="wa", transport=HTTP)
+
+    assert isinstance(mapped, MCPAuthenticationError)
+
+
+def test_call_errors_name_the_tool() -> None:
+    timeout = translate_error(
+        MCPError(code=REQUEST_TIMEOUT, message="t"), server="wa", transport=HTTP, tool="list_chats", timeout=2.0
+    )
+    refused = translate_error(
+        MCPError(code=INVALID_PARAMS, message="bad chat_jid"), server="wa", transport=HTTP, tool="x"
+    )
+    lost = translate_error(connect_error(ConnectionRefusedError()), server="wa", transport=HTTP, tool="list_chats")
+
+    assert isinstance(timeout, MCPTimeoutError)
+    assert "tool 'list_chats'" in str(timeout)
+    assert "2 s" in str(timeout)
+    assert isinstance(refused, MCPToolError)
+    assert refused.text == "bad chat_jid"
+    assert isinstance(lost, MCPConnectionError)
+    assert lost.tool == "list_chats"
+
+
+def test_generic_sdk_http_error_is_explained_by_the_recorded_status() -> None:
+    transport = SSETransport(ServerConfig(endpoint="http://127.0.0.1:3000"))
+    transport._refusals.last = HttpRefusal(status=429, retry_after=9.0, at=__import__("time").monotonic())
+
+    mapped = translate_error(
+        MCPError(code=INTERNAL_ERROR, message="Server returned an error response"), server="wa", transport=transport
+    )
+
+    assert isinstance(mapped, MCPRateLimitError)
+    assert mapped.retry_after == 9.0
+
+
+def test_missing_stdio_command_is_named() -> None:
+    transport = StdioTransport(ServerConfig(endpoint="uvx whatsapp-mcp", connection_type="stdio"))
+
+    mapped = translate_error(FileNotFoundError(2, "No such file", "uvx"), server="wa", transport=transport)
+
+    assert isinstance(mapped, MCPConnectionError)
+    assert "command 'uvx' not found" in str(mapped)
+
+
+def test_our_own_errors_pass_through_unchanged() -> None:
+    ours = MCPToolError("x", text="y")
+
+    assert translate_error(ExceptionGroup("g", [ours]), server="wa", transport=HTTP) is ours
+
+
+def test_secrets_in_foreign_messages_are_redacted() -> None:
+    ServerConfig(auth_token="very-secret-token-123")  # registers the secret
+    error = httpx2.RemoteProtocolError("bad header Authorization: Bearer very-secret-token-123")
+
+    mapped = translate_error(error, server="wa", transport=HTTP, tool="t")
+
+    assert "very-secret-token-123" not in str(mapped)

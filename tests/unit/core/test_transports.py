@@ -1,0 +1,111 @@
+"""Transport selection and settings from the config: paths, headers, TLS, stdio command lines, Retry-After."""
+
+from __future__ import annotations
+
+import ssl
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from wamcp.config import MCPConnectionType, ServerConfig
+from wamcp.core.transports import (
+    SSETransport,
+    StdioTransport,
+    StreamableHTTPTransport,
+    WebSocketTransport,
+    create_transports,
+)
+from wamcp.core.transports.base import (
+    build_headers,
+    display_endpoint,
+    parse_retry_after,
+    resolve_url,
+    tls_verify,
+)
+from wamcp.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kind", "url"),
+    [
+        ("http://localhost:3000", MCPConnectionType.SSE, "http://localhost:3000/sse"),
+        ("http://localhost:3000/", MCPConnectionType.STREAMABLE_HTTP, "http://localhost:3000/mcp"),
+        ("https://wa.example/api/mcp", MCPConnectionType.STREAMABLE_HTTP, "https://wa.example/api/mcp"),
+        ("ws://localhost:3000", MCPConnectionType.WEBSOCKET, "ws://localhost:3000/ws"),
+        ("http://localhost:3000", MCPConnectionType.WEBSOCKET, "ws://localhost:3000/ws"),
+        ("https://wa.example", MCPConnectionType.WEBSOCKET, "wss://wa.example/ws"),
+    ],
+)
+def test_endpoint_without_path_gets_the_transport_convention(endpoint: str, kind: MCPConnectionType, url: str) -> None:
+    assert resolve_url(endpoint, kind) == url
+
+
+@pytest.mark.parametrize("endpoint", ["ws://localhost:3000", "localhost:3000", "ftp://x"])
+def test_wrong_scheme_for_http_transport_is_a_config_error(endpoint: str) -> None:
+    with pytest.raises(ConfigError, match="not a valid sse URL"):
+        resolve_url(endpoint, MCPConnectionType.SSE)
+
+
+def test_factory_picks_transport_from_connection_type() -> None:
+    def kinds(**values: object) -> list[str]:
+        return [t.kind for t in create_transports(ServerConfig(**values))]  # type: ignore[arg-type]
+
+    assert kinds(connection_type="sse") == ["sse"]
+    assert kinds(connection_type="http") == ["streamable_http"]
+    assert kinds(connection_type="websocket", endpoint="ws://h:1") == ["websocket"]
+    assert kinds(connection_type="stdio", endpoint="python server.py") == ["stdio"]
+    assert kinds(connection_type="auto") == ["streamable_http", "sse"]
+    assert kinds(connection_type="auto", endpoint="wss://h") == ["websocket"]
+
+
+def test_headers_carry_custom_headers_and_bearer_token() -> None:
+    config = ServerConfig(auth_token="abcd-token", custom_headers={"X-Team": "bi", "authorization": "old"})
+
+    headers = build_headers(config)
+
+    assert headers == {"X-Team": "bi", "Authorization": "Bearer abcd-token"}
+    assert "abcd-token" not in repr(config)
+
+
+def test_tls_verification_is_on_by_default_and_configurable(tmp_path: Path) -> None:
+    assert tls_verify(ServerConfig()) is True
+    assert tls_verify(ServerConfig(verify_tls=False)) is False
+    assert tls_verify(ServerConfig(verify_tls="false")) is False
+    with pytest.raises(ConfigError, match="CA bundle"):
+        tls_verify(ServerConfig(verify_tls=str(tmp_path / "missing.pem")))
+    bundle = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+    if bundle.exists():
+        assert isinstance(tls_verify(ServerConfig(verify_tls=str(bundle))), ssl.SSLContext)
+
+
+def test_stdio_command_from_fields_or_shell_split_endpoint() -> None:
+    explicit = StdioTransport(ServerConfig(connection_type="stdio", command="uv", args=["run", "main.py"]))
+    split = StdioTransport(ServerConfig(connection_type="stdio", endpoint="uv --directory '/opt/wa mcp' run main.py"))
+
+    assert (explicit.command, explicit.args) == ("uv", ["run", "main.py"])
+    assert (split.command, split.args) == ("uv", ["--directory", "/opt/wa mcp", "run", "main.py"])
+    assert split.endpoint.startswith("uv --directory")
+    with pytest.raises(ConfigError, match="not a valid command line"):
+        StdioTransport(ServerConfig(connection_type="stdio", endpoint="python 'unclosed"))
+
+
+def test_endpoints_shown_without_passwords() -> None:
+    assert display_endpoint("https://bob:hunter2@wa.example:8443/mcp") == "https://bob:***@wa.example:8443/mcp"
+    assert display_endpoint("https://:hunter2@wa.example/mcp") == "https://wa.example/mcp"
+    assert "hunter2" not in repr(SSETransport(ServerConfig(endpoint="http://u:hunter2@h:1")))
+    assert (
+        repr(StreamableHTTPTransport(ServerConfig(endpoint="http://h:1")))
+        == "StreamableHTTPTransport('http://h:1/mcp')"
+    )
+    assert repr(WebSocketTransport(ServerConfig(endpoint="ws://h:1"))) == "WebSocketTransport('ws://h:1/ws')"
+
+
+def test_retry_after_in_seconds_or_as_http_date() -> None:
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert 55 < (parse_retry_after(in_a_minute) or 0) <= 60
