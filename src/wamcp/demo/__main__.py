@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import typer
 
-from ..cli import demo_cmd
+from .commands import demo_data, demo_server, standalone
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
-demo_cmd.register(app)
+app.command("demo-server")(standalone(demo_server))
+app.command("demo-data")(standalone(demo_data))
 
 if __name__ == "__main__":
     app()

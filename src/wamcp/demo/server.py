@@ -25,7 +25,6 @@ import mcp.types as types
 import platformdirs
 import uvicorn
 from mcp.server.lowlevel import Server
-from mcp.server.session import ServerSession
 from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
@@ -105,7 +104,7 @@ class DemoServer:
         self.with_pairing_tools = config.pairing_tools or config.require_pairing
         # HTTP transports answer a rate limit with 429 before the request reaches a tool.
         self._rate_limit_in_tools = config.transport in ("stdio", "websocket")
-        self._locks: weakref.WeakKeyDictionary[ServerSession, anyio.Lock] = weakref.WeakKeyDictionary()
+        self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
         self.server: Server[Any] = Server(
             "whatsapp",
             version=f"wamcp-demo {__version__}",
@@ -129,11 +128,14 @@ class DemoServer:
         return types.ListToolsResult(tools=self.tools())
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        # The SDK makes a ServerSession per request; the connection behind it is what "per connection" means.
+        # It is only reachable through a private attribute, hence the fallback.
         session = getattr(ctx, "session", None)
-        if self.config.faults.serial and session is not None:
-            lock = self._locks.get(session)
+        conn = getattr(session, "_connection", session)
+        if self.config.faults.serial and conn is not None:
+            lock = self._locks.get(conn)
             if lock is None:
-                lock = self._locks[session] = anyio.Lock()
+                lock = self._locks[conn] = anyio.Lock()
             async with lock:
                 return await self.call(params.name, params.arguments)
         return await self.call(params.name, params.arguments)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = ["WS_PATH", "serve_websocket"]
 log = get_logger(__name__)
 
 WS_PATH = "/ws"
+_MCP = Subprotocol("mcp")
 
 
 def _unauthorized(connection: ServerConnection, message: str) -> Response:
@@ -99,10 +100,14 @@ async def serve_websocket(
             return _unauthorized(connection, "missing or wrong bearer token")
         return None
 
+    def pick_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        # Speak "mcp" when offered, but do not turn away clients that offer no subprotocol at all.
+        return _MCP if _MCP in offered else None
+
     async def handler(ws: ServerConnection) -> None:
         await _pump(server, ws)
 
-    async with serve(handler, sock=sock, subprotocols=[Subprotocol("mcp")], process_request=check) as ws_server:
+    async with serve(handler, sock=sock, select_subprotocol=pick_subprotocol, process_request=check) as ws_server:
         result = ready()
         if result is not None:
             await result

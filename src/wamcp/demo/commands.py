@@ -1,0 +1,157 @@
+"""The demo layer's commands, ``demo-server`` (serve) and ``demo-data`` (generate), shared by ``wamcp`` and
+``python -m wamcp.demo``.
+
+This module must not import :mod:`wamcp.cli` (whose package import loads every layer): the subprocess server of
+tests and of ``wamcp demo`` starts through ``python -m wamcp.demo`` and should start fast. Errors are raised as
+:class:`~wamcp.errors.ConfigError`; the caller maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio
+import typer
+
+from ..errors import ConfigError
+
+__all__ = ["demo_data", "demo_server", "standalone"]
+
+P = ParamSpec("P")
+_TRANSPORTS = ("stdio", "sse", "http", "websocket")
+
+
+def _check_zone(zone: str) -> str:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(f"unknown time zone {zone!r}: use an IANA name such as Europe/London or UTC") from err
+    return zone
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def demo_server(
+    db: Annotated[
+        Path | None, typer.Option(help="Serve this bridge messages.db (default: generated demo data).")
+    ] = None,
+    transport: Annotated[str, typer.Option(help="stdio, sse (/sse), http (/mcp) or websocket (/ws).")] = "stdio",
+    host: Annotated[str, typer.Option(help="Address to bind (network transports).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one (printed on stderr).")] = 0,
+    messages: Annotated[int, typer.Option(help="Size of the generated dataset when --db is not given.")] = 20000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data and of every fault knob.")] = 1,
+    timezone: Annotated[str, typer.Option(help="The business's IANA time zone for generated data.")] = "UTC",
+    token: Annotated[
+        str | None, typer.Option(help="Require 'Authorization: Bearer TOKEN' (http, sse, websocket).")
+    ] = None,
+    output: Annotated[str, typer.Option(help="text (like lharries) or structured (adds structuredContent).")] = "text",
+    require_pairing: Annotated[
+        bool, typer.Option(help="Message tools fail until request_pairing + confirm_pairing.")
+    ] = False,
+    pairing_tools: Annotated[bool, typer.Option(help="List the pairing/status tools even when not required.")] = False,
+    media_dir: Annotated[Path | None, typer.Option(help="Where download_media writes (default: cache dir).")] = None,
+    latency_ms: Annotated[float, typer.Option(help="Added delay per tool call, in milliseconds.")] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="Share of tool calls that fail with isError (0..1).")] = 0.0,
+    rate_limit_after: Annotated[
+        int | None, typer.Option(help="Allow N tool calls, then refuse for --retry-after s (429 / isError).")
+    ] = None,
+    retry_after: Annotated[float, typer.Option(help="Cooldown of the rate limit, seconds.")] = 1.0,
+    crash_after: Annotated[int | None, typer.Option(help="Exit abruptly on tool call N+1.")] = None,
+    malformed_rate: Annotated[float, typer.Option(help="Share of list_messages lines garbled (0..1).")] = 0.0,
+    serial: Annotated[bool, typer.Option(help="Handle one request at a time per connection.")] = False,
+) -> None:
+    """Run the demo WhatsApp MCP server (the lharries/whatsapp-mcp tool contract) on synthetic or copied data."""
+    _serve(locals())
+
+
+def _serve(opts: dict[str, Any]) -> None:
+    from ..demo.faults import FaultConfig
+    from ..demo.server import DemoServerConfig, run_demo_server
+
+    if opts["transport"] not in _TRANSPORTS:
+        raise ConfigError(f"unknown transport {opts['transport']!r}: choose one of {', '.join(_TRANSPORTS)}")
+    if opts["output"] not in ("text", "structured"):
+        raise ConfigError(f"unknown output {opts['output']!r}: choose text or structured")
+    for knob in ("error_rate", "malformed_rate"):
+        if not 0.0 <= opts[knob] <= 1.0:
+            raise ConfigError(f"--{knob.replace('_', '-')} must be between 0 and 1, got {opts[knob]}")
+    db = opts["db"]
+    if db is not None and not Path(db).is_file():
+        raise ConfigError(f"bridge database not found: {db} — pass the bridge's store/messages.db or omit --db")
+    faults = FaultConfig(
+        latency_ms=opts["latency_ms"],
+        error_rate=opts["error_rate"],
+        rate_limit_after=opts["rate_limit_after"],
+        retry_after=opts["retry_after"],
+        crash_after=opts["crash_after"],
+        malformed_rate=opts["malformed_rate"],
+        serial=opts["serial"],
+        seed=opts["seed"],
+    )
+    config = DemoServerConfig(
+        db=db,
+        transport=opts["transport"],
+        host=opts["host"],
+        port=opts["port"],
+        messages=opts["messages"],
+        seed=opts["seed"],
+        timezone=_check_zone(opts["timezone"]),
+        token=opts["token"],
+        output=opts["output"],
+        require_pairing=opts["require_pairing"],
+        pairing_tools=opts["pairing_tools"],
+        media_dir=opts["media_dir"],
+        faults=faults,
+    )
+    # SIGTERM ends the server like Ctrl-C does: graceful shutdown, then exit 0.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        anyio.run(run_demo_server, config)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def demo_data(
+    out: Annotated[Path, typer.Option(help="SQLite file to write (bridge schema); PATH.truth.json goes beside it.")],
+    messages: Annotated[int, typer.Option(help="Number of messages (1k … 2M).")] = 20000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
+    timezone: Annotated[str, typer.Option(help="The business's IANA time zone (DST zones work).")] = "UTC",
+) -> None:
+    """Generate a deterministic synthetic bridge database for a small business, with its ground truth."""
+    _generate(out, messages, seed, timezone)
+
+
+def _generate(out: Path, messages: int, seed: int, timezone: str) -> None:
+    from ..demo.data import generate_database
+
+    if messages < 1:
+        raise ConfigError(f"--messages must be at least 1, got {messages}")
+    result = generate_database(out, messages=messages, seed=seed, timezone=_check_zone(timezone))
+    typer.echo(
+        f"wrote {result.messages} messages in {result.chats} chats to {result.db_path} "
+        f"(truth: {result.truth_path}) in {result.seconds:.1f} s",
+        err=True,
+    )
+
+
+def standalone(func: Callable[P, None]) -> Callable[P, None]:
+    """Exit-code mapping for ``python -m wamcp.demo`` (``wamcp`` itself uses the CLI's ``guarded``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            func(*args, **kwargs)
+        except (ConfigError, OSError) as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
