@@ -70,6 +70,9 @@ def normalize_jid(value: str) -> str:
         if domain in ("c.us", "s.whatsapp.net"):
             return jid_user(text) + USER_SUFFIX
         return f"{user}@{domain}"
+    head, sep, tail = text.partition("-")
+    if sep and head.isdigit() and tail.isdigit() and len(tail) >= 9:
+        return text + GROUP_SUFFIX  # an old group id: <creator's number>-<creation time>
     bare = text.translate(_PHONE_PUNCTUATION)
     if bare.startswith("+"):
         bare = bare[1:]
@@ -77,9 +80,6 @@ def normalize_jid(value: str) -> str:
         bare = bare[2:]
     if bare.isdigit():
         return bare + (GROUP_SUFFIX if len(bare) > _MAX_PHONE_DIGITS else USER_SUFFIX)
-    head, sep, tail = bare.partition("-")
-    if sep and head.isdigit() and tail.isdigit():
-        return bare + GROUP_SUFFIX
     raise InvalidJIDError(
         f"{_shown(text)!r} is neither a JID nor a phone number",
         hint="use 447700900123@s.whatsapp.net, 1203…@g.us or +447700900123",

@@ -14,7 +14,7 @@ import pytest
 
 from wamcp.chat_export import read_chat_export
 from wamcp.config import WhatsAppConfig
-from wamcp.errors import MCPConnectionError
+from wamcp.errors import MCPConnectionError, MCPToolError
 from wamcp.whatsapp import (
     InvalidPhoneNumberError,
     WhatsAppMCPClient,
@@ -242,3 +242,69 @@ async def test_singleton_is_shared_until_reset() -> None:
     reset_whatsapp_mcp_client()
     assert get_whatsapp_mcp_client(config) is not first
     reset_whatsapp_mcp_client()
+
+
+async def test_client_builds_its_own_core_client_and_auto_authenticates(
+    tools: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeLharriesMCP(history(4), tools=tools)
+    monkeypatch.setattr("wamcp.whatsapp.client.MCPClient", lambda: fake)
+    config = WhatsAppConfig(server_timezone="UTC", auto_authenticate=True, phone_number="+447700900123")
+    async with WhatsAppMCPClient(config) as client:
+        assert client.is_initialized
+        assert [m async for m in client.iter_messages(SHOP)]
+        assert await client.initialize(auth_token="secret-token-1") is True
+        assert client.config.server.token() == "secret-token-1"
+        assert await client.initialize(auth_token="secret-token-2") is True
+        assert client.config.server.token() == "secret-token-2"
+    assert fake.closed is True
+
+
+async def test_client_loads_the_configuration_when_none_is_given(
+    tools: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MCP_CONFIG_FILE", str(tmp_path / "none.json"))
+    monkeypatch.setenv("MCP_WHATSAPP_SERVER_TIMEZONE", "UTC")
+    fake = FakeLharriesMCP(history(2), tools=tools)
+    client = WhatsAppMCPClient(mcp_client=fake)  # type: ignore[arg-type]
+    assert client.config.server_timezone == "UTC"
+    other = WhatsAppMCPClient(mcp_client=fake)  # type: ignore[arg-type]
+    assert await other.initialize(endpoint="http://127.0.0.1:3000") is True
+    assert other.config.server.endpoint == "http://127.0.0.1:3000"
+    assert fake.idempotent is not None
+
+
+async def test_media_export_without_a_download_tool_and_with_failures(tools: list[dict[str, Any]]) -> None:
+    messages = [m for m in history(200) if m.media_type][:3]
+    without = [t for t in tools if t["name"] != "download_media"]
+    client, _ = make_client(messages, without)
+    result = await client.export_chat(SHOP, format="csv", include_media=True)
+    assert result["message_count"] == 3
+    assert "/media/" not in result["content"]
+    client, fake = make_client(messages, tools)
+
+    def broken(message_id: str, chat_jid: str) -> list[str]:
+        if message_id.endswith("0"):
+            raise MCPToolError("gone", text="gone")
+        return ["not json"]
+
+    fake._download_media = broken  # type: ignore[method-assign]
+    result = await client.export_chat(SHOP, format="json", include_media=True)
+    assert all(m["media_path"] is None for m in json.loads(result["content"])["messages"])
+
+
+async def test_health_when_the_status_read_fails(tools: list[dict[str, Any]]) -> None:
+    client, fake = make_client(history(2), tools)
+    await client.initialize()
+
+    def failing(**_: Any) -> list[str]:
+        raise MCPToolError("database locked", text="database locked")
+
+    fake._list_chats = failing  # type: ignore[method-assign]
+    health = await client.health_check()
+    assert health["mcp_connection"] is True
+    assert health["whatsapp_connection"] is False
+    assert "database locked" in health["error"]
+    fake.healthy = False
+    assert (await client.health_check())["mcp_connection"] is False

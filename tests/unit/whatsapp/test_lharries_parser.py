@@ -337,7 +337,7 @@ def _pages(draw: st.DrawFn) -> tuple[str, list[PrintedMessage]]:
     return chat_name, page
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_pages())
 def test_any_content_round_trips_through_the_server_format(case: tuple[str, list[PrintedMessage]]) -> None:
     _, page = case

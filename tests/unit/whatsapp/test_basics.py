@@ -1,0 +1,150 @@
+"""JIDs, phone numbers, server time, models and the public surface of wamcp.whatsapp."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import wamcp.whatsapp as whatsapp
+import whatsapp_mcp_client
+from wamcp.errors import MCPClientError
+from wamcp.whatsapp import Chat, Contact, Message
+from wamcp.whatsapp.jid import (
+    InvalidJIDError,
+    InvalidPhoneNumberError,
+    is_group_jid,
+    jid_user,
+    normalize_jid,
+    validate_phone_number,
+)
+from wamcp.whatsapp.timeparse import ServerClock, machine_timezone, parse_instant
+
+
+def test_public_surface_is_pinned() -> None:
+    assert sorted(whatsapp.__all__) == [
+        "Chat",
+        "Contact",
+        "InvalidJIDError",
+        "InvalidPhoneNumberError",
+        "LharriesProfile",
+        "Message",
+        "ParseStats",
+        "Profile",
+        "ServerClock",
+        "StructuredProfile",
+        "WhatsAppMCPClient",
+        "detect_profile_name",
+        "get_whatsapp_mcp_client",
+        "is_group_jid",
+        "normalize_jid",
+        "reset_whatsapp_mcp_client",
+        "validate_phone_number",
+    ]
+    assert whatsapp_mcp_client.WhatsAppMCPClient is whatsapp.WhatsAppMCPClient
+    assert whatsapp_mcp_client.__all__ == whatsapp.__all__
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("447700900123@c.us", "447700900123@s.whatsapp.net"),
+        ("447700900123@S.WhatsApp.Net", "447700900123@s.whatsapp.net"),
+        ("447700900123:12@s.whatsapp.net", "447700900123@s.whatsapp.net"),
+        ("+44 7700 900123", "447700900123@s.whatsapp.net"),
+        ("0044-7700-900123", "447700900123@s.whatsapp.net"),
+        ("120363712009030789", "120363712009030789@g.us"),
+        ("447700900123-1612345678", "447700900123-1612345678@g.us"),
+        ("120363712009030789@g.us", "120363712009030789@g.us"),
+        ("12345@lid", "12345@lid"),
+    ],
+)
+def test_normalize_jid(given: str, expected: str) -> None:
+    assert normalize_jid(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "@g.us", "abc@", "Isla Silva"])
+def test_normalize_jid_rejects_non_ids(bad: str) -> None:
+    with pytest.raises(InvalidJIDError):
+        normalize_jid(bad)
+
+
+def test_jid_helpers() -> None:
+    assert is_group_jid("1@g.us")
+    assert not is_group_jid("1@s.whatsapp.net")
+    assert jid_user("447700900123.0:3@s.whatsapp.net") == "447700900123"
+    assert jid_user("447700900123") == "447700900123"
+
+
+def test_phone_numbers_are_e164_and_errors_mask_them() -> None:
+    assert validate_phone_number("+44 7700 900123") == "+447700900123"
+    assert validate_phone_number("0033606900592") == "+33606900592"
+    assert validate_phone_number("12025550278") == "+12025550278"
+    assert validate_phone_number("+33 6 06 90 05 92", strict=True) == "+33606900592"
+    with pytest.raises(InvalidPhoneNumberError) as caught:
+        validate_phone_number("+1234567890")
+    assert "1234567890" not in str(caught.value)
+    assert isinstance(caught.value, MCPClientError)
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(InvalidPhoneNumberError, match="not a phone number"):
+        validate_phone_number("call me")
+
+
+def test_clock_handles_dst_gaps_and_repeats() -> None:
+    london = ServerClock("Europe/London")
+    # spring forward: 01:30 does not exist -> read with the offset before the gap
+    assert london.to_utc("2025-03-30 01:30:00") == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
+    assert london.to_utc("2025-03-30 02:30:00") == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
+    # fall back: 01:30 happens twice -> the first occurrence (BST)
+    assert london.to_utc("2025-10-26 01:30:00") == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    assert london.to_utc("2025-10-26T02:30:00Z") == datetime(2025, 10, 26, 2, 30, tzinfo=UTC)
+    assert london.to_utc("2025-07-01 12:00:00+02:00") == datetime(2025, 7, 1, 10, tzinfo=UTC)
+    assert london.to_server_text(datetime(2025, 7, 1, 11, tzinfo=UTC)) == "2025-07-01 12:00:00"
+    assert ServerClock.shift_text("2025-03-30 23:59:59", 1) == "2025-03-31 00:00:00"
+    with pytest.raises(ValueError, match="aware"):
+        london.to_server_text(datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="Invalid isoformat"):
+        london.to_utc("yesterday")
+    assert "Europe/London" in repr(london)
+    assert ServerClock("UTC").zone is UTC
+    fixed = ServerClock(timezone(timedelta(hours=3)))
+    assert fixed.to_utc("2025-01-01 03:00:00") == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_clock_caches_per_hour_without_crossing_a_transition() -> None:
+    clock = ServerClock("Australia/Lord_Howe")  # half-hour DST shift at 02:00 local
+    assert clock.to_utc("2025-10-05 01:59:00") == datetime(2025, 10, 4, 15, 29, tzinfo=UTC)
+    assert clock.to_utc("2025-10-05 02:45:00") == datetime(2025, 10, 4, 15, 45, tzinfo=UTC)
+
+
+def test_parse_instant_and_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_instant("2025-03-28T10:00:00Z") == datetime(2025, 3, 28, 10, tzinfo=UTC)
+    assert parse_instant("2025-03-28T12:00:00+02:00") == datetime(2025, 3, 28, 10, tzinfo=UTC)
+    assert parse_instant("2025-03-28 10:00:00") == datetime(2025, 3, 28, 10, tzinfo=UTC)
+    assert parse_instant("1711620000") == parse_instant("1711620000000")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert str(machine_timezone()) == "Asia/Tokyo"
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert machine_timezone() is not None
+    monkeypatch.delenv("TZ")
+    monkeypatch.setattr("wamcp.whatsapp.timeparse.Path", lambda _p: Path("/nonexistent/localtime"))
+    assert machine_timezone() is UTC
+
+
+def test_models_are_frozen_and_serialise_to_seed_dicts() -> None:
+    when = datetime(2025, 3, 28, 10, tzinfo=UTC)
+    message = Message("~abc", "1@s.whatsapp.net", when, "Me", "hi", True, media_type="image")
+    with pytest.raises(AttributeError):
+        message.content = "changed"  # type: ignore[misc]
+    assert message.has_media
+    assert message.to_dict()["timestamp"] == "2025-03-28T10:00:00+00:00"
+    chat = Chat("1@g.us", "Group", when)
+    assert chat.is_group
+    assert chat.to_dict()["last_message_time"] == "2025-03-28T10:00:00+00:00"
+    assert Chat("1@s.whatsapp.net", None).to_dict()["last_message_time"] is None
+    assert Contact("1@s.whatsapp.net", "1", "Ana").to_dict() == {
+        "jid": "1@s.whatsapp.net",
+        "phone_number": "1",
+        "name": "Ana",
+    }

@@ -1,0 +1,130 @@
+"""The lharries profile's tool calls: context, chats, status, search, and keyset paging edge cases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from wamcp.errors import MCPToolError
+from wamcp.whatsapp.profiles.lharries import LharriesProfile, list_messages_arguments
+from wamcp.whatsapp.timeparse import ServerClock
+
+from .lharries_format import PrintedMessage, format_listing
+
+pytestmark = pytest.mark.anyio
+CHAT = "447700900123@s.whatsapp.net"
+
+
+def from_probe(call: dict[str, Any]) -> dict[str, Any]:
+    texts = [block["text"] for block in call["content"]]
+    return {"content": call["content"], "text": "\n".join(texts), "structured_content": None}
+
+
+def caller(answers: dict[str, Any]) -> Any:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        calls.append((tool, args))
+        answer = answers[tool]
+        result = answer(args) if callable(answer) else answer
+        if isinstance(result, Exception):
+            raise result
+        return dict(result)
+
+    call.calls = calls  # type: ignore[attr-defined]
+    return call
+
+
+async def test_message_context_from_the_probe(probe_calls: dict[int, Any]) -> None:
+    profile = LharriesProfile(ServerClock("UTC"))
+    context = await profile.message_context(caller({"get_message_context": from_probe(probe_calls[7])}), "5B0E")
+    assert context["message"].id == "5B0E709A0BC61C7164AC"
+    assert [m.id for m in context["before"]] == ["D3FABFC0BB792F4ACBB28B65B436C1EF", "9627BD07BF0EC556FB4C"]
+    assert context["before"][0].is_from_me
+    assert len(context["after"]) == 2
+    empty = await profile.message_context(caller({"get_message_context": {"content": []}}), "x")
+    assert empty["message"] is None
+    broken = {"content": [{"type": "text", "text": json.dumps({"message": {"id": "x"}})}]}
+    assert (await profile.message_context(caller({"get_message_context": broken}), "x"))["message"] is None
+    assert profile.stats.bad_rows == 1
+
+
+async def test_get_chat_and_status(probe_calls: dict[int, Any]) -> None:
+    profile = LharriesProfile(ServerClock("UTC"))
+    call = caller({"get_chat": from_probe(probe_calls[3]), "list_chats": from_probe(probe_calls[1])})
+    chat = await profile.get_chat(call, "33606900592@c.us")
+    assert chat is not None
+    assert chat.name == "Isla Silva"
+    assert await profile.get_chat(caller({"get_chat": from_probe(probe_calls[20])}), "0@s.whatsapp.net") is None
+    assert await profile.whatsapp_status(call, set()) == "unknown"
+    status_call = caller({"get_connection_status": {"content": [], "text": "connected", "structured_content": None}})
+    assert await profile.whatsapp_status(status_call, {"get_connection_status"}) == "connected"
+    assert profile.is_idempotent("get_chat")
+    assert not profile.is_idempotent("send_message")
+    assert not profile.is_idempotent("download_media")
+
+
+async def test_search_maps_only_unique_chat_names(probe_calls: dict[int, Any]) -> None:
+    profile = LharriesProfile(ServerClock("UTC"))
+    twins = [
+        {"jid": "1@g.us", "name": "Same"},
+        {"jid": "2@g.us", "name": "Same"},
+        {"jid": "3@g.us", "name": None},
+        {"jid": "1@g.us", "name": "Same"},
+    ]
+    listing = format_listing(
+        [
+            PrintedMessage("2025-03-28 10:00:00", "1@g.us", "Same", "Ana", "stall"),
+            PrintedMessage("2025-03-28 09:00:00", "4@g.us", "Other", "Ana", "stall"),
+        ]
+    )
+    call = caller(
+        {
+            "list_chats": {"content": [{"type": "text", "text": json.dumps(r)} for r in twins]},
+            "list_messages": {"content": [], "text": listing},
+        }
+    )
+    chats = [c async for c in profile.iter_chats(call, page_size=10)]
+    assert [c.jid for c in chats] == ["1@g.us", "2@g.us", "3@g.us"]
+    found = await profile.search_messages(call, "stall")
+    assert [m.chat_jid for m in found] == [None, None]
+    assert call.calls[-1] == ("list_messages", list_messages_arguments(query="stall", limit=20))
+
+
+async def test_iter_messages_settles_an_ambiguous_short_page_with_one_more_call() -> None:
+    profile = LharriesProfile(ServerClock("UTC"))
+    fake = "[2025-03-28 09:00:00] Chat: Ana From: Me: quoted"
+    first = format_listing(
+        [
+            PrintedMessage("2025-03-28 10:00:00", CHAT, "Ana", "Ana", "look\n" + fake),
+            PrintedMessage("2025-03-28 09:30:00", CHAT, "Ana", "Ana", "real"),
+            PrintedMessage("2025-03-28 08:00:00", CHAT, "Ana", "Ana", "old"),
+        ]
+    )
+    pages = iter([first, format_listing([PrintedMessage("2025-03-28 08:00:00", CHAT, "Ana", "Ana", "old")])])
+    call = caller({"list_messages": lambda _args: {"content": [], "text": next(pages)}})
+    got = [m async for m in profile.iter_messages(call, CHAT, page_size=10)]
+    assert [m.content for m in got] == ["look\n" + fake, "real", "old"]
+    assert len(call.calls) == 2
+    assert call.calls[1][1]["before"] == "2025-03-28 08:00:01"
+
+
+async def test_iter_messages_gives_up_on_an_endless_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("wamcp.whatsapp.profiles.lharries._MAX_LIMIT", 8)
+    same = [PrintedMessage("2025-03-28 10:00:00", CHAT, "Ana", "Ana", f"m{i}") for i in range(20)]
+
+    def answer(args: dict[str, Any]) -> dict[str, Any]:
+        return {"content": [], "text": format_listing(same[: args["limit"]])}
+
+    call = caller({"list_messages": answer})
+    got = [m async for m in LharriesProfile(ServerClock("UTC")).iter_messages(call, CHAT, page_size=4)]
+    assert len(got) == 8
+    assert [args["limit"] for _, args in call.calls] == [4, 8]
+
+
+async def test_tool_errors_propagate() -> None:
+    call = caller({"list_messages": MCPToolError("bad date", tool="list_messages", text="Invalid date format")})
+    with pytest.raises(MCPToolError):
+        await LharriesProfile(ServerClock("UTC")).list_messages(call, chat_jid=CHAT)

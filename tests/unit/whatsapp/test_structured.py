@@ -1,0 +1,199 @@
+"""The structured profile: §2 decoding rules, field aliases, paging and de-duplication; profile detection."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from wamcp.whatsapp.profiles import LharriesProfile, StructuredProfile, build_profile, detect_profile_name
+from wamcp.whatsapp.profiles.base import ParseStats
+from wamcp.whatsapp.profiles.structured import decode_result, parse_chat, parse_contact, parse_message
+from wamcp.whatsapp.timeparse import ServerClock
+
+pytestmark = pytest.mark.anyio
+CLOCK = ServerClock("UTC")
+CHAT = "447700900123@s.whatsapp.net"
+
+
+def text_result(*texts: str, structured: Any = None) -> dict[str, Any]:
+    return {
+        "content": [{"type": "text", "text": t} for t in texts],
+        "structured_content": structured,
+        "text": "\n".join(texts),
+    }
+
+
+def test_decoding_rules() -> None:
+    assert decode_result(text_result("x", structured={"result": [1]})) == [1]
+    assert decode_result(text_result(structured={"a": 1, "b": 2})) == {"a": 1, "b": 2}
+    assert decode_result(text_result('{"a": 1}', '{"a": 2}')) == [{"a": 1}, {"a": 2}]
+    assert decode_result(text_result('[{"a": 1}]')) == [{"a": 1}]
+    assert decode_result(text_result("No messages found")) is None
+    assert decode_result(text_result()) is None
+    stats = ParseStats()
+    assert decode_result(text_result('{"a": 1}', "[2]"), stats) == [{"a": 1}]
+    assert stats.bad_rows == 1
+
+
+def test_message_fields_from_several_servers() -> None:
+    loglux = parse_message(
+        {"id": f"{CHAT}:ABC", "timestamp": 1711620000, "fromMe": 1, "body": "hi", "type": "chat"}, CLOCK
+    )
+    assert loglux.id == "ABC"
+    assert loglux.chat_jid == CHAT
+    assert loglux.is_from_me
+    assert loglux.sender == "Me"
+    assert loglux.media_type is None
+    assert loglux.timestamp == datetime.fromtimestamp(1711620000, tz=UTC)
+    gowa = parse_message(
+        {
+            "id": "X1",
+            "chat_jid": "447700900999@c.us",
+            "timestamp": "2025-03-28T13:23:05+02:00",
+            "sender_jid": "447700900999@s.whatsapp.net",
+            "content": "photo",
+            "media_type": "image",
+            "is_from_me": "0",
+        },
+        CLOCK,
+    )
+    assert gowa.chat_jid == "447700900999@s.whatsapp.net"
+    assert gowa.timestamp == datetime(2025, 3, 28, 11, 23, 5, tzinfo=UTC)
+    assert gowa.sender == "447700900999"
+    assert gowa.media_type == "image"
+    named = parse_message(
+        {"id": "Y", "timestamp": "1711620000000", "sender": "Ana Lima", "text": "ms epoch"}, CLOCK, chat_jid=CHAT
+    )
+    assert named.sender == "Ana Lima"
+    assert named.chat_jid == CHAT
+    assert named.timestamp.year == 2024
+    naive = parse_message({"id": "Z", "timestamp": "2025-07-01 12:00:00", "key": None}, ServerClock("Europe/London"))
+    assert naive.timestamp == datetime(2025, 7, 1, 11, 0, tzinfo=UTC)
+    with pytest.raises(KeyError):
+        parse_message({"timestamp": 1}, CLOCK)
+    with pytest.raises(KeyError):
+        parse_message({"id": "no time"}, CLOCK)
+
+
+def test_chat_and_contact_fields() -> None:
+    chat = parse_chat(
+        {"chat_jid": CHAT, "title": "Ana", "lastMessage": {"text": "hey"}, "conversationTimestamp": 1711620000},
+        CLOCK,
+    )
+    assert chat.jid == CHAT
+    assert chat.name == "Ana"
+    assert chat.last_message == "hey"
+    assert chat.last_message_time is not None
+    with pytest.raises(KeyError):
+        parse_chat({"name": "nobody"}, CLOCK)
+    contact = parse_contact({"phone": "+44 7700 900123", "push_name": "Ana"})
+    assert contact.jid == CHAT
+    assert contact.name == "Ana"
+    with pytest.raises(KeyError):
+        parse_contact({"name": "x"})
+
+
+def tool(name: str, *params: str) -> dict[str, Any]:
+    return {"name": name, "inputSchema": {"properties": {p: {} for p in params}}, "outputSchema": None}
+
+
+class Server:
+    """A JSON server with page/limit paging, newest first, that repeats one message across pages."""
+
+    def __init__(self, count: int, *, keyset: bool = False) -> None:
+        start = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
+        self.rows = [
+            {
+                "id": f"m{i}",
+                "chat_jid": CHAT,
+                "timestamp": (start - timedelta(seconds=i // 2)).isoformat(),
+                "content": i,
+            }
+            for i in range(count)
+        ]
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.keyset = keyset
+
+    async def __call__(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append((name, args))
+        if name == "list_messages":
+            rows = self.rows
+            if "before" in args:
+                limit_time = datetime.fromisoformat(args["before"])
+                rows = [r for r in rows if datetime.fromisoformat(r["timestamp"]) < limit_time]
+            start = args.get("page", 0) * args["limit"]
+            chunk = rows[start : start + args["limit"]]
+            if chunk and not self.keyset:
+                chunk = [*chunk, self.rows[0]]  # an overlap the profile must drop
+            return text_result(structured={"result": chunk})
+        if name == "list_chats":
+            page = args.get("page", 0)
+            rows = [{"jid": f"4477009001{i:02d}@s.whatsapp.net", "name": f"c{i}"} for i in range(5)]
+            return text_result(*(json.dumps(r) for r in rows[page * 2 : page * 2 + 2]))
+        if name == "get_qr_code":
+            return {"content": [{"type": "image", "data": "iVBOR", "mimeType": "image/png"}], "text": ""}
+        if name == "check_auth_status":
+            return text_result('{"connected": true}')
+        if name == "search_contacts":
+            return text_result(json.dumps([{"jid": CHAT, "name": "Ana"}, {"jid": CHAT}, {"name": "bad"}]))
+        raise AssertionError(name)
+
+
+async def test_page_paging_dedupes_and_stops() -> None:
+    server = Server(25)
+    profile = StructuredProfile(
+        [tool("list_messages", "chat_jid", "limit", "page"), tool("list_chats", "limit", "page")]
+    )
+    got = [m async for m in profile.iter_messages(server, CHAT, page_size=10)]
+    assert [m.id for m in got] == [f"m{i}" for i in range(25)]
+    assert profile.stats.duplicates >= 2
+    chats = [c async for c in profile.iter_chats(server, page_size=2)]
+    assert len(chats) == 5
+
+
+async def test_keyset_paging_with_before() -> None:
+    server = Server(31, keyset=True)
+    profile = StructuredProfile([tool("list_messages", "chat_jid", "limit", "before", "after")])
+    got = [m async for m in profile.iter_messages(server, CHAT, page_size=10)]
+    assert sorted(m.id for m in got) == sorted(f"m{i}" for i in range(31))
+    assert all("page" not in args for _, args in server.calls)
+
+
+async def test_pairing_status_and_contacts() -> None:
+    server = Server(0)
+    names = {"get_qr_code", "check_auth_status", "search_contacts"}
+    profile = StructuredProfile([tool(n) for n in names] + [tool("search_contacts", "query")])
+    paired = await profile.authenticate(server, "+447700900123", names)
+    assert paired["status"] == "qr_required"
+    assert paired["qr_code"].startswith("data:image/png;base64,")
+    assert await profile.whatsapp_status(server, names) is True
+    contacts = await profile.search_contacts(server, "ana")
+    assert [c.jid for c in contacts] == [CHAT]
+    assert profile.stats.bad_rows == 1
+    assert profile.is_idempotent("list_messages")
+    assert not profile.is_idempotent("send_message")
+    assert not profile.is_idempotent("get_qr_code")
+
+
+async def test_missing_tools_are_reported() -> None:
+    profile = StructuredProfile([tool("something_else")])
+    with pytest.raises(LookupError, match="none of the tools"):
+        await profile.list_chats(Server(0))
+
+
+def test_detection_picks_lharries_only_for_its_text_format(probe_calls: dict[int, Any]) -> None:
+    from .conftest import PROBE
+
+    lharries_tools = json.loads(PROBE.read_text(encoding="utf-8"))["tools"]
+    assert detect_profile_name(lharries_tools) == "lharries"
+    with_schema = [dict(t, outputSchema={"type": "object"}) for t in lharries_tools]
+    assert detect_profile_name(with_schema) == "structured"
+    assert detect_profile_name([]) == "structured"
+    assert isinstance(build_profile("auto", lharries_tools, CLOCK), LharriesProfile)
+    assert isinstance(build_profile("structured", lharries_tools, CLOCK), StructuredProfile)
+    assert isinstance(build_profile("lharries", [], CLOCK), LharriesProfile)
+    with pytest.raises(ValueError, match="unknown profile"):
+        build_profile("demo", [], CLOCK)
