@@ -355,7 +355,7 @@ async def test_session_older_than_session_timeout_is_renewed(harness: Harness, c
 async def test_health_monitor_measures_latency_and_reconnects_a_silent_server(
     harness: Harness, clock: FakeClock
 ) -> None:
-    async with make_client(harness, clock, health_check_interval=0.05, timeout=0.3) as client:
+    async with make_client(harness, clock, health_check_interval=0.05, timeout=0.3, connect_timeout=0.3) as client:
         await client.connect("mem")
         await wait_for(lambda: client.status("mem")["latency"] is not None)
         harness.transport.swallow = True
