@@ -221,10 +221,17 @@ def _busiest_customers(kpis: dict[str, Any]) -> Chart:
         )
     )
     c = kpis["customers"]
-    reading = (
-        f"{c['active']} customers wrote in this period: {c['new']} new and {c['returning']} returning; "
-        f"{c['dormant']} have been silent for {kpis['options']['dormant_days']} days or more."
-    )
+    if kpis["options"]["since_ts_ms"] is None:
+        # the period is the whole history, so "new vs returning" has nothing to compare with
+        reading = (
+            f"{c['active']} customers wrote; {c['repeat']} came back for a second conversation or more. "
+            f"{c['dormant']} have been silent for {kpis['options']['dormant_days']} days or more."
+        )
+    else:
+        reading = (
+            f"{c['active']} customers wrote in this period: {c['new']} new and {c['returning']} returning; "
+            f"{c['dormant']} have been silent for {kpis['options']['dormant_days']} days or more."
+        )
     return Chart(name, title, _svg(name, chart), reading)
 
 

@@ -139,6 +139,7 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         {"label": "Active", "value": customers["active"]},
         {"label": "New", "value": customers["new"]},
         {"label": "Returning", "value": customers["returning"]},
+        {"label": "2+ conversations", "value": customers["repeat"]},
         {"label": f"Silent {kpis['options']['dormant_days']}+ days", "value": customers["dormant"]},
     ]
     period_start = kpis["period"]["start_ts_ms"]

@@ -69,3 +69,32 @@ class StoreBuilder:
         finally:
             conn.close()
         return path
+
+
+def sample_store(path: Path, *, customers: int = 30, days: int = 28, seed: int = 7) -> Path:
+    """A small, deterministic, realistic store: weekday-heavy traffic, a few names, a group, media, people waiting."""
+    import random
+
+    rnd = random.Random(seed)
+    builder = StoreBuilder(tz="Europe/Berlin")
+    jids = [f"4917{rnd.randrange(10**8):08d}@s.whatsapp.net" for _ in range(customers)]
+    builder.chat(jids[0], "Anna Schmidt").chat(jids[1], "Café <Sonne> & Co")
+    start = ms("2026-02-02 00:00", "Europe/Berlin")
+    for day in range(days):
+        weekend = (day % 7) >= 5
+        for jid in rnd.sample(jids, 3 if weekend else 9):
+            t = start + day * 86_400_000 + rnd.randrange(8, 21) * 3_600_000 + rnd.randrange(3_600_000)
+            builder.msg(jid, t, media=rnd.choice([None, None, None, "image", "audio"]))
+            if rnd.random() < 0.3:
+                builder.msg(jid, t + rnd.randrange(5_000, 60_000))
+            if rnd.random() < 0.92:
+                delay = int(rnd.expovariate(1 / (900 if not weekend else 20_000)) * 1000) + 30_000
+                builder.msg(jid, t + delay + 60_000, out=True, media=rnd.choice([None, None, "document"]))
+    group = "120363000000000042@g.us"
+    for day in range(0, days, 2):
+        builder.msg(group, start + day * 86_400_000 + 12 * 3_600_000)
+    last = start + days * 86_400_000
+    builder.msg(jids[2], last - 30 * 3_600_000)  # waiting more than a day
+    builder.msg(jids[3], last - 20 * 60_000)  # waiting twenty minutes
+    builder.msg(jids[4], last, out=True)  # the as-of time
+    return builder.write(path)

@@ -1,0 +1,126 @@
+"""The written report: files, kpis.json schema, self-contained HTML, masking, readings, empty stores."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from wamcp.analytics import KPIS_SCHEMA_VERSION, SESSION_COLUMNS, ReportOptions, build_report
+from wamcp.analytics.charts import format_duration, format_share
+from wamcp.analytics.report import CSV_TABLES
+
+from .builder import BUSINESS, StoreBuilder, sample_store
+
+OPTIONS = ReportOptions.from_text(timezone="Europe/Berlin")
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    build_report(sample_store(root / "store.db"), root / "out", OPTIONS)
+    return root / "out"
+
+
+def test_writes_html_json_and_every_csv(sample_report: Path) -> None:
+    names = {p.name for p in sample_report.iterdir()}
+    assert names == {"report.html", "kpis.json", *CSV_TABLES}
+    kpis = json.loads((sample_report / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis["schema_version"] == KPIS_SCHEMA_VERSION
+    assert set(kpis) == {
+        "schema_version", "options", "as_of", "period", "has_data", "frt", "target", "unanswered",
+        "reply_time", "waiting_now", "volume", "customers", "workload",
+    }  # fmt: skip
+    with (sample_report / "frt_sessions.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == SESSION_COLUMNS
+    assert len(rows) == kpis["frt"]["sessions"]
+
+
+def test_html_is_self_contained(sample_report: Path) -> None:
+    html = (sample_report / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert "<link" not in html
+    # the only URLs are XML namespace names inside the SVGs, which browsers never fetch
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", html))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert html.count("<svg") == 6
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "element ids must be unique across the inline charts"
+
+
+def test_customers_are_named_or_masked_and_names_are_escaped(sample_report: Path) -> None:
+    html = (sample_report / "report.html").read_text(encoding="utf-8")
+    assert "Café &lt;Sonne&gt; &amp; Co" in html or "Café &lt;Sonne&gt;" in html
+    assert "<Sonne>" not in html
+    assert not re.search(r"\d{8,}", re.sub(r"<svg.*?</svg>", "", html, flags=re.S)), "an unmasked number leaked"
+    assert BUSINESS.split("@")[0] not in html
+    waiting = (sample_report / "waiting_now.csv").read_text(encoding="utf-8")
+    assert "+********" in waiting  # masked display column next to the raw chat id
+
+
+def test_readings_state_the_numbers(sample_report: Path) -> None:
+    kpis = json.loads((sample_report / "kpis.json").read_text(encoding="utf-8"))
+    html = (sample_report / "report.html").read_text(encoding="utf-8")
+    median = format_duration(kpis["frt"]["clock"]["median_s"])
+    assert f"Half of your customers got a first answer within {median}" in html
+    assert "Customers write most on" in html
+    waited = [w["waited_s"] for w in kpis["waiting_now"]["chats"]]
+    assert waited == sorted(waited, reverse=True), "oldest first"
+    assert any(w["reply_window_open"] for w in kpis["waiting_now"]["chats"])  # wrote 20 min before the as-of time
+    assert kpis["waiting_now"]["past_24h"] >= 1
+
+
+def test_empty_store_renders_no_data(tmp_path: Path) -> None:
+    result = build_report(StoreBuilder().write(tmp_path / "empty.db"), tmp_path / "out", OPTIONS)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert 'id="no-data"' in html
+    assert html.count("No data") >= 6
+    assert "<svg" not in html
+    assert result.kpis["has_data"] is False
+    assert result.sessions.num_rows == 0
+
+
+def test_one_message_store_renders(tmp_path: Path) -> None:
+    store = StoreBuilder().msg("491701111111@s.whatsapp.net", "2026-03-02 10:00").write(tmp_path / "one.db")
+    result = build_report(store, tmp_path / "out", OPTIONS)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "Nobody is waiting" not in html
+    assert "No answered customer conversations" in html
+    assert result.kpis["waiting_now"]["count"] == 1
+
+
+def test_unwritable_output_directory_is_a_store_error(tmp_path: Path) -> None:
+    from wamcp.errors import StoreError
+
+    store = StoreBuilder().write(tmp_path / "s.db")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(StoreError, match="cannot create the report directory"):
+        build_report(store, tmp_path / "file" / "out", OPTIONS)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "—"),
+        (0.4, "0 seconds"),
+        (1, "1 second"),
+        (45, "45 seconds"),
+        (60, "1 minute"),
+        (754, "13 minutes"),
+        (3600, "1 hour"),
+        (7200, "2 hours"),
+        (5400, "1 h 30 min"),
+        (3 * 86400, "3.0 days"),
+    ],
+)
+def test_format_duration(seconds: float | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_format_share() -> None:
+    assert format_share(None) == "—"
+    assert format_share(0.8333) == "83%"
