@@ -128,3 +128,29 @@ async def test_tool_errors_propagate() -> None:
     call = caller({"list_messages": MCPToolError("bad date", tool="list_messages", text="Invalid date format")})
     with pytest.raises(MCPToolError):
         await LharriesProfile(ServerClock("UTC")).list_messages(call, chat_jid=CHAT)
+
+
+async def test_a_renamed_chat_still_parses(probe_calls: dict[int, Any]) -> None:
+    profile = LharriesProfile(ServerClock("UTC"))
+    profile._chat_names["33606900592@s.whatsapp.net"] = "Isla (old name)"
+    call = caller({"list_messages": from_probe(probe_calls[2])})
+    got = await profile.list_messages(call, chat_jid="33606900592@s.whatsapp.net", limit=5)
+    assert len(got) == 5
+    assert got[1].content.count("\n") == 4
+    assert profile.stats.bad_lines == 0
+
+
+async def test_json_answers_from_a_successor_are_decoded() -> None:
+    rows = [
+        {"id": "A", "chat_jid": CHAT, "timestamp": "2025-03-28T10:00:00+00:00", "content": "old", "is_from_me": 0},
+        {"id": "B", "chat_jid": CHAT, "timestamp": "2025-03-28T11:00:00+00:00", "content": "new", "is_from_me": 1},
+        {"chat_jid": CHAT},
+    ]
+    profile = LharriesProfile(ServerClock("UTC"))
+    as_blocks = {"content": [{"type": "text", "text": json.dumps(r)} for r in rows], "text": json.dumps(rows[0])}
+    got = await profile.list_messages(caller({"list_messages": as_blocks}), chat_jid=CHAT)
+    assert [m.id for m in got] == ["B", "A"]
+    assert profile.stats.bad_rows == 1
+    structured = {"content": [], "text": "2 messages", "structured_content": {"result": rows[:1]}}
+    assert [m.content for m in await profile.list_messages(caller({"list_messages": structured}))] == ["old"]
+    assert profile.stats.bad_lines == 0

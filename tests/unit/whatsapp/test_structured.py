@@ -197,3 +197,57 @@ def test_detection_picks_lharries_only_for_its_text_format(probe_calls: dict[int
     assert isinstance(build_profile("lharries", [], CLOCK), LharriesProfile)
     with pytest.raises(ValueError, match="unknown profile"):
         build_profile("demo", [], CLOCK)
+
+
+async def test_get_chat_with_and_without_a_get_chat_tool() -> None:
+    server = Server(0)
+    listing_only = StructuredProfile([tool("list_chats", "limit", "page")])
+    found = await listing_only.get_chat(server, "447700900101@s.whatsapp.net")
+    assert found is not None
+    assert found.name == "c1"
+    assert await listing_only.get_chat(server, "1@s.whatsapp.net") is None
+
+    async def get_chat(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert args == {"jid": CHAT}
+        return text_result(json.dumps({"jid": CHAT, "name": "Ana"}))
+
+    with_tool = StructuredProfile([tool("get_chat", "jid")])
+    chat = await with_tool.get_chat(get_chat, CHAT)
+    assert chat is not None
+    assert chat.name == "Ana"
+
+
+async def test_list_chats_sends_only_declared_arguments_and_counts_bad_rows() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        seen.append(args)
+        rows = [{"jid": CHAT, "name": "Ana"}, {"jid": CHAT, "name": "again"}, {"name": "no id"}]
+        return text_result(structured={"chats": rows})
+
+    profile = StructuredProfile([tool("list_chats", "limit", "offset", "query")])
+    chats = await profile.list_chats(call, limit=5, page=2, query="an")
+    assert [c.name for c in chats] == ["Ana"]
+    assert seen == [{"limit": 5, "offset": 10, "query": "an"}]
+    assert profile.stats.bad_rows == 1
+    assert profile.stats.duplicates == 1
+    unknown = StructuredProfile()
+    assert await unknown.list_chats(call) == [chats[0]]
+    assert seen[-1]["limit"] == 20
+
+
+async def test_messages_without_paging_are_read_in_one_call() -> None:
+    async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        rows = [
+            {"id": f"{CHAT}:{i}", "timestamp": 1711620000 + i, "body": str(i), "fromMe": i % 2} for i in range(3)
+        ] + [{"id": "bad"}]
+        return text_result(json.dumps(rows))
+
+    profile = StructuredProfile([tool("get_messages", "chat_jid", "limit")])
+    got = [m async for m in profile.iter_messages(call, CHAT, page_size=2)]
+    assert [m.id for m in got] == ["2", "1", "0"]
+    assert profile.stats.bad_rows == 1
+    since = datetime.fromtimestamp(1711620001, tz=UTC)
+    assert [m.id async for m in profile.iter_messages(call, CHAT, since=since)] == ["2", "1"]
+    status = StructuredProfile([tool("get_messages")])
+    assert await status.whatsapp_status(call, set()) == "unknown"

@@ -43,6 +43,7 @@ from ..models import Chat, Contact, IdSource, Message
 from ..timeparse import ServerClock
 from .base import ParseStats, ToolCaller, ToolResult
 from .pairing import request_pairing, whatsapp_status
+from .structured import decode_result, parse_message, records
 
 __all__ = [
     "EMPTY_LISTING",
@@ -218,6 +219,11 @@ def parse_message_listing(
     for start, line in enumerate(lines):
         if line.startswith("["):
             first = _split_header(line, start, chat_name)
+            if first is None and chat_name is not None:
+                # The chat may have been renamed since we learned its name: the first line is still a header.
+                first = _split_header(line, start, None)
+                if first is not None:
+                    logger.info("%s: the chat is now printed as %r (was %r)", source, first.chat_name, chat_name)
             if first is not None and _with_instant(clock, first):
                 break
             first = None
@@ -230,7 +236,7 @@ def parse_message_listing(
         logger.warning(
             "%s: %d line(s) before the first message header ignored; first: %r", source, start, _excerpt(lines[0])
         )
-    expected_name = chat_name if chat_name is not None else (first.chat_name if chat_jid is not None else None)
+    expected_name = first.chat_name if (chat_jid is not None or chat_name is not None) else None
 
     headers = [first]
     for index in range(start + 1, len(lines)):
@@ -275,6 +281,12 @@ def parse_message_listing(
                 contents[k - 1] = contents[k - 1] + "\n" + lines[rejected.line] + continuation
 
     return _build_messages(headers, contents, chat_jid, ordered, chat_jids_by_name, stats)
+
+
+def _looks_like_json(text: str) -> bool:
+    """A JSON object or array of objects; a listing's ``[2025-…`` header has a digit after its bracket."""
+    head = text.lstrip()[:2]
+    return head.startswith("{") or head in ("[{", "[]", "[\n", "[ ")
 
 
 def _with_instant(clock: ServerClock, header: _Header) -> bool:
@@ -615,8 +627,13 @@ class LharriesProfile:
         )
         self.stats.calls += 1
         result = await call("list_messages", arguments)
+        text = result.get("text") or ""
+        if result.get("structured_content") is not None or _looks_like_json(text):
+            # A lharries successor that kept the tool names but answers in JSON (detected as lharries when it
+            # declares no output schema): decode it the structured way rather than count every line as junk.
+            return self._json_messages(result, chat_jid)
         return parse_message_listing(
-            result.get("text") or "",
+            text,
             clock=self.clock,
             chat_jid=chat_jid,
             chat_name=self._chat_names.get(chat_jid) if chat_jid else None,
@@ -626,6 +643,18 @@ class LharriesProfile:
             chat_jids_by_name=None if chat_jid else self._jids_by_name(),
             stats=self.stats,
         )
+
+    def _json_messages(self, result: ToolResult, chat_jid: str | None) -> list[Message]:
+        messages: list[Message] = []
+        for row in records(decode_result(result, self.stats, "list_messages")):
+            try:
+                messages.append(parse_message(row, self.clock, chat_jid))
+            except (KeyError, TypeError, ValueError) as err:
+                self.stats.bad_rows += 1
+                logger.warning("list_messages: unusable JSON message row (%s)", err)
+        messages.sort(key=lambda m: m.timestamp, reverse=True)
+        self.stats.messages += len(messages)
+        return messages
 
     async def list_messages(
         self,

@@ -23,7 +23,7 @@ from ..timeparse import ServerClock, epoch_to_utc
 from .base import ParseStats, ToolCaller, ToolResult
 from .pairing import PAIRING_TOOLS, STATUS_TOOLS, request_pairing, whatsapp_status
 
-__all__ = ["StructuredProfile", "decode_result", "parse_chat", "parse_contact", "parse_message"]
+__all__ = ["StructuredProfile", "decode_result", "parse_chat", "parse_contact", "parse_message", "records"]
 
 logger = get_logger(__name__)
 
@@ -67,7 +67,7 @@ def decode_result(result: ToolResult, stats: ParseStats | None = None, source: s
     return [value for value in values if isinstance(value, dict)]
 
 
-def _records(data: Any) -> list[dict[str, Any]]:
+def records(data: Any) -> list[dict[str, Any]]:
     """A decoded answer as a list of objects (``{"chats": [...]}`` and similar envelopes are opened)."""
     if data is None:
         return []
@@ -249,7 +249,7 @@ class StructuredProfile:
 
     async def _rows(self, call: ToolCaller, tool: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         self.stats.calls += 1
-        return _records(decode_result(await call(tool, arguments), self.stats, tool))
+        return records(decode_result(await call(tool, arguments), self.stats, tool))
 
     def _chats(self, rows: list[dict[str, Any]], source: str) -> list[Chat]:
         chats: list[Chat] = []
