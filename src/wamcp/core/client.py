@@ -57,6 +57,10 @@ _MAX_RECONNECT_DELAY = 30.0
 _TEARDOWN_GRACE = 2.0
 #: How long a health ping may take before the connection counts as dead.
 _HEALTH_TIMEOUT = 5.0
+#: A call still pending this long after its timeout means the connection is stuck (e.g. a write that never ends).
+_BACKSTOP_SLACK = 1.0
+#: How often the supervisor looks for stuck calls.
+_WATCHDOG_INTERVAL = 0.5
 
 
 class _Server:
@@ -83,6 +87,8 @@ class _Server:
         self.latency: float | None = None
         self.session: Session | None = None
         self.in_flight = 0
+        self.call_seq = 0
+        self.deadlines: dict[int, float] = {}  # call token -> loop time after which the call counts as stuck
         self.outcomes = 0  # bumped on every connect success or failure, so waiters see "an attempt finished"
         self.run_id = 0
         self.task: asyncio.Task[None] | None = None
@@ -352,6 +358,7 @@ class MCPClient:
 
             tg.start_soon(until, session.closed, "lost")
             tg.start_soon(until, stop, "stopped")
+            tg.start_soon(self._watchdog, srv, session)
             if srv.config.health_check_interval > 0:
                 tg.start_soon(self._monitor, srv, session)
             if srv.config.session_timeout > 0:
@@ -365,6 +372,23 @@ class MCPClient:
 
                 tg.start_soon(expire)
         return reason
+
+    async def _watchdog(self, srv: _Server, session: Session) -> None:
+        """Drop the connection when a call outlives its timeout by ``_BACKSTOP_SLACK``: nothing may hang."""
+        while not session.closed.is_set():
+            await anyio.sleep(_WATCHDOG_INTERVAL)
+            now = anyio.current_time()
+            if any(deadline < now for deadline in srv.deadlines.values()):
+                logger.warning("a call to %s is stuck past its timeout; dropping the connection", srv.name)
+                session.mark_closed(
+                    MCPTimeoutError(
+                        f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) stopped "
+                        "answering: a call outlived its timeout",
+                        server=srv.name,
+                        hint="the connection looked stuck; the client reconnects",
+                    )
+                )
+                return
 
     async def _monitor(self, srv: _Server, session: Session) -> None:
         interval = srv.config.health_check_interval
@@ -497,26 +521,29 @@ class MCPClient:
             waited = await srv.limiter.acquire(tool)
             if waited > 0:
                 self._metrics.record_rate_limited(srv.name, waited, tool)
-            session = await self._session(srv, timeout)
-            assert srv.concurrency is not None  # set by _start, which _session guarantees ran
-            async with srv.concurrency:
+            # Fast path without an extra await: the live session, when there is one.
+            session = srv.live_session() or await self._session(srv, timeout)
+            gate = srv.concurrency
+            assert gate is not None  # set by _start, which a live session implies
+            # acquire_nowait first: the async acquire always yields to the loop, a measurable cost per call.
+            try:
+                gate.acquire_nowait()
+            except anyio.WouldBlock:
+                await gate.acquire()
+            try:
                 srv.in_flight += 1
+                # The SDK enforces ``timeout`` once the request is written; the supervisor's watchdog is the backstop
+                # for a write that never completes (one timer per server instead of a cancel scope per call).
+                srv.call_seq += 1
+                token = srv.call_seq
+                srv.deadlines[token] = anyio.current_time() + timeout + _BACKSTOP_SLACK
                 try:
-                    # The SDK enforces ``timeout`` itself (and sends a courtesy cancel); this is the backstop.
-                    with anyio.fail_after(timeout + 1.0):
-                        result = await session.call_tool(tool, arguments, timeout)
-                except MCPClientError:
-                    raise  # MCPTimeoutError is a TimeoutError too: only the backstop's own expiry is handled below
-                except TimeoutError as err:
-                    session.mark_closed(err)
-                    raise MCPTimeoutError(
-                        f"MCP server {srv.name!r}: tool {tool!r} got no answer within {timeout:g} s",
-                        server=srv.name,
-                        tool=tool,
-                        hint="the connection looks stuck; the client reconnects",
-                    ) from err
+                    result = await session.call_tool(tool, arguments, timeout)
                 finally:
                     srv.in_flight -= 1
+                    del srv.deadlines[token]
+            finally:
+                gate.release()
             return self._shape(srv, tool, result, time.perf_counter() - started)
         except MCPClientError as err:
             error = err
@@ -531,7 +558,7 @@ class MCPClient:
             )
 
     def _shape(self, srv: _Server, tool: str, result: types.CallToolResult, duration: float) -> dict[str, Any]:
-        content = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+        content = [_block_dict(block) for block in result.content]
         text = "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
         if result.is_error:
             shown = redact(text)[:500] or "(no text)"
@@ -627,6 +654,13 @@ class MCPClient:
     def __repr__(self) -> str:
         states = ", ".join(f"{name}={srv.state}" for name, srv in self._servers.items())
         return f"MCPClient({states})"
+
+
+def _block_dict(block: types.ContentBlock) -> dict[str, Any]:
+    # Plain text blocks are nearly every block; building their dict directly saves a pydantic dump per call.
+    if type(block) is types.TextContent and block.annotations is None and block.meta is None:
+        return {"type": "text", "text": block.text}
+    return block.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _as_client_error(error: BaseException) -> MCPClientError:

@@ -419,3 +419,20 @@ async def test_list_tools_returns_plain_dicts(harness: Harness, clock: FakeClock
     names = {tool["name"] for tool in tools}
     assert {"echo", "slow", "fail", "flaky"} <= names
     assert all(set(tool) == {"name", "description", "inputSchema", "outputSchema"} for tool in tools)
+
+
+async def test_call_stuck_in_a_write_fails_soon_after_its_timeout(harness: Harness, clock: FakeClock) -> None:
+    async with make_client(harness, clock) as client:
+        await client.connect("mem")
+        harness.transport.stall = True
+        started = time.monotonic()
+        with pytest.raises((MCPConnectionError, MCPTimeoutError)):
+            await client.execute_tool("mem", "echo", {"text": "never written"}, timeout=0.3)
+        elapsed = time.monotonic() - started
+        harness.transport.stall = False
+        result = await client.execute_tool("mem", "echo", {"text": "reconnected"})
+        status = client.status("mem")
+
+    assert elapsed < 0.3 + 1.0 + 0.6  # timeout + backstop slack + one watchdog tick
+    assert result["text"] == "reconnected"
+    assert status["generation"] == 2

@@ -1,9 +1,9 @@
 """In-process transport: the client talks to an SDK server object in the same event loop, with fault knobs.
 
 For fast unit tests of the client's logic (no process, no socket). The one thing to know: :meth:`MemoryTransport.drop`
-ends the current connection the way a dead peer does (end of stream, pending requests fail with "Connection closed"),
-:attr:`MemoryTransport.fail_opens` makes the next opens raise and :attr:`MemoryTransport.swallow` makes the server go
-silent, so reconnect, give-up and health-check paths run in milliseconds.
+ends the current connection the way a dead peer does (end of stream, pending requests fail with "Connection closed");
+``fail_opens`` makes the next opens raise, ``swallow`` makes the server go silent and ``stall`` makes it stop reading,
+so reconnect, give-up, health-check and backstop paths run in milliseconds.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class MemoryTransport:
         self.last_refusal: HttpRefusal | None = None
         #: While True, requests vanish on their way to the server (a peer that hangs without closing).
         self.swallow = False
+        #: While True, nothing is read from the client at all, so its writes block (a wedged pipe or socket).
+        self.stall = False
         self._live: list[MemoryObjectSendStream[SessionMessage | Exception]] = []
 
     @property
@@ -59,13 +61,20 @@ class MemoryTransport:
         if self.fail_opens:
             raise self.fail_opens.pop(0)
         to_client_sink, client_read = anyio.create_memory_object_stream[SessionMessage | Exception](16)
-        client_write, from_client = anyio.create_memory_object_stream[SessionMessage](16)
+        # Unbuffered, like the real transports: a peer that stops reading blocks the writer (see ``stall``).
+        client_write, from_client = anyio.create_memory_object_stream[SessionMessage](0)
         to_server_sink, server_read = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         server_write, from_server = anyio.create_memory_object_stream[SessionMessage](16)
 
         async def client_to_server() -> None:
             async with from_client, to_server_sink:
-                async for message in from_client:
+                while True:
+                    while self.stall:  # noqa: ASYNC110 - a test knob, flipped by the test at any time
+                        await anyio.sleep(0.01)
+                    try:
+                        message = await from_client.receive()
+                    except anyio.EndOfStream:
+                        return
                     if not self.swallow:
                         await to_server_sink.send(message)
 
