@@ -443,19 +443,27 @@ class MCPClient:
         session = srv.live_session()
         if session is not None:
             return session
+        # A call that finds the server idle or given up on makes one fresh connect attempt; a call that queued behind
+        # the supervisor's own reconnecting fails at once, with the last cause, when the supervisor gives up.
+        may_connect = True
         with anyio.move_on_after(seconds):
             while True:
                 session = srv.live_session()
                 if session is not None:
                     return session
                 if srv.state in ("disconnected", "failed") or srv.task is None:
+                    if not may_connect:
+                        break
+                    may_connect = False
                     await self.connect(srv.name)
                     continue
+                may_connect = False
                 await srv.changed().wait()
         cause = srv.last_error
+        why = "gave up reconnecting" if srv.state == "failed" else f"is {srv.state}; no connection within {seconds:g} s"
         error = MCPConnectionError(
-            f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) is {srv.state}; "
-            f"no connection within {seconds:g} s" + (f" (last error: {cause.message})" if cause else ""),
+            f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) {why}"
+            + (f" (last error: {cause.message})" if cause else ""),
             server=srv.name,
             hint="is the server running? the client keeps reconnecting in the background",
         )

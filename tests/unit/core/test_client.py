@@ -436,3 +436,19 @@ async def test_call_stuck_in_a_write_fails_soon_after_its_timeout(harness: Harne
     assert elapsed < 0.3 + 1.0 + 0.6  # timeout + backstop slack + one watchdog tick
     assert result["text"] == "reconnected"
     assert status["generation"] == 2
+
+
+async def test_calls_fail_with_the_cause_while_the_server_stays_down(harness: Harness, clock: FakeClock) -> None:
+    async with make_client(harness, clock, max_retries=3) as client:
+        await client.connect("mem")
+        harness.transport.fail_opens = [ConnectionRefusedError(111, "Connection refused")] * 10
+        harness.transport.drop()
+        await wait_for(lambda: client.status("mem")["state"] != "connected")
+        started = time.monotonic()
+        with pytest.raises(MCPConnectionError, match="connection refused"):
+            await client.execute_tool("mem", "echo", {"text": "x"})
+        elapsed = time.monotonic() - started
+        status = client.status("mem")
+
+    assert elapsed < 1.0
+    assert status["state"] == "failed"
