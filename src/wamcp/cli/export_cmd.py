@@ -1,9 +1,140 @@
-"""CLI commands of the export layer (not yet built)."""
+"""``wamcp export``: stream the local store out as json, jsonl, csv, parquet or WhatsApp's own ``.txt`` chat export.
+
+It opens the store read-only, so it can run while an extraction is writing (WAL); bad arguments and a missing or
+corrupt store exit 2 with one line.
+"""
 
 from __future__ import annotations
 
+import enum
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import typer
+
+from ..store import Store
+from ..store.export import export
+from ._errors import fail, guarded
+
+
+class Format(enum.StrEnum):
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+    txt = "txt"
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The IANA zone ``name``; None (this machine's local zone) when not given."""
+    if name is None:
+        return None
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail(f"unknown time zone {name!r}; use an IANA name such as Europe/London or UTC") from None
+
+
+def _instant_ms(text: str | None, option: str, zone: tzinfo | None) -> int | None:
+    """An ISO-8601 date or date-time as ms since the epoch; without an offset it is read in ``zone``."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(
+            f"{option} {text!r} is not an ISO-8601 date or time; use e.g. 2025-03-28 or 2025-03-28T12:53Z"
+        ) from None
+    if moment.tzinfo is None and zone is not None:
+        moment = moment.replace(tzinfo=zone)
+    # A naive moment with no zone is local time, which datetime.timestamp() assumes.
+    return round(moment.timestamp() * 1000)
+
+
+def export_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="PATH",
+            help="Output file; for --format txt, a directory that gets one `WhatsApp Chat with NAME.txt` per chat.",
+        ),
+    ],
+    db: Annotated[Path, typer.Option("--db", metavar="PATH", help="The store written by `wamcp extract`.")] = Path(
+        "whatsapp.db"
+    ),
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json (one array), jsonl, csv (RFC 4180, UTF-8), parquet, or txt (WhatsApp's own chat export).",
+            case_sensitive=False,
+        ),
+    ] = Format.json,
+    chats: Annotated[
+        list[str] | None,
+        typer.Option("--chat", metavar="JID", help="Only this chat JID; repeat for several. Default: every chat."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="ISO", help="Only messages at or after this ISO-8601 date/time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="ISO", help="Only messages before this ISO-8601 date/time.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            metavar="TZ",
+            help="IANA zone of the business (e.g. Europe/London): the txt export's clock, and the zone of --since/"
+            "--until when they carry no offset. Default: this machine's zone.",
+        ),
+    ] = None,
+    business_name: Annotated[
+        str,
+        typer.Option(
+            "--business-name", metavar="NAME", help="Name the txt export shows on the business's own messages."
+        ),
+    ] = "Business",
+) -> None:
+    """Export stored messages, oldest first per chat, streamed in constant memory.
+
+    Columns (json, jsonl, csv, parquet): chat_jid, chat_name, id, timestamp (ISO-8601 UTC), ts_ms, sender,
+    sender_name, is_from_me, content, media_type, filename, id_source. See docs/store.md.
+    """
+    zone = _zone(timezone)
+    since_ms = _instant_ms(since, "--since", zone)
+    until_ms = _instant_ms(until, "--until", zone)
+    if since_ms is not None and until_ms is not None and since_ms >= until_ms:
+        raise fail(f"--since {since} is not before --until {until}")
+    if fmt is not Format.txt and out.is_dir():
+        raise fail(f"--out {out} is a directory; the {fmt.value} export is one file")
+    if fmt is Format.txt and out.exists() and not out.is_dir():
+        raise fail(f"--out {out} is a file; the txt export writes one file per chat into a directory")
+    with Store.open(db, readonly=True) as store:
+        result = export(
+            store,
+            fmt.value,
+            out,
+            chat_jids=chats or None,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            zone=zone,
+            business_name=business_name,
+        )
+    where = f"{len(result.files)} chat file(s) in {result.path}" if fmt is Format.txt else str(result.path)
+    typer.echo(f"exported {result.messages} message(s) as {fmt.value} to {where}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``export`` to the root app."""
+    app.command("export")(guarded(export_command))
+
+
+__all__ = ["register"]

@@ -1,0 +1,474 @@
+"""Exports of the store: json, jsonl, csv, parquet and WhatsApp's own ``.txt`` chat export, all streamed.
+
+The one thing to know: every exporter reads the store through :meth:`Store.iter_messages` in batches and writes as it
+goes, so memory stays constant however many messages there are; and it writes to a temporary file that replaces the
+target only when complete, so a failed or interrupted export never leaves a truncated file that looks finished.
+
+Tabular formats share :data:`COLUMNS` (documented in docs/store.md): ``timestamp`` is ISO-8601 UTC at second
+resolution (``2025-03-28T12:53:20Z``; parquet: ``timestamp[ms, tz=UTC]``) and ``ts_ms`` keeps the exact instant.
+The ``.txt`` export writes one file per chat the way an Android phone with an en-GB locale does (WHATSAPP_SERVERS.md
+§3), in the business's local time, so existing chat-analysis tools can read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from json.encoder import encode_basestring as _encode_string
+from pathlib import Path
+from typing import IO, Any, Final, Literal, get_args
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import StoreError
+from ..redact import get_logger
+from .sqlite import MessageRow, Store
+
+__all__ = [
+    "COLUMNS",
+    "EMPTY_BODY",
+    "FORMATS",
+    "MEDIA_OMITTED",
+    "PARQUET_SCHEMA",
+    "ExportFormat",
+    "ExportResult",
+    "export",
+    "export_csv",
+    "export_json",
+    "export_jsonl",
+    "export_parquet",
+    "export_txt",
+    "iso_utc",
+    "txt_body",
+    "txt_name",
+]
+
+log = get_logger(__name__)
+
+ExportFormat = Literal["json", "jsonl", "csv", "parquet", "txt"]
+FORMATS: Final[tuple[str, ...]] = get_args(ExportFormat)
+
+COLUMNS: Final[tuple[str, ...]] = (
+    "chat_jid",
+    "chat_name",
+    "id",
+    "timestamp",
+    "ts_ms",
+    "sender",
+    "sender_name",
+    "is_from_me",
+    "content",
+    "media_type",
+    "filename",
+    "id_source",
+)
+
+PARQUET_SCHEMA: Final = pa.schema(
+    [
+        pa.field("chat_jid", pa.string(), nullable=False),
+        pa.field("chat_name", pa.string()),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("ts_ms", pa.int64(), nullable=False),
+        pa.field("sender", pa.string()),
+        pa.field("sender_name", pa.string()),
+        pa.field("is_from_me", pa.bool_(), nullable=False),
+        pa.field("content", pa.string(), nullable=False),
+        pa.field("media_type", pa.string()),
+        pa.field("filename", pa.string()),
+        pa.field("id_source", pa.string(), nullable=False),
+    ]
+)
+
+# Big enough for good compression and fast scans, small enough that one group's Python rows stay a few MB.
+PARQUET_ROW_GROUP_ROWS: Final = 32_768
+_EPOCH_DAY: Final = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: the format, the file or directory, how many messages, and (txt) the chat files."""
+
+    format: str
+    path: Path
+    messages: int
+    files: list[Path] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_day(days: int) -> str:
+    return (_EPOCH_DAY + timedelta(days=days)).isoformat()
+
+
+def iso_utc(ts_ms: int) -> str:
+    """``ts_ms`` as ISO-8601 UTC at second resolution: ``1743166400000`` -> ``2025-03-28T12:53:20Z``.
+
+    Formatted by arithmetic with a per-day cache because ``datetime.strftime`` per row dominates an export's time.
+    """
+    days, second_of_day = divmod(ts_ms // 1000, 86_400)
+    hours, rest = divmod(second_of_day, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+@contextlib.contextmanager
+def _atomic_output(target: Path, *, text: bool = True, newline: str | None = None) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``target`` and move it into place only when the block completes."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as err:
+        raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
+    tmp = Path(tmp_name)
+    try:
+        if text:
+            with open(fd, "w", encoding="utf-8", newline=newline) as handle:
+                yield handle
+        else:
+            with open(fd, "wb") as raw:
+                yield raw
+        os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _records(
+    store: Store,
+    chat_jids: Sequence[str] | None,
+    since_ms: int | None,
+    until_ms: int | None,
+    batch_size: int,
+) -> Iterator[tuple[MessageRow, str | None]]:
+    """Each message with its chat's name, in store order (chat, time, id)."""
+    names = {chat.jid: chat.name for chat in store.chats()}
+    for row in store.iter_messages(chat_jids=chat_jids, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size):
+        yield row, names.get(row.chat_jid)
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
+
+
+def _json_object(row: MessageRow, chat_name: str | None) -> str:
+    """The message as one JSON object (keys :data:`COLUMNS`), byte-identical to ``json.dumps(..., ensure_ascii=False)``
+    of the same dict but built from the C string encoder directly: 4x faster and far fewer allocations per row."""
+    return (
+        f'{{"chat_jid": {_encode_string(row.chat_jid)}, "chat_name": {_json_string(chat_name)}, '
+        f'"id": {_encode_string(row.id)}, "timestamp": "{iso_utc(row.ts_ms)}", "ts_ms": {row.ts_ms}, '
+        f'"sender": {_json_string(row.sender)}, "sender_name": {_json_string(row.sender_name)}, '
+        f'"is_from_me": {"true" if row.is_from_me else "false"}, "content": {_encode_string(row.content)}, '
+        f'"media_type": {_json_string(row.media_type)}, "filename": {_json_string(row.filename)}, '
+        f'"id_source": {_encode_string(row.id_source)}}}'
+    )
+
+
+def export_json(
+    store: Store,
+    out: str | os.PathLike[str],
+    *,
+    chat_jids: Sequence[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 5000,
+) -> ExportResult:
+    """Write one JSON array of message objects (keys :data:`COLUMNS`), one object per line, streamed."""
+    target = Path(out)
+    count = 0
+    with _atomic_output(target) as handle:
+        handle.write("[")
+        separator = "\n"
+        for row, chat_name in _records(store, chat_jids, since_ms, until_ms, batch_size):
+            handle.write(separator)
+            handle.write(_json_object(row, chat_name))
+            separator = ",\n"
+            count += 1
+        handle.write("\n]\n" if count else "]\n")
+    return ExportResult("json", target, count)
+
+
+def export_jsonl(
+    store: Store,
+    out: str | os.PathLike[str],
+    *,
+    chat_jids: Sequence[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 5000,
+) -> ExportResult:
+    """Write one JSON object per line (keys :data:`COLUMNS`)."""
+    target = Path(out)
+    count = 0
+    with _atomic_output(target) as handle:
+        for row, chat_name in _records(store, chat_jids, since_ms, until_ms, batch_size):
+            handle.write(_json_object(row, chat_name))
+            handle.write("\n")
+            count += 1
+    return ExportResult("jsonl", target, count)
+
+
+def _csv_cell(value: str | None) -> str:
+    return "" if value is None else value
+
+
+def export_csv(
+    store: Store,
+    out: str | os.PathLike[str],
+    *,
+    chat_jids: Sequence[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 5000,
+) -> ExportResult:
+    """Write CSV: a header of :data:`COLUMNS`, UTF-8, RFC 4180 (CRLF rows, fields with comma, quote or newline quoted,
+    so multi-line content stays one field). Empty cells are NULL; ``is_from_me`` is ``true``/``false``."""
+    target = Path(out)
+    count = 0
+    # newline="" lets the csv module write its own CRLF and keep the content's own line breaks untouched.
+    with _atomic_output(target, newline="") as handle:
+        writer = csv.writer(handle, dialect="excel", lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        for row, chat_name in _records(store, chat_jids, since_ms, until_ms, batch_size):
+            writer.writerow(
+                (
+                    row.chat_jid,
+                    _csv_cell(chat_name),
+                    row.id,
+                    iso_utc(row.ts_ms),
+                    row.ts_ms,
+                    _csv_cell(row.sender),
+                    _csv_cell(row.sender_name),
+                    "true" if row.is_from_me else "false",
+                    row.content,
+                    _csv_cell(row.media_type),
+                    _csv_cell(row.filename),
+                    row.id_source,
+                )
+            )
+            count += 1
+    return ExportResult("csv", target, count)
+
+
+def _parquet_table(rows: list[tuple[MessageRow, str | None]]) -> pa.Table:
+    messages = [row for row, _ in rows]
+    chat_jid, id_, ts_ms, sender, sender_name, is_from_me, content, media_type, filename, id_source = zip(
+        *messages, strict=True
+    )
+    ts = pa.array(ts_ms, type=pa.int64())
+    columns = [
+        pa.array(chat_jid, type=pa.string()),
+        pa.array([name for _, name in rows], type=pa.string()),
+        pa.array(id_, type=pa.string()),
+        ts.cast(pa.timestamp("ms", tz="UTC")),
+        ts,
+        pa.array(sender, type=pa.string()),
+        pa.array(sender_name, type=pa.string()),
+        pa.array(is_from_me, type=pa.bool_()),
+        pa.array(content, type=pa.string()),
+        pa.array(media_type, type=pa.string()),
+        pa.array(filename, type=pa.string()),
+        pa.array(id_source, type=pa.string()),
+    ]
+    return pa.Table.from_arrays(columns, schema=PARQUET_SCHEMA)
+
+
+def export_parquet(
+    store: Store,
+    out: str | os.PathLike[str],
+    *,
+    chat_jids: Sequence[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 5000,
+    row_group_rows: int = PARQUET_ROW_GROUP_ROWS,
+) -> ExportResult:
+    """Write Parquet (zstd) with :data:`PARQUET_SCHEMA`, one row group per ``row_group_rows`` messages."""
+    target = Path(out)
+    count = 0
+    pending: list[tuple[MessageRow, str | None]] = []
+    with (
+        _atomic_output(target, text=False) as handle,
+        pq.ParquetWriter(handle, PARQUET_SCHEMA, compression="zstd") as writer,
+    ):
+        for record in _records(store, chat_jids, since_ms, until_ms, batch_size):
+            pending.append(record)
+            if len(pending) >= row_group_rows:
+                writer.write_table(_parquet_table(pending))
+                count += len(pending)
+                pending = []
+        if pending:
+            writer.write_table(_parquet_table(pending))
+            count += len(pending)
+    return ExportResult("parquet", target, count)
+
+
+MEDIA_OMITTED: Final = "<Media omitted>"
+# The phone never writes an empty body and neither do we: a parser would read the next line as this one's text.
+EMPTY_BODY: Final = "<empty message>"
+_COLON_LOOKALIKE: Final = "\u2236"  # RATIO: looks like ':' but cannot end a name early
+_WORD_JOINER: Final = "\u2060"
+# A content line that starts like a message header (any common d/m/y or y-m-d date, then a time) would be read as
+# a new message by parsers; a word joiner inside the year disarms it and stays invisible to people.
+_HEADER_LIKE = re.compile(r"^(\[?)(\d{1,4})([./-])(\d{1,2})\3(\d{1,4})(,?\s*\[?\d{1,2}[:.]\d{2})")
+_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def _disarm(line: str) -> str:
+    match = _HEADER_LIKE.match(line)
+    if match is None:
+        return line
+    bracket, first, sep, middle, last, rest = match.groups()
+    if len(first) == 4:  # year first (y-m-d)
+        first = first[:2] + _WORD_JOINER + first[2:]
+    else:
+        cut = 2 if len(last) == 4 else 1
+        last = last[:cut] + _WORD_JOINER + last[cut:]
+    return f"{bracket}{first}{sep}{middle}{sep}{last}{rest}{line[match.end() :]}"
+
+
+def txt_name(name: str) -> str:
+    """A display name safe for the header: one line, no ``:`` (which ends the name), never empty."""
+    single = " ".join(name.replace(":", _COLON_LOOKALIKE).split())
+    return single or "Unknown"
+
+
+def txt_body(row: MessageRow) -> list[str]:
+    """The lines of a message's body: media as ``<Media omitted>`` (a caption follows on its own line), never empty,
+    and every continuation line disarmed so it cannot pass for a header."""
+    content = row.content.replace("\r\n", "\n").replace("\r", "\n")
+    lines = content.split("\n") if content else []
+    if row.media_type:
+        lines = [MEDIA_OMITTED, *lines]
+    elif not content.strip():
+        lines = [EMPTY_BODY]
+    return [lines[0], *(_disarm(line) for line in lines[1:])]
+
+
+def _local_stamp(zone: tzinfo | None) -> Callable[[int], str]:
+    """A formatter of ``ts_ms`` as ``13/01/2024, 09:02`` in ``zone`` (None: this machine's zone), cached per minute
+    of UTC time because consecutive messages mostly share one."""
+
+    @functools.lru_cache(maxsize=1024)
+    def stamp(utc_second: int) -> str:
+        moment = datetime.fromtimestamp(utc_second, zone) if zone else datetime.fromtimestamp(utc_second)
+        return moment.strftime("%d/%m/%Y, %H:%M")
+
+    return lambda ts_ms: stamp(ts_ms // 1000)
+
+
+def _chat_file_name(name: str | None, jid: str, used: set[str]) -> str:
+    """``WhatsApp Chat with <name>.txt`` as the phone names it; the JID's user part tells same-named chats apart."""
+    user = jid.split("@", 1)[0]
+    base = _UNSAFE_FILENAME.sub("_", " ".join((name or "").split())).strip(" .")[:80] or user
+    candidate = f"WhatsApp Chat with {base}.txt"
+    if candidate.lower() in used:
+        candidate = f"WhatsApp Chat with {base} ({_UNSAFE_FILENAME.sub('_', user)[:40]}).txt"
+    counter = 2
+    while candidate.lower() in used:
+        candidate = f"WhatsApp Chat with {base} ({counter}).txt"
+        counter += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def export_txt(
+    store: Store,
+    out_dir: str | os.PathLike[str],
+    *,
+    business_name: str,
+    zone: tzinfo | None = UTC,
+    chat_jids: Sequence[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 5000,
+) -> ExportResult:
+    """Write one WhatsApp chat-export ``.txt`` per chat into ``out_dir``.
+
+    Lines are ``13/01/2024, 09:02 - Name: text`` (Android, en-GB) in ``zone`` (None: this machine's local zone), at
+    minute resolution, oldest first, UTF-8 without BOM, ``\\n`` line ends. The business's own messages appear under
+    ``business_name`` (never "Me"); other senders under their name, else the chat's name (direct chats), else their
+    number. A chat with no messages in the selection gets no file.
+    """
+    target = Path(out_dir)
+    if target.exists() and not target.is_dir():
+        raise StoreError(f"cannot write the txt export to {target}: it is a file", hint="pass a directory to --out")
+    business = txt_name(business_name)
+    stamp = _local_stamp(zone)
+    names = {chat.jid: chat.name for chat in store.chats()}
+    used: set[str] = set()
+    files: list[Path] = []
+    count = 0
+    current: str | None = None
+    handle: IO[str] | None = None
+    # One chat file open at a time: closing the stack moves the finished chat's file into place; an error unwinds
+    # it with the exception, which removes the partial file instead.
+    with contextlib.ExitStack() as stack:
+        for row in store.iter_messages(
+            chat_jids=chat_jids, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size
+        ):
+            if row.chat_jid != current:
+                stack.close()
+                current = row.chat_jid
+                path = target / _chat_file_name(names.get(current), current, used)
+                handle = stack.enter_context(_atomic_output(path, newline="\n"))
+                files.append(path)
+            assert handle is not None
+            if row.is_from_me:
+                author = business
+            else:
+                direct = None if current.endswith("@g.us") else names.get(current)
+                author = txt_name(row.sender_name or direct or row.sender or "")
+            lines = txt_body(row)
+            handle.write(f"{stamp(row.ts_ms)} - {author}: {lines[0]}\n")
+            for line in lines[1:]:
+                handle.write(line)
+                handle.write("\n")
+            count += 1
+    log.debug("wrote %d messages in %d chat files to %s", count, len(files), target)
+    return ExportResult("txt", target, count, files)
+
+
+def export(
+    store: Store,
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    chat_jids: Sequence[str] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    zone: tzinfo | None = UTC,
+    business_name: str = "Business",
+    batch_size: int = 5000,
+) -> ExportResult:
+    """Export the store in ``fmt`` (one of :data:`FORMATS`) to ``out`` (a directory for ``txt``, else a file)."""
+    filters: dict[str, Any] = {
+        "chat_jids": chat_jids,
+        "since_ms": since_ms,
+        "until_ms": until_ms,
+        "batch_size": batch_size,
+    }
+    if fmt == "json":
+        result = export_json(store, out, **filters)
+    elif fmt == "jsonl":
+        result = export_jsonl(store, out, **filters)
+    elif fmt == "csv":
+        result = export_csv(store, out, **filters)
+    elif fmt == "parquet":
+        result = export_parquet(store, out, **filters)
+    elif fmt == "txt":
+        result = export_txt(store, out, business_name=business_name, zone=zone, **filters)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    log.info("exported %d messages as %s to %s", result.messages, result.format, result.path)
+    return result

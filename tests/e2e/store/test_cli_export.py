@@ -1,0 +1,148 @@
+"""``wamcp export`` as a user runs it: every format, filters, one-line errors and exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from wamcp.cli import app
+from wamcp.store import ChatRow, MessageRow, Store, SyncState
+
+pytestmark = pytest.mark.e2e
+
+runner = CliRunner()
+
+ALICE = "447700900123@s.whatsapp.net"
+TEAM = "120363000000000000@g.us"
+# 2024-03-31 00:30 UTC is 2024-03-31 00:30 GMT; 01:30 UTC is 02:30 BST (London changed clocks at 01:00 UTC).
+T0 = 1_711_845_000_000
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "whatsapp.db"
+    with Store.open(path) as store:
+        store.upsert_chats([ChatRow(ALICE, "Alice", False, None), ChatRow(TEAM, "Team", True, None)])
+        alice = [
+            MessageRow(ALICE, "a1", T0, "447700900123", "Alice", False, "Hi,\nopen today?", None, None, "server"),
+            MessageRow(ALICE, "a2", T0 + 3_600_000, None, None, True, "Yes!", None, None, "server"),
+        ]
+        store.save_page(ALICE, alice, state=SyncState(ALICE, cursor="done"))
+        team = [MessageRow(TEAM, "t1", T0 + 60_000, "447700900999", "Bob", False, "", "image", "a.jpg", "server")]
+        store.save_page(TEAM, team, state=SyncState(TEAM))
+    return path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["export", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
+def test_export_each_tabular_format(db: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / "exports" / f"all.{fmt}"
+    code, output = _run("--db", str(db), "--format", fmt, "--out", str(out))
+    assert code == 0, output
+    assert f"exported 3 message(s) as {fmt}" in output
+    if fmt == "json":
+        ids = [m["id"] for m in json.loads(out.read_text(encoding="utf-8"))]
+    elif fmt == "jsonl":
+        ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    elif fmt == "csv":
+        with out.open(encoding="utf-8", newline="") as handle:
+            ids = [row["id"] for row in csv.DictReader(handle)]
+    else:
+        ids = pq.read_table(out).column("id").to_pylist()
+    assert ids == ["t1", "a1", "a2"]  # ordered by chat JID, then time
+
+
+def test_export_txt_in_the_business_timezone(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "chats"
+    code, output = _run(
+        "--db", str(db), "-f", "txt", "-o", str(out), "--timezone", "Europe/London", "--business-name", "Acme: Shop"
+    )
+    assert code == 0, output
+    assert "2 chat file(s)" in output
+    alice = (out / "WhatsApp Chat with Alice.txt").read_text(encoding="utf-8")
+    assert alice == "31/03/2024, 00:30 - Alice: Hi,\nopen today?\n31/03/2024, 02:30 - Acme∶ Shop: Yes!\n"
+    team = (out / "WhatsApp Chat with Team.txt").read_text(encoding="utf-8")
+    assert team == "31/03/2024, 00:31 - Bob: <Media omitted>\n"
+
+
+def test_export_filters_by_chat_and_time(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.jsonl"
+    code, output = _run(
+        "--db", str(db), "-f", "jsonl", "-o", str(out), "--chat", ALICE, "--chat", "x@g.us",
+        "--since", "2024-03-31T00:31Z", "--until", "2024-03-31T03:00+01:00",
+    )  # fmt: skip
+    assert code == 0, output
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a2"]
+    # A naive --since is read in --timezone: London skipped 01:00-02:00 that day, so 02:00 local is 01:00 UTC.
+    code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(out), "--since", "2024-03-31 02:00",
+                        "--timezone", "Europe/London")  # fmt: skip
+    assert code == 0, output
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a2"]
+    code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(out), "--since", "2024-03-31", "--timezone", "UTC")
+    assert code == 0, output
+    assert len(out.read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "is not an ISO-8601 date"),
+        (["--timezone", "Mars/Olympus"], "unknown time zone"),
+        (["--since", "2024-04-01", "--until", "2024-03-01"], "is not before --until"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(db: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    code, output = _run("--db", str(db), "-o", str(tmp_path / "x.json"), *args)
+    assert code == 2
+    assert message in output
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_bad_format_exits_2(db: Path, tmp_path: Path) -> None:
+    code, output = _run("--db", str(db), "-o", str(tmp_path / "x"), "--format", "xml")
+    assert code == 2
+    assert "xml" in output
+
+
+def test_missing_store_exits_2(tmp_path: Path) -> None:
+    code, output = _run("--db", str(tmp_path / "nope.db"), "-o", str(tmp_path / "x.json"))
+    assert code == 2
+    assert "no store at" in output
+    assert "Traceback" not in output
+
+
+def test_corrupt_store_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"\x00garbage, not a database" * 300)
+    code, output = _run("--db", str(bad), "-o", str(tmp_path / "x.json"))
+    assert code == 2
+    assert "not a usable wamcp store" in output
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_out_must_fit_the_format(db: Path, tmp_path: Path) -> None:
+    code, output = _run("--db", str(db), "-o", str(tmp_path), "-f", "csv")
+    assert code == 2
+    assert "is a directory" in output
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    code, output = _run("--db", str(db), "-o", str(afile), "-f", "txt")
+    assert code == 2
+    assert "is a file" in output
+
+
+def test_help_lists_every_option() -> None:
+    result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in ("--db", "--format", "--out", "--chat", "--since", "--until", "--timezone", "--business-name"):
+        assert option in result.output
