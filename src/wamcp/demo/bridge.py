@@ -145,8 +145,16 @@ class _SenderNames:
             parts.append(low)
             pos += len(low) + 1
         self._blob = "\x00".join(parts)
+        # Answers per sender: a page shows few distinct senders, and the substring search costs ~1 ms on 100k chats.
+        self._answers: dict[str, str] = {}
 
     def lookup(self, sender: str, conn: sqlite3.Connection) -> str:
+        found = self._answers.get(sender)
+        if found is None:
+            found = self._answers[sender] = self._lookup(sender, conn)
+        return found
+
+    def _lookup(self, sender: str, conn: sqlite3.Connection) -> str:
         if sender in self._exact:
             # Found by exact JID: a NULL/empty name means the raw sender, no second try.
             return self._exact[sender] or sender

@@ -155,7 +155,7 @@ class DemoServer:
             out = tool_error(name, PAIRING_REQUIRED_TEXT)
         else:
             garble = self.faults.garble if self.config.faults.malformed_rate else None
-            out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble)
+            out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble, self.structured)
         return out.to_result(self.structured)
 
     def _pairing_call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:

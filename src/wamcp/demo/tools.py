@@ -212,7 +212,13 @@ def _parse_date(name: str, value: str | None) -> datetime | None:
 _Result = tuple[Any, Any]
 
 
-def _list_messages(bridge: Bridge, a: Any, garble: Callable[[str], str] | None) -> _Result:
+@dataclass(frozen=True)
+class _Options:
+    garble: Callable[[str], str] | None
+    structured: bool
+
+
+def _list_messages(bridge: Bridge, a: Any, o: _Options) -> _Result:
     found = bridge.list_messages(
         after=_parse_date("after", a.after),
         before=_parse_date("before", a.before),
@@ -234,12 +240,12 @@ def _list_messages(bridge: Bridge, a: Any, garble: Callable[[str], str] | None) 
     if not shown:
         return "No messages to display.", []
     lines = [format_message_line(m, bridge.sender_label(m)) for m in shown]
-    if garble is not None:
-        lines = [garble(line) for line in lines]
-    return "".join(lines), [_message_object(bridge, m) for m in shown]
+    if o.garble is not None:
+        lines = [o.garble(line) for line in lines]
+    return "".join(lines), [_message_object(bridge, m) for m in shown] if o.structured else None
 
 
-def _list_chats(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _list_chats(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     chats = bridge.list_chats(
         query=a.query,
         limit=a.limit,
@@ -252,38 +258,40 @@ def _list_chats(bridge: Bridge, a: Any, _g: Any) -> _Result:
     return chats, [_chat_object(c) for c in chats]
 
 
-def _get_chat(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _get_chat(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     chat = bridge.get_chat(a.chat_jid, a.include_last_message)
     return chat, _chat_object(chat) if chat else None
 
 
-def _direct_chat(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _direct_chat(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     chat = bridge.direct_chat_by_contact(a.sender_phone_number)
     return chat, _chat_object(chat) if chat else None
 
 
-def _contact_chats(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _contact_chats(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     chats = bridge.contact_chats(a.jid, a.limit, a.page)
     return chats, [_chat_object(c) for c in chats]
 
 
-def _search_contacts(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _search_contacts(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     contacts = bridge.search_contacts(a.query)
     return contacts, [pydantic_core.to_jsonable_python(c) for c in contacts]
 
 
-def _last_interaction(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _last_interaction(bridge: Bridge, a: Any, o: _Options) -> _Result:
     m = bridge.last_interaction(a.jid)
     if m is None:
         return None, None
-    return format_message_line(m, bridge.sender_label(m)), _message_object(bridge, m)
+    return format_message_line(m, bridge.sender_label(m)), _message_object(bridge, m) if o.structured else None
 
 
-def _message_context(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _message_context(bridge: Bridge, a: Any, o: _Options) -> _Result:
     try:
         ctx = bridge.message_context(a.message_id, a.before, a.after)
     except MessageNotFoundError as err:
         raise ToolCallError(str(err)) from err
+    if not o.structured:
+        return ctx, None
     structured = {
         "message": _message_object(bridge, ctx.message),
         "before": [_message_object(bridge, m) for m in ctx.before],
@@ -292,7 +300,7 @@ def _message_context(bridge: Bridge, a: Any, _g: Any) -> _Result:
     return ctx, structured
 
 
-def _send_message(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _send_message(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     if not a.recipient:
         out = {"success": False, "message": "Recipient must be provided"}
     else:
@@ -301,7 +309,7 @@ def _send_message(bridge: Bridge, a: Any, _g: Any) -> _Result:
     return out, out
 
 
-def _send_media(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _send_media(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     path = Path(a.media_path) if a.media_path else None
     if not a.recipient:
         out: dict[str, Any] = {"success": False, "message": "Recipient must be provided"}
@@ -315,7 +323,7 @@ def _send_media(bridge: Bridge, a: Any, _g: Any) -> _Result:
     return out, out
 
 
-def _download(bridge: Bridge, a: Any, _g: Any) -> _Result:
+def _download(bridge: Bridge, a: Any, _o: _Options) -> _Result:
     try:
         path = download_media(bridge, a.message_id, a.chat_jid)
     except DownloadRefusedError as err:
@@ -328,7 +336,7 @@ def _download(bridge: Bridge, a: Any, _g: Any) -> _Result:
     return out, out
 
 
-_TOOLS: dict[str, Callable[[Bridge, Any, Any], _Result]] = {
+_TOOLS: dict[str, Callable[[Bridge, Any, _Options], _Result]] = {
     "search_contacts": _search_contacts,
     "list_messages": _list_messages,
     "list_chats": _list_chats,
@@ -350,9 +358,14 @@ def _validation_text(err: pydantic.ValidationError) -> str:
 
 
 def call_tool(
-    bridge: Bridge, name: str, arguments: dict[str, Any] | None, garble: Callable[[str], str] | None = None
+    bridge: Bridge,
+    name: str,
+    arguments: dict[str, Any] | None,
+    garble: Callable[[str], str] | None = None,
+    structured: bool = False,
 ) -> ToolOutput:
-    """Run one lharries tool synchronously (call it from a worker thread)."""
+    """Run one lharries tool synchronously (call it from a worker thread); ``structured`` also builds the
+    ``structuredContent`` payload (skipped otherwise: it costs extra lookups per message)."""
     model = _ARG_MODELS.get(name)
     if model is None:
         return ToolOutput([f"Unknown tool: {name}"], is_error=True)
@@ -361,7 +374,7 @@ def call_tool(
     except pydantic.ValidationError as err:
         return tool_error(name, _validation_text(err))
     try:
-        value, structured = _TOOLS[name](bridge, args, garble)
+        value, payload = _TOOLS[name](bridge, args, _Options(garble, structured))
     except ToolCallError as err:
         return tool_error(name, str(err))
-    return ToolOutput(_blocks(value), structured)
+    return ToolOutput(_blocks(value), payload)
