@@ -7,7 +7,7 @@ target only when complete, so a failed or interrupted export never leaves a trun
 Tabular formats share :data:`COLUMNS` (documented in docs/store.md): ``timestamp`` is ISO-8601 UTC at second
 resolution (``2025-03-28T12:53:20Z``; parquet: ``timestamp[ms, tz=UTC]``) and ``ts_ms`` keeps the exact instant.
 The ``.txt`` export writes one file per chat the way an Android phone with an en-GB locale does (WHATSAPP_SERVERS.md
-§3), in the business's local time, so existing chat-analysis tools can read it.
+§3, formatted by :mod:`wamcp.chat_export`), in the business's local time, so existing chat-analysis tools read it.
 """
 
 from __future__ import annotations
@@ -15,28 +15,28 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import itertools
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from json.encoder import encode_basestring as _encode_string
 from pathlib import Path
-from typing import IO, Any, Final, Literal, get_args
+from typing import IO, Any, Final, Literal, NamedTuple, TextIO, cast, get_args
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..chat_export import write_chat_export
 from ..errors import StoreError
 from ..redact import get_logger
 from .sqlite import MessageRow, Store
 
 __all__ = [
     "COLUMNS",
-    "EMPTY_BODY",
     "FORMATS",
-    "MEDIA_OMITTED",
     "PARQUET_SCHEMA",
     "ExportFormat",
     "ExportResult",
@@ -47,8 +47,6 @@ __all__ = [
     "export_parquet",
     "export_txt",
     "iso_utc",
-    "txt_body",
-    "txt_name",
 ]
 
 log = get_logger(__name__)
@@ -313,58 +311,17 @@ def export_parquet(
     return ExportResult("parquet", target, count)
 
 
-MEDIA_OMITTED: Final = "<Media omitted>"
-# The phone never writes an empty body and neither do we: a parser would read the next line as this one's text.
-EMPTY_BODY: Final = "<empty message>"
-_COLON_LOOKALIKE: Final = "\u2236"  # RATIO: looks like ':' but cannot end a name early
-_WORD_JOINER: Final = "\u2060"
-# A content line that starts like a message header (any common d/m/y or y-m-d date, then a time) would be read as
-# a new message by parsers; a word joiner inside the year disarms it and stays invisible to people.
-_HEADER_LIKE = re.compile(r"^(\[?)(\d{1,4})([./-])(\d{1,2})\3(\d{1,4})(,?\s*\[?\d{1,2}[:.]\d{2})")
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
-def _disarm(line: str) -> str:
-    match = _HEADER_LIKE.match(line)
-    if match is None:
-        return line
-    bracket, first, sep, middle, last, rest = match.groups()
-    if len(first) == 4:  # year first (y-m-d)
-        first = first[:2] + _WORD_JOINER + first[2:]
-    else:
-        cut = 2 if len(last) == 4 else 1
-        last = last[:cut] + _WORD_JOINER + last[cut:]
-    return f"{bracket}{first}{sep}{middle}{sep}{last}{rest}{line[match.end() :]}"
+class _TxtMessage(NamedTuple):
+    """A stored message as :mod:`wamcp.chat_export` wants it: an aware time and the author's display name."""
 
-
-def txt_name(name: str) -> str:
-    """A display name safe for the header: one line, no ``:`` (which ends the name), never empty."""
-    single = " ".join(name.replace(":", _COLON_LOOKALIKE).split())
-    return single or "Unknown"
-
-
-def txt_body(row: MessageRow) -> list[str]:
-    """The lines of a message's body: media as ``<Media omitted>`` (a caption follows on its own line), never empty,
-    and every continuation line disarmed so it cannot pass for a header."""
-    content = row.content.replace("\r\n", "\n").replace("\r", "\n")
-    lines = content.split("\n") if content else []
-    if row.media_type:
-        lines = [MEDIA_OMITTED, *lines]
-    elif not content.strip():
-        lines = [EMPTY_BODY]
-    return [lines[0], *(_disarm(line) for line in lines[1:])]
-
-
-def _local_stamp(zone: tzinfo | None) -> Callable[[int], str]:
-    """A formatter of ``ts_ms`` as ``13/01/2024, 09:02`` in ``zone`` (None: this machine's zone), cached per minute
-    of UTC time because consecutive messages mostly share one."""
-
-    @functools.lru_cache(maxsize=1024)
-    def stamp(utc_second: int) -> str:
-        moment = datetime.fromtimestamp(utc_second, zone) if zone else datetime.fromtimestamp(utc_second)
-        return moment.strftime("%d/%m/%Y, %H:%M")
-
-    return lambda ts_ms: stamp(ts_ms // 1000)
+    timestamp: datetime
+    sender: str
+    content: str
+    is_from_me: bool
+    media_type: str | None
 
 
 def _chat_file_name(name: str | None, jid: str, used: set[str]) -> str:
@@ -393,7 +350,7 @@ def export_txt(
     until_ms: int | None = None,
     batch_size: int = 5000,
 ) -> ExportResult:
-    """Write one WhatsApp chat-export ``.txt`` per chat into ``out_dir``.
+    """Write one WhatsApp chat-export ``.txt`` per chat into ``out_dir``, formatted by :mod:`wamcp.chat_export`.
 
     Lines are ``13/01/2024, 09:02 - Name: text`` (Android, en-GB) in ``zone`` (None: this machine's local zone), at
     minute resolution, oldest first, UTF-8 without BOM, ``\\n`` line ends. The business's own messages appear under
@@ -403,38 +360,28 @@ def export_txt(
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise StoreError(f"cannot write the txt export to {target}: it is a file", hint="pass a directory to --out")
-    business = txt_name(business_name)
-    stamp = _local_stamp(zone)
     names = {chat.jid: chat.name for chat in store.chats()}
     used: set[str] = set()
     files: list[Path] = []
     count = 0
-    current: str | None = None
-    handle: IO[str] | None = None
-    # One chat file open at a time: closing the stack moves the finished chat's file into place; an error unwinds
-    # it with the exception, which removes the partial file instead.
-    with contextlib.ExitStack() as stack:
-        for row in store.iter_messages(
-            chat_jids=chat_jids, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size
-        ):
-            if row.chat_jid != current:
-                stack.close()
-                current = row.chat_jid
-                path = target / _chat_file_name(names.get(current), current, used)
-                handle = stack.enter_context(_atomic_output(path, newline="\n"))
-                files.append(path)
-            assert handle is not None
-            if row.is_from_me:
-                author = business
-            else:
-                direct = None if current.endswith("@g.us") else names.get(current)
-                author = txt_name(row.sender_name or direct or row.sender or "")
-            lines = txt_body(row)
-            handle.write(f"{stamp(row.ts_ms)} - {author}: {lines[0]}\n")
-            for line in lines[1:]:
-                handle.write(line)
-                handle.write("\n")
-            count += 1
+    rows = store.iter_messages(chat_jids=chat_jids, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size)
+    # groupby streams: one chat's rows at a time, one chat file open at a time.
+    for jid, chat_rows in itertools.groupby(rows, key=lambda row: row.chat_jid):
+        direct_name = None if jid.endswith("@g.us") else names.get(jid)
+        messages = (
+            _TxtMessage(
+                datetime.fromtimestamp(row.ts_ms / 1000, UTC),
+                row.sender_name or direct_name or row.sender or "",
+                row.content,
+                row.is_from_me,
+                row.media_type,
+            )
+            for row in chat_rows
+        )
+        path = target / _chat_file_name(names.get(jid), jid, used)
+        with _atomic_output(path, newline="\n") as handle:
+            count += write_chat_export(messages, cast(TextIO, handle), business_name=business_name, zone=zone)
+        files.append(path)
     log.debug("wrote %d messages in %d chat files to %s", count, len(files), target)
     return ExportResult("txt", target, count, files)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -18,21 +17,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from wamcp.chat_export import EMPTY_BODY, MEDIA_OMITTED, read_chat_export
 from wamcp.errors import StoreError
 from wamcp.store import ChatRow, MessageRow, Store, SyncState
 from wamcp.store import export as export_module
 from wamcp.store.export import (
     COLUMNS,
-    EMPTY_BODY,
     FORMATS,
-    MEDIA_OMITTED,
     PARQUET_SCHEMA,
     export,
     export_parquet,
     export_txt,
     iso_utc,
-    txt_body,
-    txt_name,
 )
 
 from ._helpers import BASE_MS, build_big_store, make_page
@@ -51,6 +47,7 @@ TRICKY = [
     MessageRow(ALICE, "a3", 1_711_846_801_500, "447700900123", None, False, "", "image", "IMG-1.jpg", "derived"),
     MessageRow(ALICE, "a4", 1_711_846_802_000, "447700900123", None, False, "caption ✓", "video", None, "server"),
     MessageRow(ALICE, "a5", 1_711_846_803_000, "447700900123", None, False, "  ", None, None, "derived"),
+    MessageRow(ALICE, "a6", 1_711_846_804_000, None, None, True, "", None, None, "server"),
     MessageRow(TEAM, "t1", BASE_MS, "447700900999", None, False, "𝄞 emoji 🎉, comma", None, None, "server"),
     MessageRow(TEAM, "t2", BASE_MS + 1, None, "Bob\nSmith", False, "=1+2\n\n2024-01-13 09:02 x", None, None, "server"),
 ]
@@ -112,25 +109,6 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
 
 
 READERS = {"json": _read_json, "jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}
-
-_HEADER = re.compile(r"^(\d{2})/(\d{2})/(\d{4}), (\d{2}):(\d{2}) - ([^:\n]+): (.*)$")
-
-
-def parse_txt(path: Path) -> list[tuple[str, str, str]]:
-    """A strict reader of the Android en-GB export: (local minute 'YYYY-mm-dd HH:MM', author, body) per message."""
-    raw = path.read_bytes()
-    assert not raw.startswith(b"\xef\xbb\xbf")
-    assert b"\r" not in raw
-    messages: list[tuple[str, str, str]] = []
-    for line in raw.decode("utf-8").split("\n")[:-1]:
-        match = _HEADER.match(line)
-        if match:
-            day, month, year, hour, minute, author, body = match.groups()
-            messages.append((f"{year}-{month}-{day} {hour}:{minute}", author, body))
-        else:
-            stamp, author, body = messages[-1]
-            messages[-1] = (stamp, author, f"{body}\n{line}")
-    return messages
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
@@ -199,6 +177,13 @@ def test_iso_utc_matches_datetime() -> None:
     assert iso_utc(1_743_166_400_000) == "2025-03-28T12:53:20Z"
 
 
+def _expected_body(row: MessageRow) -> str:
+    text = row.content.replace("\r\n", "\n")
+    if row.media_type:
+        return f"{MEDIA_OMITTED}\n{text}" if text else MEDIA_OMITTED
+    return text or EMPTY_BODY
+
+
 def test_txt_export_reads_back_in_local_time(filled: Store, tmp_path: Path) -> None:
     zone = ZoneInfo("America/Sao_Paulo")
     result = export(filled, "txt", tmp_path / "chats", zone=zone, business_name="Acme: Store")
@@ -207,43 +192,36 @@ def test_txt_export_reads_back_in_local_time(filled: Store, tmp_path: Path) -> N
         "WhatsApp Chat with Alice.txt",
         "WhatsApp Chat with Team_ Sales.txt",
     ]
+    names = {ALICE: "Alice", TEAM: None}
     for path in result.files:
+        raw = path.read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf")
+        assert b"\r" not in raw
         jid = ALICE if "Alice" in path.name else TEAM
-        stored = [r for r in filled.iter_messages(chat_jids=[jid])]
-        back = parse_txt(path)
+        stored = list(filled.iter_messages(chat_jids=[jid]))
+        back = read_chat_export(raw.decode("utf-8"))
         assert len(back) == len(stored)
-        for row, (stamp, author, body) in zip(stored, back, strict=True):
-            local = datetime.fromtimestamp(row.ts_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
-            assert stamp == local
-            assert ":" not in author
-            if row.is_from_me:
-                assert author == "Acme∶ Store"
-            assert body.strip()
-            assert body.replace(WJ, "") == "\n".join(txt_body(row)).replace(WJ, "")
-            if not row.media_type and row.content.strip():
-                assert body.replace(WJ, "") == row.content.replace("\r\n", "\n")
+        for row, message in zip(stored, back, strict=True):
+            local = datetime.fromtimestamp(row.ts_ms / 1000, zone).replace(second=0, microsecond=0, tzinfo=None)
+            assert message.time == local
+            expected_author = "Acme∶ Store" if row.is_from_me else row.sender_name or names[jid] or row.sender
+            assert message.author == " ".join(str(expected_author).replace(":", "∶").split())
+            assert message.text == _expected_body(row)
 
 
 def test_txt_names_and_bodies_follow_the_phone(filled: Store, tmp_path: Path) -> None:
     result = export_txt(filled, tmp_path, business_name="Acme", zone=UTC)
     alice = (tmp_path / "WhatsApp Chat with Alice.txt").read_text(encoding="utf-8")
     assert alice.splitlines()[0] == '31/03/2024, 00:59 - Alice∶ VIP: hi, "there"'
-    assert "31/03/2024, 01:00 - Acme: Yes!\n13/01/20\u206024, 09:02 - Bob: fake\n" in alice
+    assert f"31/03/2024, 01:00 - Acme: Yes!\n1{WJ}3/01/2024, 09:02 - Bob: fake\n" in alice
     assert f"- Alice: {MEDIA_OMITTED}\n" in alice  # no sender name: a direct chat's own name
     assert f"- Alice: {MEDIA_OMITTED}\ncaption ✓\n" in alice
-    assert f"- Alice: {EMPTY_BODY}\n" in alice
+    assert f"- Acme: {EMPTY_BODY}\n" in alice
     team = (tmp_path / "WhatsApp Chat with Team_ Sales.txt").read_text(encoding="utf-8")
     assert "- 447700900999: 𝄞 emoji" in team  # no name in a group: the number
-    assert f"- Bob Smith: =1+2\n\n20{WJ}24-01-13 09:02 x\n" in team
+    assert f"- Bob Smith: =1+2\n\n2{WJ}024-01-13 09:02 x\n" in team
     assert "Me:" not in alice + team
     assert result.messages == len(TRICKY)
-
-
-def test_txt_helpers() -> None:
-    assert txt_name(" a:b\nc ") == "a∶b c"
-    assert txt_name("") == "Unknown"
-    row = TRICKY[0]._replace(content="x\n[13/01/2024, 09:02:03] Bob: y\n1/2/24, 9:02 - z\nnot 1/2/24")
-    assert txt_body(row) == ["x", f"[13/01/20{WJ}24, 09:02:03] Bob: y", f"1/2/2{WJ}4, 9:02 - z", "not 1/2/24"]
 
 
 def test_txt_file_names_are_safe_and_unique(store: Store, tmp_path: Path) -> None:
@@ -330,9 +308,7 @@ def test_export_module_names_are_pinned() -> None:
     assert sorted(export_module.__all__) == sorted(
         [
             "COLUMNS",
-            "EMPTY_BODY",
             "FORMATS",
-            "MEDIA_OMITTED",
             "PARQUET_SCHEMA",
             "ExportFormat",
             "ExportResult",
@@ -343,8 +319,6 @@ def test_export_module_names_are_pinned() -> None:
             "export_parquet",
             "export_txt",
             "iso_utc",
-            "txt_body",
-            "txt_name",
         ]
     )
 
