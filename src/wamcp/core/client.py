@@ -59,6 +59,8 @@ _TEARDOWN_GRACE = 2.0
 _HEALTH_TIMEOUT = 5.0
 #: A call still pending this long after its timeout means the connection is stuck (e.g. a write that never ends).
 _BACKSTOP_SLACK = 1.0
+#: A session that lived at least this long (seconds) resets the reconnect backoff; a shorter one counts as a failure.
+_STABLE_AFTER = 1.0
 #: How often the supervisor looks for stuck calls.
 _WATCHDOG_INTERVAL = 0.5
 
@@ -191,7 +193,7 @@ class MCPClient:
         if srv.task is None or srv.state in ("disconnected", "failed"):
             self._start(srv)
         seen = srv.outcomes
-        budget = srv.config.connect_timeout + 1.5
+        budget = srv.config.connect_timeout * (len(srv.transports) - srv.transport_index) + 1.5
         with anyio.move_on_after(budget):
             while True:
                 if srv.live_session() is not None:
@@ -227,10 +229,11 @@ class MCPClient:
             attempt_error: MCPClientError | None = None
             session_seen: Session | None = None
 
+            end_reason = "failed"
+
             def on_ready(session: Session) -> None:
-                nonlocal ever_connected, failures, session_seen
+                nonlocal ever_connected, session_seen
                 ever_connected = True
-                failures = 0
                 session_seen = session
                 if srv.run_id != run_id:
                     return
@@ -279,7 +282,7 @@ class MCPClient:
                         on_ready=on_ready,
                         on_failure=on_failure,
                     ) as session:
-                        reason = await self._serve(srv, session, stop)
+                        reason = end_reason = await self._serve(srv, session, stop)
                         logger.debug("leaving session of %s: %s", srv.name, reason)
                         # Bound the teardown: a dead peer must not hold the close (DELETE, flush) open for long.
                         scope.deadline = anyio.current_time() + _TEARDOWN_GRACE
@@ -309,7 +312,12 @@ class MCPClient:
                 srv.state = "failed"
                 srv.notify()
                 return
-            if session_seen is None:
+            if session_seen is not None and (
+                end_reason != "lost" or time.monotonic() - session_seen.opened_at >= _STABLE_AFTER
+            ):
+                failures = 0
+            else:
+                # A failed attempt, or a session that died at once (a crash-looping server): back off harder.
                 failures += 1
                 if isinstance(attempt_error, MCPAuthenticationError) or failures >= max(1, srv.config.max_retries):
                     srv.state = "failed"

@@ -236,7 +236,8 @@ async def test_failed_first_connect_raises_and_a_later_connect_tries_again(harne
 async def test_gives_up_after_max_retries_then_next_call_starts_over(harness: Harness, clock: FakeClock) -> None:
     async with make_client(harness, clock, max_retries=3) as client:
         await client.connect("mem")
-        harness.transport.fail_opens = [ConnectionRefusedError(111, "Connection refused")] * 3
+        # The session dies at once, which counts as the first failure (a crash-looping server), then two refusals.
+        harness.transport.fail_opens = [ConnectionRefusedError(111, "Connection refused")] * 2
         harness.transport.drop()
         await wait_for(lambda: client.status("mem")["state"] == "failed")
         failed = client.status("mem")
@@ -244,9 +245,9 @@ async def test_gives_up_after_max_retries_then_next_call_starts_over(harness: Ha
         result = await client.execute_tool("mem", "echo", {"text": "recovered"})
         status = client.status("mem")
 
-    assert opens_when_failed == 1 + 3
+    assert opens_when_failed == 1 + 2
     assert "connection refused" in failed["last_error"]
-    assert len(clock.sleeps) == 3  # backoff before each reconnect attempt, on the injected clock
+    assert len(clock.sleeps) == 2  # backoff before each reconnect attempt, on the injected clock
     assert all(0 <= delay <= 30 for delay in clock.sleeps)
     assert result["text"] == "recovered"
     assert status["state"] == "connected"
