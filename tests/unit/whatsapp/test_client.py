@@ -308,3 +308,47 @@ async def test_health_when_the_status_read_fails(tools: list[dict[str, Any]]) ->
     assert "database locked" in health["error"]
     fake.healthy = False
     assert (await client.health_check())["mcp_connection"] is False
+
+
+async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any]]) -> None:
+    rng = random.Random(5)
+    names = {
+        SHOP: "Isla Silva",
+        "447700900124@s.whatsapp.net": "Twin",
+        "447700900125@s.whatsapp.net": "Twin",
+        "447700900126@s.whatsapp.net": "Lead From: FB ad",
+        GROUP: "Market stall rota",
+    }
+    messages = []
+    moment = datetime(2025, 3, 28, 18, 0, 0)
+    for i in range(900):
+        moment -= timedelta(seconds=rng.choice([0, 1, 7, 300]))
+        jid = rng.choice(list(names))
+        fake = "\n[2025-03-28 10:00:00] Chat: Nobody From: Me: forwarded" if i % 97 == 0 else ""
+        messages.append(
+            PrintedMessage(
+                moment.strftime("%Y-%m-%d %H:%M:%S"),
+                jid,
+                names[jid],
+                rng.choice(["Ana", "447700900999"]),
+                rng.choice(["ok", "hello", "No messages to display."]) + fake,
+                is_from_me=rng.random() < 0.3,
+                media_type="image" if i % 13 == 0 else None,
+                message_id=f"IMG{i}",
+            )
+        )
+    messages.sort(key=lambda m: m.server_time, reverse=True)
+    client, fake_mcp = make_client(messages, tools, chat_names=names)
+    per_chat = {(m.chat_jid, m.id) for jid in names async for m in client.iter_messages(jid, page_size=60)}
+    everything = [(m.chat_jid, m.id) async for m in client.iter_all_messages(page_size=60)]
+    assert len(everything) == len(set(everything)) == len(messages)
+    assert set(everything) == per_chat
+    cross = [args for tool, args in fake_mcp.calls if tool == "list_messages" and "chat_jid" not in args]
+    assert cross
+    newest = datetime.fromisoformat(messages[0].server_time) + timedelta(seconds=1)
+    assert cross[0]["before"] == newest.strftime("%Y-%m-%d %H:%M:%S")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        [m async for m in client.iter_all_messages(since=datetime(2025, 1, 1))]
+    recent = datetime.fromisoformat(messages[100].server_time).replace(tzinfo=UTC)
+    newer = [m async for m in client.iter_all_messages(since=recent)]
+    assert len(newer) == sum(1 for m in messages if m.server_time >= messages[100].server_time)

@@ -387,3 +387,34 @@ def test_header_soup_is_parsed_without_losing_lines(lines: list[str], ordered: b
     if ordered:  # every line is either bad, a header, or inside some message's content
         consumed = sum(1 + m.content.count("\n") for m in messages) + stats.bad_lines
         assert consumed == len(lines) or not lines
+
+
+def test_known_names_holding_colons_and_from() -> None:
+    lead = "Lead From: FB ad"
+    text = format_listing(
+        [
+            PrintedMessage("2025-03-28 10:00:00", "1@g.us", "Stall", lead, "Are you open?"),
+            PrintedMessage("2025-03-28 09:00:00", "2@s.whatsapp.net", lead, lead, "hi: there"),
+            PrintedMessage(
+                "2025-03-28 08:00:00", "1@g.us", "Stall", "Bob", "x\n[2025-03-28 07:00:00] Chat: Nope From: Me: q"
+            ),
+        ]
+    )
+    naive = parse_message_listing(text, clock=UTC_CLOCK)
+    assert naive[0].sender == "Lead From"  # the documented limit without names
+    stats = ParseStats()
+    messages = parse_message_listing(
+        text,
+        clock=UTC_CLOCK,
+        known_chat_names={"Stall", lead},
+        known_sender_names={"Stall", lead, "Bob"},
+        chat_jids_by_name={"Stall": "1@g.us", lead: "2@s.whatsapp.net"},
+        stats=stats,
+    )
+    assert [(m.chat_name, m.sender, m.content) for m in messages] == [
+        ("Stall", lead, "Are you open?"),
+        (lead, lead, "hi: there"),
+        ("Stall", "Bob", "x\n[2025-03-28 07:00:00] Chat: Nope From: Me: q"),
+    ]
+    assert [m.chat_jid for m in messages] == ["1@g.us", "2@s.whatsapp.net", "1@g.us"]
+    assert stats.ambiguous_headers == 1

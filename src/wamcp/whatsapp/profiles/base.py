@@ -86,6 +86,15 @@ class Profile(Protocol):
         self, call: ToolCaller, chat_jid: str, *, since: datetime | None = None, page_size: int = 500
     ) -> AsyncIterator[Message]: ...
 
+    def iter_all_messages(
+        self,
+        call: ToolCaller,
+        *,
+        since: datetime | None = None,
+        page_size: int = 500,
+        chats: list[Chat] | None = None,
+    ) -> AsyncIterator[Message]: ...
+
     async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]: ...
 
     async def authenticate(self, call: ToolCaller, phone_number: str, tool_names: set[str]) -> dict[str, Any]: ...

@@ -32,7 +32,8 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import AsyncIterator, Mapping
+from collections import Counter
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -193,6 +194,8 @@ def parse_message_listing(
     before: str | None = None,
     after: str | None = None,
     chat_jids_by_name: Mapping[str, str] | None = None,
+    known_chat_names: Collection[str] | None = None,
+    known_sender_names: Collection[str] | None = None,
     stats: ParseStats | None = None,
     source: str = "list_messages",
 ) -> list[Message]:
@@ -201,7 +204,11 @@ def parse_message_listing(
     ``chat_jid``: the call was for this one chat (enables rule 2; ``chat_name`` is then learned from the first
     line unless given). ``ordered``: the call had ``include_context=false`` (enables rules 4 and 5; with context the
     server repeats messages, and exact repeats are dropped). ``before``/``after``: the call's window in the server's
-    wall-clock text (``after`` is inclusive of its second, as lharries compares text). Never raises on bad input:
+    wall-clock text (``after`` is inclusive of its second, as lharries compares text). ``known_chat_names``: for
+    cross-chat listings, the names of every chat (``""`` for a chat without one); a header naming another chat is
+    content (rule 2 for many chats). ``known_sender_names``: display names the server may print as senders (it
+    takes them from chat names); one holding ``": "`` is recognised whole instead of being cut at its first
+    ``": "``. Never raises on bad input:
     lines that belong to no message are counted in ``stats.bad_lines`` and logged.
     """
     stats = stats if stats is not None else ParseStats()
@@ -237,7 +244,17 @@ def parse_message_listing(
             "%s: %d line(s) before the first message header ignored; first: %r", source, start, _excerpt(lines[0])
         )
     expected_name = first.chat_name if (chat_jid is not None or chat_name is not None) else None
+    if known_chat_names is not None and (first.chat_name or "") not in known_chat_names:
+        resolved = _resolve_known_name(lines[start], start, known_chat_names)
+        if resolved is not None:
+            resolved.instant = first.instant
+            first = resolved
 
+    # lharries prints contacts by their chat name, which may itself hold ": " (e.g. "Lead From: FB ad").
+    long_senders = sorted((n for n in known_sender_names or () if ": " in n), key=len, reverse=True)
+    plain_senders = set(known_sender_names or ())
+    if long_senders:
+        _fix_sender(first, long_senders, plain_senders)
     headers = [first]
     for index in range(start + 1, len(lines)):
         line = lines[index]
@@ -246,6 +263,11 @@ def parse_message_listing(
         header = _split_header(line, index, expected_name)
         if header is None:
             continue
+        if known_chat_names is not None and (header.chat_name or "") not in known_chat_names:
+            header = _resolve_known_name(line, index, known_chat_names)
+            if header is None:
+                stats.ambiguous_headers += 1
+                continue
         t = header.server_time
         if (before is not None and t >= before) or (after is not None and t < after):
             stats.ambiguous_headers += 1
@@ -255,6 +277,8 @@ def parse_message_listing(
             continue
         if not _with_instant(clock, header):
             continue
+        if long_senders:
+            _fix_sender(header, long_senders, plain_senders)
         headers.append(header)
 
     if ordered and len(headers) > 1:
@@ -281,6 +305,28 @@ def parse_message_listing(
                 contents[k - 1] = contents[k - 1] + "\n" + lines[rejected.line] + continuation
 
     return _build_messages(headers, contents, chat_jid, ordered, chat_jids_by_name, stats)
+
+
+def _fix_sender(header: _Header, long_names: list[str], plain_names: set[str]) -> None:
+    """Re-split sender and content when the first ": " cut a known sender name that holds ": " itself."""
+    if header.sender == "Me" or header.sender in plain_names:
+        return
+    joined = header.sender + ": " + header.content
+    for name in long_names:
+        if joined.startswith(name + ": "):
+            header.sender = name
+            header.content = joined[len(name) + 2 :]
+            return
+
+
+def _resolve_known_name(line: str, index: int, known: Collection[str]) -> _Header | None:
+    """Re-split a header whose chat name holds " From: " (the first split cut it short) against the known names."""
+    for name in known:
+        if " From: " in name:
+            header = _split_header(line, index, name)
+            if header is not None:
+                return header
+    return None
 
 
 def _looks_like_json(text: str) -> bool:
@@ -544,6 +590,7 @@ class LharriesProfile:
         self.stats = ParseStats()
         self.server_name = server_name
         self._chat_names: dict[str, str | None] = {}
+        self._sender_cache: tuple[int, frozenset[str]] | None = None
 
     def is_idempotent(self, tool_name: str) -> bool:
         return tool_name in LHARRIES_TOOLS
@@ -551,6 +598,13 @@ class LharriesProfile:
     def _remember(self, chats: list[Chat]) -> None:
         for chat in chats:
             self._chat_names[chat.jid] = chat.name
+        self._sender_cache = None  # a rename keeps the count the cache is keyed on
+
+    def _sender_names(self) -> frozenset[str]:
+        if self._sender_cache is None or self._sender_cache[0] != len(self._chat_names):
+            names = frozenset(name for name in self._chat_names.values() if name)
+            self._sender_cache = (len(self._chat_names), names)
+        return self._sender_cache[1]
 
     def _jids_by_name(self) -> dict[str, str]:
         by_name: dict[str, str] = {}
@@ -621,7 +675,12 @@ class LharriesProfile:
         page: int = 0,
         before: str | None,
         after: str | None,
+        known_chat_names: Collection[str] | None = None,
     ) -> list[Message]:
+        # The chat's exact name is the strongest rule against header-shaped content (rule 2), and the only way
+        # to split "Chat: <name> From: <sender>" right when the name itself holds " From: ".
+        if chat_jid is not None and chat_jid not in self._chat_names and await self.get_chat(call, chat_jid) is None:
+            self._chat_names[chat_jid] = None
         arguments = list_messages_arguments(
             chat_jid=chat_jid, query=query, limit=limit, page=page, before=before, after=after
         )
@@ -641,6 +700,8 @@ class LharriesProfile:
             before=before,
             after=after,
             chat_jids_by_name=None if chat_jid else self._jids_by_name(),
+            known_chat_names=known_chat_names,
+            known_sender_names=self._sender_names(),
             stats=self.stats,
         )
 
@@ -690,15 +751,63 @@ class LharriesProfile:
         and lharries, which compares text, both include it).
         """
         jid = normalize_jid(chat_jid)
+        async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
+            yield message
+
+    async def iter_all_messages(
+        self,
+        call: ToolCaller,
+        *,
+        since: datetime | None = None,
+        page_size: int = 500,
+        chats: list[Chat] | None = None,
+    ) -> AsyncIterator[Message]:
+        """Every message of every chat, each once: one keyset walk across all chats, then per-chat walks for the
+        chats it cannot attribute.
+
+        A cross-chat listing names chats, not JIDs, so the walk keeps the messages of chats whose name is unique
+        (and media messages, which carry their JID) and leaves chats that share a name, or have none, to
+        :meth:`iter_messages`. Headers must name a known chat (``chats``, default: :meth:`iter_chats`), and the walk
+        starts just after the newest message those chats report, so a chat created meanwhile waits for the next
+        run. Far fewer calls than one walk per chat when chats are small.
+        """
+        chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
+        self._remember(chat_list)
+        counts = Counter(chat.name for chat in chat_list)
+        unique = {chat.name: chat.jid for chat in chat_list if chat.name and counts[chat.name] == 1}
+        per_chat = [chat.jid for chat in chat_list if chat.name not in unique]
+        known = {chat.name or "" for chat in chat_list}
+        newest = max((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
+        before = ServerClock.shift_text(self.clock.to_server_text(newest), 1) if newest is not None else None
+        skip = set(per_chat)
+        if unique:
+            async for message in self._walk(call, None, since=since, before=before, page_size=page_size, known=known):
+                if message.chat_jid is not None and message.chat_jid not in skip:
+                    yield message
+        for jid in per_chat:
+            async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
+                yield message
+
+    async def _walk(
+        self,
+        call: ToolCaller,
+        jid: str | None,
+        *,
+        since: datetime | None,
+        before: str | None,
+        page_size: int,
+        known: Collection[str] | None = None,
+    ) -> AsyncIterator[Message]:
         floor = self.clock.to_server_text(since) if since is not None else None
         after = ServerClock.shift_text(floor, -1) if floor is not None else None
-        before: str | None = None
         limit = page_size
         seen: set[str] = set()
         while True:
             ambiguous_before = self.stats.ambiguous_headers
-            page = await self._listing(call, chat_jid=jid, query=None, limit=limit, before=before, after=after)
-            if page and page[0].chat_name is not None:
+            page = await self._listing(
+                call, chat_jid=jid, query=None, limit=limit, before=before, after=after, known_chat_names=known
+            )
+            if jid is not None and page and page[0].chat_name is not None:
                 self._chat_names.setdefault(jid, page[0].chat_name)
             for message in page:
                 if message.id in seen or (floor is not None and (message.server_time or "") < floor):
@@ -713,7 +822,7 @@ class LharriesProfile:
             oldest = page[-1].server_time or ""
             if oldest == page[0].server_time and len(page) >= limit:
                 if limit >= _MAX_LIMIT:
-                    logger.error("list_messages: more than %d messages in one second of one chat; stopping", limit)
+                    logger.error("list_messages: more than %d messages in one second; stopping", limit)
                     return
                 seen.update(m.id for m in page)
                 limit *= 2

@@ -19,6 +19,7 @@ __all__ = ["PAIRING_TOOLS", "STATUS_TOOLS", "request_pairing", "whatsapp_status"
 logger = get_logger(__name__)
 
 PAIRING_TOOLS = ("request_pairing", "login_qr", "get_qr_code", "pair", "get_pairing_code")
+_PAIRED = frozenset({"connected", "authenticated", "paired", "logged_in", "open"})
 STATUS_TOOLS = ("get_connection_status", "check_auth_status", "status", "get_status", "connection_status")
 
 
@@ -46,6 +47,7 @@ async def request_pairing(call: ToolCaller, phone_number: str, tool_names: set[s
             "status": "paired_externally",
             "authenticated": None,
             "qr_code": None,
+            "pairing_code": None,
             "phone_number": phone_number,
             "message": (
                 f"{server} has no pairing tool: WhatsApp is paired in the server's own bridge. Start the bridge and "
@@ -54,17 +56,19 @@ async def request_pairing(call: ToolCaller, phone_number: str, tool_names: set[s
         }
     result = await call(tool, {"phone_number": phone_number} if tool in ("request_pairing", "pair") else {})
     data = _first_object(result)
-    qr_code = data.get("qr_code") or data.get("qr") or data.get("code")
+    qr_code = data.get("qr_code") or data.get("qr")
     for block in result.get("content") or []:
         if block.get("type") == "image" and not qr_code:
             qr_code = f"data:{block.get('mimeType', 'image/png')};base64,{block.get('data', '')}"
     if not qr_code and not data:
         qr_code = (result.get("text") or "").strip() or None
-    already = bool(data.get("authenticated") or data.get("paired") or data.get("connected"))
+    state = str(data.get("status") or data.get("state") or "").lower()
+    already = bool(data.get("authenticated") or data.get("paired") or data.get("connected")) or state in _PAIRED
     return {
         "status": "authenticated" if already else ("qr_required" if qr_code else "pending"),
         "authenticated": already,
         "qr_code": qr_code,
+        "pairing_code": data.get("pairing_code") or data.get("code"),
         "phone_number": phone_number,
         "message": str(data.get("message") or f"pairing requested through the server's {tool} tool"),
         "tool": tool,

@@ -153,7 +153,8 @@ def parse_message(row: Mapping[str, Any], clock: ServerClock, chat_jid: str | No
         prefix, _, bare = message_id.rpartition(":")
         if "@" in prefix:
             message_id = bare
-    when = _instant(_pick(row, "timestamp", "time", "date", "sent_at", "messageTimestamp"), clock)
+    raw_time = _pick(row, "timestamp", "time", "date", "sent_at", "messageTimestamp")
+    when = _instant(raw_time, clock)
     if when is None:
         raise KeyError("timestamp")
     is_from_me = bool(_flag(_pick(row, "is_from_me", "from_me", "fromMe", "isFromMe")))
@@ -181,8 +182,20 @@ def parse_message(row: Mapping[str, Any], clock: ServerClock, chat_jid: str | No
         chat_name=_pick(row, "chat_name", "chatName"),
         sender_jid=sender_jid,
         id_source="server",
-        server_time=None,
+        server_time=raw_time if isinstance(raw_time, str) else None,
     )
+
+
+def _as_printed(message: Message) -> datetime:
+    """The message's time with the offset the server printed it in (its UTC instant when it printed none)."""
+    if message.server_time:
+        try:
+            printed = datetime.fromisoformat(message.server_time)
+        except ValueError:
+            return message.timestamp
+        if printed.tzinfo is not None and printed.utcoffset() is not None:
+            return printed
+    return message.timestamp
 
 
 def parse_contact(row: Mapping[str, Any]) -> Contact:
@@ -345,8 +358,29 @@ class StructuredProfile:
         before: datetime | None = None,
         after: datetime | None = None,
     ) -> list[Message]:
+        return await self._page(
+            call,
+            chat_jid=normalize_jid(chat_jid) if chat_jid else None,
+            query=query,
+            limit=limit,
+            page=page,
+            before=self._wire_time(before),
+            after=self._wire_time(after),
+        )
+
+    async def _page(
+        self,
+        call: ToolCaller,
+        *,
+        chat_jid: str | None,
+        query: str | None = None,
+        limit: int,
+        page: int,
+        before: str | None,
+        after: str | None,
+    ) -> list[Message]:
         tool = self._tool(_MESSAGE_TOOLS)
-        jid = normalize_jid(chat_jid) if chat_jid else None
+        jid = chat_jid
         wanted: dict[str, Any] = {
             "limit": limit,
             "page": page,
@@ -354,10 +388,10 @@ class StructuredProfile:
             "query": query,
             "include_context": False,
             "sort_by": "newest",
-            "before": before.isoformat() if before else None,
-            "after": after.isoformat() if after else None,
-            "end_time": before.isoformat() if before else None,
-            "start_time": after.isoformat() if after else None,
+            "before": before,
+            "after": after,
+            "end_time": before,
+            "start_time": after,
         }
         arguments = self._arguments(tool, wanted)
         if jid is not None:
@@ -380,17 +414,14 @@ class StructuredProfile:
         keyset = "before" in accepted or "end_time" in accepted
         pageable = "page" in accepted or "offset" in accepted
         seen: set[tuple[str | None, str]] = set()
-        before: datetime | None = None
+        jid = normalize_jid(chat_jid)
+        after = self._wire_time(since - _OVERLAP) if since else None
+        before: str | None = None
         page = 0
         limit = page_size
         while True:
-            messages = await self.list_messages(
-                call,
-                chat_jid=chat_jid,
-                limit=limit,
-                page=0 if keyset else page,
-                before=before,
-                after=since - _OVERLAP if since else None,
+            messages = await self._page(
+                call, chat_jid=jid, limit=limit, page=0 if keyset else page, before=before, after=after
             )
             fresh = 0
             for message in messages:
@@ -405,13 +436,39 @@ class StructuredProfile:
             if len(messages) < limit or fresh == 0 or not (keyset or pageable):
                 return
             if keyset:
-                oldest = messages[-1].timestamp
-                if oldest == messages[0].timestamp:
+                if messages[-1].timestamp == messages[0].timestamp:
                     limit *= 2
                     continue
-                before = oldest + _OVERLAP
+                # In the offset the server printed, not UTC: text-comparing servers need their own form back.
+                before = (_as_printed(messages[-1]) + _OVERLAP).isoformat()
             else:
                 page += 1
+
+    def _wire_time(self, value: datetime | None) -> str | None:
+        """A time argument as the server prints its own times: in its zone, with the offset.
+
+        Several of these servers compare ``before``/``after`` as *text* against local times with offsets
+        (WHATSAPP_SERVERS.md §2), so a UTC instant would be off by the zone's offset; servers that parse the
+        value read the same instant either way.
+        """
+        if value is None:
+            return None
+        return value.astimezone(self.clock.zone).isoformat()
+
+    async def iter_all_messages(
+        self,
+        call: ToolCaller,
+        *,
+        since: datetime | None = None,
+        page_size: int = 500,
+        chats: list[Chat] | None = None,
+    ) -> AsyncIterator[Message]:
+        """Every message of every chat: these servers name chats by JID, but not all list across chats, so this
+        walks chat by chat."""
+        chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
+        for chat in chat_list:
+            async for message in self.iter_messages(call, chat.jid, since=since, page_size=page_size):
+                yield message
 
     async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]:
         tool = self._tool(_CONTACT_TOOLS)

@@ -1,0 +1,74 @@
+"""Ground truth: the client, over the real core MCPClient and the in-memory demo server, reads back exactly the
+bridge database the demo serves (tricky content, duplicate and colon-holding names, a DST zone), in both output
+modes and by both walks."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wamcp.config import ServerConfig, WhatsAppConfig
+from wamcp.core import MCPClient, MemoryTransport
+from wamcp.whatsapp import WhatsAppMCPClient
+
+demo_data = pytest.importorskip("wamcp.demo.data")
+demo_server = pytest.importorskip("wamcp.demo.server")
+
+pytestmark = pytest.mark.anyio
+ZONE = "Europe/London"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "bridge.db"
+    demo_data.generate_database(path, messages=3000, seed=11, timezone=ZONE)
+    return path
+
+
+def truth(db: Path) -> Counter[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT chat_jid, content, is_from_me, timestamp FROM messages").fetchall()
+    return Counter(
+        (jid, content or "", bool(mine), datetime.fromisoformat(ts).astimezone(UTC).isoformat())
+        for jid, content, mine, ts in rows
+    )
+
+
+@pytest.mark.parametrize("output", ["text", "structured"])
+async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, output: str) -> None:
+    config = demo_server.DemoServerConfig(db=demo_db, timezone=ZONE, output=output, media_dir=tmp_path)
+    demo = demo_server.DemoServer(config, demo_db)
+    settings = WhatsAppConfig(
+        server=ServerConfig(name="demo", connection_type="stdio", endpoint="memory"), server_timezone=ZONE
+    )
+    mcp = MCPClient()
+    mcp.add_server(settings.server, transport=MemoryTransport(demo.server))
+    client = WhatsAppMCPClient(settings, mcp_client=mcp)
+    try:
+        assert await client.initialize()
+        assert client.profile.name == ("lharries" if output == "text" else "structured")
+        chats = [chat async for chat in client.iter_chats()]
+        per_chat: Counter[tuple[Any, ...]] = Counter()
+        ids: set[tuple[str | None, str]] = set()
+        for chat in chats:
+            async for m in client.iter_messages(chat.jid, page_size=40):
+                per_chat[(m.chat_jid, m.content, m.is_from_me, m.timestamp.isoformat())] += 1
+                ids.add((m.chat_jid, m.id))
+        expected = truth(demo_db)
+        assert per_chat == expected
+        assert len(ids) == sum(expected.values())
+        everything = Counter(
+            [(m.chat_jid, m.content, m.is_from_me, m.timestamp.isoformat()) async for m in client.iter_all_messages()]
+        )
+        assert everything == expected
+        assert client.stats.bad_lines == 0
+        assert client.stats.bad_rows == 0
+    finally:
+        await client.disconnect()
+        await mcp.close()
+        demo.close()
