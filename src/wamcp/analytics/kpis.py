@@ -1,25 +1,28 @@
 """The business KPIs of ``/work/shared/KPIS.md``, computed in DuckDB SQL over the loaded store.
 
 Everything is derived from one ordered pass over the messages: ``seq`` numbers each chat's messages by
-``(ts_ms, id)`` and marks where a session and a customer turn start, then ``sessions``, ``turns`` and the summaries
-group it. The one rule a reader must keep in mind: a new session starts after a gap of more than 24 h, **except**
-for a business reply to a customer's pending turn — that reply belongs to the customer's session however late it
-is, so a slow answer is a long FRT, never an unanswered session plus a business-initiated one.
+``(ts_ms, id)`` (``pos`` stands in for ``id``, see :mod:`.load`) and marks where a session and a customer turn
+start, then ``sessions``, ``turns`` and the summaries group it. The one rule a reader must keep in mind: a new
+session starts after a gap of more than 24 h, **except** for a business reply to a customer's pending turn — that
+reply belongs to the customer's session however late it is, so a slow answer is a long FRT, never an unanswered
+session plus a business-initiated one.
 
 Business-hours time is plain SQL arithmetic, not a Python helper: each message gets ``bt``, the business
 milliseconds elapsed between a fixed Monday and its local wall-clock time (whole weeks x weekly hours, plus a
 clipped sum over the week's opening intervals). A business-hours duration is then ``bt(reply) - bt(inquiry)``, one
-vectorized subtraction for a million rows, and DST is handled by converting every instant to local wall time with
-DuckDB's ICU time zones first (business hours are wall-clock hours).
+vectorized subtraction for a million rows. DST is handled by converting every instant to local wall-clock time
+first (with zoneinfo's offsets, :func:`_wall_clock_sql`): business hours are wall-clock hours.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -33,6 +36,7 @@ __all__ = ["FRT_BUCKETS", "KPIS_SCHEMA_VERSION", "SESSION_COLUMNS", "Analysis", 
 log = get_logger(__name__)
 
 KPIS_SCHEMA_VERSION = 1
+WAITING_LIST_LIMIT = 100
 SESSION_GAP_MS = DAY_MS
 # (label, lower bound in seconds inclusive, upper bound exclusive or None)
 FRT_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
@@ -79,63 +83,119 @@ def _business_time_sql(hours: BusinessHours, wall_ms: str) -> str:
     return f"({weeks} * {hours.week_ms} + " + (" + ".join(terms) if terms else "0") + ")"
 
 
+def _utc_offsets(zone_name: str, first_ms: int, last_ms: int) -> list[tuple[int, int]]:
+    """``[(from_ms, offset_ms), ...]``: the zone's UTC offset from each instant on, covering ``first_ms..last_ms``."""
+    zone = ZoneInfo(zone_name)
+
+    def offset_at(ms: int) -> int:
+        delta = datetime.fromtimestamp(ms / 1000, tz=zone).utcoffset()
+        return int(delta.total_seconds() * 1000) if delta is not None else 0
+
+    start = first_ms - DAY_MS
+    offsets = [(start, offset_at(start))]
+    # zones change offset at most a few times a year and never twice within a day: step by days, then bisect
+    day = start
+    while day < last_ms + DAY_MS:
+        nxt = day + DAY_MS
+        if offset_at(nxt) != offsets[-1][1]:
+            lo, hi = day, nxt  # offset_at(lo) is the old offset, offset_at(hi) the new one
+            while hi - lo > 1000:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset_at(mid) == offsets[-1][1] else (lo, mid)
+            offsets.append((hi, offset_at(hi)))
+        day = nxt
+    return offsets
+
+
+def _wall_clock_sql(zone_name: str, first_ms: int, last_ms: int, ts: str) -> str:
+    """SQL turning UTC ``ts`` (ms) into local wall-clock ms in ``zone_name``.
+
+    The offsets come from Python's zoneinfo (the tzdata the rest of wamcp uses) as a short CASE over the zone's
+    transitions in the data's range: far cheaper than converting a million timestamps through ICU one by one.
+    """
+    offsets = _utc_offsets(zone_name, first_ms, last_ms)
+    if len(offsets) == 1:
+        return f"({ts} + {offsets[0][1]})"
+    branches = " ".join(f"WHEN {ts} < {start} THEN {prev}" for (_, prev), (start, _) in itertools.pairwise(offsets))
+    return f"({ts} + CASE {branches} ELSE {offsets[-1][1]} END)"
+
+
 def _scope_sql(include_groups: bool) -> str:
     return "kind IN ('direct', 'group')" if include_groups else "kind = 'direct'"
 
 
 def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> None:
-    direct = " OR ".join(f"chat_jid LIKE '%{suffix}'" for suffix in _DIRECT_SUFFIXES)
+    direct = " OR ".join(f"jid LIKE '%{suffix}'" for suffix in _DIRECT_SUFFIXES)
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE chat_kind AS
+        SELECT chat_no, jid AS chat_jid,
+               -- an ENUM is a one-byte code: cheap to carry through the sorts below
+               (CASE WHEN jid LIKE '%@g.us' THEN 'group' WHEN {direct} THEN 'direct' ELSE 'other' END)
+                   ::ENUM('direct', 'group', 'other') AS kind
+        FROM chats
+        """
+    )
+    bounds = duck.execute("SELECT min(ts_ms), max(ts_ms) FROM messages").fetchone()
+    first_ms = bounds[0] if bounds and bounds[0] is not None else as_of_ms
+    last_ms = max(bounds[1] if bounds and bounds[1] is not None else as_of_ms, as_of_ms)
+    wall = _wall_clock_sql(options.timezone, first_ms, last_ms, "m.ts_ms")
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE msg AS
-        SELECT chat_jid, id, ts_ms, is_from_me <> 0 AS outbound,
-               CASE WHEN chat_jid LIKE '%@g.us' THEN 'group' WHEN {direct} THEN 'direct' ELSE 'other' END AS kind,
-               nullif(trim(media_type), '') AS media_type, sender, sender_name,
-               epoch_ms(timezone($tz, epoch_ms(ts_ms)::TIMESTAMPTZ)) AS wall_ms
-        FROM messages WHERE ts_ms <= $as_of
+        SELECT m.chat_no, m.pos, m.ts_ms, m.is_from_me <> 0 AS outbound, k.kind,
+               nullif(trim(m.media_type), '') AS media_type, {wall} AS wall_ms
+        FROM messages m JOIN chat_kind k USING (chat_no) WHERE m.ts_ms <= $as_of
         """,
-        {"tz": options.timezone, "as_of": as_of_ms},
+        {"as_of": as_of_ms},
     )
     bt = _business_time_sql(options.business_hours, "wall_ms")
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE seq AS
-        WITH lagged AS (
-            SELECT *, {bt} AS bt, lag(ts_ms) OVER o AS prev_ts, lag(outbound) OVER o AS prev_out
-            FROM msg WINDOW o AS (PARTITION BY chat_jid ORDER BY ts_ms, id)
+        WITH neighbours AS (
+            -- every neighbour lookup in one sort; media types stay behind, no KPI below needs them
+            SELECT chat_no, pos, ts_ms, outbound, kind, wall_ms, {bt} AS bt,
+                   lag(ts_ms) OVER o AS prev_ts, lag(outbound) OVER o AS prev_out,
+                   lead(ts_ms) OVER o AS next_ts, lead(outbound) OVER o AS next_out, lead({bt}) OVER o AS next_bt
+            FROM msg WINDOW o AS (PARTITION BY chat_no ORDER BY ts_ms, pos)
         ), flagged AS (
             SELECT *,
                    -- a reply to a pending customer turn never opens a session, however late it comes
                    (prev_ts IS NULL OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out)))
                        AS new_session
-            FROM lagged
+            FROM neighbours
+        ), flagged_turns AS (
+            SELECT *, NOT outbound AND (new_session OR prev_out) AS turn_start FROM flagged
+        ), counted AS (
+            -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones
+            SELECT *,
+                   sum((new_session::BIGINT << 32) + turn_start::BIGINT) OVER (
+                       PARTITION BY chat_no ORDER BY ts_ms, pos ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+                   ) AS counts
+            FROM flagged_turns
         )
-        SELECT *,
-               NOT outbound AND (new_session OR prev_out) AS turn_start,
-               sum(new_session::INTEGER) OVER o AS session_no,
-               sum((NOT outbound AND (new_session OR prev_out))::INTEGER) OVER o AS turn_no,
-               lead(ts_ms) OVER o AS next_ts, lead(outbound) OVER o AS next_out, lead(bt) OVER o AS next_bt
-        FROM flagged
-        WINDOW o AS (PARTITION BY chat_jid ORDER BY ts_ms, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        SELECT * EXCLUDE (counts), (counts >> 32)::BIGINT AS session_no, (counts & 4294967295)::BIGINT AS turn_no
+        FROM counted
         """
     )
     duck.execute(
         """
         CREATE OR REPLACE TEMP TABLE sessions AS
-        SELECT chat_jid, session_no, any_value(kind) AS kind,
+        SELECT chat_no, session_no, any_value(kind) AS kind,
                bool_or(new_session AND NOT outbound) AS customer_initiated,
                min(ts_ms) AS start_ts, max(ts_ms) AS end_ts, count(*) AS messages,
                max(wall_ms) FILTER (WHERE new_session) AS start_wall,
                max(bt) FILTER (WHERE new_session) AS start_bt,
                min(ts_ms) FILTER (WHERE outbound) AS first_out_ts,
                arg_min(bt, ts_ms) FILTER (WHERE outbound) AS first_out_bt
-        FROM seq GROUP BY chat_jid, session_no
+        FROM seq GROUP BY chat_no, session_no
         """
     )
     duck.execute(
         """
         CREATE OR REPLACE TEMP TABLE frt AS
-        SELECT chat_jid, kind, start_ts, start_wall,
+        SELECT chat_no, kind, start_ts, start_wall,
                first_out_ts, first_out_ts IS NOT NULL AS answered,
                (first_out_ts - start_ts) / 1000.0 AS frt_s,
                greatest(first_out_bt - start_bt, 0) / 1000.0 AS bh_frt_s,
@@ -146,11 +206,11 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
     duck.execute(
         """
         CREATE OR REPLACE TEMP TABLE turns AS
-        SELECT chat_jid, turn_no, any_value(kind) AS kind, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
+        SELECT chat_no, turn_no, any_value(kind) AS kind, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
                arg_min(bt, ts_ms) AS start_bt,
                max(next_ts) FILTER (WHERE next_out) AS reply_ts,
                max(next_bt) FILTER (WHERE next_out) AS reply_bt
-        FROM seq WHERE NOT outbound GROUP BY chat_jid, turn_no
+        FROM seq WHERE NOT outbound GROUP BY chat_no, turn_no
         """
     )
 
@@ -236,17 +296,12 @@ def _chat_labels(duck: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE OR REPLACE TEMP TABLE labels AS
         WITH own AS (
-            SELECT DISTINCT split_part(sender, '@', 1) AS user_part FROM msg WHERE outbound AND sender IS NOT NULL
-        ), names AS (
-            SELECT chat_jid, arg_max(sender_name, ts_ms) FILTER (WHERE NOT outbound AND trim(sender_name) <> '')
-                       AS sender_name
-            FROM msg WHERE kind = 'direct' GROUP BY chat_jid
+            SELECT DISTINCT split_part(own_sender, '@', 1) AS user_part FROM chats WHERE own_sender IS NOT NULL
         )
-        SELECT n.chat_jid, nullif(trim(c.name), '') AS chat_name, s.sender_name,
-               split_part(n.chat_jid, '@', 1) AS user_part,
-               split_part(n.chat_jid, '@', 1) IN (SELECT user_part FROM own) AS is_own
-        FROM (SELECT DISTINCT chat_jid FROM msg) n LEFT JOIN chats c ON c.jid = n.chat_jid
-        LEFT JOIN names s ON s.chat_jid = n.chat_jid
+        SELECT c.chat_no, nullif(trim(c.name), '') AS chat_name, c.sender_name,
+               split_part(c.jid, '@', 1) AS user_part,
+               split_part(c.jid, '@', 1) IN (SELECT user_part FROM own) AS is_own
+        FROM chats c
         """
     )
 
@@ -343,17 +398,17 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         f"""
         CREATE OR REPLACE TEMP TABLE waiting AS
         WITH last_msg AS (
-            SELECT chat_jid, any_value(kind) AS kind, arg_max(outbound, (ts_ms, id)) AS last_out,
+            SELECT chat_no, any_value(kind) AS kind, arg_max(outbound, (ts_ms, pos)) AS last_out,
                    max(ts_ms) AS last_ts
-            FROM msg GROUP BY chat_jid
+            FROM msg GROUP BY chat_no
         ), last_turn AS (
-            SELECT chat_jid, arg_max(start_ts, turn_no) AS waiting_since FROM turns GROUP BY chat_jid
+            SELECT chat_no, arg_max(start_ts, turn_no) AS waiting_since FROM turns GROUP BY chat_no
         )
-        SELECT m.chat_jid, t.waiting_since AS waiting_since_ts_ms, m.last_ts AS last_inbound_ts_ms,
+        SELECT k.chat_jid, m.chat_no, t.waiting_since AS waiting_since_ts_ms, m.last_ts AS last_inbound_ts_ms,
                ($as_of - t.waiting_since) / 1000.0 AS waited_seconds,
                ($as_of - t.waiting_since) > {DAY_MS} AS past_24h,
                ($as_of - m.last_ts) <= {DAY_MS} AS reply_window_open
-        FROM last_msg m JOIN last_turn t USING (chat_jid)
+        FROM last_msg m JOIN last_turn t USING (chat_no) JOIN chat_kind k USING (chat_no)
         WHERE NOT m.last_out AND {scope.replace("kind", "m.kind")}
         ORDER BY waiting_since, chat_jid
         """,
@@ -362,7 +417,7 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
     waiting_rows = _rows(
         duck,
         "SELECT w.*, l.chat_name, l.sender_name, l.user_part FROM waiting w JOIN labels l "
-        "USING (chat_jid) ORDER BY waiting_since_ts_ms, chat_jid",
+        "USING (chat_no) ORDER BY waiting_since_ts_ms, chat_jid",
     )
     waiting_list = []
     for row in waiting_rows:
@@ -383,7 +438,7 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         """
         SELECT count(*) AS messages, count(*) FILTER (WHERE NOT outbound) AS inbound,
                count(*) FILTER (WHERE outbound) AS outbound,
-               count(*) FILTER (WHERE kind = 'group') AS group_messages, count(DISTINCT chat_jid) AS chats
+               count(*) FILTER (WHERE kind = 'group') AS group_messages, count(DISTINCT chat_no) AS chats
         FROM msg WHERE ts_ms >= $since
         """,
         p,
@@ -440,25 +495,26 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         """
         CREATE OR REPLACE TEMP TABLE customers AS
         WITH per_chat AS (
-            SELECT chat_jid, min(ts_ms) FILTER (WHERE NOT outbound) AS first_inbound_ts_ms,
+            SELECT chat_no, min(ts_ms) FILTER (WHERE NOT outbound) AS first_inbound_ts_ms,
                    max(ts_ms) FILTER (WHERE NOT outbound) AS last_inbound_ts_ms,
                    count(*) FILTER (WHERE NOT outbound AND ts_ms >= $since) AS inbound_in_period,
                    count(*) FILTER (WHERE outbound AND ts_ms >= $since) AS outbound_in_period
-            FROM msg WHERE kind = 'direct' GROUP BY chat_jid
+            FROM msg WHERE kind = 'direct' GROUP BY chat_no
         ), per_session AS (
-            SELECT chat_jid, count(*) AS sessions_in_period, quantile_cont(frt_s, 0.5) AS median_frt_s
-            FROM frt WHERE start_ts >= $since GROUP BY chat_jid
+            SELECT chat_no, count(*) AS sessions_in_period, quantile_cont(frt_s, 0.5) AS median_frt_s
+            FROM frt WHERE start_ts >= $since GROUP BY chat_no
         )
-        SELECT c.chat_jid, l.chat_name, l.sender_name, l.user_part, c.first_inbound_ts_ms, c.last_inbound_ts_ms,
+        SELECT k.chat_jid, l.chat_name, l.sender_name, l.user_part, c.first_inbound_ts_ms, c.last_inbound_ts_ms,
                c.inbound_in_period, c.outbound_in_period, coalesce(s.sessions_in_period, 0) AS sessions_in_period,
                s.median_frt_s,
                c.inbound_in_period > 0 AS is_active,
                c.first_inbound_ts_ms >= $since AS is_new,
                c.inbound_in_period > 0 AND c.first_inbound_ts_ms < $since AS is_returning,
                c.last_inbound_ts_ms <= $as_of - $dormant_ms AS is_dormant
-        FROM per_chat c JOIN labels l USING (chat_jid) LEFT JOIN per_session s USING (chat_jid)
+        FROM per_chat c JOIN labels l USING (chat_no) JOIN chat_kind k USING (chat_no)
+        LEFT JOIN per_session s USING (chat_no)
         WHERE c.first_inbound_ts_ms IS NOT NULL AND NOT l.is_own
-        ORDER BY c.inbound_in_period DESC, c.chat_jid
+        ORDER BY c.inbound_in_period DESC, k.chat_jid
         """,
         p | {"dormant_ms": options.dormant_days * DAY_MS},
     )
@@ -552,7 +608,8 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
             "count": len(waiting_list),
             "past_24h": sum(1 for w in waiting_list if w["past_24h"]),
             "oldest_waited_s": waiting_list[0]["waited_s"] if waiting_list else None,
-            "chats": waiting_list,
+            # the oldest ones; waiting_now.csv lists every waiting chat
+            "chats": waiting_list[:WAITING_LIST_LIMIT],
         },
         "volume": {
             "messages": int(volume["messages"]),
@@ -594,16 +651,17 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         "frt_sessions": _table(
             duck,
             f"""
-            SELECT chat_jid, start_ts AS session_start_ts_ms, start_ts AS first_inbound_ts_ms,
+            SELECT k.chat_jid, start_ts AS session_start_ts_ms, start_ts AS first_inbound_ts_ms,
                    first_out_ts AS first_response_ts_ms, frt_s AS frt_seconds, bh_frt_s AS bh_frt_seconds, answered
-            FROM frt WHERE {in_period} ORDER BY start_ts, chat_jid
+            FROM frt JOIN chat_kind k USING (chat_no, kind) WHERE {in_period} ORDER BY start_ts, k.chat_jid
             """,
             p,
         ),
         "waiting_now": _with_labels(
             _table(
                 duck,
-                "SELECT w.*, l.chat_name, l.sender_name, l.user_part FROM waiting w JOIN labels l USING (chat_jid) "
+                "SELECT w.* EXCLUDE (chat_no), l.chat_name, l.sender_name, l.user_part FROM waiting w "
+                "JOIN labels l USING (chat_no) "
                 "ORDER BY waiting_since_ts_ms, chat_jid",
             )
         ),

@@ -40,6 +40,8 @@ CSV_TABLES: dict[str, str] = {
     "customers.csv": "customers",
 }
 _TEMPLATES = Path(__file__).parent / "templates"
+# a table longer than this is no longer read by anyone: the rest is in waiting_now.csv
+_WAITING_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
             "past_24h": w["past_24h"],
             "window_open": w["reply_window_open"],
         }
-        for w in waiting["chats"]
+        for w in waiting["chats"][:_WAITING_ROWS]
     ]
     stats_rows = [
         {"label": label, **{k: format_duration(stats[k]) for k in ("median_s", "p90_s", "mean_s")}, "n": stats["count"]}
@@ -156,6 +158,7 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         "groups": "included" if kpis["options"]["include_groups"] else "left out of response times",
         "cards": cards,
         "waiting": waiting_rows,
+        "waiting_more": max(0, waiting["count"] - len(waiting_rows)),
         "stats": stats_rows,
         "busiest": busiest,
         "customer_cards": customer_cards,

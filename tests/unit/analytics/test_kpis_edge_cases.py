@@ -83,6 +83,14 @@ def test_business_hours_survive_the_spring_dst_switch(run: Analyze) -> None:
     assert row["bh_frt_seconds"] == 600
 
 
+def test_business_hours_survive_the_autumn_dst_switch(run: Analyze) -> None:
+    # Berlin goes back to CET on Sunday 2026-10-25: Fri 17:55 CEST = 15:55 UTC, Mon 09:05 CET = 08:05 UTC.
+    b = StoreBuilder(tz=TZ).msg(ANA, "2026-10-23 17:55").msg(ANA, "2026-10-26 09:05", out=True)
+    (row,) = sessions(run(b))
+    assert row["frt_seconds"] == 64 * 3600 + 10 * 60  # one hour gained
+    assert row["bh_frt_seconds"] == 600
+
+
 def test_business_hours_follow_the_configured_zone(run: Analyze) -> None:
     # 17:55 -> 09:05 in New York is 22:55 -> 14:05 in UTC: in UTC business hours that is 5 min + 5 h 5 min.
     b = StoreBuilder(tz="America/New_York").msg(ANA, "2026-03-03 17:55").msg(ANA, "2026-03-04 09:05", out=True)

@@ -124,3 +124,15 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 def test_format_share() -> None:
     assert format_share(None) == "—"
     assert format_share(0.8333) == "83%"
+
+
+def test_long_waiting_lists_are_cut_in_the_html_but_complete_in_the_csv(tmp_path: Path) -> None:
+    builder = StoreBuilder()
+    for i in range(60):
+        builder.msg(f"4917000000{i:02d}@s.whatsapp.net", f"2026-03-02 10:{i:02d}")
+    result = build_report(builder.write(tmp_path / "s.db"), tmp_path / "out", OPTIONS)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "… and 10 more" in html
+    assert result.kpis["waiting_now"]["count"] == 60
+    assert len(result.kpis["waiting_now"]["chats"]) == 60
+    assert result.analysis.tables["waiting_now"].num_rows == 60
