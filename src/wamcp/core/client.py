@@ -96,6 +96,7 @@ class _Server:
         self.task: asyncio.Task[None] | None = None
         self.stop: anyio.Event | None = None
         self.concurrency: anyio.CapacityLimiter | None = None
+        self.attempt_scope: anyio.CancelScope | None = None  # the connect attempt in progress, if any
         self._changed: anyio.Event | None = None
 
     @property
@@ -235,6 +236,7 @@ class MCPClient:
                 nonlocal ever_connected, session_seen
                 ever_connected = True
                 session_seen = session
+                srv.attempt_scope = None  # serving now: a stop closes it gracefully instead of cancelling
                 if srv.run_id != run_id:
                     return
                 srv.session = session
@@ -271,7 +273,7 @@ class MCPClient:
                 srv.outcomes += 1
                 srv.notify()
 
-            scope = anyio.CancelScope()
+            scope = srv.attempt_scope = anyio.CancelScope()
             try:
                 with scope:
                     async with open_session(
@@ -416,6 +418,10 @@ class MCPClient:
         srv.run_id += 1  # the old run must not touch the state any more
         if stop is not None:
             stop.set()
+        if srv.attempt_scope is not None:
+            # Still connecting (a handshake can take connect_timeout): abandon the attempt instead of waiting for it.
+            srv.attempt_scope.cancel()
+            srv.attempt_scope = None
         srv.state = "disconnected"
         srv.session = None
         srv.connected_since = None
@@ -469,7 +475,9 @@ class MCPClient:
                 await srv.changed().wait()
         cause = srv.last_error
         why = "gave up reconnecting" if srv.state == "failed" else f"is {srv.state}; no connection within {seconds:g} s"
-        error = MCPConnectionError(
+        # Still handshaking with a server that does not answer is a timeout; a server that is down, a connection error.
+        silent = srv.state == "connecting" or isinstance(cause, MCPTimeoutError)
+        error = (MCPTimeoutError if silent else MCPConnectionError)(
             f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) {why}"
             + (f" (last error: {cause.message})" if cause else ""),
             server=srv.name,

@@ -192,6 +192,22 @@ async def test_silent_server_times_out_within_connect_timeout(transport: str, se
     assert status["last_error"] is not None
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_first_call_to_a_silent_server_times_out_within_its_timeout(transport: str, servers: Servers) -> None:
+    target = servers.target(transport, "--silent")
+    async with MCPClient() as client:
+        client.add_server(target.config(connect_timeout=10.0))
+        started = time.monotonic()
+        with pytest.raises(MCPTimeoutError):
+            await client.execute_tool(target.config().name, "echo", {"text": "x"}, timeout=1.0)
+        elapsed = time.monotonic() - started
+        closing = time.monotonic()
+    closed_after = time.monotonic() - closing
+
+    assert elapsed < 2.0
+    assert closed_after < 3.0  # closing abandons the handshake still in progress instead of waiting it out
+
+
 @pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
 async def test_closed_port_fails_fast_naming_endpoint(transport: str, servers: Servers) -> None:
     scheme = "ws" if transport == "websocket" else "http"

@@ -453,3 +453,14 @@ async def test_calls_fail_with_the_cause_while_the_server_stays_down(harness: Ha
 
     assert elapsed < 1.0
     assert status["state"] == "failed"
+
+
+async def test_health_check_falls_back_to_listing_tools_where_ping_is_gone(harness: Harness, clock: FakeClock) -> None:
+    # The 2026-07-28 protocol has no ping: the health check lists tools instead.
+    async with make_client(harness, clock, protocol="2026-07-28") as client:
+        await client.connect("mem")
+        healthy = await client.health_check("mem")
+        latency = client.status("mem")["latency"]
+
+    assert healthy is True
+    assert latency is not None
