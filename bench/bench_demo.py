@@ -128,7 +128,8 @@ def main() -> None:
         finally:
             bridge.close()
 
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    load = os.getloadavg()[0]
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}, Python {platform.python_version()}"
     keyset_ratios = [r[3] / r[2] for r in rows if r[0].startswith("keyset")]
     lines = [
         "# Demo layer benchmark",
@@ -144,8 +145,9 @@ def main() -> None:
         f"## `list_messages`, page of {PAGE}, first vs last page (median of {args.repeats})",
         "",
         "Timed through the demo server's tool code (SQL + formatting, no transport), `include_context=false`.",
+        "The last column counts lines starting with `[` (multi-line messages and header-like content add a few).",
         "",
-        "| paging | rows in scope | first page ms | last page ms | last/first | rows on last page |",
+        "| paging | rows in scope | first page ms | last page ms | last/first | `[`-lines on last page |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, total, first, last, n_last in rows:

@@ -303,7 +303,7 @@ class Bridge:
         try:
             rows = self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as err:
-            log.warning("list_chats: database error (as the real server): %s", err)
+            log.info("list_chats: database error (as the real server): %s", err)
             return None
         return [_chat(r) for r in rows]
 
@@ -318,7 +318,7 @@ class Bridge:
         try:
             row = self._conn().execute(sql, (chat_jid,)).fetchone()
         except sqlite3.Error as err:
-            log.warning("get_chat: database error (as the real server): %s", err)
+            log.info("get_chat: database error (as the real server): %s", err)
             return None
         return _chat(row) if row else None
 
