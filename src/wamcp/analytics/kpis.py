@@ -198,7 +198,8 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
         SELECT chat_no, kind, start_ts, start_wall,
                first_out_ts, first_out_ts IS NOT NULL AS answered,
                (first_out_ts - start_ts) / 1000.0 AS frt_s,
-               greatest(first_out_bt - start_bt, 0) / 1000.0 AS bh_frt_s,
+               -- DuckDB's greatest() skips NULLs: without the CASE an unanswered session would count as 0 s
+               CASE WHEN first_out_ts IS NOT NULL THEN greatest(first_out_bt - start_bt, 0) / 1000.0 END AS bh_frt_s,
                date_trunc('week', epoch_ms(start_wall))::DATE AS week
         FROM sessions WHERE customer_initiated
         """
@@ -367,7 +368,8 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
     )
     reply_bh = _duration_stats(
         duck,
-        "(SELECT *, greatest(reply_bt - start_bt, 0) / 1000.0 AS reply_s FROM turns)",
+        "(SELECT *, CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS reply_s "
+        "FROM turns)",
         "reply_s",
         in_period,
         p,

@@ -199,9 +199,14 @@ def test_gap_over_24h_between_inquiries_starts_a_new_session(run: Analyze) -> No
         .msg(ANA, "2026-03-03 11:00")  # 25 h later: new session, the first one stays unanswered
         .msg(ANA, "2026-03-03 11:15", out=True)
     )
-    rows = sessions(run(b))
+    result = run(b)
+    rows = sessions(result)
     assert [r["answered"] for r in rows] == [False, True]
     assert rows[1]["frt_seconds"] == 900
+    # the unanswered session has no FRT of either kind: it is not a 0 in the business-hours median
+    assert (rows[0]["frt_seconds"], rows[0]["bh_frt_seconds"]) == (None, None)
+    assert result.kpis["frt"]["business_hours"]["count"] == 1
+    assert result.kpis["reply_time"]["business_hours"]["count"] == 1
 
 
 def test_unanswered_rate_skips_sessions_younger_than_the_target(run: Analyze) -> None:
