@@ -72,6 +72,7 @@ class WhatsAppMCPClient:
         self._mcp = mcp_client
         self._owns_mcp = mcp_client is None
         self._profile = profile
+        self._profile_given = profile is not None
         self._tool_names: set[str] = set()
         self._initialized = False
         self.last_error: MCPClientError | None = None
@@ -119,13 +120,20 @@ class WhatsAppMCPClient:
         :attr:`last_error` (the seed's contract is a bool).
         """
         try:
+            previous = self._config
             config = self._effective_config(endpoint, connection_type, auth_token)
             self._config = config
             if self._mcp is None:
                 self._mcp = MCPClient()
                 self._owns_mcp = True
             name = config.server.name
-            if name not in self._mcp.servers:
+            if name in self._mcp.servers and previous is not None and config.server != previous.server:
+                # New endpoint, transport or token: the registered server must be replaced, not reused.
+                await self._mcp.disconnect(name)
+                self._mcp.add_server(config.server, rate_limits=config.rate_limits, idempotent=self._is_idempotent)
+                if not self._profile_given:
+                    self._profile = None
+            elif name not in self._mcp.servers:
                 self._mcp.add_server(config.server, rate_limits=config.rate_limits, idempotent=self._is_idempotent)
             await self._mcp.connect(name)
             tools = await self._mcp.list_tools(name)

@@ -257,6 +257,7 @@ async def test_client_builds_its_own_core_client_and_auto_authenticates(
         assert client.config.server.token() == "secret-token-1"
         assert await client.initialize(auth_token="secret-token-2") is True
         assert client.config.server.token() == "secret-token-2"
+        assert fake.registered[client.server_name].token() == "secret-token-2"  # re-registered, not reused
     assert fake.closed is True
 
 

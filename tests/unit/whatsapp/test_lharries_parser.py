@@ -418,3 +418,13 @@ def test_known_names_holding_colons_and_from() -> None:
     ]
     assert [m.chat_jid for m in messages] == ["1@g.us", "2@s.whatsapp.net", "1@g.us"]
     assert stats.ambiguous_headers == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=40), st.just('{"jid": 5}'), st.just("[1]"), st.just('{"name": "x"}'))))
+def test_json_garbage_never_crashes(blocks: list[str]) -> None:
+    stats = ParseStats()
+    rows = json_rows({"content": [{"type": "text", "text": b} for b in blocks]}, stats, "list_chats")
+    parse_chat_rows(rows, UTC_CLOCK, stats)
+    parse_contact_rows(rows, stats)
+    assert stats.bad_rows + stats.chats + stats.duplicates >= 0

@@ -157,3 +157,24 @@ async def test_json_answers_from_a_successor_are_decoded() -> None:
     structured = {"content": [], "text": "2 messages", "structured_content": {"result": rows[:1]}}
     assert [m.content for m in await profile.list_messages(caller({"list_messages": structured}))] == ["old"]
     assert profile.stats.bad_lines == 0
+
+
+async def test_contact_chats_and_last_interaction(probe_calls: dict[int, Any]) -> None:
+    profile = LharriesProfile(ServerClock("UTC"))
+    call = caller(
+        {
+            "get_contact_chats": from_probe(probe_calls[27]),
+            "get_last_interaction": lambda args: from_probe(probe_calls[28 if args["jid"] else 24]),
+        }
+    )
+    chats = await profile.contact_chats(call, "4915161481100")
+    assert [c.jid for c in chats] == [
+        "120363712009030789@g.us",
+        "120363380498379864@g.us",
+        "4915161481100@s.whatsapp.net",
+    ]
+    last = await profile.last_interaction(call, "4915161481100")
+    assert last is not None
+    assert last.chat_jid == "4915161481100@s.whatsapp.net"  # mapped by the chat name learned above
+    assert last.content == "Olá! Vocês entregam em Lisboa?"
+    assert await profile.last_interaction(call, "") is None

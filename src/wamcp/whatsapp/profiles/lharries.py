@@ -838,6 +838,26 @@ class LharriesProfile:
     ) -> list[Message]:
         return await self.list_messages(call, chat_jid=chat_jid, query=query, limit=limit)
 
+    async def contact_chats(self, call: ToolCaller, jid: str, *, limit: int = 20, page: int = 0) -> list[Chat]:
+        """``get_contact_chats``: the chats a contact writes in, each once (the server repeats one per message)."""
+        arguments = {"jid": jid, "limit": limit, "page": page}
+        chats, _ = await self._chats(call, "get_contact_chats", arguments)
+        return chats
+
+    async def last_interaction(self, call: ToolCaller, jid: str) -> Message | None:
+        """``get_last_interaction``: the newest message involving a contact, or None."""
+        self.stats.calls += 1
+        result = await call("get_last_interaction", {"jid": jid})
+        messages = parse_message_listing(
+            result.get("text") or "",
+            clock=self.clock,
+            chat_jids_by_name=self._jids_by_name(),
+            known_sender_names=self._sender_names(),
+            stats=self.stats,
+            source="get_last_interaction",
+        )
+        return messages[0] if messages else None
+
     async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]:
         self.stats.calls += 1
         rows = json_rows(await call("search_contacts", {"query": query}), self.stats, "search_contacts")
