@@ -186,7 +186,6 @@ class Bridge:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._names: _SenderNames | None = None
-        self._version = 0
         self._sent = 0
 
     # -- connections ------------------------------------------------------------------------------------------
@@ -425,5 +424,4 @@ class Bridge:
             conn.close()
         with self._lock:
             self._names = None
-            self._version += 1
         return chat_jid

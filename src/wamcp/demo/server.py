@@ -351,16 +351,19 @@ async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None)
             await _until_signal(stdio)
             return
         sock = _bind(config.host, config.port)
-        url = _url(config.transport, config.host, sock.getsockname()[1])
-        if config.transport == "websocket":
+        try:
+            url = _url(config.transport, config.host, sock.getsockname()[1])
+            if config.transport == "websocket":
 
-            async def ws() -> None:
-                await serve_websocket(demo.server, sock, token=config.token, ready=lambda: announce(url))
+                async def ws() -> None:
+                    await serve_websocket(demo.server, sock, token=config.token, ready=lambda: announce(url))
 
-            await _until_signal(ws)
-        else:
-            # uvicorn owns SIGINT/SIGTERM here; after its graceful shutdown it re-raises the signal (the CLI maps
-            # that to a clean exit).
-            await _serve_uvicorn(demo, sock, url)
+                await _until_signal(ws)
+            else:
+                # uvicorn owns SIGINT/SIGTERM here; after its graceful shutdown it re-raises the signal (the CLI maps
+                # that to a clean exit).
+                await _serve_uvicorn(demo, sock, url)
+        finally:
+            sock.close()
     finally:
         demo.close()

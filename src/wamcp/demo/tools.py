@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,6 @@ class ToolOutput:
     blocks: list[str]
     structured: Any = None
     is_error: bool = False
-    has_structured: bool = field(default=False)
 
     def to_result(self, structured_mode: bool) -> types.CallToolResult:
         content: list[types.ContentBlock] = [types.TextContent(text=b) for b in self.blocks]

@@ -138,3 +138,14 @@ async def test_generates_and_caches_default_dataset_without_db(tmp_path: Path) -
             assert "Acme" not in json.dumps([c.model_dump() for c in chats.content])
     cached = list((tmp_path / "cache" / "wamcp" / "demo").glob("*.db"))
     assert [p.name for p in cached] == ["demo-1500-2-UTC.db"]
+
+
+def test_wamcp_cli_registers_the_demo_commands() -> None:
+    """One run of the real ``wamcp`` entry point (it loads every layer, so keep it to one)."""
+    import subprocess
+    import sys
+
+    wamcp = Path(sys.executable).with_name("wamcp")
+    bad = subprocess.run([str(wamcp), "demo-server", "--transport", "x"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "unknown transport" in bad.stderr

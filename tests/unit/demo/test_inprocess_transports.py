@@ -180,3 +180,29 @@ def test_launcher_commands_and_failures(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="did not become ready"):
         broken.start()
     assert broken.stop() == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+async def test_run_demo_server_in_process_until_cancelled(
+    transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wamcp.demo import server as server_module
+
+    urls: list[str] = []
+    ready = anyio.Event()
+
+    def capture(url: str) -> None:
+        urls.append(url)
+        ready.set()
+
+    monkeypatch.setattr(server_module, "announce", capture)
+    config = DemoServerConfig(transport=transport, db=FIXTURE_DB, media_dir=tmp_path)  # type: ignore[arg-type]
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server_module.run_demo_server, config)
+            await ready.wait()
+            transport_cm = ws_transport(urls[0]) if transport == "websocket" else urls[0]
+            async with Client(transport_cm, mode="legacy") as client:
+                assert len((await client.call_tool("list_chats", {"limit": 2})).content) == 2
+            tg.cancel_scope.cancel()
