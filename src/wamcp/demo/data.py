@@ -68,11 +68,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 """
 
-# Not part of the bridge: added to databases we generate (or may write) so deep keyset pages stay cheap.
+# Not part of the bridge: added to databases we generate so deep keyset pages and chat listings stay cheap.
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS wamcp_demo_messages_chat_ts ON messages(chat_jid, timestamp);
 CREATE INDEX IF NOT EXISTS wamcp_demo_messages_ts ON messages(timestamp);
 CREATE INDEX IF NOT EXISTS wamcp_demo_messages_sender ON messages(sender);
+CREATE INDEX IF NOT EXISTS wamcp_demo_chats_last ON chats(last_message_time);
+CREATE INDEX IF NOT EXISTS wamcp_demo_chats_name ON chats(name);
 """
 
 #: The generated history ends here (UTC) so that the same seed gives the same database on any day.
