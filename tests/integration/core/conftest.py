@@ -172,6 +172,22 @@ def target(request: pytest.FixtureRequest, shared_servers: Servers) -> Target:
     return shared_servers.target(request.param)
 
 
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def silent_target(request: pytest.FixtureRequest, shared_servers: Servers) -> Target:
+    """A server that accepts connections (or reads stdin) and never answers; shared, since it keeps no state."""
+    return shared_servers.target(request.param, "--silent")
+
+
+#: The bearer token the shared ``token_target`` servers require.
+TOKEN = "tok-DO-NOT-LEAK-4242"
+
+
+@pytest.fixture(scope="module", params=NETWORK_TRANSPORTS)
+def token_target(request: pytest.FixtureRequest, shared_servers: Servers) -> Target:
+    """A server that answers 401 unless the request carries ``Authorization: Bearer TOKEN``."""
+    return shared_servers.target(request.param, "--token", TOKEN)
+
+
 @pytest.fixture
 def old_python() -> str:
     if not OLD_PYTHON.exists():

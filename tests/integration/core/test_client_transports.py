@@ -24,7 +24,7 @@ from wamcp.core import (
     MCPToolError,
 )
 
-from .conftest import NETWORK_TRANSPORTS, TRANSPORTS, Servers, Target, free_port
+from .conftest import NETWORK_TRANSPORTS, TOKEN, TRANSPORTS, Servers, Target, free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -175,9 +175,8 @@ async def test_reconnects_after_server_killed_mid_call(transport: str, servers: 
     assert status["generation"] >= 2
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_silent_server_times_out_within_connect_timeout(transport: str, servers: Servers) -> None:
-    target = servers.target(transport, "--silent")
+async def test_silent_server_times_out_within_connect_timeout(silent_target: Target) -> None:
+    target = silent_target
     async with MCPClient() as client:
         client.add_server(target.config(connect_timeout=1.0))
         started = time.monotonic()
@@ -192,9 +191,8 @@ async def test_silent_server_times_out_within_connect_timeout(transport: str, se
     assert status["last_error"] is not None
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_first_call_to_a_silent_server_times_out_within_its_timeout(transport: str, servers: Servers) -> None:
-    target = servers.target(transport, "--silent")
+async def test_first_call_to_a_silent_server_times_out_within_its_timeout(silent_target: Target) -> None:
+    target = silent_target
     async with MCPClient() as client:
         client.add_server(target.config(connect_timeout=10.0))
         started = time.monotonic()
@@ -255,12 +253,11 @@ async def test_missing_stdio_command_names_it() -> None:
     assert isinstance(caught.value.__cause__, BaseException)
 
 
-@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
-async def test_bearer_token_is_required_and_accepted(transport: str, servers: Servers) -> None:
-    target = servers.target(transport, "--token", "s3cret-token-value")
+async def test_bearer_token_is_required_and_accepted(token_target: Target) -> None:
+    target = token_target
     async with MCPClient() as client:
         client.add_server(target.config(name="without"))
-        client.add_server(target.config(name="with", auth_token="s3cret-token-value"))
+        client.add_server(target.config(name="with", auth_token=TOKEN))
         with pytest.raises(MCPAuthenticationError, match="401"):
             await client.connect("without")
         result = await client.execute_tool("with", "echo", {"text": "authorized"})
@@ -293,12 +290,11 @@ async def test_http_429_starts_cooldown_with_retry_after(transport: str, servers
     assert 4 < status["rate_limit"]["cooldown_remaining"] <= 7
 
 
-@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
 async def test_token_never_appears_in_logs_errors_or_reprs(
-    transport: str, servers: Servers, caplog: pytest.LogCaptureFixture
+    token_target: Target, caplog: pytest.LogCaptureFixture
 ) -> None:
-    token = "tok-DO-NOT-LEAK-4242"
-    target = servers.target(transport, "--token", token)
+    token = TOKEN
+    target = token_target
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     async with MCPClient() as client:
