@@ -32,6 +32,7 @@ def test_open_creates_a_migrated_wal_store(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "new.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 8192
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "messages_chat_ts" in indexes
