@@ -211,6 +211,7 @@ class MCPClient:
 
     def _start(self, srv: _Server) -> None:
         srv.run_id += 1
+        srv.transport_index = 0  # a fresh run prefers the primary endpoint (and streamable HTTP for auto) again
         srv.state = "connecting"
         srv.stop = anyio.Event()
         if srv.concurrency is None:
@@ -319,8 +320,11 @@ class MCPClient:
             ):
                 failures = 0
             else:
-                # A failed attempt, or a session that died at once (a crash-looping server): back off harder.
+                # A failed attempt, or a session that died at once (a crash-looping server): back off harder, and
+                # fail over to the next endpoint when there are several.
                 failures += 1
+                if len(srv.transports) > 1:
+                    srv.transport_index = (srv.transport_index + 1) % len(srv.transports)
                 if isinstance(attempt_error, MCPAuthenticationError) or failures >= max(1, srv.config.max_retries):
                     srv.state = "failed"
                     srv.session = None

@@ -10,7 +10,7 @@ import pytest
 
 from wamcp.core import MCPClient, MCPToolError
 
-from .conftest import OLD_SERVER, Servers
+from .conftest import OLD_SERVER, Servers, free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -56,3 +56,15 @@ async def test_new_protocol_2026_can_be_chosen(servers: Servers) -> None:
 
     assert result["text"] == "modern"
     assert status["protocol_version"] == "2026-07-28"
+
+
+async def test_fails_over_to_the_next_endpoint_when_the_first_is_down(servers: Servers) -> None:
+    live = servers.target("streamable_http")
+    down = f"http://127.0.0.1:{free_port()}"
+    async with MCPClient() as client:
+        client.add_server(live.config(endpoint=down, endpoints=[live.endpoint]))
+        result = await client.execute_tool(live.config().name, "echo", {"text": "failover"})
+        status = client.status(live.config().name)
+
+    assert result["text"] == "failover"
+    assert status["endpoint"] == f"{live.endpoint}/mcp"

@@ -201,7 +201,16 @@ class _RefusalRecorder:
 
 
 def create_transports(config: ServerConfig) -> list[Transport]:
-    """The transports to try for ``config``, in order: one, or for ``auto`` streamable HTTP then SSE."""
+    """The transports to try for ``config``, in order: per endpoint (``endpoint``, then each of ``endpoints`` for
+    failover) one transport, or for ``auto`` streamable HTTP then SSE."""
+    candidates: list[Transport] = []
+    for endpoint in [config.endpoint, *config.endpoints]:
+        one = config if endpoint == config.endpoint else config.model_copy(update={"endpoint": endpoint})
+        candidates.extend(_transports_for(one))
+    return candidates
+
+
+def _transports_for(config: ServerConfig) -> list[Transport]:
     from .sse import SSETransport
     from .stdio import StdioTransport
     from .streamable_http import StreamableHTTPTransport
