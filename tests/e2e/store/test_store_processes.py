@@ -98,7 +98,7 @@ def _assert_consistent(db: Path) -> int:
 def test_sigkill_inside_save_page_never_splits_a_page_from_its_cursor(tmp_path: Path) -> None:
     rng = random.Random(20240113)
     killed = 0
-    for attempt in range(8):
+    for attempt in range(6):
         db = tmp_path / f"crash{attempt}.db"
         progress = 0
         # Kill it repeatedly at random moments; every restart resumes from the stored cursor.
@@ -119,7 +119,7 @@ def test_sigkill_inside_save_page_never_splits_a_page_from_its_cursor(tmp_path: 
             statuses = [run["status"] for run in store.runs()]
         assert statuses[-1] == "complete"
         assert "running" not in statuses[:-1]
-    assert killed >= 10, f"only {killed} runs were actually killed"
+    assert killed >= 8, f"only {killed} runs were actually killed"
 
 
 _WRITER = textwrap.dedent(
