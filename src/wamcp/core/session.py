@@ -408,6 +408,10 @@ def translate_error(
         return _from_status(status[0], status[1], server=server, transport=transport, tool=tool)
 
     if isinstance(leaf, MCPError):
+        refusal = _recent_refusal(transport)
+        if leaf.code == types.REQUEST_TIMEOUT and refusal is not None and refusal.status in {401, 403, 429}:
+            # SSE: a refused POST is only logged by the SDK, so the call runs into its timeout; name the real cause.
+            return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
         if leaf.code == types.REQUEST_TIMEOUT:
             return MCPTimeoutError(
                 f"{where}: {what} got no answer within {timeout:g} s"
@@ -417,7 +421,6 @@ def translate_error(
                 tool=tool,
                 hint="the server is slow or stuck; raise timeout or check the server",
             )
-        refusal = _recent_refusal(transport)
         if refusal is not None and (leaf.code == types.INTERNAL_ERROR and leaf.message == _SDK_HTTP_ERROR):
             return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
         if leaf.code == types.CONNECTION_CLOSED:

@@ -165,3 +165,12 @@ def test_secrets_in_foreign_messages_are_redacted() -> None:
     mapped = translate_error(error, server="wa", transport=HTTP, tool="t")
 
     assert "very-secret-token-123" not in str(mapped)
+
+
+def test_sse_call_timeout_after_a_refused_post_names_the_refusal() -> None:
+    transport = SSETransport(ServerConfig(endpoint="http://127.0.0.1:3000"))
+    transport._refusals.last = HttpRefusal(status=401, at=__import__("time").monotonic())
+
+    mapped = translate_error(MCPError(code=REQUEST_TIMEOUT, message="t"), server="wa", transport=transport, tool="x")
+
+    assert isinstance(mapped, MCPAuthenticationError)
