@@ -73,6 +73,7 @@ class WhatsAppMCPClient:
         self._owns_mcp = mcp_client is None
         self._profile = profile
         self._profile_given = profile is not None
+        self._server_changed = False
         self._tool_names: set[str] = set()
         self._initialized = False
         self.last_error: MCPClientError | None = None
@@ -127,8 +128,10 @@ class WhatsAppMCPClient:
                 self._mcp = MCPClient()
                 self._owns_mcp = True
             name = config.server.name
-            if name in self._mcp.servers and previous is not None and config.server != previous.server:
+            changed = self._server_changed or (previous is not None and config.server != previous.server)
+            if name in self._mcp.servers and changed:
                 # New endpoint, transport or token: the registered server must be replaced, not reused.
+                self._server_changed = False
                 await self._mcp.disconnect(name)
                 self._mcp.add_server(config.server, rate_limits=config.rate_limits, idempotent=self._is_idempotent)
                 if not self._profile_given:
@@ -151,6 +154,14 @@ class WhatsAppMCPClient:
             result = await self.authenticate(config.phone_number)
             logger.info("auto-authentication: %s", result.get("status"))
         return True
+
+    def use_config(self, config: WhatsAppConfig) -> None:
+        """Use ``config`` from the next :meth:`initialize` on (the sync facade reloads the configuration this way)."""
+        if self._config is not None and self._config.server != config.server:
+            self._server_changed = True
+        self._config = config
+        if not self._profile_given:
+            self._profile = None  # its clock follows server_timezone, and the server may be another one
 
     def _effective_config(
         self, endpoint: str | None, connection_type: MCPConnectionType | str | None, auth_token: str | None
@@ -204,6 +215,18 @@ class WhatsAppMCPClient:
         await self.disconnect()
 
     # ------------------------------------------------------------------ the seed's API
+
+    async def call_tool(
+        self,
+        tool_name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - passed on to the core client's per-call deadline
+    ) -> dict[str, Any]:
+        """Call any tool of the server as is and return the core client's result dict (``content``,
+        ``structured_content``, ``text``, ...): for tools this layer does not wrap, such as ``send_message``."""
+        mcp = await self._ensure_ready()
+        return await mcp.execute_tool(self.server_name, tool_name, arguments or {}, timeout)
 
     async def authenticate(self, phone_number: str) -> dict[str, Any]:
         """Validate ``phone_number`` (E.164) and start pairing.

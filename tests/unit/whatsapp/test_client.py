@@ -353,3 +353,15 @@ async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any
     recent = datetime.fromisoformat(messages[100].server_time).replace(tzinfo=UTC)
     newer = [m async for m in client.iter_all_messages(since=recent)]
     assert len(newer) == sum(1 for m in messages if m.server_time >= messages[100].server_time)
+
+
+async def test_call_tool_and_use_config_for_the_sync_facade(tools: list[dict[str, Any]]) -> None:
+    client, fake = make_client(history(3), tools)
+    raw = await client.call_tool("search_contacts", {"query": "isla"})
+    assert json.loads(raw["text"])["jid"] == SHOP
+    assert client.profile.name == "lharries"
+    await client.disconnect()
+    client.use_config(WhatsAppConfig(server_timezone="Europe/Paris", server={"endpoint": "http://127.0.0.1:9"}))
+    assert await client.initialize() is True
+    assert fake.registered[client.server_name].endpoint == "http://127.0.0.1:9"
+    assert str(client.profile.clock.zone) == "Europe/Paris"  # type: ignore[attr-defined]
