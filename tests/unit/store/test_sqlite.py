@@ -382,3 +382,21 @@ def test_failed_page_rolls_back_everything(store: Store) -> None:
     assert store.sync_state(CHAT) is None
     assert store.chats() == []
     assert store.save_page(CHAT, make_page(CHAT, 0, 3), state=SyncState(CHAT)) == PageResult(3, 0)
+
+
+def test_open_reports_a_path_under_a_file(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(StoreError, match="cannot open store") as info:
+        Store.open(afile / "wa.db")
+    assert "permissions" in str(info.value)
+
+
+def test_in_memory_store_works_without_wal(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("WARNING", logger="wamcp"), Store.open(":memory:") as store:
+        store.save_page(CHAT, make_page(CHAT, 0, 3), state=SyncState(CHAT))
+        assert store.count_messages() == 3
+    assert "not WAL" in caplog.text
