@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import os
+import ssl
 import sys
 from http import HTTPStatus
 from typing import Any
@@ -106,7 +107,9 @@ async def serve_silent(port: int) -> None:
         await server.serve_forever()
 
 
-async def serve_websocket(server: MCPServer, port: int, token: str | None, status: int | None) -> None:
+async def serve_websocket(
+    server: MCPServer, port: int, token: str | None, status: int | None, tls: ssl.SSLContext | None = None
+) -> None:
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import ConnectionClosed
     from websockets.http11 import Request, Response
@@ -157,16 +160,42 @@ async def serve_websocket(server: MCPServer, port: int, token: str | None, statu
             await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
             tg.cancel_scope.cancel()
 
-    async with serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("mcp")], process_request=check) as ws_server:
+    async with serve(
+        handler, "127.0.0.1", port, subprotocols=[Subprotocol("mcp")], process_request=check, ssl=tls
+    ) as ws_server:
         await ws_server.serve_forever()
 
 
-def serve_http(server: MCPServer, kind: str, port: int, token: str | None, status: int | None) -> None:
+def serve_http(
+    server: MCPServer,
+    kind: str,
+    port: int,
+    token: str | None,
+    status: int | None,
+    cert: str | None = None,
+    key: str | None = None,
+) -> None:
     import uvicorn
 
     app = server.sse_app() if kind == "sse" else server.streamable_http_app()
-    config = uvicorn.Config(guard(app, token, status), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        guard(app, token, status),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+    )
     uvicorn.Server(config).run()
+
+
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
 
 
 def serve_stdio_silent() -> None:
@@ -183,6 +212,8 @@ def main() -> None:
     parser.add_argument("--status-code", type=int, choices=[401, 403, 429, 500])
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--tls-cert", help="serve https/wss with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     STATE["latency"] = args.latency_ms / 1000.0
@@ -196,9 +227,9 @@ def main() -> None:
     if args.transport == "stdio":
         server.run("stdio")
     elif args.transport == "websocket":
-        asyncio.run(serve_websocket(server, args.port, args.token, args.status_code))
+        asyncio.run(serve_websocket(server, args.port, args.token, args.status_code, tls_context(args)))
     else:
-        serve_http(server, args.transport, args.port, args.token, args.status_code)
+        serve_http(server, args.transport, args.port, args.token, args.status_code, args.tls_cert, args.tls_key)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -360,6 +361,16 @@ def _from_status(
 def _network_reason(err: BaseException) -> tuple[str, str]:
     """A human reason and hint for a failure to reach the server, from the exception and its causes."""
     for link in _chain(err):
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return (
+                f"TLS certificate not trusted ({link.verify_message or link.reason})",
+                "point verify_tls at the server's CA bundle (or set it to false for a test server)",
+            )
+        if isinstance(link, ssl.SSLError):
+            return (
+                f"TLS handshake failed ({link.reason})",
+                "check that the endpoint speaks TLS (https/wss) on that port",
+            )
         if isinstance(link, socket.gaierror):
             return "the host name does not resolve", "check the host in the endpoint"
         if isinstance(link, ConnectionRefusedError):
@@ -369,6 +380,11 @@ def _network_reason(err: BaseException) -> tuple[str, str]:
         if isinstance(link, PermissionError):
             return "permission denied", "check that the command is executable"
     text = " ".join(str(link) for link in _chain(err)).lower()
+    if "certificate verify failed" in text:
+        return (
+            "TLS certificate not trusted",
+            "point verify_tls at the server's CA bundle (or set it to false for a test server)",
+        )
     if any(s in text for s in ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo")):
         return "the host name does not resolve", "check the host in the endpoint"
     if "refused" in text or "all connection attempts failed" in text:
