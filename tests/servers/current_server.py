@@ -25,6 +25,8 @@ from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
 STATE = {"counter": 0, "latency": 0.0}
+#: A duplicate of the real stdout pipe (stdio transport only): the SDK points fd 1 elsewhere while serving.
+JUNK: dict[str, int | None] = {"fd": None}
 
 
 def build_server() -> MCPServer:
@@ -58,6 +60,13 @@ def build_server() -> MCPServer:
         """Count calls (per server process)."""
         STATE["counter"] += 1
         return int(STATE["counter"])
+
+    @server.tool()
+    async def junk(text: str) -> str:
+        """Print a non-JSON line onto the protocol pipe first (as lharries' server does on database errors)."""
+        if JUNK["fd"] is not None:
+            os.write(JUNK["fd"], b"sqlite3.OperationalError: no such column: x\n")
+        return text
 
     @server.tool()
     async def pid() -> int:
@@ -225,6 +234,7 @@ def main() -> None:
         return
     server = build_server()
     if args.transport == "stdio":
+        JUNK["fd"] = os.dup(1)
         server.run("stdio")
     elif args.transport == "websocket":
         asyncio.run(serve_websocket(server, args.port, args.token, args.status_code, tls_context(args)))

@@ -6,6 +6,8 @@ The old server runs on mcp 1.6.0 (protocol 2024-11-05, like lharries' server) fr
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from wamcp.core import MCPClient, MCPToolError
@@ -68,3 +70,20 @@ async def test_fails_over_to_the_next_endpoint_when_the_first_is_down(servers: S
 
     assert result["text"] == "failover"
     assert status["endpoint"] == f"{live.endpoint}/mcp"
+
+
+async def test_junk_lines_on_a_stdio_servers_stdout_are_tolerated(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="wamcp")
+    target = servers.target("stdio")
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        first = await client.execute_tool(target.config().name, "junk", {"text": "after junk"})
+        second = await client.execute_tool(target.config().name, "echo", {"text": "still fine"})
+        status = client.status(target.config().name)
+
+    assert first["text"] == "after junk"
+    assert second["text"] == "still fine"
+    assert status["generation"] == 1
+    assert "ignored unparseable message from server" in caplog.text
