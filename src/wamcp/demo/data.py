@@ -83,7 +83,7 @@ _SPAN_DAYS = 365
 _DAY = 86400
 _HOUR = 3600
 _SESSION_GAP = 24 * _HOUR
-_BATCH = 20000
+_BATCH = 50000
 
 _FIRST = [
     "Isla",
@@ -706,11 +706,14 @@ def generate_database(
                     batch.append((mid, jid, sender, content, render(ts), int(from_me), "", "", "", None, None, None, 0))
             written += len(events)
             if len(batch) >= _BATCH:
+                # In key order, each batch walks the primary-key B-tree once instead of hopping around it.
+                batch.sort()
                 conn.executemany(insert, batch)
                 batch.clear()
             chat_rows.append((jid, name, render(chat.last)))
             stats.append(chat)
         if batch:
+            batch.sort()
             conn.executemany(insert, batch)
         conn.executemany("INSERT INTO chats (jid, name, last_message_time) VALUES (?,?,?)", chat_rows)
         conn.execute("COMMIT")
@@ -770,26 +773,27 @@ def _write_truth(fp: TextIO, gen: _Generator, stats: list[_ChatStats], seed: int
         },
     }
     fp.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "chats": [\n')
+    # Hand-written lines (one json.dumps per name only): ~5x faster than dumping a dict per item at 1M messages.
     for i, c in enumerate(stats):
-        item = {
-            "jid": c.jid,
-            "name": c.name,
-            "is_group": c.is_group,
-            "inbound": c.inbound,
-            "outbound": c.outbound,
-            "media": c.media,
-            "first_message_utc": _iso_utc(c.first),
-            "last_message_utc": _iso_utc(c.last),
-        }
-        fp.write(("  " if i == 0 else ",\n  ") + json.dumps(item, ensure_ascii=False))
+        fp.write(
+            ("  " if i == 0 else ",\n  ")
+            + f'{{"jid": {json.dumps(c.jid)}, "name": {json.dumps(c.name, ensure_ascii=False)}, '
+            f'"is_group": {"true" if c.is_group else "false"}, "inbound": {c.inbound}, "outbound": {c.outbound}, '
+            f'"media": {c.media}, "first_message_utc": "{_iso_utc(c.first)}", '
+            f'"last_message_utc": "{_iso_utc(c.last)}"}}'
+        )
     fp.write('\n ],\n "sessions": [\n')
     for i, s in enumerate(sessions):
-        item = {
-            "chat_jid": s.chat_jid,
-            "first_inbound_utc": _iso_utc(s.first_inbound),
-            "first_response_utc": _iso_utc(s.first_response),
-            "frt_seconds": None if s.first_response is None else float(s.first_response - s.first_inbound),
-            "late_reply": s.late_reply,
-        }
-        fp.write(("  " if i == 0 else ",\n  ") + json.dumps(item, ensure_ascii=False))
+        answered = s.first_response is not None
+        fp.write(
+            ("  " if i == 0 else ",\n  ")
+            + f'{{"chat_jid": {json.dumps(s.chat_jid)}, "first_inbound_utc": "{_iso_utc(s.first_inbound)}", '
+            + (
+                f'"first_response_utc": "{_iso_utc(s.first_response)}", '
+                f'"frt_seconds": {float((s.first_response or 0) - s.first_inbound)!r}, '
+                if answered
+                else '"first_response_utc": null, "frt_seconds": null, '
+            )
+            + f'"late_reply": {"true" if s.late_reply else "false"}}}'
+        )
     fp.write("\n ]\n}\n")
