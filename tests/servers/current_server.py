@@ -76,13 +76,39 @@ def build_server() -> MCPServer:
     return server
 
 
-def guard(app: Any, token: str | None, status: int | None) -> Any:
-    """ASGI wrapper: answer every HTTP request with ``status``, or 401 without ``Authorization: Bearer <token>``."""
+def guard(app: Any, token: str | None, status: int | None, calls_before_refusing: int | None = None) -> Any:
+    """ASGI wrapper: answer every HTTP request with ``status``, or 401 without ``Authorization: Bearer <token>``.
+
+    With ``calls_before_refusing`` N, only ``tools/call`` POSTs after the N-th are answered with ``status``.
+    """
+    calls = {"seen": 0}
 
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-            refuse = status
+            refuse = status if calls_before_refusing is None else None
+            if calls_before_refusing is not None and scope["method"] == "POST":
+                body = b""
+                more = True
+                while more:
+                    message = await receive()
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+                if b'"tools/call"' in body:
+                    calls["seen"] += 1
+                    if calls["seen"] > calls_before_refusing:
+                        refuse = status
+                replayed = {"done": False}
+                upstream = receive
+
+                async def replay() -> dict[str, Any]:
+                    if not replayed["done"]:
+                        replayed["done"] = True
+                        return {"type": "http.request", "body": body, "more_body": False}
+                    result: dict[str, Any] = await upstream()
+                    return result
+
+                receive = replay
             if refuse is None and token is not None and headers.get("authorization") != f"Bearer {token}":
                 refuse = 401
             if refuse is not None:
@@ -183,12 +209,13 @@ def serve_http(
     status: int | None,
     cert: str | None = None,
     key: str | None = None,
+    calls_before_refusing: int | None = None,
 ) -> None:
     import uvicorn
 
     app = server.sse_app() if kind == "sse" else server.streamable_http_app()
     config = uvicorn.Config(
-        guard(app, token, status),
+        guard(app, token, status, calls_before_refusing),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -221,6 +248,7 @@ def main() -> None:
     parser.add_argument("--status-code", type=int, choices=[401, 403, 429, 500])
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--refuse-calls-after", type=int, help="answer --status-code only to tools/call POSTs after N")
     parser.add_argument("--tls-cert", help="serve https/wss with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
@@ -239,7 +267,16 @@ def main() -> None:
     elif args.transport == "websocket":
         asyncio.run(serve_websocket(server, args.port, args.token, args.status_code, tls_context(args)))
     else:
-        serve_http(server, args.transport, args.port, args.token, args.status_code, args.tls_cert, args.tls_key)
+        serve_http(
+            server,
+            args.transport,
+            args.port,
+            args.token,
+            args.status_code,
+            args.tls_cert,
+            args.tls_key,
+            args.refuse_calls_after,
+        )
 
 
 if __name__ == "__main__":

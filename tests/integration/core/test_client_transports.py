@@ -309,3 +309,21 @@ async def test_token_never_appears_in_logs_errors_or_reprs(
     assert caplog.records, "expected DEBUG records from the client"
     for text in [caplog.text, *texts]:
         assert token not in text
+
+
+@pytest.mark.parametrize("transport", ["sse", "streamable_http"])
+async def test_http_429_during_a_session_starts_cooldown(transport: str, servers: Servers) -> None:
+    target = servers.target(transport, "--status-code", "429", "--refuse-calls-after", "1")
+    async with MCPClient() as client:
+        client.add_server(target.config(timeout=1.5))
+        name = target.config().name
+        first = await client.execute_tool(name, "echo", {"text": "allowed"})
+        started = time.monotonic()
+        with pytest.raises(MCPRateLimitError, match="429"):
+            await client.execute_tool(name, "echo", {"text": "refused"})
+        elapsed = time.monotonic() - started
+        status = client.status(name)
+
+    assert first["text"] == "allowed"
+    assert elapsed < 1.5 + 1.0  # SSE only logs a refused POST, so there the call runs into its timeout
+    assert status["cooldown_until"] is not None
