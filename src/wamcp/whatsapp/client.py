@@ -13,12 +13,12 @@ import csv
 import io
 import json
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..chat_export import format_chat_export
-from ..config import MCPConnectionType, WhatsAppConfig, load_config
+from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
 from ..core import MCPClient
 from ..errors import MCPClientError, MCPConnectionError
 from ..redact import get_logger
@@ -63,12 +63,12 @@ class WhatsAppMCPClient:
 
     def __init__(
         self,
-        config: WhatsAppConfig | None = None,
+        config: WhatsAppConfig | LoadedConfig | None = None,
         *,
         mcp_client: MCPClient | None = None,
         profile: Profile | None = None,
     ) -> None:
-        self._config = config
+        self._config = _unwrap(config)
         self._mcp = mcp_client
         self._owns_mcp = mcp_client is None
         self._profile = profile
@@ -155,11 +155,12 @@ class WhatsAppMCPClient:
             logger.info("auto-authentication: %s", result.get("status"))
         return True
 
-    def use_config(self, config: WhatsAppConfig) -> None:
+    def use_config(self, config: WhatsAppConfig | LoadedConfig) -> None:
         """Use ``config`` from the next :meth:`initialize` on (the sync facade reloads the configuration this way)."""
-        if self._config is not None and self._config.server != config.server:
+        chosen = config.config if isinstance(config, LoadedConfig) else config
+        if self._config is not None and self._config.server != chosen.server:
             self._server_changed = True
-        self._config = config
+        self._config = chosen
         if not self._profile_given:
             self._profile = None  # its clock follows server_timezone, and the server may be another one
 
@@ -424,6 +425,26 @@ class WhatsAppMCPClient:
         ):
             yield message
 
+    async def iter_message_pages(
+        self,
+        chat_jid: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[Sequence[Message]]:
+        """One chat's messages strictly between ``after`` and ``before`` (aware datetimes, compared at the server's
+        one-second resolution), newest first, one list per server page, each message once: what the extractor
+        stores page by page. Same linear keyset paging as :meth:`iter_messages`."""
+        for bound in (after, before):
+            if bound is not None and bound.tzinfo is None:
+                raise ValueError("after and before must be timezone-aware (e.g. datetime(..., tzinfo=UTC))")
+        await self._ensure_ready()
+        async for page in self.profile.iter_message_pages(
+            self._call, normalize_jid(chat_jid), after=after, before=before, page_size=page_size
+        ):
+            yield page
+
     async def iter_all_messages(
         self, since: datetime | None = None, *, page_size: int = 500, chats: list[Chat] | None = None
     ) -> AsyncIterator[Message]:
@@ -444,6 +465,10 @@ class WhatsAppMCPClient:
         return await self.profile.search_contacts(self._call, query)
 
 
+def _unwrap(config: WhatsAppConfig | LoadedConfig | None) -> WhatsAppConfig | None:
+    return config.config if isinstance(config, LoadedConfig) else config
+
+
 def _first_json_object(result: ToolResult) -> Mapping[str, Any]:
     structured = result.get("structured_content")
     if isinstance(structured, dict):
@@ -459,7 +484,7 @@ _instance: WhatsAppMCPClient | None = None
 _instance_lock = threading.Lock()
 
 
-def get_whatsapp_mcp_client(config: WhatsAppConfig | None = None) -> WhatsAppMCPClient:
+def get_whatsapp_mcp_client(config: WhatsAppConfig | LoadedConfig | None = None) -> WhatsAppMCPClient:
     """The process-wide client (created on first use from ``config`` or the loaded configuration)."""
     global _instance
     with _instance_lock:

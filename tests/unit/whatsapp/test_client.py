@@ -365,3 +365,33 @@ async def test_call_tool_and_use_config_for_the_sync_facade(tools: list[dict[str
     assert await client.initialize() is True
     assert fake.registered[client.server_name].endpoint == "http://127.0.0.1:9"
     assert str(client.profile.clock.zone) == "Europe/Paris"  # type: ignore[attr-defined]
+
+
+async def test_iter_message_pages_honours_exclusive_bounds(tools: list[dict[str, Any]]) -> None:
+    messages = history(500)
+    client, _ = make_client(messages, tools)
+    low = datetime.fromisoformat(messages[400].server_time).replace(tzinfo=UTC)
+    high = datetime.fromisoformat(messages[50].server_time).replace(tzinfo=UTC)
+    pages = [page async for page in client.iter_message_pages(SHOP, after=low, before=high, page_size=30)]
+    got = [m for page in pages for m in page]
+    expected = [m for m in messages if low < datetime.fromisoformat(m.server_time).replace(tzinfo=UTC) < high]
+    assert len(got) == len(expected)
+    assert len({m.id for m in got}) == len(got)
+    assert len(pages) > 3
+    assert all(page for page in pages)
+    fraction = high + timedelta(milliseconds=500)
+    with_second = [m async for page in client.iter_message_pages(SHOP, before=fraction) for m in page]
+    assert with_second[0].timestamp == high  # the whole second before a fractional bound
+    with pytest.raises(ValueError, match="timezone-aware"):
+        [p async for p in client.iter_message_pages(SHOP, after=datetime(2025, 1, 1))]
+
+
+def test_loaded_config_is_accepted(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wamcp.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(use_file=False, environ={"MCP_WHATSAPP_SERVER_TIMEZONE": "Asia/Tokyo"})
+    client = WhatsAppMCPClient(loaded)
+    assert client.config.server_timezone == "Asia/Tokyo"
+    client.use_config(loaded)
+    assert client.config is loaded.config

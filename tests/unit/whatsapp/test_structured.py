@@ -251,3 +251,14 @@ async def test_messages_without_paging_are_read_in_one_call() -> None:
     assert [m.id async for m in profile.iter_messages(call, CHAT, since=since)] == ["2", "1"]
     status = StructuredProfile([tool("get_messages")])
     assert await status.whatsapp_status(call, set()) == "unknown"
+
+
+async def test_structured_pages_with_bounds() -> None:
+    server = Server(40, keyset=True)
+    profile = StructuredProfile([tool("list_messages", "chat_jid", "limit", "before", "after")])
+    start = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
+    after = start - timedelta(seconds=15)
+    pages = [p async for p in profile.iter_message_pages(server, CHAT, after=after, before=start, page_size=8)]
+    got = [m for p in pages for m in p]
+    assert all(after < m.timestamp < start for m in got)
+    assert len({m.id for m in got}) == len(got)

@@ -86,6 +86,16 @@ class Profile(Protocol):
         self, call: ToolCaller, chat_jid: str, *, since: datetime | None = None, page_size: int = 500
     ) -> AsyncIterator[Message]: ...
 
+    def iter_message_pages(
+        self,
+        call: ToolCaller,
+        chat_jid: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[list[Message]]: ...
+
     def iter_all_messages(
         self,
         call: ToolCaller,

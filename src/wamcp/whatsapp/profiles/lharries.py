@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...redact import get_logger
@@ -429,6 +429,32 @@ class LharriesProfile:
             async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
                 yield message
 
+    async def iter_message_pages(
+        self,
+        call: ToolCaller,
+        chat_jid: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[list[Message]]:
+        """One chat's messages strictly between ``after`` and ``before``, newest first, a page at a time.
+
+        Each list holds the messages of one server page not yielded before (so it may be shorter than the page;
+        a page that only re-read a cut second yields nothing). Bounds are compared at the server's one-second
+        resolution: a message of second ``s`` is after ``after`` when ``s > after`` and before ``before`` when
+        ``s < before``.
+        """
+        jid = normalize_jid(chat_jid)
+        since = after.replace(microsecond=0) + timedelta(seconds=1) if after is not None else None
+        upper = None
+        if before is not None:
+            upper = self.clock.to_server_text(before)
+            if before.microsecond:  # exclusive at a fraction: the whole second it falls in is before it
+                upper = ServerClock.shift_text(upper, 1)
+        async for page in self._walk_pages(call, jid, since=since, before=upper, page_size=page_size):
+            yield page
+
     async def _walk(
         self,
         call: ToolCaller,
@@ -439,6 +465,20 @@ class LharriesProfile:
         page_size: int,
         known: Collection[str] | None = None,
     ) -> AsyncIterator[Message]:
+        async for page in self._walk_pages(call, jid, since=since, before=before, page_size=page_size, known=known):
+            for message in page:
+                yield message
+
+    async def _walk_pages(
+        self,
+        call: ToolCaller,
+        jid: str | None,
+        *,
+        since: datetime | None,
+        before: str | None,
+        page_size: int,
+        known: Collection[str] | None = None,
+    ) -> AsyncIterator[list[Message]]:
         floor = self.clock.to_server_text(since) if since is not None else None
         after = ServerClock.shift_text(floor, -1) if floor is not None else None
         limit = page_size
@@ -450,10 +490,13 @@ class LharriesProfile:
             )
             if jid is not None and page and page[0].chat_name is not None:
                 self._chat_names.setdefault(jid, page[0].chat_name)
-            for message in page:
-                if message.id in seen or (floor is not None and (message.server_time or "") < floor):
-                    continue
-                yield message
+            fresh = [
+                message
+                for message in page
+                if message.id not in seen and (floor is None or (message.server_time or "") >= floor)
+            ]
+            if fresh:
+                yield fresh
             if not page:
                 return
             # A short page ends the walk, unless parsing merged header-shaped lines: then the server may have sent

@@ -403,44 +403,64 @@ class StructuredProfile:
     async def iter_messages(
         self, call: ToolCaller, chat_jid: str, *, since: datetime | None = None, page_size: int = 500
     ) -> AsyncIterator[Message]:
-        """Every message of one chat once, newest first.
+        """Every message of one chat once, newest first (``since`` inclusive).
 
         With a ``before`` (or ``end_time``) parameter: keyset pages, each ending one second after the previous
         page's oldest message so a cut second is read again; otherwise the server's own page/offset paging. Either
         way messages are de-duplicated on (chat_jid, id).
         """
+        after = since - _OVERLAP if since is not None else None
+        async for page in self.iter_message_pages(call, chat_jid, after=after, page_size=page_size):
+            for message in page:
+                if since is None or message.timestamp >= since:
+                    yield message
+
+    async def iter_message_pages(
+        self,
+        call: ToolCaller,
+        chat_jid: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[list[Message]]:
+        """One chat's messages strictly between ``after`` and ``before``, newest first, a page at a time (pages
+        with nothing new are skipped)."""
         tool = self._tool(_MESSAGE_TOOLS)
         accepted = self._schemas.get(tool) or set()
         keyset = "before" in accepted or "end_time" in accepted
         pageable = "page" in accepted or "offset" in accepted
         seen: set[tuple[str | None, str]] = set()
         jid = normalize_jid(chat_jid)
-        after = self._wire_time(since - _OVERLAP) if since else None
-        before: str | None = None
+        after_text = self._wire_time(after)
+        before_text = self._wire_time(before)
         page = 0
         limit = page_size
         while True:
             messages = await self._page(
-                call, chat_jid=jid, limit=limit, page=0 if keyset else page, before=before, after=after
+                call, chat_jid=jid, limit=limit, page=0 if keyset else page, before=before_text, after=after_text
             )
-            fresh = 0
+            fresh: list[Message] = []
+            unseen = 0
             for message in messages:
                 key = (message.chat_jid, message.id)
                 if key in seen:
                     self.stats.duplicates += 1
                     continue
                 seen.add(key)
-                fresh += 1
-                if since is None or message.timestamp >= since:
-                    yield message
-            if len(messages) < limit or fresh == 0 or not (keyset or pageable):
+                unseen += 1
+                if (after is None or message.timestamp > after) and (before is None or message.timestamp < before):
+                    fresh.append(message)
+            if fresh:
+                yield fresh
+            if len(messages) < limit or unseen == 0 or not (keyset or pageable):
                 return
             if keyset:
                 if messages[-1].timestamp == messages[0].timestamp:
                     limit *= 2
                     continue
                 # In the offset the server printed, not UTC: text-comparing servers need their own form back.
-                before = (_as_printed(messages[-1]) + _OVERLAP).isoformat()
+                before_text = (_as_printed(messages[-1]) + _OVERLAP).isoformat()
             else:
                 page += 1
 
