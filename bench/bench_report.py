@@ -107,17 +107,39 @@ def _peak_rss_mb() -> float:
 
 
 def worker_engine(db: Path, out: Path) -> dict[str, Any]:
+    """The real end-to-end path, as `wamcp report` runs it in a fresh process (after imports)."""
     sys.path.insert(0, str(ROOT / "src"))
-    from wamcp.analytics import ReportOptions, compute_kpis, load_store
-    from wamcp.analytics import kpis as kpis_module
+    from wamcp.analytics import ReportOptions
     from wamcp.analytics.report import build_report
 
     options = ReportOptions.from_text(timezone="Europe/Berlin")
-    # warm-up: first use of DuckDB and Arrow compute pays one-off initialisation, outside any timing below
-    load_store(db, until_ms=0).close()
-    # the part comparable to the pandas baseline: load, sessionize, FRT and unanswered figures
+    t0 = time.perf_counter()
+    result = build_report(db, out, options)  # load + KPIs + charts + files
+    t_e2e = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    frt = result.kpis["frt"]
+    return {
+        "end_to_end_s": t_e2e,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "html_bytes": result.html_path.stat().st_size,
+        "peak_rss_mb": _peak_rss_mb(),
+        "sessions": frt["sessions"],
+        "answered": frt["answered"],
+        "median_s": frt["clock"]["median_s"],
+        "unanswered": result.kpis["unanswered"]["unanswered"],
+    }
+
+
+def worker_engine_frt(db: Path) -> dict[str, Any]:
+    """Only what the pandas baseline computes: load, sessionize, FRT and unanswered figures (fresh process)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from wamcp.analytics import ReportOptions, load_store
+    from wamcp.analytics import kpis as kpis_module
+
+    options = ReportOptions.from_text(timezone="Europe/Berlin")
     t0 = time.perf_counter()
     duck = load_store(db)
+    t_load = time.perf_counter() - t0
     newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchone()
     as_of = int(newest[0]) if newest and newest[0] is not None else 0
     kpis_module._build_tables(duck, options, as_of)
@@ -126,32 +148,14 @@ def worker_engine(db: Path, out: Path) -> dict[str, Any]:
         "count(*) FILTER (WHERE start_ts <= $a - 3600000 AND NOT answered) FROM frt WHERE kind = 'direct'",
         {"a": as_of},
     ).fetchone()
-    t_frt = time.perf_counter() - t0
+    t_total = time.perf_counter() - t0
     duck.close()
-    t0 = time.perf_counter()
-    duck = load_store(db)
-    t_load = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    analysis = compute_kpis(duck, options)
-    t_kpis = time.perf_counter() - t1
-    duck.close()
-    t2 = time.perf_counter()
-    result = build_report(db, out, options)  # the real end-to-end path: load + KPIs + charts + files
-    t_e2e = time.perf_counter() - t2
-    frt = analysis.kpis["frt"]
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "frt_only_s": t_frt,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
         "load_s": t_load,
-        "kpis_s": t_kpis,
-        "end_to_end_s": t_e2e,
-        "html_bytes": result.html_path.stat().st_size,
+        "total_s": t_total,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": _peak_rss_mb(),
-        "sessions": frt["sessions"],
-        "answered": frt["answered"],
-        "median_s": frt["clock"]["median_s"],
-        "unanswered": analysis.kpis["unanswered"]["unanswered"],
     }
 
 
@@ -212,12 +216,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best one is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "report.md")
-    parser.add_argument("--worker", choices=["engine", "pandas"])
+    parser.add_argument("--worker", choices=["engine", "engine-frt", "pandas"])
     parser.add_argument("--db", type=Path)
     args = parser.parse_args()
     if args.worker:
         if args.worker == "engine":
             result = worker_engine(args.db, args.db.with_suffix(".report"))
+        elif args.worker == "engine-frt":
+            result = worker_engine_frt(args.db)
         else:
             result = worker_pandas(args.db)
         print(json.dumps(result))
@@ -231,9 +237,10 @@ def main() -> None:
             print(f"building a {size:,}-message store ...", file=sys.stderr)
             make_store(db, size)
         engine = min((run_worker("engine", db) for _ in range(args.repeat)), key=lambda r: r["end_to_end_s"])
+        engine_frt = min((run_worker("engine-frt", db) for _ in range(args.repeat)), key=lambda r: r["total_s"])
         pandas_run = min((run_worker("pandas", db) for _ in range(args.repeat)), key=lambda r: r["total_s"])
         agree = all(engine[k] == pandas_run[k] for k in ("sessions", "answered", "median_s", "unanswered"))
-        rows.append({"size": size, "engine": engine, "pandas": pandas_run, "agree": agree})
+        rows.append({"size": size, "engine": engine, "engine_frt": engine_frt, "pandas": pandas_run, "agree": agree})
         print(json.dumps(rows[-1]), file=sys.stderr)
     write_markdown(args.out, rows)
 
@@ -242,25 +249,30 @@ def write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
     lines = [
         "# Benchmark: `wamcp report`",
         "",
-        "Generated by `bench/bench_report.py` (best of 3 runs, each in a fresh process).",
+        "Generated by `bench/bench_report.py`: best of 3 runs, each in a fresh process, times after imports.",
         f"Machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}, {_cpus()} CPUs.",
         "",
         "**Engine** = the real `build_report` path: SQLite → Arrow → DuckDB, every KPI of KPIS.md, six charts",
         "rendered to SVG, report.html + kpis.json + CSVs written. **pandas** = a straightforward pandas",
         "implementation of only the FRT and unanswered-rate part (same session rules), loading the same columns.",
         "",
-        "| messages | engine end to end | of which load | of which KPIs | engine peak RSS | engine FRT/unanswered "
-        "| pandas FRT/unanswered | pandas peak RSS | FRT speed-up vs pandas | results agree |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| messages | engine end to end | engine peak RSS | engine FRT/unanswered: wall (load), CPU "
+        "| pandas FRT/unanswered: wall (load), CPU | pandas peak RSS | FRT speed-up vs pandas | results agree |",
+        "|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in rows:
-        e, p = r["engine"], r["pandas"]
+        e, f, p = r["engine"], r["engine_frt"], r["pandas"]
         lines.append(
-            f"| {r['size']:,} | {e['end_to_end_s']:.2f} s | {e['load_s']:.2f} s | {e['kpis_s']:.2f} s "
-            f"| {e['peak_rss_mb']:.0f} MB | {e['frt_only_s']:.2f} s "
-            f"| {p['total_s']:.2f} s (load {p['load_s']:.2f} s) | {p['peak_rss_mb']:.0f} MB "
-            f"| {p['total_s'] / e['frt_only_s']:.1f}× | {'yes' if r['agree'] else 'NO'} |"
+            f"| {r['size']:,} | {e['end_to_end_s']:.2f} s | {e['peak_rss_mb']:.0f} MB "
+            f"| {f['total_s']:.2f} s ({f['load_s']:.2f} s), {f['cpu_s']:.1f} s "
+            f"| {p['total_s']:.2f} s ({p['load_s']:.2f} s), {p['cpu_s']:.1f} s "
+            f"| {p['peak_rss_mb']:.0f} MB | {p['total_s'] / f['total_s']:.1f}× | {'yes' if r['agree'] else 'NO'} |"
         )
+    lines += [
+        "",
+        "CPU = user + system time of the whole process, including interpreter start and imports; DuckDB uses both "
+        "cores, so its CPU time can exceed its wall time.",
+    ]
     lines += ["", f"Load average while measuring: {_loadavg()} (this machine is shared; wall times are noisy)."]
     if len(rows) >= 2:
         a, b = rows[0], rows[-1]
@@ -270,6 +282,25 @@ def write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
             f"Growth from {a['size']:,} to {b['size']:,} messages ({b['size'] / a['size']:.0f}× the data): "
             f"engine {growth:.1f}× the time, pandas {b['pandas']['total_s'] / a['pandas']['total_s']:.1f}×.",
         ]
+    big = rows[-1]
+    e, f, p = big["engine"], big["engine_frt"], big["pandas"]
+    lines += [
+        "",
+        "## Against the targets",
+        "",
+        f"- **≤ 10 s end to end for {big['size']:,} messages**: {e['end_to_end_s']:.1f} s "
+        f"({'met' if e['end_to_end_s'] <= 10 else 'NOT met'}), peak RSS {e['peak_rss_mb']:.0f} MB. About 1 s of it is "
+        "fixed: vl-convert starting its JavaScript engine and rendering the six charts.",
+        f"- **≥ 5× faster than pandas**: NOT met. On the same FRT/unanswered computation the engine takes "
+        f"{f['total_s']:.2f} s against pandas' {p['total_s']:.2f} s ({p['total_s'] / f['total_s']:.1f}×). "
+        "Both must pull every row out of SQLite through Python's sqlite3 module first; the engine does it in one "
+        "packed row per chat (about 0.5 s per million messages) where pandas builds a Python object per value, "
+        "but the engine then sorts twice in DuckDB (window functions over 2 shared CPUs), and computes "
+        "business-hours time and reply turns that the baseline skips. A 5× margin would need a native "
+        "SQLite-to-Arrow reader (e.g. the ADBC SQLite driver), which is not a dependency today.",
+        "- **Linear growth**: see the growth line above; fixed costs (process start, chart rendering) dominate at "
+        "100k, so the ratio understates the per-message cost at small sizes.",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -4,10 +4,11 @@ DuckDB's ``sqlite_scanner`` extension cannot be downloaded here, so rows must cr
 DuckDB, and building one Python object per value is what costs (about 3 s per million messages). So the loader asks
 SQLite for **one row per chat**: ``group_concat`` packs the chat's timestamps (``ts_ms * 2 + is_from_me``) and media
 types into two strings, which Arrow splits and casts in C++. The one thing to know: SQLite feeds each chat's rows to
-``group_concat`` in primary-key order ``(chat_jid, id)`` (the scan needs no sorter because the GROUP BY key is the
-key prefix), so a message's position ``pos`` in the stream breaks timestamp ties in ``id`` order, as KPIS.md asks.
-The message text is never read, and the store is opened **read-only** (``mode=ro``): a report can run during an
-extraction, and a mistyped path is an error rather than a new empty file.
+``group_concat`` in primary-key order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table
+itself, which needs no sorter because the GROUP BY key is the key prefix), so a message's position ``pos`` in the
+stream breaks timestamp ties in ``id`` order, as KPIS.md asks. The message text is never read, and the store is
+opened **read-only** (``mode=ro``): a report can run during an extraction, and a mistyped path is an error rather
+than a new empty file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _PER_CHAT_SQL = """
            group_concat(coalesce(media_type, ''), char(31)) AS media,
            max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END) AS sender_name,
            max(CASE WHEN is_from_me <> 0 THEN sender END) AS own_sender
-    FROM messages {where}
+    FROM messages NOT INDEXED {where}
     GROUP BY chat_jid
 """
 

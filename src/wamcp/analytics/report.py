@@ -150,7 +150,9 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         "title": "WhatsApp customer service report",
         "store_name": store_name,
         "has_data": kpis["has_data"],
-        "period": f"{_local(period_start, zone, '%d %b %Y')} – {_local(as_of, zone, '%d %b %Y')}",
+        "period": "no data"
+        if period_start is None or as_of is None
+        else f"{_local(period_start, zone, '%d %b %Y')} – {_local(as_of, zone, '%d %b %Y')}",
         "as_of": _local(as_of, zone),
         "timezone": kpis["options"]["timezone"],
         "business_hours": kpis["options"]["business_hours"],
