@@ -20,7 +20,7 @@ from typing import Any, Literal
 from ..chat_export import format_chat_export
 from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
 from ..core import MCPClient
-from ..errors import MCPClientError, MCPConnectionError
+from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger
 from .jid import normalize_jid, validate_phone_number
 from .models import Chat, Contact, Message
@@ -151,8 +151,12 @@ class WhatsAppMCPClient:
             logger.error("cannot initialize the WhatsApp MCP client: %s", err)
             return False
         if config.auto_authenticate and config.phone_number:
-            result = await self.authenticate(config.phone_number)
-            logger.info("auto-authentication: %s", result.get("status"))
+            try:
+                result = await self.authenticate(config.phone_number)
+            except MCPClientError as err:  # connected all the same: pairing can be retried with authenticate()
+                logger.warning("auto-authentication failed: %s", err)
+            else:
+                logger.info("auto-authentication: %s", result.get("status"))
         return True
 
     def use_config(self, config: WhatsAppConfig | LoadedConfig) -> None:
@@ -167,11 +171,15 @@ class WhatsAppMCPClient:
     def _effective_config(
         self, endpoint: str | None, connection_type: MCPConnectionType | str | None, auth_token: str | None
     ) -> WhatsAppConfig:
-        server: dict[str, Any] = {
-            "endpoint": endpoint,
-            "connection_type": MCPConnectionType(connection_type).value if connection_type is not None else None,
-            "auth_token": auth_token,
-        }
+        try:
+            kind = MCPConnectionType(connection_type).value if connection_type is not None else None
+        except ValueError as err:
+            allowed = ", ".join(member.value for member in MCPConnectionType)
+            raise ConfigError(
+                f"connection_type {connection_type!r} is not valid",
+                hint=f"expected one of: {allowed} (http = streamable_http)",
+            ) from err
+        server: dict[str, Any] = {"endpoint": endpoint, "connection_type": kind, "auth_token": auth_token}
         overrides = {key: value for key, value in server.items() if value is not None}
         if self._config is None:
             return load_config(overrides={"server": overrides}).config
@@ -181,7 +189,10 @@ class WhatsAppMCPClient:
         if self._config.server.auth_token is not None:
             data["server"]["auth_token"] = self._config.server.auth_token.get_secret_value()
         data["server"].update(overrides)
-        return WhatsAppConfig(**data)
+        try:
+            return WhatsAppConfig(**data)
+        except ValueError as err:  # pydantic's ValidationError: a bad endpoint or token
+            raise ConfigError(f"invalid server settings for initialize(): {err}") from err
 
     def _is_idempotent(self, tool: str) -> bool:
         if self._profile is not None:

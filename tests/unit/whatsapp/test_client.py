@@ -395,3 +395,14 @@ def test_loaded_config_is_accepted(tmp_path: Any, monkeypatch: pytest.MonkeyPatc
     assert client.config.server_timezone == "Asia/Tokyo"
     client.use_config(loaded)
     assert client.config is loaded.config
+
+
+async def test_bad_initialize_arguments_return_false(tools: list[dict[str, Any]]) -> None:
+    client, _ = make_client(history(2), tools)
+    assert await client.initialize(connection_type="carrier-pigeon") is False
+    assert "connection_type" in str(client.last_error)
+    assert await client.initialize(endpoint="   ") is False
+    assert "invalid server settings" in str(client.last_error)
+    config = WhatsAppConfig(server_timezone="UTC", auto_authenticate=True, phone_number="+1")
+    odd = WhatsAppMCPClient(config, mcp_client=FakeLharriesMCP([], tools=tools))  # type: ignore[arg-type]
+    assert await odd.initialize() is True  # a bad number only fails the pairing, not the connection
