@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from ..redact import get_logger, mask_phone, redact
-from .load import load_store
+from .load import load_store, strings
 from .options import DAY_MS, WEEK_MS, BusinessHours, ReportOptions
 
 __all__ = ["FRT_BUCKETS", "KPIS_SCHEMA_VERSION", "SESSION_COLUMNS", "Analysis", "analyze", "compute_kpis"]
@@ -376,22 +376,17 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
     )
     turns_total = _one(duck, f"SELECT count(*) AS n FROM turns WHERE {in_period}", p)["n"]
 
-    weekly = _rows(
-        duck,
-        f"""
+    weekly_sql = f"""
         SELECT week AS week_start, count(*) AS sessions, count(*) FILTER (WHERE answered) AS answered,
                quantile_cont(frt_s, 0.5) AS median_s, quantile_cont(frt_s, 0.9) AS p90_s, avg(frt_s) AS mean_s,
                quantile_cont(bh_frt_s, 0.5) AS bh_median_s, quantile_cont(bh_frt_s, 0.9) AS bh_p90_s,
                avg(bh_frt_s) AS bh_mean_s,
-               count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target
+               count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target,
+               round(count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms)
+                     / nullif(count(*) FILTER (WHERE answered), 0), 6) AS attainment
         FROM frt WHERE {in_period} GROUP BY week ORDER BY week
-        """,
-        p,
-    )
-    for row in weekly:
-        row["attainment"] = _ratio(row["within_target"], row["answered"])
-        for key, value in list(row.items()):
-            row[key] = _round(value)
+        """
+    weekly = [{key: _round(value) for key, value in row.items()} for row in _rows(duck, weekly_sql, p)]
 
     # --- waiting now: chats whose last message (as of the as-of time) is from the customer
     _chat_labels(duck)
@@ -667,7 +662,7 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
                 "ORDER BY waiting_since_ts_ms, chat_jid",
             )
         ),
-        "weekly": pa.Table.from_pylist(weekly) if weekly else _empty_weekly(),
+        "weekly": _table(duck, weekly_sql, p),
         "heatmap": _table(duck, "SELECT * FROM heatmap"),
         "daily": _table(duck, "SELECT * FROM daily"),
         "customers": _with_labels(
@@ -689,14 +684,8 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
 def _with_labels(table: pa.Table) -> pa.Table:
     """Replace the raw name columns by one display ``customer`` column (masked number unless a name is known)."""
     names = table.select(["chat_name", "sender_name", "user_part"]).to_pylist()
-    labels = pa.array([_label(n["chat_name"], n["sender_name"], n["user_part"]) for n in names], type=pa.string())
+    labels = strings(_label(n["chat_name"], n["sender_name"], n["user_part"]) for n in names)
     return table.drop_columns(["chat_name", "sender_name", "user_part"]).add_column(1, "customer", labels)
-
-
-def _empty_weekly() -> pa.Table:
-    names = ["week_start", "sessions", "answered", "median_s", "p90_s", "mean_s", "bh_median_s", "bh_p90_s"]
-    names += ["bh_mean_s", "within_target", "attainment"]
-    return pa.table({n: pa.array([], type=pa.string() if n == "week_start" else pa.float64()) for n in names})
 
 
 def analyze(db_path: Path | str, options: ReportOptions | None = None) -> Analysis:

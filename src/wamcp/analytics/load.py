@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 from ..errors import StoreError
 from ..redact import get_logger
 
-__all__ = ["load_store", "open_store_readonly"]
+__all__ = ["load_store", "open_store_readonly", "strings"]
 
 log = get_logger(__name__)
 
@@ -61,13 +62,25 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
+def strings(values: Iterable[str | None]) -> pa.Array:
+    """A string array from Python values.
+
+    Built with ``StringBuilder`` rather than ``pa.array(list)``: the latter imports pandas, when installed, to
+    check whether the list is a pandas object, which costs half a second on every run.
+    """
+    builder = pa.lib.StringBuilder()
+    builder.append_values(list(values))
+    result: pa.Array = builder.finish()
+    return result
+
+
 def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tuple[pa.Table, pa.Table]:
     """Per-chat packed rows -> (messages, chats) Arrow tables."""
-    jids = pa.array([row[0] for row in per_chat], type=pa.string())
-    packed = pc.split_pattern(pa.array([row[1] for row in per_chat], type=pa.large_string()), ",")
+    jids = strings(row[0] for row in per_chat)
+    packed = pc.split_pattern(strings(row[1] for row in per_chat), ",")
     codes = pc.cast(pc.list_flatten(packed), pa.int64())
     chat_no = pc.cast(pc.list_parent_indices(packed), pa.int32())
-    media_lists = pc.split_pattern(pa.array([row[2] for row in per_chat], type=pa.large_string()), _MEDIA_SEPARATOR)
+    media_lists = pc.split_pattern(strings(row[2] for row in per_chat), _MEDIA_SEPARATOR)
     media = pc.cast(pc.list_flatten(media_lists), pa.string())
     if len(media) != len(codes):
         # a media type containing the separator would misalign the columns: drop media rather than mislabel it
@@ -84,10 +97,10 @@ def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tup
     )
     chats = pa.table(
         {
-            "chat_no": pa.array(range(len(per_chat)), type=pa.int32()),
+            "chat_no": pc.cast(pc.indices_nonzero(pc.is_valid(jids)), pa.int32()),
             "jid": jids,
-            "sender_name": pa.array([row[3] for row in per_chat], type=pa.string()),
-            "own_sender": pa.array([row[4] for row in per_chat], type=pa.string()),
+            "sender_name": strings(row[3] for row in per_chat),
+            "own_sender": strings(row[4] for row in per_chat),
         }
     )
     return messages, chats
@@ -118,8 +131,8 @@ def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPy
     messages, chats = _unpack(per_chat)
     chat_names = pa.table(
         {
-            "jid": pa.array([n[0] for n in names], type=pa.string()),
-            "name": pa.array([n[1] for n in names], type=pa.string()),
+            "jid": strings(n[0] for n in names),
+            "name": strings(n[1] for n in names),
         }
     )
     log.debug("loaded %d messages in %d chats from the store", messages.num_rows, chats.num_rows)
