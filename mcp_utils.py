@@ -1,1 +1,5 @@
-"""placeholder"""
+"""Seed-compatible shim: synchronous helpers (re-exports :mod:`wamcp.whatsapp.facade`)."""
+
+from wamcp.whatsapp.facade import cleanup_mcp_connections, initialize_whatsapp_mcp, use_mcp_tool
+
+__all__ = ["cleanup_mcp_connections", "initialize_whatsapp_mcp", "use_mcp_tool"]

@@ -67,6 +67,7 @@ def report_error(error: BaseException, *, verbose: bool) -> ExitCode:
 
 class _State:
     verbose: bool = False
+    quiet: bool = False
 
 
 state = _State()

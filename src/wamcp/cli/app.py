@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
-from rich.logging import RichHandler
 
 from .. import __version__
-from ..redact import RedactingFilter, install_log_redaction
 from . import config_cmd, demo_cmd, export_cmd, extract_cmd, report_cmd
-from ._errors import err_console, state
+from ._errors import state
+from .logs import setup_logging
 
 app = typer.Typer(
     name="wamcp",
@@ -25,22 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-
-
-def setup_logging(verbose: bool, quiet: bool) -> None:
-    """Log to stderr through rich: warnings by default, debug with --verbose, errors only with --quiet."""
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    handler = RichHandler(console=err_console, show_path=False, show_time=verbose, markup=False)
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, RichHandler)]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("wamcp").setLevel(level)
-    for noisy in ("httpx2", "httpcore2", "mcp", "uvicorn", "sse_starlette", "websockets"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    install_log_redaction()
 
 
 def _version(value: bool) -> None:
@@ -58,6 +40,7 @@ def _root(
     ] = False,
 ) -> None:
     state.verbose = verbose
+    state.quiet = quiet
     setup_logging(verbose, quiet)
 
 

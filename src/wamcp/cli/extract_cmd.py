@@ -1,9 +1,240 @@
-"""CLI commands of the extract layer (not yet built)."""
+"""``wamcp extract``: sync every chat from a WhatsApp MCP server into the local SQLite store.
+
+The same engine serves the seed's ``whatsapp-mcp-extractor`` / ``python whatsapp_mcp_extractor.py`` (see
+``extractor.py``). Exit codes: 0 complete; 1 partial (named chats failed, the rest is stored); 2 usage or
+configuration error; 3 cannot connect or authenticate.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..config import MCPConnectionType, WhatsAppConfig, load_config
+from ..errors import MCPClientError, MCPConnectionError
+from ..extract import ExtractOptions, Extractor, ExtractSummary
+from ..redact import get_logger, redact
+from ..store import Store
+from ..store.export import FORMATS, export
+from ..whatsapp import WhatsAppMCPClient
+from ._errors import ExitCode, err_console, guarded, report_error, state
+from .logs import setup_logging
+from .progress import ExtractBars
+
+__all__ = ["ExtractRequest", "demo_server_overrides", "register", "run_extract"]
+
+logger = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    """Everything one extraction run needs, from either CLI."""
+
+    db: Path = Path("whatsapp.db")
+    config: Path | None = None
+    endpoint: str | None = None
+    connection: str | None = None
+    auth_token: str | None = None
+    max_chats: int | None = None
+    max_history: float | None = None
+    demo: bool = False
+    demo_db: Path | None = None
+    full: bool = False
+    chats: tuple[str, ...] = ()
+    concurrency: int = 4
+    quiet: bool = False
+    as_json: bool = False
+    export: str | None = None
+    export_out: Path | None = None
+
+
+def demo_server_overrides(db: Path | None = None) -> dict[str, Any]:
+    """Config overrides that run the embedded demo server as a stdio subprocess of this process.
+
+    The demo's data is generated in UTC, so the server prints UTC wall time; no client-side rate limits are
+    needed for a local server.
+    """
+    args = ["-m", "wamcp.demo", "demo-server", "--transport", "stdio"]
+    if db is not None:
+        args += ["--db", str(db)]
+    return {
+        "server": {
+            "name": "wamcp-demo",
+            "endpoint": "wamcp-demo (stdio)",
+            "connection_type": MCPConnectionType.STDIO.value,
+            "command": sys.executable,
+            "args": args,
+            "auth_token": None,
+            "timeout": 60.0,
+            "health_check_interval": 0.0,
+        },
+        "rate_limits": {"messages_per_minute": 0, "chats_per_minute": 0, "requests_per_second": 0},
+        "server_timezone": "UTC",
+        "profile": "lharries",
+    }
+
+
+def _config_for(request: ExtractRequest) -> WhatsAppConfig:
+    if request.demo:
+        return load_config(request.config, overrides=demo_server_overrides(request.demo_db), environ={}).config
+    overrides = {
+        "server": {
+            "endpoint": request.endpoint,
+            "connection_type": request.connection,
+            "auth_token": request.auth_token,
+        }
+    }
+    return load_config(request.config, overrides=overrides).config
+
+
+def _describe(config: WhatsAppConfig) -> str:
+    server = config.server
+    return f"{redact(server.endpoint)} ({server.connection_type.value})"
+
+
+async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: ExtractBars) -> ExtractSummary:
+    client = WhatsAppMCPClient(config)
+    try:
+        if not await client.initialize():
+            error = client.last_error or MCPConnectionError("the server could not be initialized")
+            if isinstance(error, MCPConnectionError) and not request.demo:
+                error.hint = error.hint or "is the server running? check --mcp-endpoint/--mcp-connection, or try --demo"
+                if "--demo" not in error.hint:
+                    error.hint += "; or try --demo"
+            raise error
+        with Store.open(request.db) as store:
+            options = ExtractOptions(
+                max_chats=request.max_chats,
+                max_history_hours=request.max_history,
+                full=request.full,
+                chats=request.chats,
+                concurrency=request.concurrency,
+                source=_describe(config),
+            )
+            return await Extractor(client, store, options, progress=bars).run()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await client.disconnect()
+
+
+def _print_summary(summary: ExtractSummary, db: Path, console: Console) -> None:
+    table = Table(title=f"extraction {summary.status}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("chats", f"{summary.chats_done}/{summary.chats_total} ({summary.chats_skipped} unchanged)")
+    table.add_row("new messages", f"{summary.messages_new:,}")
+    table.add_row("updated messages", f"{summary.messages_updated:,}")
+    table.add_row("duration", f"{summary.duration:.1f} s")
+    if summary.duration > 0 and summary.messages_new:
+        table.add_row("rate", f"{summary.messages_per_second:,.0f} msg/s")
+    table.add_row("store", str(db))
+    console.print(table)
+    for jid, message in summary.failed.items():
+        console.print(f"[red]failed[/] {redact(jid)}: {message}")
+
+
+def run_extract(request: ExtractRequest) -> int:
+    """Run one extraction and return the exit code; prints a summary (or JSON with ``as_json``)."""
+    console = Console(stderr=True, quiet=request.quiet)
+    try:
+        config = _config_for(request)
+        with ExtractBars(enabled=not request.quiet and not request.as_json) as bars:
+            summary = anyio.run(_extract, request, config, bars)
+    except MCPClientError as err:
+        if request.as_json:
+            typer.echo(json.dumps({"status": "failed", "error": redact(str(err))}))
+        return int(report_error(err, verbose=state.verbose))
+    if request.as_json:
+        typer.echo(json.dumps(summary.as_dict() | {"db": str(request.db)}))
+    else:
+        _print_summary(summary, request.db, console)
+    if request.export:
+        suffix = "" if request.export == "txt" else f".{request.export}"
+        out = request.export_out or request.db.with_name(request.db.stem + "-export" + suffix)
+        try:
+            with Store.open(request.db, readonly=True) as store:
+                result = export(store, request.export, out)
+        except (MCPClientError, OSError) as err:
+            return int(report_error(err, verbose=state.verbose))
+        if not request.as_json:
+            console.print(f"exported {result.messages:,} messages as {result.format} to {result.path}")
+    return int(ExitCode.PARTIAL if summary.failed else ExitCode.OK)
+
+
+ConnectionChoice = Annotated[
+    str | None,
+    typer.Option(
+        "--mcp-connection",
+        help="Transport: sse, websocket, stdio or streamable_http (default from config: sse).",
+        show_default=False,
+    ),
+]
+
+
+@guarded
+def extract(
+    db: Annotated[Path, typer.Option("--db", help="SQLite store to create or update.")] = Path("whatsapp.db"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (mcp_config.json).")] = None,
+    mcp_endpoint: Annotated[
+        str | None, typer.Option("--mcp-endpoint", help="Server URL (or command line for stdio).")
+    ] = None,
+    mcp_connection: ConnectionChoice = None,
+    auth_token: Annotated[
+        str | None, typer.Option("--auth-token", help="Bearer token (prefer MCP_WHATSAPP_AUTH_TOKEN).")
+    ] = None,
+    max_chats: Annotated[int | None, typer.Option("--max-chats", min=1, help="Only the N most recent chats.")] = None,
+    max_history: Annotated[
+        float | None, typer.Option("--max-history", min=0, help="Only messages of the last HOURS hours.")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and extract from it.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Re-fetch everything, not only what is new.")] = False,
+    chat: Annotated[list[str] | None, typer.Option("--chat", help="Only this chat JID (repeatable).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Chats in flight at once.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    export: Annotated[
+        str | None, typer.Option("--export", help=f"Also export the store: {', '.join(FORMATS)}.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and full error chains.")] = False,
+) -> None:
+    """Sync every chat into the local store, incrementally (only what is new after the first run).
+
+    Exit codes: 0 complete, 1 partial (some chats failed; the rest is stored), 2 usage or configuration error,
+    3 cannot connect or authenticate.
+    """
+    if verbose or quiet:
+        state.verbose = state.verbose or verbose
+        setup_logging(state.verbose, quiet and not state.verbose)
+    if export is not None and export not in FORMATS:
+        err_console.print(f"[bold red]error:[/] --export {export!r} is not a format: use one of {', '.join(FORMATS)}")
+        raise typer.Exit(ExitCode.USAGE)
+    request = ExtractRequest(
+        db=db,
+        config=config,
+        endpoint=mcp_endpoint,
+        connection=mcp_connection,
+        auth_token=auth_token,
+        max_chats=max_chats,
+        max_history=max_history,
+        demo=demo,
+        full=full,
+        chats=tuple(chat or ()),
+        concurrency=concurrency,
+        quiet=quiet or state.quiet,
+        as_json=as_json,
+        export=export,
+    )
+    raise typer.Exit(run_extract(request))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``extract`` to the root app."""
+    app.command("extract")(extract)

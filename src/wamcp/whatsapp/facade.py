@@ -1,0 +1,154 @@
+"""The seed's synchronous API (``mcp_utils``): use_mcp_tool, initialize_whatsapp_mcp, cleanup_mcp_connections.
+
+Every call runs on one background event-loop thread (:func:`wamcp.core.sync.get_runner`), never ``asyncio.run``
+per call: the MCP session stays open between calls, calls from many threads are safe, and calling from inside a
+running event loop (Jupyter) works because the caller's loop is not the one doing the work. Tools of the
+WhatsApp server are routed through :class:`WhatsAppMCPClient`, so they return parsed, typed-as-dict results
+(``list_chats`` → chat dicts, ``list_messages`` → message dicts) instead of the server's raw text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+
+from ..config import load_config
+from ..core.sync import get_runner
+from ..errors import MCPClientError, MCPConnectionError, MCPTimeoutError
+from ..redact import get_logger
+from .client import WhatsAppMCPClient, get_whatsapp_mcp_client, reset_whatsapp_mcp_client
+
+__all__ = ["cleanup_mcp_connections", "initialize_whatsapp_mcp", "use_mcp_tool"]
+
+logger = get_logger(__name__)
+
+#: Names a caller may use for the configured WhatsApp server besides its configured ``name``.
+WHATSAPP_SERVER_ALIASES = frozenset({"whatsapp", "github.com/lharries/whatsapp-mcp", "lharries/whatsapp-mcp"})
+
+_init_lock = threading.Lock()
+
+Route = Callable[[WhatsAppMCPClient, Mapping[str, Any]], Awaitable[Any]]
+
+
+def _pick(arguments: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {name: arguments[name] for name in names if arguments.get(name) is not None}
+
+
+async def _list_chats(client: WhatsAppMCPClient, arguments: Mapping[str, Any]) -> Any:
+    return await client.list_chats(**_pick(arguments, "limit", "page", "include_last_message", "sort_by"))
+
+
+async def _list_messages(client: WhatsAppMCPClient, arguments: Mapping[str, Any]) -> Any:
+    # include_context / context_* are accepted and ignored: the routed call returns the matching messages
+    # only, each once (the raw server would interleave neighbours and repeat them).
+    chat_jid = arguments.get("chat_jid")
+    if chat_jid:
+        return await client.get_chat_messages(str(chat_jid), **_pick(arguments, "limit", "page", "query"))
+    return await client.search_messages(str(arguments.get("query") or ""), limit=int(arguments.get("limit", 20)))
+
+
+async def _search_contacts(client: WhatsAppMCPClient, arguments: Mapping[str, Any]) -> Any:
+    return await client.search_contacts(str(arguments.get("query", "")))
+
+
+_ROUTES: dict[str, Route] = {
+    "list_chats": _list_chats,
+    "list_messages": _list_messages,
+    "search_contacts": _search_contacts,
+}
+
+
+def _is_whatsapp(client: WhatsAppMCPClient, server_name: str) -> bool:
+    return server_name == client.config.server.name or server_name in WHATSAPP_SERVER_ALIASES
+
+
+async def _ready_client() -> WhatsAppMCPClient:
+    client = get_whatsapp_mcp_client()
+    if not client.is_initialized and not await client.initialize():
+        raise client.last_error or MCPConnectionError("the WhatsApp MCP client could not be initialized")
+    return client
+
+
+async def _use_tool(server_name: str, tool_name: str, arguments: Mapping[str, Any], timeout: float | None) -> Any:  # noqa: ASYNC109
+    client = await _ready_client()
+    if not _is_whatsapp(client, server_name):
+        raise MCPClientError(
+            f"unknown MCP server {server_name!r}",
+            server=server_name,
+            hint=f"the configured server is {client.config.server.name!r} (mcp_config.json: whatsapp.server.name)",
+        )
+    route = _ROUTES.get(tool_name)
+    try:
+        with anyio.fail_after(timeout) if timeout is not None else _no_deadline():
+            if route is not None:
+                return await route(client, arguments)
+            return await client.call_tool(tool_name, dict(arguments), timeout=timeout)
+    except TimeoutError as err:
+        if isinstance(err, MCPTimeoutError):
+            raise
+        raise MCPTimeoutError(
+            f"{tool_name} on {server_name} took longer than {timeout:g} s", server=server_name, tool=tool_name
+        ) from err
+
+
+def _no_deadline() -> anyio.CancelScope:
+    return anyio.CancelScope()
+
+
+def use_mcp_tool(
+    server_name: str, tool_name: str, arguments: Mapping[str, Any] | None = None, timeout: float | None = None
+) -> Any:
+    """Call ``tool_name`` on ``server_name`` synchronously and return its result.
+
+    Initializes from the configuration on first use. For the WhatsApp server, ``list_chats`` returns a list of
+    chat dicts, ``list_messages`` a list of message dicts (timestamps ISO-8601 UTC) and ``search_contacts`` a
+    list of contact dicts; any other tool returns the core client's result dict (``content``,
+    ``structured_content``, ``text``). Raises :class:`wamcp.errors.MCPClientError` subclasses.
+    """
+    return get_runner().run(_use_tool(server_name, tool_name, dict(arguments or {}), timeout))
+
+
+def initialize_whatsapp_mcp(
+    endpoint: str | None = None,
+    connection_type: str | None = None,
+    auth_token: str | None = None,
+    use_config: bool = True,
+) -> bool:
+    """Connect the process-wide WhatsApp client (arguments override the configuration); ``False`` on failure.
+
+    With ``use_config=False`` the config file and environment are ignored and only the arguments and the
+    defaults apply. The reason for a failure is logged and kept in ``get_whatsapp_mcp_client().last_error``.
+    """
+    overrides = {"server": {"endpoint": endpoint, "connection_type": connection_type, "auth_token": auth_token}}
+    with _init_lock:
+        try:
+            config = (
+                load_config(overrides=overrides)
+                if use_config
+                else load_config(overrides=overrides, use_file=False, environ={})
+            )
+        except MCPClientError as err:
+            logger.error("cannot initialize the WhatsApp MCP client: %s", err)
+            return False
+        client = get_whatsapp_mcp_client(config)
+        if client.is_initialized:
+            get_runner().run(client.disconnect())
+        client.use_config(config)
+        return bool(get_runner().run(client.initialize()))
+
+
+def cleanup_mcp_connections() -> None:
+    """Close every connection, forget the process-wide client and stop the background loop (idempotent)."""
+    runner = get_runner()
+    with _init_lock:
+        client = get_whatsapp_mcp_client()
+        if runner.is_running:
+            try:
+                runner.run(client.disconnect(), timeout=10.0)
+            except MCPClientError as err:
+                logger.warning("error while disconnecting: %s", err)
+        reset_whatsapp_mcp_client()
+        runner.stop()
