@@ -295,8 +295,10 @@ def write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
         f"{f['total_s']:.2f} s against pandas' {p['total_s']:.2f} s ({p['total_s'] / f['total_s']:.1f}×). "
         "Both must pull every row out of SQLite through Python's sqlite3 module first; the engine does it in one "
         "packed row per chat (about 0.5 s per million messages) where pandas builds a Python object per value, "
-        "but the engine then sorts twice in DuckDB (window functions over 2 shared CPUs), and computes "
-        "business-hours time and reply turns that the baseline skips. A 5× margin would need a native "
+        "but DuckDB's two window passes (neighbours, then running session/turn counts) cost more than "
+        "pandas' shift/cumsum on 2 shared CPUs, and the engine also computes business-hours time and reply "
+        "turns that the baseline skips. Loading alone is already about half of pandas' total, so a 5× margin "
+        "is out of reach while every row crosses Python's sqlite3 module; it would need a native "
         "SQLite-to-Arrow reader (e.g. the ADBC SQLite driver), which is not a dependency today.",
         "- **Linear growth**: see the growth line above; fixed costs (process start, chart rendering) dominate at "
         "100k, so the ratio understates the per-message cost at small sizes.",
