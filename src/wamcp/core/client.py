@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import anyio
+import anyio.lowlevel
 import mcp_types as types
 
 from ..config import RateLimits, ServerConfig
@@ -300,6 +301,9 @@ class MCPClient:
                 on_failure(err)
             except Exception as err:  # pragma: no cover - open_session translates everything; keep the task alive
                 on_failure(MCPConnectionError(f"unexpected error in connection to {srv.name}: {err!r}"))
+            # A cancel delivered by throw() desyncs coverage's tracer on CPython 3.11 (gh-106749); one shielded
+            # checkpoint resyncs it (the SDK does the same). Costs one loop turn per connection, not per call.
+            await anyio.lowlevel.cancel_shielded_checkpoint()
             if session_seen is not None and srv.run_id == run_id and srv.session is session_seen:
                 srv.session = None
             if stop.is_set() or srv.run_id != run_id:
