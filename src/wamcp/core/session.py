@@ -277,9 +277,6 @@ def _raise_translated(mapped: MCPClientError, err: BaseException) -> None:
     raise mapped from err
 
 
-# --------------------------------------------------------------------------------------------------------------------
-
-
 def _leaves(err: BaseException) -> list[BaseException]:
     if isinstance(err, BaseExceptionGroup):
         found: list[BaseException] = []
