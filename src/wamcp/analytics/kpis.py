@@ -406,7 +406,9 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
                ($as_of - t.waiting_since) > {DAY_MS} AS past_24h,
                ($as_of - m.last_ts) <= {DAY_MS} AS reply_window_open
         FROM last_msg m JOIN last_turn t USING (chat_no) JOIN chat_kind k USING (chat_no)
-        WHERE NOT m.last_out AND {scope.replace("kind", "m.kind")}
+        JOIN labels l USING (chat_no)
+        -- a note-to-self is not a customer waiting, and must not put the business's number on the page
+        WHERE NOT m.last_out AND NOT l.is_own AND {scope.replace("kind", "m.kind")}
         ORDER BY waiting_since, chat_jid
         """,
         p,

@@ -192,7 +192,7 @@ def parse_day_bound(text: str, timezone: str, *, option: str, end: bool) -> int:
 class ReportOptions:
     """What to report on and how. Build from CLI text with :meth:`from_text`; all fields have sane defaults."""
 
-    timezone: str = "UTC"
+    timezone: str = field(default_factory=machine_timezone)
     business_hours: BusinessHours = field(default_factory=lambda: parse_business_hours("Mon-Fri 09:00-18:00"))
     target_s: float = 3_600.0
     since_ms: int | None = None

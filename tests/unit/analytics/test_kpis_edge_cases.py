@@ -312,6 +312,7 @@ def test_the_business_own_number_is_never_shown_as_a_customer(run: Analyze) -> N
     )
     k = run(b).kpis
     assert [c["customer"] for c in k["customers"]["busiest"]] == ["Ana"]
+    assert k["waiting_now"]["count"] == 0
     assert "00000001" not in str(k)
 
 
