@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import config_cmd, demo_cmd, export_cmd, extract_cmd, report_cmd
+from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd
 from ._errors import state
 from .logs import setup_logging
 
@@ -44,6 +44,7 @@ def _root(
     setup_logging(verbose, quiet)
 
 
+pipeline_cmd.register(app)
 config_cmd.register(app)
 demo_cmd.register(app)
 extract_cmd.register(app)
