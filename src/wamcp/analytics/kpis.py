@@ -99,7 +99,7 @@ def _utc_offsets(zone_name: str, first_ms: int, last_ms: int) -> list[tuple[int,
         nxt = day + DAY_MS
         if offset_at(nxt) != offsets[-1][1]:
             lo, hi = day, nxt  # offset_at(lo) is the old offset, offset_at(hi) the new one
-            while hi - lo > 1000:
+            while hi - lo > 1:  # to the millisecond: a message just after the switch must get the new offset
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if offset_at(mid) == offsets[-1][1] else (lo, mid)
             offsets.append((hi, offset_at(hi)))

@@ -350,3 +350,14 @@ def test_workload_ratio_and_media_share(run: Analyze) -> None:
     assert work["business_to_customer_ratio"] == 3.0
     assert work["session_duration"]["median_s"] == 420.0
     assert {m["type"]: m["share"] for m in work["media"]} == {"text": 0.5, "image": 0.25, "document": 0.25}
+
+
+def test_local_time_switches_at_the_exact_dst_instant(run: Analyze) -> None:
+    # Berlin switches at 2026-03-29 01:00:00 UTC: one millisecond before is 01:59:59.999 CET, at it 03:00 CEST.
+    switch = ms("2026-03-29 01:00", "UTC")
+    b = StoreBuilder(tz=TZ).msg(ANA, switch - 1, msg_id="a").msg(BEN, switch, msg_id="b")
+    cells = [c for c in run(b).tables["heatmap"].to_pylist() if c["inbound"]]
+    assert cells == [
+        {"weekday": 7, "hour": 1, "inbound": 1, "outbound": 0},
+        {"weekday": 7, "hour": 3, "inbound": 1, "outbound": 0},
+    ]
