@@ -23,6 +23,7 @@ from .clock import Clock, FakeClock, SystemClock
 from .metrics import Metrics
 from .ratelimit import RateLimiter, TokenBucket, tool_category
 from .retry import RetryPolicy, is_transient
+from .sync import SyncRunner
 from .transports import MemoryTransport, Transport
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "ServerConfig",
+    "SyncRunner",
     "SystemClock",
     "TokenBucket",
     "Transport",

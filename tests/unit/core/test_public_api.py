@@ -25,6 +25,7 @@ EXPECTED = {
     "RateLimits",
     "RetryPolicy",
     "ServerConfig",
+    "SyncRunner",
     "SystemClock",
     "TokenBucket",
     "Transport",
