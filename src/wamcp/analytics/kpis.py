@@ -31,7 +31,15 @@ from ..redact import get_logger, mask_phone, redact
 from .load import load_store, strings
 from .options import DAY_MS, WEEK_MS, BusinessHours, ReportOptions
 
-__all__ = ["FRT_BUCKETS", "KPIS_SCHEMA_VERSION", "SESSION_COLUMNS", "Analysis", "analyze", "compute_kpis"]
+__all__ = [
+    "BUCKET_KEYS",
+    "FRT_BUCKETS",
+    "KPIS_SCHEMA_VERSION",
+    "SESSION_COLUMNS",
+    "Analysis",
+    "analyze",
+    "compute_kpis",
+]
 
 log = get_logger(__name__)
 
@@ -47,6 +55,8 @@ FRT_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
     ("4–24 h", 14_400.0, 86_400.0),
     ("> 24 h", 86_400.0, None),
 )
+# column-name spelling of each bucket, in the order of FRT_BUCKETS (weekly.csv: frt_under_5min, bh_frt_5_15min, ...)
+BUCKET_KEYS = ("under_5min", "5_15min", "15_60min", "1_4h", "4_24h", "over_24h")
 SESSION_COLUMNS = (
     "chat_jid",
     "session_start_ts_ms",
@@ -207,11 +217,17 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
     duck.execute(
         """
         CREATE OR REPLACE TEMP TABLE turns AS
-        SELECT chat_no, turn_no, any_value(kind) AS kind, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
-               arg_min(bt, ts_ms) AS start_bt,
-               max(next_ts) FILTER (WHERE next_out) AS reply_ts,
-               max(next_bt) FILTER (WHERE next_out) AS reply_bt
-        FROM seq WHERE NOT outbound GROUP BY chat_no, turn_no
+        WITH grouped AS (
+            SELECT chat_no, turn_no, any_value(kind) AS kind, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
+                   arg_min(bt, ts_ms) AS start_bt, arg_min(wall_ms, ts_ms) AS start_wall,
+                   max(next_ts) FILTER (WHERE next_out) AS reply_ts,
+                   max(next_bt) FILTER (WHERE next_out) AS reply_bt
+            FROM seq WHERE NOT outbound GROUP BY chat_no, turn_no
+        )
+        SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s,
+               CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS bh_reply_s,
+               date_trunc('week', epoch_ms(start_wall))::DATE AS week
+        FROM grouped
         """
     )
 
@@ -285,6 +301,15 @@ def _duration_stats(
         "mean_s": _round(row["mean_s"]),
         "buckets": [{k: _round(v) for k, v in b.items()} for b in buckets],
     }
+
+
+def _bucket_columns(column: str, prefix: str) -> str:
+    """``count(...) AS <prefix>_under_5min, ...``: one count per FRT bucket, for the weekly table."""
+    return ", ".join(
+        f"count({column}) FILTER (WHERE {column} >= {lo}{'' if hi is None else f' AND {column} < {hi}'})"
+        f" AS {prefix}_{key}"
+        for key, (_, lo, hi) in zip(BUCKET_KEYS, FRT_BUCKETS, strict=True)
+    )
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -363,28 +388,29 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
     )
     sessions_n, answered_n = int(counts["sessions"]), int(counts["answered"])
     eligible_n, unanswered_n = int(counts["eligible"]), int(counts["unanswered"])
-    reply_clock = _duration_stats(
-        duck, "(SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s FROM turns)", "reply_s", in_period, p
-    )
-    reply_bh = _duration_stats(
-        duck,
-        "(SELECT *, CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS reply_s "
-        "FROM turns)",
-        "reply_s",
-        in_period,
-        p,
-    )
+    reply_clock = _duration_stats(duck, "turns", "reply_s", in_period, p)
+    reply_bh = _duration_stats(duck, "turns", "bh_reply_s", in_period, p)
     turns_total = _one(duck, f"SELECT count(*) AS n FROM turns WHERE {in_period}", p)["n"]
 
     weekly_sql = f"""
-        SELECT week AS week_start, count(*) AS sessions, count(*) FILTER (WHERE answered) AS answered,
-               quantile_cont(frt_s, 0.5) AS median_s, quantile_cont(frt_s, 0.9) AS p90_s, avg(frt_s) AS mean_s,
-               quantile_cont(bh_frt_s, 0.5) AS bh_median_s, quantile_cont(bh_frt_s, 0.9) AS bh_p90_s,
-               avg(bh_frt_s) AS bh_mean_s,
-               count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target,
-               round(count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms)
-                     / nullif(count(*) FILTER (WHERE answered), 0), 6) AS attainment
-        FROM frt WHERE {in_period} GROUP BY week ORDER BY week
+        WITH first_response AS (
+            SELECT week, count(*) AS sessions, count(*) FILTER (WHERE answered) AS answered,
+                   quantile_cont(frt_s, 0.5) AS median_s, quantile_cont(frt_s, 0.9) AS p90_s, avg(frt_s) AS mean_s,
+                   quantile_cont(bh_frt_s, 0.5) AS bh_median_s, quantile_cont(bh_frt_s, 0.9) AS bh_p90_s,
+                   avg(bh_frt_s) AS bh_mean_s,
+                   count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target,
+                   round(count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms)
+                         / nullif(count(*) FILTER (WHERE answered), 0), 6) AS attainment,
+                   {_bucket_columns("frt_s", "frt")}, {_bucket_columns("bh_frt_s", "bh_frt")}
+            FROM frt WHERE {in_period} GROUP BY week
+        ), replies AS (
+            SELECT week, count(reply_s) AS replies, quantile_cont(reply_s, 0.5) AS reply_median_s,
+                   quantile_cont(reply_s, 0.9) AS reply_p90_s, avg(reply_s) AS reply_mean_s,
+                   quantile_cont(bh_reply_s, 0.5) AS bh_reply_median_s,
+                   quantile_cont(bh_reply_s, 0.9) AS bh_reply_p90_s, avg(bh_reply_s) AS bh_reply_mean_s
+            FROM turns WHERE {in_period} GROUP BY week
+        )
+        SELECT week AS week_start, * EXCLUDE (week) FROM first_response LEFT JOIN replies USING (week) ORDER BY week
         """
     weekly = [{key: _round(value) for key, value in row.items()} for row in _rows(duck, weekly_sql, p)]
 

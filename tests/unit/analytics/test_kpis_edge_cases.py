@@ -328,6 +328,12 @@ def test_weekly_trend_groups_by_local_monday(run: Analyze) -> None:
     weekly = run(b).kpis["frt"]["weekly"]
     assert [(w["week_start"], w["median_s"]) for w in weekly] == [("2026-03-02", 600.0), ("2026-03-09", 3600.0)]
     assert [w["attainment"] for w in weekly] == [1.0, 1.0]
+    assert [(w["frt_5_15min"], w["frt_15_60min"], w["frt_1_4h"]) for w in weekly] == [(1, 0, 0), (0, 0, 1)]
+    # Sunday night is outside business hours: the reply counts 0 business seconds
+    assert [(w["bh_frt_under_5min"], w["reply_median_s"], w["bh_reply_median_s"]) for w in weekly] == [
+        (1, 600.0, 0.0),
+        (0, 3600.0, 3600.0),
+    ]
 
 
 def test_heatmap_and_daily_volume_use_the_configured_zone(run: Analyze) -> None:
