@@ -344,8 +344,9 @@ async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None)
         if config.transport == "stdio":
 
             async def stdio() -> None:
+                # No readiness line on stdio: the handshake is the readiness, and the line would only clutter the
+                # terminal of the client that spawned us (its stderr is ours).
                 async with stdio_server() as (read, write):
-                    announce("stdio")
                     await demo.server.run(read, write, demo.server.create_initialization_options())
 
             await _until_signal(stdio)
