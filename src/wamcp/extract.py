@@ -59,7 +59,7 @@ class ExtractOptions:
     max_history_hours: float | None = None
     full: bool = False
     chats: tuple[str, ...] = ()
-    concurrency: int = 4
+    concurrency: int = 16
     page_size: int = 500
     source: str = ""
 
@@ -236,11 +236,13 @@ class Extractor:
         return chats
 
     async def _sync_all(self, chats: list[Chat], summary: ExtractSummary) -> None:
-        limiter = anyio.Semaphore(max(1, self._options.concurrency))
+        # A fixed pool of workers pulls chats from one queue: memory stays flat with 100k+ chats (one task per
+        # chat would hold a coroutine per chat for the whole run).
+        queue = iter(chats)
         fatal: list[BaseException] = []
 
-        async def one(chat: Chat) -> None:
-            async with limiter:
+        async def worker() -> None:
+            for chat in queue:
                 if fatal:
                     return
                 try:
@@ -252,17 +254,17 @@ class Extractor:
                 except MCPClientError as err:
                     logger.warning("chat %s failed: %s", chat.jid, err)
                     summary.failed[chat.jid] = redact(str(err))
-                    return
+                    continue
                 summary.chats_done += 1
                 summary.chats_skipped += int(skipped)
                 self._progress.chat_done(chat.jid, new)
 
         try:
             async with anyio.create_task_group() as group:
-                for chat in chats:
-                    group.start_soon(one, chat)
+                for _ in range(max(1, min(self._options.concurrency, len(chats)))):
+                    group.start_soon(worker)
         except BaseExceptionGroup as group_error:
-            # Per-chat MCP errors are handled in `one`; what escapes is unexpected. Surface the first one as
+            # Per-chat MCP errors are handled in `worker`; what escapes is unexpected. Surface the first one as
             # itself rather than as a group, so callers and the CLI can tell what happened.
             raise group_error.exceptions[0] from None
         if fatal:
@@ -294,16 +296,21 @@ class Extractor:
         # is complete, so a crash mid-pass re-runs it instead of leaving a hole.
         after = _from_ms(state.newest_ts_ms - state.newest_ts_ms % 1000) - timedelta(seconds=1)
         newest = state.newest_ts_ms
+        # Each page is held until the next one arrives, so the last page commits together with the advanced
+        # `newest` (one transaction per single-page pass instead of two); earlier pages keep the old cursor.
+        held: list[MessageRow] = []
         async for page in self._source.iter_message_pages(jid, after=after, page_size=self._options.page_size):
             rows = [_row(jid, m) for m in page]
             if not rows:
                 continue
+            if held:
+                n, u = self._save(jid, held, state, summary)
+                new, updated = new + n, updated + u
             newest = max(newest, max(r.ts_ms for r in rows))
-            result = self._store.save_page(jid, rows, state=state, run_id=summary.run_id)
-            new, updated = new + result.new, updated + result.updated
-            self._count(summary, result.new, result.updated)
+            held = rows
         state = SyncState(jid, newest, state.oldest_ts_ms, state.backfill_complete, None, summary.run_id)
-        self._store.save_page(jid, [], state=state, run_id=summary.run_id)
+        n, u = self._save(jid, held, state, summary)
+        new, updated = new + n, updated + u
         if not state.backfill_complete:
             before = _from_ms(state.oldest_ts_ms) if state.oldest_ts_ms is not None else None
             n, u, state = await self._backfill(jid, state, before=before, window=window, summary=summary)
@@ -325,23 +332,34 @@ class Extractor:
             before = before.replace(microsecond=0) + timedelta(seconds=1)
         newest = state.newest_ts_ms
         oldest = state.oldest_ts_ms
+        # A page is committed when the next one arrives (with the cursor covering it and nothing more), and the
+        # last one together with `backfill_complete`: a single-page chat costs one transaction, not two.
+        held: list[MessageRow] = []
         async for page in self._source.iter_message_pages(
             jid, after=window, before=before, page_size=self._options.page_size
         ):
             rows = [_row(jid, m) for m in page]
             if not rows:
                 continue
+            if held:
+                state = SyncState(jid, newest, oldest, False, None, summary.run_id)
+                n, u = self._save(jid, held, state, summary)
+                new, updated = new + n, updated + u
             page_newest = max(r.ts_ms for r in rows)
             page_oldest = min(r.ts_ms for r in rows)
             newest = page_newest if newest is None else max(newest, page_newest)
             oldest = page_oldest if oldest is None else min(oldest, page_oldest)
-            state = SyncState(jid, newest, oldest, False, None, summary.run_id)
-            result = self._store.save_page(jid, rows, state=state, run_id=summary.run_id)
-            new, updated = new + result.new, updated + result.updated
-            self._count(summary, result.new, result.updated)
+            held = rows
         state = SyncState(jid, newest, oldest, True, None, summary.run_id)
-        self._store.save_page(jid, [], state=state, run_id=summary.run_id)
-        return new, updated, state
+        n, u = self._save(jid, held, state, summary)
+        return new + n, updated + u, state
+
+    def _save(self, jid: str, rows: list[MessageRow], state: SyncState, summary: ExtractSummary) -> tuple[int, int]:
+        """Commit ``rows`` (possibly none) with ``state`` in one transaction; count them as a page if any."""
+        result = self._store.save_page(jid, rows, state=state, run_id=summary.run_id)
+        if rows:
+            self._count(summary, result.new, result.updated)
+        return result.new, result.updated
 
     def _count(self, summary: ExtractSummary, new: int, updated: int) -> None:
         summary.pages += 1

@@ -49,7 +49,7 @@ class ExtractRequest:
     demo_db: Path | None = None
     full: bool = False
     chats: tuple[str, ...] = ()
-    concurrency: int = 4
+    concurrency: int = 16
     quiet: bool = False
     as_json: bool = False
     export: str | None = None
@@ -197,7 +197,7 @@ def extract(
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and extract from it.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Re-fetch everything, not only what is new.")] = False,
     chat: Annotated[list[str] | None, typer.Option("--chat", help="Only this chat JID (repeatable).")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Chats in flight at once.")] = 4,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Chats in flight at once.")] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     export: Annotated[
         str | None, typer.Option("--export", help=f"Also export the store: {', '.join(FORMATS)}.")

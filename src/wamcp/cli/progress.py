@@ -1,10 +1,12 @@
 """Rich progress bars for long CLI work: chats done/total, messages, messages/s and ETA.
 
-Bars draw on stderr only when it is a terminal and ``--quiet`` is off, so piped output and ``--json`` stay clean.
+Bars draw on stderr only when both stdout and stderr are terminals and ``--quiet`` is off, so a piped or
+redirected run (cron, ``| tee``, ``--json``) gets no control sequences.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from types import TracebackType
 
@@ -27,7 +29,7 @@ class ExtractBars:
 
     def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
         self._console = console or Console(stderr=True)
-        self.enabled = enabled and self._console.is_terminal
+        self.enabled = enabled and self._console.is_terminal and sys.stdout.isatty()
         self._progress: Progress | None = None
         self._chats: TaskID | None = None
         self._messages: TaskID | None = None
