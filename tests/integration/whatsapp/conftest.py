@@ -70,6 +70,7 @@ class Demo:
     def write_config(self, directory: Path, **server: Any) -> Path:
         path = directory / "mcp_config.json"
         path.write_text(json.dumps(self.config_dict(**server), indent=2), encoding="utf-8")
+        path.chmod(0o600)  # it may hold a token: the config loader warns about files others can read
         return path
 
 
