@@ -73,13 +73,16 @@ async def _ready_client() -> WhatsAppMCPClient:
 
 
 async def _use_tool(server_name: str, tool_name: str, arguments: Mapping[str, Any], timeout: float | None) -> Any:  # noqa: ASYNC109
-    client = await _ready_client()
-    if not _is_whatsapp(client, server_name):
+    # The name is checked against the configuration before connecting: a typo must not cost a connection attempt
+    # (or be reported as the configured server's connection failure).
+    configured = get_whatsapp_mcp_client()
+    if not _is_whatsapp(configured, server_name):
         raise MCPClientError(
             f"unknown MCP server {server_name!r}",
             server=server_name,
-            hint=f"the configured server is {client.config.server.name!r} (mcp_config.json: whatsapp.server.name)",
+            hint=f"the configured server is {configured.config.server.name!r} (mcp_config.json: whatsapp.server.name)",
         )
+    client = await _ready_client()
     route = _ROUTES.get(tool_name)
     try:
         with anyio.fail_after(timeout) if timeout is not None else _no_deadline():
