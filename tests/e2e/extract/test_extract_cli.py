@@ -1,0 +1,245 @@
+"""``wamcp extract`` as a user runs it: the store equals the server's messages, reruns are free, options select.
+
+The comparison is always against the demo bridge database read directly with sqlite3: every
+(chat_jid, UTC second, content, is_from_me), as a multiset.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import itertools
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from wamcp.cli import app
+from wamcp.demo import DemoServerProcess
+
+from .support import (
+    WAMCP,
+    http_server,
+    only_json_object,
+    run_cli,
+    server_chats,
+    server_messages,
+    store_integrity,
+    store_messages,
+    write_config,
+)
+
+pytestmark = pytest.mark.e2e
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _user_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """In-process runs see no config file and no MCP_* variables, like a fresh user."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    for name in ("MCP_CONFIG_FILE", "MCP_WHATSAPP_ENDPOINT", "MCP_WHATSAPP_CONNECTION_TYPE", "MCP_WHATSAPP_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def extract(config: Path, db: Path, *args: str) -> dict[str, Any]:
+    """Run ``wamcp extract --json`` in this process; return the JSON summary (exit code under ``"exit_code"``)."""
+    result = runner.invoke(app, ["extract", "--config", str(config), "--db", str(db), "--json", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return only_json_object(result.stdout) | {"exit_code": result.exit_code, "stderr": result.stderr}
+
+
+def test_demo_extract_stores_exactly_the_demo_database(tmp_path: Path, env: dict[str, str], home: Path) -> None:
+    first = run_cli([WAMCP, "extract", "--demo", "--db", "store.db", "--json"], cwd=tmp_path, env=env, timeout=110)
+    assert first.returncode == 0, first.stderr
+    summary = only_json_object(first.stdout)  # --json: one object on stdout, nothing else
+    demo_db = home / ".cache" / "wamcp" / "demo" / "demo-20000-1-UTC.db"
+    expected = server_messages(demo_db)
+    assert summary["status"] == "complete"
+    assert summary["messages_new"] == sum(expected.values()) == 20_000
+    assert summary["chats_failed"] == 0
+    assert summary["errors"] == {}
+    assert store_messages(tmp_path / "store.db") == expected
+    assert store_integrity(tmp_path / "store.db") == ("ok", 20_000, 20_000)
+    assert "\x1b[" not in first.stderr  # no progress bars when not on a terminal
+
+    # Nothing new on the server: the rerun skips every chat (the chat listing is its only cost) and adds nothing.
+    second = run_cli([WAMCP, "extract", "--demo", "--db", "store.db", "--json"], cwd=tmp_path, env=env, timeout=110)
+    assert second.returncode == 0, second.stderr
+    again = only_json_object(second.stdout)
+    assert again["status"] == "complete"
+    assert again["chats_total"] == summary["chats_total"] == again["chats_skipped"]
+    assert (again["messages_new"], again["messages_updated"], again["pages"]) == (0, 0, 0)
+    assert store_messages(tmp_path / "store.db") == expected
+
+
+def test_chat_option_extracts_only_the_named_chats(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    everything = server_messages(bridge)
+    by_size = collections.Counter(key[0] for key in everything.elements())
+    wanted = [jid for jid, _ in by_size.most_common(2)]
+    summary = extract(config, tmp_path / "s.db", "--chat", wanted[0], "--chat", wanted[1])
+    assert summary["exit_code"] == 0, summary
+    assert summary["chats_total"] == 2
+    expected = collections.Counter({k: n for k, n in everything.items() if k[0] in wanted})
+    assert store_messages(tmp_path / "s.db") == expected
+
+
+def test_max_chats_keeps_the_most_recently_active_chats(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    summary = extract(config, tmp_path / "s.db", "--max-chats", "5")
+    assert summary["exit_code"] == 0, summary
+    stored = store_messages(tmp_path / "s.db")
+    chats = {key[0] for key in stored}
+    assert len(chats) == 5
+    last_times = sorted((last for _name, last in server_chats(bridge).values()), reverse=True)
+    assert all(server_chats(bridge)[jid][1] >= last_times[4] for jid in chats)
+    expected = collections.Counter({k: n for k, n in server_messages(bridge).items() if k[0] in chats})
+    assert stored == expected
+
+
+def test_max_history_keeps_only_the_last_hours(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    everything = server_messages(bridge)
+    # Put the window's start in the middle of a quiet night of the data (more than an hour without messages), so
+    # the few seconds between computing it here and in the extractor cannot change which messages are inside.
+    seconds = sorted({key[1] for key in everything})
+    gaps = [(b - a, a, b) for a, b in itertools.pairwise(seconds) if b - a > 3600]
+    _gap, before_gap, after_gap = gaps[len(gaps) * 3 // 4]
+    cutoff = (before_gap + after_gap) / 2
+    hours = (datetime.now(UTC).timestamp() - cutoff) / 3600
+    summary = extract(config, tmp_path / "s.db", "--max-history", f"{hours:.6f}")
+    assert summary["exit_code"] == 0, summary
+    expected = collections.Counter({k: n for k, n in everything.items() if k[1] > cutoff})
+    assert 0 < sum(expected.values()) < sum(everything.values())
+    assert store_messages(tmp_path / "s.db") == expected
+
+
+def test_full_refetches_every_chat_and_changes_nothing(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    first = extract(config, tmp_path / "s.db")
+    assert first["exit_code"] == 0, first
+    full = extract(config, tmp_path / "s.db", "--full")
+    assert full["exit_code"] == 0, full
+    assert full["chats_skipped"] == 0
+    assert full["pages"] >= full["chats_total"] == first["chats_total"]
+    assert (full["messages_new"], full["messages_updated"]) == (0, 0)
+    assert store_messages(tmp_path / "s.db") == server_messages(bridge)
+
+
+def _exported(fmt: str, out: Path) -> collections.Counter[tuple[str, int, str, bool]]:
+    def key(row: dict[str, Any]) -> tuple[str, int, str, bool]:
+        mine = row["is_from_me"]
+        mine = mine if isinstance(mine, bool) else str(mine).lower() in {"1", "true"}
+        return row["chat_jid"], int(row["ts_ms"]) // 1000, row["content"] or "", mine
+
+    if fmt == "json":
+        rows: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    elif fmt == "csv":
+        with out.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    else:
+        rows = pq.read_table(out).to_pylist()
+    return collections.Counter(key(row) for row in rows)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
+def test_export_after_extract_holds_every_message(served_account: tuple[Path, str], tmp_path: Path, fmt: str) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    summary = extract(config, tmp_path / "s.db", "--export", fmt)
+    assert summary["exit_code"] == 0, summary
+    out = tmp_path / f"s-export.{fmt}"
+    assert _exported(fmt, out) == server_messages(bridge)
+
+
+def test_export_txt_writes_one_chat_export_per_chat(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    summary = extract(config, tmp_path / "s.db", "--export", "txt")
+    assert summary["exit_code"] == 0, summary
+    files = list((tmp_path / "s-export").glob("*.txt"))
+    chats_with_messages = {key[0] for key in server_messages(bridge)}
+    assert len(files) == len(chats_with_messages)
+    assert all(f.read_text(encoding="utf-8").strip() for f in files)
+
+
+def test_unknown_export_format_is_a_usage_error(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    _bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    result = runner.invoke(app, ["extract", "--config", str(config), "--db", "s.db", "--export", "xls"])
+    assert result.exit_code == 2
+    assert "xls" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_a_failing_chat_exits_1_and_the_rest_is_stored(account: Path, tmp_path: Path) -> None:
+    # One chat holds a row the server cannot read (as a corrupt bridge row would): its list_messages call fails.
+    with sqlite3.connect(account) as conn:
+        (broken,) = conn.execute(
+            "SELECT chat_jid FROM messages GROUP BY chat_jid HAVING count(*) > 3 ORDER BY chat_jid LIMIT 1"
+        ).fetchone()
+        conn.execute(
+            "UPDATE messages SET timestamp = 'not a time' WHERE rowid = "
+            "(SELECT rowid FROM messages WHERE chat_jid = ? ORDER BY timestamp LIMIT 1)",
+            (broken,),
+        )
+
+    with DemoServerProcess(transport="http", db=account) as server:
+        config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
+        summary = extract(config, tmp_path / "s.db")
+    assert summary["exit_code"] == 1, summary
+    assert summary["status"] == "partial"
+    assert list(summary["errors"]) == [broken]
+    assert summary["chats_done"] == summary["chats_total"] - 1
+    number, domain = broken.split("@")
+    assert f"{number[-4:]}@{domain}" in summary["stderr"]  # named on stderr (logs mask most of a number)
+    with sqlite3.connect(account) as conn:
+        conn.execute("DELETE FROM messages WHERE timestamp = 'not a time'")
+    assert store_messages(tmp_path / "s.db") == server_messages(account, skip_chats=[broken])
+
+
+def test_rerun_after_a_failed_chat_completes_it(account: Path, tmp_path: Path) -> None:
+    """A data engineer's nightly job: a chat that failed is simply retried by the next run."""
+
+    with sqlite3.connect(account) as conn:
+        (broken,) = conn.execute("SELECT jid FROM chats ORDER BY jid LIMIT 1").fetchone()
+        (saved,) = conn.execute(
+            "SELECT timestamp FROM messages WHERE chat_jid = ? ORDER BY timestamp LIMIT 1", (broken,)
+        ).fetchone()
+        conn.execute(
+            "UPDATE messages SET timestamp = 'not a time' WHERE chat_jid = ? AND timestamp = ?", (broken, saved)
+        )
+    with DemoServerProcess(transport="http", db=account) as server:
+        config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
+        assert extract(config, tmp_path / "s.db")["exit_code"] == 1
+        with sqlite3.connect(account) as conn:
+            conn.execute("UPDATE messages SET timestamp = ? WHERE timestamp = 'not a time'", (saved,))
+        again = extract(config, tmp_path / "s.db")
+    assert again["exit_code"] == 0, again
+    assert again["chats_skipped"] == again["chats_total"] - 1
+    assert store_messages(tmp_path / "s.db") == server_messages(account)
+
+
+def test_max_history_in_the_future_of_the_data_stores_nothing(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    _bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    newest = max(last for _name, last in server_chats(_bridge).values())
+    hours = (datetime.now(UTC) - datetime.fromtimestamp(newest, UTC) - timedelta(hours=1)).total_seconds() / 3600
+    summary = extract(config, tmp_path / "s.db", "--max-history", f"{hours:.3f}")
+    assert summary["exit_code"] == 0, summary
+    assert summary["messages_new"] == 0
+    assert store_messages(tmp_path / "s.db") == collections.Counter()
