@@ -91,8 +91,8 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         {
             "label": "Unanswered",
             "value": format_share(unanswered["rate"]),
-            "note": f"{unanswered['unanswered']} of {unanswered['eligible_sessions']} conversations older than "
-            f"{target_text}",
+            "note": f"{unanswered['unanswered']} of {unanswered['eligible_sessions']} conversations "
+            f"(waiting less than {target_text} not counted yet)",
         },
         {
             "label": "Waiting now",

@@ -16,6 +16,7 @@ Analyze = Callable[..., Analysis]
 ANA = "491701111111@s.whatsapp.net"
 BEN = "491702222222@s.whatsapp.net"
 CAROL = "491703333333@c.us"
+DAVE = "491704444444@s.whatsapp.net"
 GROUP = "120363000000000001@g.us"
 TZ = "Europe/Berlin"
 
@@ -216,14 +217,16 @@ def test_unanswered_rate_skips_sessions_younger_than_the_target(run: Analyze) ->
         .msg(BEN, "2026-03-02 11:00")
         .msg(BEN, "2026-03-02 11:30", out=True)
         .msg(CAROL, "2026-03-02 12:00")  # 30 min old at the as-of time: may still be answered
+        .msg(DAVE, "2026-03-02 12:20")  # young too, but already answered: its outcome is known
+        .msg(DAVE, "2026-03-02 12:25", out=True)
         .msg(ANA, "2026-03-02 12:30", out=True, msg_id="zz")  # newest message = as-of; answers ANA late
     )
     k = run(b).kpis
-    # ANA answered after 2.5 h, BEN after 30 min, CAROL too young: 2 eligible, none unanswered
-    assert k["unanswered"] == {"eligible_sessions": 2, "unanswered": 0, "rate": 0.0}
-    assert k["target"]["attainment"] == 0.5
+    # ANA answered after 2.5 h, BEN after 30 min, DAVE after 5 min, CAROL undecided: 3 eligible, none unanswered
+    assert k["unanswered"] == {"eligible_sessions": 3, "unanswered": 0, "rate": 0.0}
+    assert k["target"]["attainment"] == pytest.approx(2 / 3, abs=1e-6)
     k_later = run(b, until="2026-03-02T13:00").kpis
-    assert k_later["unanswered"] == {"eligible_sessions": 3, "unanswered": 1, "rate": pytest.approx(1 / 3, abs=1e-6)}
+    assert k_later["unanswered"] == {"eligible_sessions": 4, "unanswered": 1, "rate": 0.25}
 
 
 def test_until_hides_messages_after_the_as_of_time(run: Analyze) -> None:
