@@ -1,0 +1,135 @@
+"""Nightly runs: a rerun with nothing new costs the chat listing only; new messages, new chats and renamed chats
+are picked up; nothing is ever duplicated.
+
+The second run's server is started with ``--crash-after N`` (N = the chat listing's calls): it would die on any
+further tool call, so a clean exit proves the extractor made no per-chat call at all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from wamcp.cli import app
+
+from .support import (
+    add_message,
+    only_json_object,
+    rename_chat,
+    server_chats,
+    server_messages,
+    stdio_server,
+    store_chat_names,
+    store_integrity,
+    store_messages,
+    write_config,
+)
+
+pytestmark = pytest.mark.e2e
+
+runner = CliRunner()
+LIST_CHATS_PAGE = 100  # iter_chats' page size: the listing costs chats // 100 + 1 calls
+
+
+@pytest.fixture(autouse=True)
+def _user_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    for name in ("MCP_CONFIG_FILE", "MCP_WHATSAPP_ENDPOINT", "MCP_WHATSAPP_CONNECTION_TYPE", "MCP_WHATSAPP_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def extract(config: Path, db: Path, *args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["extract", "--config", str(config), "--db", str(db), "--json", *args])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return only_json_object(result.stdout)
+
+
+def test_rerun_with_nothing_new_makes_no_call_per_chat_and_adds_nothing(account: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    first = extract(write_config(tmp_path / "c1.json", stdio_server(account)), store)
+    assert first["status"] == "complete"
+    assert store_messages(store) == server_messages(account)
+
+    listing_calls = len(server_chats(account)) // LIST_CHATS_PAGE + 1
+    budget = write_config(tmp_path / "c2.json", stdio_server(account, "--crash-after", str(listing_calls)))
+    second = extract(budget, store)
+    assert second["status"] == "complete"
+    assert second["chats_skipped"] == second["chats_total"] == first["chats_total"]
+    assert (second["messages_new"], second["messages_updated"], second["pages"]) == (0, 0, 0)
+    assert store_messages(store) == server_messages(account)
+
+
+def _direct_chats_with_incoming(account: Path) -> list[str]:
+    with sqlite3.connect(account) as conn:
+        return [
+            jid
+            for (jid,) in conn.execute(
+                "SELECT chat_jid FROM messages WHERE chat_jid LIKE '%@s.whatsapp.net' AND is_from_me = 0"
+                " GROUP BY chat_jid HAVING count(*) >= 2 ORDER BY chat_jid"
+            )
+        ]
+
+
+def _after_everything(account: Path) -> datetime:
+    newest = max(last for _name, last in server_chats(account).values())
+    return datetime.fromtimestamp(newest, UTC) + timedelta(minutes=5)
+
+
+def test_new_messages_new_chats_and_renamed_chats_are_picked_up(account: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    config = write_config(tmp_path / "c.json", stdio_server(account))
+    first = extract(config, store)
+    busy, renamed = _direct_chats_with_incoming(account)[:2]
+    later = _after_everything(account)
+    add_message(account, busy, "Is the blue vase back in stock?", later)
+    add_message(account, busy, "Same second, second message", later)
+    rename_chat(account, renamed, "Renamed Customer")
+    newcomer = "447700900999@s.whatsapp.net"
+    add_message(account, newcomer, "First message from a new customer", later + timedelta(seconds=7))
+
+    second = extract(config, store)
+    assert second["status"] == "complete"
+    assert second["messages_new"] == 3
+    assert second["chats_total"] == first["chats_total"] + 1
+    assert second["chats_skipped"] == second["chats_total"] - 2  # only `busy` and the newcomer cost a call
+    assert store_messages(store) == server_messages(account)
+    verdict, count, keys = store_integrity(store)
+    assert (verdict, count, keys) == ("ok", sum(server_messages(account).values()), count)
+    names = store_chat_names(store)
+    assert names[renamed] == "Renamed Customer"
+    assert newcomer in names
+
+    # A message that reached the bridge late, in the same second as the newest one already stored, is picked up
+    # with the chat's next message: each catch-up re-reads the newest stored second whole.
+    add_message(account, newcomer, "Another one in that same second", later + timedelta(seconds=7))
+    add_message(account, newcomer, "And a newer one", later + timedelta(minutes=1))
+    third = extract(config, store)
+    assert third["messages_new"] == 2
+    assert store_messages(store) == server_messages(account)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="derived ids include the sender label, which a contact rename changes: the catch-up re-reads the newest "
+    "stored second under the new label and stores its messages again (fix in wamcp.whatsapp, see docs/extract.md)",
+)
+def test_a_renamed_contact_writing_again_is_not_duplicated(account: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    config = write_config(tmp_path / "c.json", stdio_server(account))
+    extract(config, store)
+    with sqlite3.connect(account) as conn:  # a customer whose newest stored message is their own (not ours)
+        (customer,) = conn.execute(
+            "SELECT m.chat_jid FROM messages m JOIN chats c ON c.jid = m.chat_jid AND m.timestamp = c.last_message_time"
+            " WHERE m.is_from_me = 0 AND m.chat_jid LIKE '%@s.whatsapp.net' ORDER BY m.chat_jid LIMIT 1"
+        ).fetchone()
+    rename_chat(account, customer, "New Name")
+    add_message(account, customer, "Hello again", _after_everything(account))
+    second = extract(config, store)
+    assert second["messages_new"] == 1
+    assert store_messages(store) == server_messages(account)
