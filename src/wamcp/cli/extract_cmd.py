@@ -7,8 +7,11 @@ configuration error; 3 cannot connect or authenticate.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,15 +103,32 @@ def _describe(config: WhatsAppConfig) -> str:
     return f"{redact(server.endpoint)} ({server.connection_type.value})"
 
 
+@contextlib.contextmanager
+def _quiet_logger(name: str, *, unless: bool) -> Iterator[None]:
+    """Hide ``name``'s records below CRITICAL for the duration (unless ``unless``)."""
+    target = logging.getLogger(name)
+    previous = target.level
+    if not unless:
+        target.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        target.setLevel(previous)
+
+
 async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: ExtractBars) -> ExtractSummary:
     client = WhatsAppMCPClient(config)
     try:
-        if not await client.initialize():
+        # The client logs its own failure to initialize; the CLI reports it once, as its one error line.
+        with _quiet_logger("wamcp.whatsapp.client", unless=state.verbose):
+            ready = await client.initialize()
+        if not ready:
             error = client.last_error or MCPConnectionError("the server could not be initialized")
             if isinstance(error, MCPConnectionError) and not request.demo:
-                error.hint = error.hint or "is the server running? check --mcp-endpoint/--mcp-connection, or try --demo"
-                if "--demo" not in error.hint:
-                    error.hint += "; or try --demo"
+                hint = (error.hint or "is the server running?").rstrip(".")
+                if "--demo" not in hint:
+                    hint += " (check --mcp-endpoint/--mcp-connection, or try --demo)"
+                error.hint = hint
             raise error
         with Store.open(request.db) as store:
             options = ExtractOptions(

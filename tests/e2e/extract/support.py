@@ -8,6 +8,7 @@ database read directly with sqlite3, and the wamcp store.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import json
 import os
 import socket
@@ -58,6 +59,15 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def run_side_by_side(
+    runs: Sequence[tuple[Sequence[str], Path, dict[str, str]]], *, timeout: float = 90.0
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run several independent command lines at once (``(args, cwd, env)`` each); results in the same order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        futures = [pool.submit(run_cli, args, cwd=cwd, env=env, timeout=timeout) for args, cwd, env in runs]
+        return [future.result() for future in futures]
 
 
 def free_port() -> int:
