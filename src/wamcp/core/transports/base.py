@@ -28,6 +28,7 @@ from ...redact import redact
 __all__ = [
     "DEFAULT_PATHS",
     "HttpRefusal",
+    "HttpTransport",
     "Transport",
     "TransportStreams",
     "build_headers",
@@ -198,6 +199,37 @@ class _RefusalRecorder:
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
                 at=time.monotonic(),
             )
+
+
+class HttpTransport:
+    """What the SSE and streamable-HTTP transports share: the URL for their kind, the endpoint shown to people,
+    and the recorder of the last HTTP refusal. Subclasses set ``kind``/``connection_type`` and implement ``_open``."""
+
+    kind = "http"
+    connection_type = MCPConnectionType.STREAMABLE_HTTP
+
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self.url = resolve_url(config.endpoint, self.connection_type)
+        self._refusals = _RefusalRecorder()
+
+    @property
+    def endpoint(self) -> str:
+        return display_endpoint(self.url)
+
+    @property
+    def last_refusal(self) -> HttpRefusal | None:
+        return self._refusals.last
+
+    def open(self) -> AbstractAsyncContextManager[TransportStreams]:
+        self._refusals.last = None
+        return self._open()
+
+    def _open(self) -> AbstractAsyncContextManager[TransportStreams]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint!r})"
 
 
 def create_transports(config: ServerConfig) -> list[Transport]:

@@ -8,38 +8,23 @@ logged by the SDK, so the call in question ends by timeout; :attr:`last_refusal`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.sse import sse_client
 
-from ...config import MCPConnectionType, ServerConfig
-from .base import HttpRefusal, _RefusalRecorder, display_endpoint, http_client, resolve_url
+from ...config import MCPConnectionType
+from .base import HttpTransport, http_client
 
 __all__ = ["SSETransport"]
 
 
-class SSETransport:
+class SSETransport(HttpTransport):
     """Connects to ``<endpoint>`` (default path ``/sse``) with the configured headers and TLS settings."""
 
     kind = "sse"
-
-    def __init__(self, config: ServerConfig) -> None:
-        self._config = config
-        self.url = resolve_url(config.endpoint, MCPConnectionType.SSE)
-        self._refusals = _RefusalRecorder()
-
-    @property
-    def endpoint(self) -> str:
-        return display_endpoint(self.url)
-
-    @property
-    def last_refusal(self) -> HttpRefusal | None:
-        return self._refusals.last
-
-    def open(self) -> AbstractAsyncContextManager[TransportStreams]:
-        return self._open()
+    connection_type = MCPConnectionType.SSE
 
     def _factory(
         self,
@@ -52,7 +37,6 @@ class SSETransport:
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
-        self._refusals.last = None
         async with sse_client(
             self.url,
             timeout=self._config.connect_timeout,
@@ -60,6 +44,3 @@ class SSETransport:
             httpx_client_factory=self._factory,
         ) as streams:
             yield streams
-
-    def __repr__(self) -> str:
-        return f"SSETransport({self.endpoint!r})"

@@ -9,47 +9,28 @@ error mapping.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from mcp.client._transport import TransportStreams
 from mcp.client.streamable_http import streamable_http_client
 
-from ...config import MCPConnectionType, ServerConfig
-from .base import HttpRefusal, _RefusalRecorder, display_endpoint, http_client, resolve_url
+from ...config import MCPConnectionType
+from .base import HttpTransport, http_client
 
 __all__ = ["StreamableHTTPTransport"]
 
 
-class StreamableHTTPTransport:
+class StreamableHTTPTransport(HttpTransport):
     """Connects to ``<endpoint>`` (default path ``/mcp``) with the configured headers and TLS settings."""
 
     kind = "streamable_http"
-
-    def __init__(self, config: ServerConfig) -> None:
-        self._config = config
-        self.url = resolve_url(config.endpoint, MCPConnectionType.STREAMABLE_HTTP)
-        self._refusals = _RefusalRecorder()
-
-    @property
-    def endpoint(self) -> str:
-        return display_endpoint(self.url)
-
-    @property
-    def last_refusal(self) -> HttpRefusal | None:
-        return self._refusals.last
-
-    def open(self) -> AbstractAsyncContextManager[TransportStreams]:
-        return self._open()
+    connection_type = MCPConnectionType.STREAMABLE_HTTP
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
-        self._refusals.last = None
         # We own the client's lifecycle: the SDK only closes clients it created itself.
         async with (
             http_client(self._config, self._refusals) as client,
             streamable_http_client(self.url, http_client=client) as streams,
         ):
             yield streams
-
-    def __repr__(self) -> str:
-        return f"StreamableHTTPTransport({self.endpoint!r})"
