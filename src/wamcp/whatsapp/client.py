@@ -252,18 +252,25 @@ class WhatsAppMCPClient:
         return await self.profile.authenticate(self._call, number, self._tool_names)
 
     async def list_chats(
-        self, limit: int = 20, page: int = 0, include_last_message: bool = True, sort_by: str = "last_active"
+        self,
+        limit: int = 20,
+        page: int = 0,
+        include_last_message: bool = True,
+        sort_by: str = "last_active",
+        *,
+        query: str | None = None,
     ) -> list[dict[str, Any]]:
-        """One page of chats as the seed's dicts (``jid``, ``name``, ``last_message_time`` ISO UTC, …)."""
+        """One page of chats as the seed's dicts (``jid``, ``name``, ``last_message_time`` ISO UTC, …); ``query``
+        keeps chats whose name or JID contains it, as the server's ``list_chats`` does."""
         await self._ensure_ready()
         chats = await self.profile.list_chats(
-            self._call, limit=limit, page=page, include_last_message=include_last_message, sort_by=sort_by
+            self._call, limit=limit, page=page, include_last_message=include_last_message, sort_by=sort_by, query=query
         )
         return [chat.to_dict() for chat in chats]
 
     async def get_chat_messages(
         self,
-        chat_jid: str,
+        chat_jid: str | None,
         limit: int = 20,
         page: int = 0,
         *,
@@ -271,11 +278,12 @@ class WhatsAppMCPClient:
         after: datetime | None = None,
         query: str | None = None,
     ) -> list[dict[str, Any]]:
-        """One page of a chat's messages, newest first, as dicts (see :meth:`iter_messages` for whole histories)."""
+        """One page of a chat's messages (``chat_jid=None``: of all chats), newest first, as dicts (see
+        :meth:`iter_messages` for whole histories)."""
         await self._ensure_ready()
         messages = await self.profile.list_messages(
             self._call,
-            chat_jid=normalize_jid(chat_jid),
+            chat_jid=normalize_jid(chat_jid) if chat_jid else None,
             query=query,
             limit=limit,
             page=page,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from ..core.sync import get_runner
 from ..errors import MCPClientError, MCPConnectionError, MCPTimeoutError
 from ..redact import get_logger
 from .client import WhatsAppMCPClient, get_whatsapp_mcp_client, reset_whatsapp_mcp_client
+from .timeparse import ServerClock
 
 __all__ = ["cleanup_mcp_connections", "initialize_whatsapp_mcp", "use_mcp_tool"]
 
@@ -38,16 +40,48 @@ def _pick(arguments: Mapping[str, Any], *names: str) -> dict[str, Any]:
 
 
 async def _list_chats(client: WhatsAppMCPClient, arguments: Mapping[str, Any]) -> Any:
-    return await client.list_chats(**_pick(arguments, "limit", "page", "include_last_message", "sort_by"))
+    return await client.list_chats(**_pick(arguments, "limit", "page", "include_last_message", "sort_by", "query"))
 
 
 async def _list_messages(client: WhatsAppMCPClient, arguments: Mapping[str, Any]) -> Any:
     # include_context / context_* are accepted and ignored: the routed call returns the matching messages
     # only, each once (the raw server would interleave neighbours and repeat them).
+    if arguments.get("sender_phone_number"):
+        raise MCPClientError(
+            "list_messages: filtering by sender_phone_number is not supported by the parsed route",
+            tool="list_messages",
+            hint="read the chat and filter on sender_jid, or get the server's raw text with "
+            "get_whatsapp_mcp_client().call_tool('list_messages', {...})",
+        )
+    after, before = (_instant(client, name, arguments.get(name)) for name in ("after", "before"))
     chat_jid = arguments.get("chat_jid")
-    if chat_jid:
-        return await client.get_chat_messages(str(chat_jid), **_pick(arguments, "limit", "page", "query"))
-    return await client.search_messages(str(arguments.get("query") or ""), limit=int(arguments.get("limit", 20)))
+    return await client.get_chat_messages(
+        str(chat_jid) if chat_jid else None,
+        **_pick(arguments, "limit", "page", "query"),
+        after=after,
+        before=before,
+    )
+
+
+def _instant(client: WhatsAppMCPClient, name: str, value: Any) -> datetime | None:
+    """``after``/``before`` as the seed passes them: ISO 8601 text (or a datetime). Text without an offset is the
+    server's wall-clock time, as lharries reads it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError as err:
+            raise MCPClientError(
+                f"list_messages: {name}={value!r} is not an ISO 8601 time",
+                tool="list_messages",
+                hint="use e.g. 2025-03-01T09:00:00 (server time) or 2025-03-01T09:00:00+00:00",
+            ) from err
+    if moment.tzinfo is None:
+        return ServerClock(client.config.server_timezone).to_utc(moment.isoformat())
+    return moment
 
 
 async def _search_contacts(client: WhatsAppMCPClient, arguments: Mapping[str, Any]) -> Any:

@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -128,8 +130,6 @@ def test_list_messages_is_routed_to_parsed_message_dicts(configured: Path, demo_
 
 
 def _utc(stamp: str) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromisoformat(stamp).astimezone(UTC).isoformat()
 
 
@@ -249,3 +249,61 @@ def test_interpreter_exit_without_cleanup_is_prompt_and_silent(configured: Path)
     # The stdio server shares our stderr and announces itself; nothing else may appear.
     assert [line for line in run.stderr.splitlines() if "wamcp-demo-server listening" not in line] == []
     assert elapsed < 30
+
+
+def test_list_messages_honours_the_after_and_before_window(configured: Path, demo_db: Path) -> None:
+    jid = biggest_chats(demo_db, 1)[0]
+    times = sorted(datetime.fromisoformat(stamp) for _, stamp in chat_rows(demo_db)[jid])
+    # Bounds between two messages, so the server's own strictness at the boundary second does not matter.
+    lower, upper = times[3] + (times[4] - times[3]) / 2, times[-5] + (times[-4] - times[-5]) / 2
+    expected = sorted(t.astimezone(UTC).isoformat() for t in times if lower < t < upper)
+    # The seed passes server wall-clock text without an offset (the server runs in Europe/London here).
+    local = [t.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None).isoformat(timespec="seconds") for t in (lower, upper)]
+
+    messages = mcp_utils.use_mcp_tool(
+        SERVER, "list_messages", {"chat_jid": jid, "after": local[0], "before": local[1], "limit": 500}
+    )
+    aware = mcp_utils.use_mcp_tool(
+        SERVER, "list_messages", {"chat_jid": jid, "after": lower, "before": upper.isoformat(), "limit": 500}
+    )
+
+    assert sorted(m["timestamp"] for m in messages) == expected
+    assert sorted(m["timestamp"] for m in aware) == expected
+    with pytest.raises(MCPClientError, match="not an ISO 8601 time"):
+        mcp_utils.use_mcp_tool(SERVER, "list_messages", {"chat_jid": jid, "after": "last tuesday"})
+
+
+def test_list_messages_without_a_chat_pages_through_all_chats(configured: Path) -> None:
+    first = mcp_utils.use_mcp_tool(SERVER, "list_messages", {"query": "order", "limit": 5, "page": 0})
+    second = mcp_utils.use_mcp_tool(SERVER, "list_messages", {"query": "order", "limit": 5, "page": 1})
+
+    assert len(first) == len(second) == 5
+    assert all("order" in m["content"].lower() for m in first + second)
+    assert {m["id"] for m in first}.isdisjoint(m["id"] for m in second)
+    assert first[-1]["timestamp"] >= second[0]["timestamp"]
+
+
+def test_list_chats_query_filters_like_the_server(configured: Path, demo_db: Path) -> None:
+    with sqlite3.connect(demo_db) as conn:
+        name = conn.execute("SELECT name FROM chats WHERE name LIKE '% %' ORDER BY jid LIMIT 1").fetchone()[0]
+    word = name.split(" ")[0]
+    with sqlite3.connect(demo_db) as conn:
+        expected = {
+            jid
+            for (jid,) in conn.execute(
+                "SELECT jid FROM chats WHERE LOWER(name) LIKE LOWER(?) OR jid LIKE ?", (f"%{word}%", f"%{word}%")
+            )
+        }
+
+    chats = mcp_utils.use_mcp_tool(SERVER, "list_chats", {"query": word, "limit": 100})
+
+    assert {chat["jid"] for chat in chats} == expected
+
+
+def test_a_sender_filter_is_refused_rather_than_ignored(configured: Path, demo_db: Path) -> None:
+    jid = biggest_chats(demo_db, 1)[0]
+
+    with pytest.raises(MCPClientError, match="sender_phone_number is not supported") as caught:
+        mcp_utils.use_mcp_tool(SERVER, "list_messages", {"chat_jid": jid, "sender_phone_number": "447700900123"})
+
+    assert "call_tool" in str(caught.value)
