@@ -141,9 +141,14 @@ def use_mcp_tool(
     """Call ``tool_name`` on ``server_name`` synchronously and return its result.
 
     Initializes from the configuration on first use. For the WhatsApp server, ``list_chats`` returns a list of
-    chat dicts, ``list_messages`` a list of message dicts (timestamps ISO-8601 UTC) and ``search_contacts`` a
-    list of contact dicts; any other tool returns the core client's result dict (``content``,
-    ``structured_content``, ``text``). Raises :class:`wamcp.errors.MCPClientError` subclasses.
+    chat dicts (``limit``, ``page``, ``include_last_message``, ``sort_by``, ``query`` honoured), ``list_messages`` a
+    list of message dicts, newest first, timestamps ISO-8601 UTC (``chat_jid`` optional, ``query``, ``limit``,
+    ``page``, ``after``/``before`` as ISO text, read in the server's time zone when they carry no offset;
+    ``include_context`` is ignored: each matching message comes once; ``sender_phone_number`` raises, as the parsed
+    route cannot honour it) and ``search_contacts`` a list of contact dicts. Any other tool returns the core
+    client's result dict (``content``, ``structured_content``, ``text``). ``timeout`` (seconds) bounds this call
+    and raises :class:`wamcp.errors.MCPTimeoutError`. An unknown ``server_name`` raises
+    :class:`wamcp.errors.MCPClientError` before any connection is made.
     """
     return get_runner().run(_use_tool(server_name, tool_name, dict(arguments or {}), timeout))
 
