@@ -1,0 +1,272 @@
+"""Benchmark ``wamcp extract``: full and incremental extraction of generated demo accounts, and the obvious script.
+
+Usage: ``.venv/bin/python bench/bench_extract.py [--quick] [--sizes 100000 1000000] [--out docs/benchmarks/extract.md]``
+
+Each extraction is the real command line (``wamcp extract --config … --db … --json --quiet``) in its own process,
+against the demo server over stdio (the extractor spawns it) or streamable HTTP (a separate server process), with
+rate limits off. Peak RSS is sampled (psutil, every 20 ms) on the extractor's own process only, never on the
+server. "Extraction" time is the run itself as the JSON summary reports it; "end to end" adds interpreter start-up,
+imports, connecting and the chat listing. The incremental run is the same command again with nothing new.
+
+The baseline is the script a user would write with the official SDK: ``ClientSession`` over stdio, ``list_chats``
+by ``page``, then per chat ``list_messages`` by ``page`` with ``limit=100`` until a short page, and one ``INSERT``
+per message (committed per chat). It is given ``include_context=false`` (the server's default, ``true``, would
+also repeat neighbours). Demo accounts are generated into ``bench/results/`` once (``wamcp demo-data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+WAMCP = str(Path(sys.executable).parent / "wamcp")
+NO_LIMITS = {"messages_per_minute": 0, "chats_per_minute": 0, "requests_per_second": 0}
+
+
+def account(messages: int) -> Path:
+    """The generated demo account of this size (seed 1, UTC), made once."""
+    path = RESULTS / f"extract-account-{messages}.db"
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, "-m", "wamcp.demo", "demo-data", "--out", str(path), "--messages", str(messages)],
+            check=True,
+        )
+    return path
+
+
+def write_config(path: Path, server: dict[str, Any]) -> Path:
+    section = {
+        "server": {"health_check_interval": 0, "timeout": 120, **server},
+        "rate_limits": NO_LIMITS,
+        "server_timezone": "UTC",
+        "profile": "lharries",
+    }
+    path.write_text(json.dumps({"whatsapp": section}), encoding="utf-8")
+    return path
+
+
+def measure(args: list[str]) -> dict[str, Any]:
+    """Run ``args``; return wall time, the extractor process's peak RSS, exit code and its JSON stdout."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        try:
+            handle = psutil.Process(proc.pid)
+            while not done.is_set():
+                peak = max(peak, handle.memory_info().rss)
+                done.wait(0.02)
+        except psutil.Error:
+            return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {err[-2000:]}")
+    return {"wall": wall, "peak_rss_mb": peak / 2**20, "summary": json.loads(out.splitlines()[-1])}
+
+
+def bench_wamcp(messages: int, transport: str) -> dict[str, Any]:
+    bridge = account(messages)
+    store = RESULTS / f"extract-store-{messages}-{transport}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    server_proc = None
+    if transport == "stdio":
+        args = ["-m", "wamcp.demo", "demo-server", "--transport", "stdio", "--db", str(bridge)]
+        server: dict[str, Any] = {"endpoint": "demo", "connection_type": "stdio", "command": sys.executable}
+        server["args"] = args
+    else:
+        sys.path.insert(0, str(ROOT / "src"))
+        from wamcp.demo import DemoServerProcess
+
+        server_proc = DemoServerProcess(transport="http", db=bridge).start()
+        server = {"endpoint": server_proc.url, "connection_type": "streamable_http"}
+    try:
+        config = write_config(RESULTS / f"extract-config-{transport}.json", server)
+        command = [WAMCP, "extract", "--config", str(config), "--db", str(store), "--json", "--quiet"]
+        full = measure(command)
+        rerun = measure(command)
+    finally:
+        if server_proc is not None:
+            server_proc.stop()
+    summary = full["summary"]
+    assert summary["messages_new"] == messages, summary
+    assert rerun["summary"]["messages_new"] == 0, rerun["summary"]
+    return {
+        "messages": messages,
+        "transport": transport,
+        "chats": summary["chats_total"],
+        "full_wall": full["wall"],
+        "full_extract": summary["duration"],
+        "full_rss_mb": full["peak_rss_mb"],
+        "rerun_wall": rerun["wall"],
+        "rerun_extract": rerun["summary"]["duration"],
+        "rerun_pages": rerun["summary"]["pages"],
+    }
+
+
+BASELINE = textwrap.dedent(
+    """
+    import re, sqlite3, sys, time
+    import anyio
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    bridge, out = sys.argv[1], sys.argv[2]
+    HEADER = re.compile(r"^\\[(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d)\\] Chat: (.*?) From: (.*?): (.*)$")
+
+    async def main():
+        db = sqlite3.connect(out)
+        db.execute("CREATE TABLE IF NOT EXISTS messages (chat_jid TEXT, ts TEXT, sender TEXT, content TEXT)")
+        params = StdioServerParameters(command=sys.executable,
+            args=["-m", "wamcp.demo", "demo-server", "--transport", "stdio", "--db", bridge])
+        started = time.perf_counter()
+        stored = 0
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                chats, page = [], 0
+                while True:
+                    result = await session.call_tool("list_chats", {"limit": 100, "page": page})
+                    batch = [block.text for block in result.content]
+                    if not batch:
+                        break
+                    import json
+                    chats += [json.loads(text)["jid"] for text in batch]
+                    if len(batch) < 100:
+                        break
+                    page += 1
+                for jid in dict.fromkeys(chats):
+                    page = 0
+                    while True:
+                        result = await session.call_tool("list_messages",
+                            {"chat_jid": jid, "limit": 100, "page": page, "include_context": False})
+                        text = "".join(block.text for block in result.content)
+                        lines = [] if text == "No messages to display." else text.split("\\n")
+                        count = 0
+                        for line in lines:
+                            match = HEADER.match(line)
+                            if match:
+                                db.execute("INSERT INTO messages VALUES (?, ?, ?, ?)",
+                                           (jid, match[1], match[3], match[4]))
+                                count += 1
+                        db.commit()
+                        stored += count
+                        if count < 100:
+                            break
+                        page += 1
+        print(stored, time.perf_counter() - started)
+
+    anyio.run(main)
+    """
+)
+
+
+def bench_baseline(messages: int) -> dict[str, Any]:
+    bridge = account(messages)
+    out = RESULTS / f"extract-baseline-{messages}.db"
+    out.unlink(missing_ok=True)
+    script = RESULTS / "extract_baseline.py"
+    script.write_text(BASELINE, encoding="utf-8")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(script), str(bridge), str(out)], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    stored, extract = done.stdout.split()
+    return {"messages": messages, "stored": int(stored), "wall": wall, "extract": float(extract)}
+
+
+def render(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [
+        "# Benchmark: `wamcp extract`",
+        "",
+        "Generated by `bench/bench_extract.py`: one run per cell, each command in a fresh process.",
+        f"Machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; load average at the end: {load} (shared machine: wall times are noisy).",
+        "",
+        "Demo accounts from `wamcp demo-data --messages N --seed 1` (~9 messages per chat). Rate limits off, default "
+        "concurrency (16 chats in flight). *Extraction* is the run as its JSON summary reports it; *end to end* "
+        "adds start-up (imports, spawning/connecting the server) and is what `time wamcp extract` shows. Peak RSS "
+        "is the extractor process alone (sampled every 20 ms).",
+        "",
+        "| messages | chats | transport | full: extraction | full: end to end | msg/s (extraction) "
+        "| msg/s (end to end) | peak RSS | rerun, nothing new: extraction / end to end | rerun / full |",
+        "|---:|---:|:--|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['messages']:,} | {r['chats']:,} | {r['transport']} | {r['full_extract']:.1f} s "
+            f"| {r['full_wall']:.1f} s | {r['messages'] / r['full_extract']:,.0f} "
+            f"| {r['messages'] / r['full_wall']:,.0f} "
+            f"| {r['full_rss_mb']:.0f} MB | {r['rerun_extract']:.2f} s / {r['rerun_wall']:.1f} s "
+            f"| {100 * r['rerun_wall'] / r['full_wall']:.1f}% |"
+        )
+    if baselines:
+        lines += [
+            "",
+            "## Against the obvious script (official SDK, `page` offsets, limit 100, one INSERT per message)",
+            "",
+            "| messages | script: end to end | script msg/s | wamcp stdio: end to end | speed-up |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for b in baselines:
+            ours = next((r for r in rows if r["messages"] == b["messages"] and r["transport"] == "stdio"), None)
+            if ours is None:
+                continue
+            lines.append(
+                f"| {b['messages']:,} | {b['wall']:.1f} s | {b['stored'] / b['wall']:,.0f} | {ours['full_wall']:.1f} s "
+                f"| {b['wall'] / ours['full_wall']:.1f}× |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k only")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--transports", nargs="+", default=["stdio", "http"])
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "extract.md")
+    parser.add_argument("--raw", type=Path, default=RESULTS / "extract.json", help="also write the numbers here")
+    args = parser.parse_args()
+    sizes = [100_000] if args.quick else args.sizes
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in sizes:
+        for transport in args.transports:
+            row = bench_wamcp(size, transport)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    baselines = [] if args.no_baseline else [bench_baseline(100_000)]
+    for b in baselines:
+        print(json.dumps(b), flush=True)
+    args.raw.write_text(json.dumps({"rows": rows, "baselines": baselines}, indent=1), encoding="utf-8")
+    args.out.write_text(render(rows, baselines), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
