@@ -178,7 +178,9 @@ class WhatsAppConfig(BaseSettings):
     export_format: Literal["json", "jsonl", "csv", "parquet", "txt"] = "json"
     include_media: bool = False
     # --- extensions ---
-    profile: Literal["auto", "lharries", "structured"] = "auto"
+    profile: str = Field(
+        "auto", description="auto, lharries, structured, or a profile plugin's name (wamcp.profiles entry point)"
+    )
     server_timezone: str | None = Field(
         None, description="IANA zone the server prints times in; default: this machine's zone"
     )
@@ -189,6 +191,24 @@ class WhatsAppConfig(BaseSettings):
         if value:
             register_secret(value)
             register_secret(value.lstrip("+"))
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("auto", "lharries", "structured"):
+            return value
+        # Plugins are only listed here, never imported: importing third-party code belongs to the WhatsApp layer,
+        # which skips a broken plugin with a warning when it builds the profile.
+        from importlib.metadata import entry_points
+
+        installed = sorted({entry_point.name for entry_point in entry_points(group="wamcp.profiles")})
+        if value not in installed:
+            plugins = ", ".join(installed) or "none installed"
+            raise ValueError(
+                f"unknown profile {value!r}: expected auto, lharries, structured or a wamcp.profiles plugin ({plugins})"
+            )
         return value
 
     @field_validator("server_timezone")

@@ -2,7 +2,9 @@
 
 lharries (and servers that keep its tools and text format, such as ``wamcp demo-server``) is recognised by its
 ``list_messages`` tool with an ``include_context`` parameter and no output schema: its successors that return JSON
-declare an output schema (FastMCP structured output). Everything else is decoded as ``structured``.
+declare an output schema (FastMCP structured output). Everything else is decoded as ``structured``. Profiles from
+other packages (:mod:`.plugins`, entry-point group ``wamcp.profiles``) are asked before these built-in rules, and the
+config may name one; a broken plugin is skipped with a warning during detection.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ...redact import get_logger
 from ..timeparse import ServerClock
 from .base import Profile
 from .lharries import LharriesProfile
+from .plugins import build_plugin_profile, detect_plugin_profile
 from .structured import StructuredProfile
 
 __all__ = ["ProfileName", "build_profile", "detect_profile_name"]
@@ -41,14 +44,23 @@ def build_profile(
     *,
     server_name: str = "WhatsApp MCP server",
 ) -> Profile:
-    """The profile for ``setting`` (``"auto"``, ``"lharries"`` or ``"structured"``) and the server's tools."""
+    """The profile for ``setting`` and the server's tools.
+
+    ``setting`` is ``"auto"`` (plugins that claim the server first, then the built-in rules), ``"lharries"``,
+    ``"structured"`` or the name of a ``wamcp.profiles`` plugin. An unknown or broken plugin name raises
+    :class:`~.plugins.ProfileSelectionError` (a ``ConfigError`` and a ``ValueError``).
+    """
     tool_list = list(tools)
-    name: str = setting
     if setting == "auto":
-        name = detect_profile_name(tool_list)
+        claimed = detect_plugin_profile(tool_list, clock, server_name=server_name)
+        if claimed is not None:
+            return claimed
+        name: str = detect_profile_name(tool_list)
         logger.info("server %s looks like the %s profile (%d tools)", server_name, name, len(tool_list))
+    else:
+        name = setting
     if name == "lharries":
         return LharriesProfile(clock, server_name=server_name)
     if name == "structured":
         return StructuredProfile(tool_list, clock, server_name=server_name)
-    raise ValueError(f"unknown profile {setting!r}: expected auto, lharries or structured")
+    return build_plugin_profile(name, tool_list, clock, server_name=server_name)
