@@ -2,8 +2,8 @@
 Documentation, sections "Basic Usage (Synchronous)", "Advanced Usage (Asynchronous)" and "Getting Health Status").
 
 They are promises to users: ``test_seed_snippets.py`` runs them as written in a subprocess (only the spaces on blank
-lines are dropped, for the linter). Never edit them to make a
-test pass; the tests apply only the substitutions they document (where the server is).
+lines are dropped, for the linter). Never edit them to make a test pass; the tests apply only the substitutions they
+document (where the server is).
 """
 
 from __future__ import annotations
