@@ -22,13 +22,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import anyio
 
 from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
 from .redact import get_logger, redact
 from .store.sqlite import ChatRow, MessageRow, Store, SyncState
+from .whatsapp.jid import normalize_jid
 from .whatsapp.models import Chat, Message
 
 __all__ = ["ExtractOptions", "ExtractProgress", "ExtractSummary", "Extractor", "MessageSource"]
@@ -122,6 +123,16 @@ class _NoProgress:
 _FATAL = (MCPConnectionError, MCPAuthenticationError)
 
 
+class _PlannedChat(NamedTuple):
+    """What a run keeps of each listed chat: a few fields instead of the whole :class:`Chat` (with its last
+    message's text), so 100k+ chats stay small in memory."""
+
+    jid: str
+    name: str | None
+    is_group: bool
+    last_ms: int | None
+
+
 def _to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -184,15 +195,11 @@ class Extractor:
             chats = await self._plan()
             summary.chats_total = len(chats)
             self._progress.chats_planned(len(chats))
-            store.upsert_chats(
-                (
-                    ChatRow(
-                        c.jid, c.name, bool(c.is_group), _to_ms(c.last_message_time) if c.last_message_time else None
-                    )
-                    for c in chats
-                ),
-                run_id=summary.run_id,
-            )
+            store.upsert_chats((ChatRow(c.jid, c.name, c.is_group, c.last_ms) for c in chats), run_id=summary.run_id)
+            listed = {c.jid for c in chats}
+            for jid in self._options.chats:
+                if normalize_jid(jid) not in listed:
+                    summary.failed[jid] = "no such chat in the server's chat list"
             await self._sync_all(chats, summary)
         except (*_FATAL, MCPTimeoutError) as err:
             fatal = err
@@ -224,18 +231,20 @@ class Extractor:
             errors=errors or None,
         )
 
-    async def _plan(self) -> list[Chat]:
-        wanted = set(self._options.chats)
-        chats = [chat async for chat in self._source.iter_chats()]
-        if wanted:
-            chats = [c for c in chats if c.jid in wanted]
+    async def _plan(self) -> list[_PlannedChat]:
+        wanted = {normalize_jid(jid) for jid in self._options.chats}
+        chats = [
+            _PlannedChat(c.jid, c.name, bool(c.is_group), _to_ms(c.last_message_time) if c.last_message_time else None)
+            async for c in self._source.iter_chats()
+            if not wanted or c.jid in wanted
+        ]
         # Most recently active first, so --max-chats keeps the chats that matter now.
-        chats.sort(key=lambda c: c.last_message_time or datetime.min.replace(tzinfo=UTC), reverse=True)
+        chats.sort(key=lambda c: c.last_ms if c.last_ms is not None else -(2**63), reverse=True)
         if self._options.max_chats is not None:
             chats = chats[: self._options.max_chats]
         return chats
 
-    async def _sync_all(self, chats: list[Chat], summary: ExtractSummary) -> None:
+    async def _sync_all(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
         # A fixed pool of workers pulls chats from one queue: memory stays flat with 100k+ chats (one task per
         # chat would hold a coroutine per chat for the whole run).
         queue = iter(chats)
@@ -274,17 +283,17 @@ class Extractor:
         hours = self._options.max_history_hours
         return None if hours is None else self._now() - timedelta(hours=hours)
 
-    async def _sync_chat(self, chat: Chat, summary: ExtractSummary) -> tuple[int, int, bool]:
+    async def _sync_chat(self, chat: _PlannedChat, summary: ExtractSummary) -> tuple[int, int, bool]:
         jid = chat.jid
         state = None if self._options.full else self._store.sync_state(jid)
         window = self._window_start()
-        last = chat.last_message_time
+        last = chat.last_ms
         if (
             state is not None
             and state.backfill_complete
             and state.newest_ts_ms is not None
             and last is not None
-            and _to_ms(last) <= state.newest_ts_ms
+            and last <= state.newest_ts_ms
         ):
             return 0, 0, True
         new = updated = 0

@@ -243,3 +243,15 @@ def test_max_history_in_the_future_of_the_data_stores_nothing(served_account: tu
     assert summary["exit_code"] == 0, summary
     assert summary["messages_new"] == 0
     assert store_messages(tmp_path / "s.db") == collections.Counter()
+
+
+def test_an_unknown_chat_jid_is_named_and_exits_1(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    real = next(iter(server_chats(bridge)))
+    summary = extract(config, tmp_path / "s.db", "--chat", real, "--chat", "447700900000@s.whatsapp.net")
+    assert summary["exit_code"] == 1, summary
+    assert list(summary["errors"]) == ["447700900000@s.whatsapp.net"]
+    assert summary["chats_done"] == summary["chats_total"] == 1
+    expected = collections.Counter({k: n for k, n in server_messages(bridge).items() if k[0] == real})
+    assert store_messages(tmp_path / "s.db") == expected
