@@ -141,6 +141,10 @@ class ServerConfig(_Strict):
     idempotent_tools: list[str] | None = Field(
         None, description="tools safe to retry; None lets the caller or profile decide"
     )
+    cache_ttl: float = Field(
+        0.0, ge=0, description="seconds a read-only (idempotent) tool's result is reused; 0 switches the cache off"
+    )
+    cache_max_entries: int = Field(1024, ge=1, description="results kept per server; the least recently used go first")
 
     @field_validator("auth_token")
     @classmethod

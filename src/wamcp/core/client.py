@@ -37,6 +37,7 @@ from ..errors import (
     MCPToolError,
 )
 from ..redact import get_logger, redact
+from .cache import ResponseCache
 from .clock import Clock, SystemClock
 from .metrics import Metrics
 from .ratelimit import RateLimiter
@@ -98,6 +99,7 @@ class _Server:
         self.stop: anyio.Event | None = None
         self.concurrency: anyio.CapacityLimiter | None = None
         self.attempt_scope: anyio.CancelScope | None = None  # the connect attempt in progress, if any
+        self.cache: ResponseCache | None = None  # config.cache_ttl > 0: results of idempotent tools are reused
         self._changed: anyio.Event | None = None
 
     @property
@@ -169,7 +171,9 @@ class MCPClient:
         transports = [transport] if transport is not None else create_transports(config)
         limiter = RateLimiter(rate_limits if rate_limits is not None else RateLimits.disabled(), self._clock)
         chosen = idempotent if idempotent is not None else _default_idempotent(config)
-        self._servers[config.name] = _Server(config, transports, limiter, chosen)
+        srv = self._servers[config.name] = _Server(config, transports, limiter, chosen)
+        if config.cache_ttl > 0:
+            srv.cache = ResponseCache(config.cache_ttl, config.cache_max_entries, self._clock)
         logger.debug("added server %s at %s (%s)", config.name, transports[0].endpoint, transports[0].kind)
 
     def _server(self, name: str) -> _Server:
@@ -501,6 +505,7 @@ class MCPClient:
         timeout: float | None = None,  # noqa: ASYNC109 - the seed's API; enforced inside with the SDK's deadline
         *,
         idempotent: bool | None = None,
+        use_cache: bool = True,
     ) -> dict[str, Any]:
         """Call ``tool_name`` on ``server_name`` and return its result as a plain dict.
 
@@ -514,12 +519,28 @@ class MCPClient:
         ``timeout``); ``MCPConnectionError`` when the server cannot be reached. Connects on first use.
         Transient faults (connection, timeout, rate limit) are retried with backoff only when the tool is idempotent:
         ``idempotent`` overrides, ``None`` asks the server's ``idempotent`` callable. Tool errors are never retried.
+        With ``cache_ttl`` set, an idempotent call may be answered from the server's cache (``use_cache=False``
+        asks the server afresh) and any other call clears that cache (see :mod:`wamcp.core.cache`).
         """
         srv = self._server(server_name)
         limit = float(timeout) if timeout is not None else srv.config.timeout
         if limit <= 0:
             raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
         retry = idempotent if idempotent is not None else srv.idempotent(tool_name)
+        if srv.cache is not None:
+            return await srv.cache.call(
+                tool_name,
+                arguments,
+                lambda: self._execute(srv, tool_name, arguments, limit, retry),
+                read_only=retry,
+                use_cache=use_cache,
+            )
+        return await self._execute(srv, tool_name, arguments, limit, retry)
+
+    async def _execute(
+        self, srv: _Server, tool_name: str, arguments: dict[str, Any] | None, limit: float, retry: bool
+    ) -> dict[str, Any]:
+        """One logical call: a single attempt, or attempts with backoff when ``retry`` allows."""
         if not retry or srv.retry.max_attempts <= 1:
             return await self._call_once(srv, tool_name, arguments, limit)
 
@@ -672,11 +693,20 @@ class MCPClient:
             "rate_limit": limiter,
             "cooldown_until": time.time() + remaining if remaining > 0 else None,
             "in_flight": srv.in_flight,
+            "cache": srv.cache.stats() if srv.cache is not None else None,
         }
 
     def metrics(self) -> dict[str, Any]:
-        """Counters and latency percentiles per server and tool (see :class:`~wamcp.core.metrics.Metrics`)."""
-        return self._metrics.snapshot()
+        """Counters and latency percentiles per server and tool (see :class:`~wamcp.core.metrics.Metrics`).
+
+        Servers with a response cache also get ``"cache"``: hits, misses, evictions, … (cache hits are not ``calls``:
+        they never reach the server).
+        """
+        snapshot = self._metrics.snapshot()
+        for name, srv in self._servers.items():
+            if srv.cache is not None and name in snapshot:
+                snapshot[name]["cache"] = srv.cache.stats()
+        return snapshot
 
     @property
     def servers(self) -> list[str]:
