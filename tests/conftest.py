@@ -1,4 +1,4 @@
-"""Shared fixtures: the anyio backend (asyncio only), and logging left as each test found it."""
+"""Shared fixtures: the anyio backend (asyncio only), and logging reset to how the session found it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-# Loggers whose level the CLI sets (wamcp.cli.logs.setup_logging); a CLI test must not change what later tests see.
+# Loggers whose level the CLI sets (wamcp.cli.logs.setup_logging). A CLI run inside a test, or inside a module-scoped
+# fixture, must not change what later tests see, so each test ends by putting back the levels and root handlers
+# recorded when this file was imported (before any test ran), not the ones its own start saw.
 _LOGGERS = ("", "wamcp", "httpx2", "httpcore2", "mcp", "uvicorn", "sse_starlette", "websockets")
+_PRISTINE_LEVELS = {name: logging.getLogger(name).level for name in _LOGGERS}
+_PRISTINE_ROOT_HANDLERS = list(logging.getLogger().handlers)
 
 
 @pytest.fixture
@@ -18,11 +22,11 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    saved = {name: logging.getLogger(name).level for name in _LOGGERS}
-    root_handlers = list(logging.getLogger().handlers)
     yield
-    for name, level in saved.items():
+    for name, level in _PRISTINE_LEVELS.items():
         logging.getLogger(name).setLevel(level)
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if h not in root_handlers]:
-        root.removeHandler(handler)
+    for handler in list(root.handlers):
+        # pytest's own capture handlers are attached per test and removed by pytest; leave anything it owns.
+        if handler not in _PRISTINE_ROOT_HANDLERS and "_pytest" not in type(handler).__module__:
+            root.removeHandler(handler)
