@@ -14,6 +14,12 @@ Per chat and run:
    newest first, page by page; ``newest`` advances when the pass is done;
 3. *backfill*: fetch messages before ``oldest`` (the whole oldest second again) back to the start of the
    history window (``max_history``), page by page, moving ``oldest`` back with each page.
+
+*Account walk* (first run or ``--full`` of a whole lharries account): instead of one walk per chat, one keyset walk
+across all chats (``iter_all_messages``, 500 messages a call instead of one call per ~10-message chat). Its rows
+are saved in batches under each chat's *existing* cursor (which they can only extend), and the cursors are moved
+to cover the walk only once the walk has finished. A kill mid-walk leaves stored rows that no cursor claims yet:
+the next run simply walks (or backfills) again, and idempotent upserts make the repeat harmless.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class ExtractOptions:
     concurrency: int = 16
     page_size: int = 500
     source: str = ""
+    account_walk: bool = True
 
 
 @dataclass
@@ -121,6 +128,12 @@ class _NoProgress:
 
 
 _FATAL = (MCPConnectionError, MCPAuthenticationError)
+
+
+# Below this many chats the per-chat workers are as fast and the walk is not worth its all-or-nothing cursor.
+_ACCOUNT_WALK_MIN_CHATS = 64
+# Rows buffered across chats before they are written (memory stays bounded at any account size).
+_ACCOUNT_WALK_BATCH = 20_000
 
 
 class _PlannedChat(NamedTuple):
@@ -245,6 +258,15 @@ class Extractor:
         return chats
 
     async def _sync_all(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
+        if self._account_walk_applies(chats):
+            try:
+                await self._walk_account(chats, summary)
+                return
+            except _FATAL:
+                raise
+            except MCPClientError as err:
+                # Nothing is claimed by a cursor until the walk ends, so per-chat walks can take over as is.
+                logger.warning("the account-wide walk failed (%s); reading chat by chat", err)
         # A fixed pool of workers pulls chats from one queue: memory stays flat with 100k+ chats (one task per
         # chat would hold a coroutine per chat for the whole run).
         queue = iter(chats)
@@ -278,6 +300,74 @@ class Extractor:
             raise group_error.exceptions[0] from None
         if fatal:
             raise fatal[0]
+
+    def _account_walk_applies(self, chats: list[_PlannedChat]) -> bool:
+        """The walk reads every listed chat, so it pays only when every listed chat needs its whole history: a
+        new store or ``--full``, with no ``--chat``/``--max-chats`` selection, on an lharries server (structured
+        servers walk chat by chat anyway, better done concurrently)."""
+        options = self._options
+        profile = getattr(getattr(self._source, "profile", None), "name", None)
+        if not options.account_walk or options.chats or options.max_chats is not None or profile != "lharries":
+            return False
+        if len(chats) < _ACCOUNT_WALK_MIN_CHATS or not hasattr(self._source, "iter_all_messages"):
+            return False
+        if options.full:
+            return True
+        states = self._store.sync_states()
+        return all(states.get(c.jid) is None or states[c.jid].newest_ts_ms is None for c in chats)
+
+    async def _walk_account(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
+        states = self._store.sync_states()
+        run_id = summary.run_id
+        targets = {c.jid for c in chats}
+        listing = [
+            Chat(jid=c.jid, name=c.name, last_message_time=_from_ms(c.last_ms) if c.last_ms is not None else None)
+            for c in chats
+        ]
+        bounds: dict[str, tuple[int, int]] = {}
+        buffer: dict[str, list[MessageRow]] = {}
+        buffered = 0
+
+        def cursor_before_walk(jid: str) -> SyncState:
+            return states.get(jid) or SyncState(jid, None, None, False, None, run_id)
+
+        def flush(final: bool) -> None:
+            for jid, rows in buffer.items():
+                state = self._walked_state(jid, states.get(jid), bounds.get(jid), run_id) if final else None
+                self._save(jid, rows, state or cursor_before_walk(jid), summary)
+            buffer.clear()
+
+        walk = self._source.iter_all_messages(  # type: ignore[attr-defined]
+            self._window_start(), page_size=self._options.page_size, chats=listing
+        )
+        async for message in walk:
+            jid = message.chat_jid
+            if jid is None or jid not in targets:
+                continue
+            row = _row(jid, message)
+            low, high = bounds.get(jid, (row.ts_ms, row.ts_ms))
+            bounds[jid] = (min(low, row.ts_ms), max(high, row.ts_ms))
+            buffer.setdefault(jid, []).append(row)
+            buffered += 1
+            if buffered >= _ACCOUNT_WALK_BATCH:
+                flush(final=False)
+                buffered = 0
+        # The walk is complete: every chat's cursor may now cover what it read (and the window it was asked for).
+        last_rows = set(buffer)
+        flush(final=True)
+        for chat in chats:
+            if chat.jid not in last_rows:
+                state = self._walked_state(chat.jid, states.get(chat.jid), bounds.get(chat.jid), run_id)
+                self._save(chat.jid, [], state, summary)
+            summary.chats_done += 1
+            self._progress.chat_done(chat.jid, 0)
+
+    @staticmethod
+    def _walked_state(jid: str, before: SyncState | None, seen: tuple[int, int] | None, run_id: int) -> SyncState:
+        """The cursor after a complete account walk: what it held before, extended by what the walk read."""
+        oldest = [v for v in (before.oldest_ts_ms if before else None, seen[0] if seen else None) if v is not None]
+        newest = [v for v in (before.newest_ts_ms if before else None, seen[1] if seen else None) if v is not None]
+        return SyncState(jid, max(newest) if newest else None, min(oldest) if oldest else None, True, None, run_id)
 
     def _window_start(self) -> datetime | None:
         hours = self._options.max_history_hours

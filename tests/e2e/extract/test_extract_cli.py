@@ -187,13 +187,14 @@ def test_unknown_export_format_is_a_usage_error(served_account: tuple[Path, str]
 
 
 def test_a_failing_chat_exits_1_and_the_rest_is_stored(account: Path, tmp_path: Path) -> None:
-    # One chat holds a row the server cannot read (as a corrupt bridge row would): its list_messages call fails.
+    # One chat holds a row the server cannot read (as a corrupt bridge row would): every listing that reaches it
+    # fails, the account-wide walk included, so the extractor falls back to chat by chat and only that chat fails.
     with sqlite3.connect(account) as conn:
         (broken,) = conn.execute(
             "SELECT chat_jid FROM messages GROUP BY chat_jid HAVING count(*) > 3 ORDER BY chat_jid LIMIT 1"
         ).fetchone()
         conn.execute(
-            "UPDATE messages SET timestamp = 'not a time' WHERE rowid = "
+            "UPDATE messages SET timestamp = '2025-01-01 broken' WHERE rowid = "
             "(SELECT rowid FROM messages WHERE chat_jid = ? ORDER BY timestamp LIMIT 1)",
             (broken,),
         )
@@ -208,7 +209,7 @@ def test_a_failing_chat_exits_1_and_the_rest_is_stored(account: Path, tmp_path: 
     number, domain = broken.split("@")
     assert f"{number[-4:]}@{domain}" in summary["stderr"]  # named on stderr (logs mask most of a number)
     with sqlite3.connect(account) as conn:
-        conn.execute("DELETE FROM messages WHERE timestamp = 'not a time'")
+        conn.execute("DELETE FROM messages WHERE timestamp = '2025-01-01 broken'")
     assert store_messages(tmp_path / "s.db") == server_messages(account, skip_chats=[broken])
 
 
@@ -221,13 +222,13 @@ def test_rerun_after_a_failed_chat_completes_it(account: Path, tmp_path: Path) -
             "SELECT timestamp FROM messages WHERE chat_jid = ? ORDER BY timestamp LIMIT 1", (broken,)
         ).fetchone()
         conn.execute(
-            "UPDATE messages SET timestamp = 'not a time' WHERE chat_jid = ? AND timestamp = ?", (broken, saved)
+            "UPDATE messages SET timestamp = '2025-01-01 broken' WHERE chat_jid = ? AND timestamp = ?", (broken, saved)
         )
     with DemoServerProcess(transport="http", db=account) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         assert extract(config, tmp_path / "s.db")["exit_code"] == 1
         with sqlite3.connect(account) as conn:
-            conn.execute("UPDATE messages SET timestamp = ? WHERE timestamp = 'not a time'", (saved,))
+            conn.execute("UPDATE messages SET timestamp = ? WHERE timestamp = '2025-01-01 broken'", (saved,))
         again = extract(config, tmp_path / "s.db")
     assert again["exit_code"] == 0, again
     assert again["chats_skipped"] == again["chats_total"] - 1
