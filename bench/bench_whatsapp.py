@@ -12,11 +12,13 @@ reads every message of every chat twice, each in its own fresh process:
   server says ``No messages to display.``; it parses nothing.
 
 Targets: ours ≥ 3× the plain loop's messages/s at 100k, and our rate at 1M within 20 % of our rate at 10k (linear).
-Client CPU per message is ``time.process_time()`` of the client process (the server is a separate process). When a
-run would take too long, ``--sample-chats SIZE N`` reads a deterministic sample of N chats (every k-th chat by size
-rank, so big and small chats are both in) without listing the account first: lharries' ``list_chats`` pages by
-``OFFSET``, so listing 110k chats costs the server 0.3–1 s per deep page (~10 min per client at 1M). The report says so.
-Databases are generated once into ``.cache/bench-whatsapp/`` with :func:`wamcp.demo.data.generate_database`.
+Client CPU per message is ``time.process_time()`` of the client process (the server is a separate process).
+``--runs`` takes ``SIZE`` (the whole account: every chat listed, then read), ``SIZE:N`` (a deterministic sample of N
+chats, every k-th by size rank, read without listing the account: lharries' ``list_chats`` pages by ``OFFSET``, so
+listing the 116k chats of the 1M account costs the server ~10 min per client) and ``SIZE:topN`` (the N largest chats).
+The linear-cost target compares the same sample method at 10k and 1M. ``--report-only`` rewrites the report from the
+raw results. Databases are generated once into ``.cache/bench-whatsapp/`` with
+:func:`wamcp.demo.data.generate_database`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,31 @@ QUICK_SIZES = [10_000, 100_000]
 SEED = 1
 PLAIN_PAGE = 100
 # The analysis of the figures (kept next to the code that produces them; update both together).
-NOTES: list[str] = []
+NOTES: list[str] = [
+    "- **Why ours is not 3× the plain loop.** The demo accounts are made of small chats (9 messages on average; "
+    "the largest has ~1–2k). Reading them is dominated by one round trip per chat, and there keyset paging has "
+    "nothing to save: ours reads a whole chat in one call, the plain loop in one call plus the empty page that "
+    "tells it to stop, so ours makes half the calls and is only ~1.1–1.3× faster, because each of our calls costs "
+    "more client CPU: the line-by-line parse (UTC conversion, derived ids, the header rules of docs/whatsapp.md) "
+    "that the plain loop skips. On the largest chats (*the 5 largest chats* rows) ours makes 3–4× fewer calls, "
+    "yet the plain loop is still faster: SQLite skips `OFFSET` rows in microseconds, so at ≤ 2,228 messages a chat "
+    "the quadratic cost of offset paging never shows, while our parse costs ~19 µs a message against ~7 for a loop "
+    "that parses nothing. The 3× target needs chats of tens of thousands of messages (where `OFFSET` paging goes "
+    "quadratic) or a cheaper parser; neither is true of these accounts, so it is missed, and the cost is the "
+    "parsing that makes the messages usable.",
+    "- **Linear cost.** With the same 1,000-chat sample method at every size, our client CPU per message does not "
+    "grow with the account (it falls 18 % from 10k to 1M), but our messages/s at 1M came out 20 % below 10k on "
+    "this run, right at the target's edge: the extra wall time per call is the server's (the same calls against a "
+    "1M-message database, on a shared machine), and the plain loop lost 15 % the same way. Reading a *whole* "
+    "account is not yet linear: at 100k the client CPU per message is ~1.6× the "
+    "10k figure because every per-chat listing walks all known chat names "
+    "(`lharries_text.parse_message_listing` rebuilds `sorted(...)`/`set(...)` of them per call; pinned by "
+    "`tests/integration/whatsapp/test_read_cost.py`, xfail). With that walk cached once per set of names (tried in "
+    "a scratch copy, not committed: another engineer's module), ours read the whole 100k account at 98 µs/message "
+    "client CPU instead of 168–241.",
+    "- **Listing chats** is the other account-size cost, on the server: lharries' `list_chats` has only `OFFSET` "
+    "paging, so listing 116k chats costs ~10 min of server time per client, for ours and for the plain loop alike.",
+]
 
 
 @dataclass
@@ -55,6 +81,7 @@ class Measurement:
     wall: float
     cpu: float
     list_wall: float = 0.0
+    sample: int | None = None
 
     @property
     def rate(self) -> float:
@@ -94,6 +121,8 @@ def sample(db: Path, count: int | None) -> list[str] | None:
         return None
     sizes = chat_sizes(db)
     ranked = sorted(sizes, key=lambda jid: (-sizes[jid], jid))
+    if count < 0:
+        return ranked[:-count]
     step = max(1, len(ranked) // count)
     return ranked[::step][:count]
 
@@ -198,10 +227,10 @@ def measure_main(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------- driver
 
 
-def run_measurement(client: str, size: int, db: Path, chats: list[str] | None, timeout: float) -> Measurement:
+def run_measurement(client: str, run: Run, db: Path, chats: list[str] | None, timeout: float) -> Measurement:
     argv = [sys.executable, __file__, "--measure", client, "--db", str(db)]
     if chats is not None:
-        chats_file = CACHE / f"sample-{size}.json"
+        chats_file = CACHE / f"sample-{run.size}-{run.sample}.json"
         chats_file.write_text(json.dumps(chats))
         argv += ["--chats", str(chats_file)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=True).stdout
@@ -212,82 +241,126 @@ def run_measurement(client: str, size: int, db: Path, chats: list[str] | None, t
         raise SystemExit(f"ours read {data['messages']} messages, the database holds {expected}")
     data.setdefault("messages", expected)  # the plain loop parses nothing, so it cannot count: it reads them all
     return Measurement(
-        client, size, data["chats"], data["messages"], data["calls"], data["wall"], data["cpu"], data["list_wall"]
+        client,
+        run.size,
+        data["chats"],
+        data["messages"],
+        data["calls"],
+        data["wall"],
+        data["cpu"],
+        data["list_wall"],
+        run.sample,
     )
 
 
-def report(
-    results: list[Measurement],
-    samples: dict[int, int | None],
-    shapes: dict[int, tuple[int, int]],
-    started: datetime,
-) -> str:
-    by = {(m.client, m.size): m for m in results}
-    sizes = sorted({m.size for m in results})
+@dataclass(frozen=True)
+class Run:
+    """One account size, read whole (``sample=None``: every chat, listed first) or as a sample of chats."""
+
+    size: int
+    sample: int | None = None  # negative: the -sample largest chats
+
+    @classmethod
+    def parse(cls, text: str) -> Run:
+        size, _, count = text.partition(":")
+        if count.startswith("top"):
+            return cls(int(size), -int(count[3:]))
+        return cls(int(size), int(count) if count else None)
+
+    def label(self) -> str:
+        if self.sample is None:
+            return "all chats, listed"
+        if self.sample < 0:
+            return f"the {-self.sample} largest chats"
+        return f"sample of {self.sample:,}, not listed"
+
+
+def report(results: list[Measurement], shapes: dict[int, tuple[int, int]], started: datetime) -> str:
+    by = {(m.client, m.size, m.sample): m for m in results}
+    runs = sorted(
+        {Run(m.size, m.sample) for m in results}, key=lambda r: (r.sample is not None, -(r.sample or 0), r.size)
+    )
     load = os.getloadavg()[0]
     lines = [
         "# WhatsApp client benchmark: reading whole histories",
         "",
         f"Written by `bench/bench_whatsapp.py` on {started:%Y-%m-%d %H:%M} UTC: Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs (load average {load:.1f} at the end), demo server over stdio, one fresh process per "
-        "measurement. The machine is shared with other jobs: treat single figures as ±15 %.",
+        "measurement. The machine is shared with other jobs (their test suites ran alongside): treat wall-clock "
+        "figures as ±30 %; client CPU per message is the steadier figure.",
         "",
         "**ours**: `iter_chats`, then `iter_messages(jid)` for every chat (keyset paging, 500 per page, every line "
         "parsed into a `Message` with its UTC time and id, duplicates dropped). **plain**: the official SDK's "
         "`ClientSession` over `stdio_client` (legacy handshake), chats listed with `page` offsets, each chat paged "
         f"with `list_messages(limit={PLAIN_PAGE}, page=k, include_context=false)` until `No messages to display.`; "
-        "it parses nothing. Both first list every chat (timed apart: *chat list s*); *wall s*, *messages/s*, *calls* "
-        "and client CPU cover reading the messages.",
+        "it parses nothing. The chat list is timed apart (*chat list s*); *calls*, *wall s*, *messages/s* and client "
+        "CPU (`time.process_time()` of the client process) cover reading the messages.",
         "",
         "| messages | chats read | client | chat list s | calls | wall s | messages/s | client CPU µs/message "
         "| ours ÷ plain |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for size in sizes:
+    for run in runs:
         for client in ("ours", "plain"):
-            m = by.get((client, size))
+            m = by.get((client, run.size, run.sample))
             if m is None:
                 continue
             ratio = ""
-            if client == "ours" and ("plain", size) in by:
-                ratio = f"{m.rate / by[('plain', size)].rate:.1f}×"
+            other = by.get(("plain", run.size, run.sample))
+            if client == "ours" and other is not None:
+                ratio = f"{m.rate / other.rate:.2f}×"
             lines.append(
-                f"| {size:,} | {m.chats:,} | {client} | {m.list_wall:.1f} | {m.calls:,} | {m.wall:.1f} | "
-                f"{m.rate:,.0f} | {m.cpu_us_per_message:.0f} | {ratio} |"
+                f"| {run.size:,} | {m.chats:,} ({run.label()}) | {client} | {m.list_wall:.1f} | {m.calls:,} | "
+                f"{m.wall:.1f} | {m.rate:,.0f} | {m.cpu_us_per_message:.0f} | {ratio} |"
             )
     lines += ["", "## Targets", ""]
-    if ("ours", 100_000) in by and ("plain", 100_000) in by:
-        ratio = by[("ours", 100_000)].rate / by[("plain", 100_000)].rate
-        lines.append(f"- ours ≥ 3× plain at 100k: **{ratio:.1f}×**, {'met' if ratio >= 3 else 'missed'}.")
-    if ("ours", 1_000_000) in by and ("ours", 10_000) in by:
-        drift = by[("ours", 1_000_000)].rate / by[("ours", 10_000)].rate - 1
-        verdict = "met" if abs(drift) <= 0.2 or drift > 0 else "missed"
-        lines.append(f"- ours at 1M within 20 % of ours at 10k (linear cost): **{drift:+.0%}**, {verdict}.")
+    ours, plain = by.get(("ours", 100_000, None)), by.get(("plain", 100_000, None))
+    if ours and plain:
+        ratio = ours.rate / plain.rate
+        lines.append(
+            f"- ours ≥ 3× plain at 100k (whole account): **{ratio:.2f}×**, {'met' if ratio >= 3 else 'missed'}."
+        )
+    for sample in sorted({m.sample for m in results if m.sample is not None and m.sample > 0}):
+        small, big = by.get(("ours", 10_000, sample)), by.get(("ours", 1_000_000, sample))
+        if small and big:
+            drift = big.rate / small.rate - 1
+            cpu = big.cpu_us_per_message / small.cpu_us_per_message - 1
+            verdict = "met" if drift >= -0.2 else "missed"
+            lines.append(
+                f"- ours at 1M within 20 % of ours at 10k (same {sample:,}-chat sample method): messages/s "
+                f"**{drift:+.0%}**, client CPU per message {cpu:+.0%}: {verdict}."
+            )
     lines += ["", "## Account shapes", "", "| messages | chats | messages per chat (mean) | largest chat |"]
     lines.append("|---:|---:|---:|---:|")
-    for size in sizes:
+    for size in sorted(shapes):
         chats, largest = shapes[size]
         lines.append(f"| {size:,} | {chats:,} | {size / chats:.1f} | {largest:,} |")
+    if any(m.sample is not None for m in results):
+        lines += [
+            "",
+            "## Samples",
+            "",
+            "A sample reads every k-th chat by size rank (largest first), so big and small chats are mixed as in the "
+            "whole account; both clients read the same chats, without listing the account first: lharries' "
+            "`list_chats` pages by `OFFSET`, and at 1M messages (116k chats) a deep page costs the server 0.3–1 s, "
+            "~10 min per client for the whole list. Ours then learns each chat's name with one `get_chat` call "
+            "(included in *calls*) and knows only the sample's chat names. The same method at every size makes the "
+            "1M and 10k figures comparable.",
+        ]
     lines += ["", "## Reading the results", "", *NOTES]
-    sampled = {size: count for size, count in samples.items() if count is not None}
-    if sampled:
-        lines += ["", "## Samples", ""]
-        for size, count in sampled.items():
-            lines.append(
-                f"- {size:,} messages: {count:,} chats are read, every k-th chat by size rank (largest first), so big "
-                "and small chats are mixed as in the whole account. Both clients read the same sample, without "
-                "listing the account first: lharries' `list_chats` pages by `OFFSET`, and at this size a deep page "
-                "costs the server 0.3–1 s (~10 min per client for the whole list). Ours then learns each chat's name "
-                "with one `get_chat` call (included in *calls*), and knows only the sample's names, not all of them."
-            )
     return "\n".join(lines) + "\n"
+
+
+DEFAULT_RUNS = ["10000", "100000", "10000:1000", "100000:1000", "1000000:1000", "100000:top5", "1000000:top5"]
+QUICK_RUNS = ["10000", "100000", "10000:1000", "100000:1000", "100000:top5"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k and 100k only")
-    parser.add_argument("--sizes", type=int, nargs="*", help="override the sizes")
-    parser.add_argument("--sample-chats", type=int, nargs="*", default=[], help="SIZE=N pairs as SIZE N ...")
+    parser.add_argument(
+        "--runs", nargs="*", help=f"SIZE (whole account) or SIZE:CHATS (sample); default {DEFAULT_RUNS}"
+    )
     parser.add_argument("--clients", nargs="*", default=["ours", "plain"])
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "whatsapp.md")
@@ -295,36 +368,34 @@ def main() -> None:
     parser.add_argument("--measure", choices=["ours", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--chats", help=argparse.SUPPRESS)
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from --json, measure nothing")
     args = parser.parse_args()
+    if args.report_only:
+        args.runs = []
     if args.measure:
         measure_main(args)
         return
     started = datetime.now(UTC)
-    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
-    pairs = args.sample_chats
-    samples: dict[int, int | None] = {size: None for size in sizes}
-    samples.update({pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2)})
+    chosen = args.runs if args.runs is not None else (QUICK_RUNS if args.quick else DEFAULT_RUNS)
+    runs = [Run.parse(text) for text in chosen]
     previous: list[dict[str, Any]] = json.loads(args.json.read_text()) if args.json.exists() else []
-    kept = {(r["client"], r["size"]): r for r in previous}
-    results = []
-    for size in sizes:
-        db = database(size)
-        chats = sample(db, samples.get(size))
+    kept = {(r["client"], r["size"], r.get("sample")): r for r in previous}
+    for run in runs:
+        db = database(run.size)
+        chats = sample(db, run.sample)
         for client in args.clients:
-            m = run_measurement(client, size, db, chats, args.timeout)
+            m = run_measurement(client, run, db, chats, args.timeout)
             print(
-                f"{size:>9,} {client:5} chats={m.chats:,} calls={m.calls:,} wall={m.wall:.1f}s "
+                f"{run.size:>9,} {run.label():28} {client:5} calls={m.calls:,} wall={m.wall:.1f}s "
                 f"{m.rate:,.0f} msg/s cpu={m.cpu_us_per_message:.0f}µs/msg",
                 file=sys.stderr,
             )
-            results.append(m)
-            kept[(client, size)] = {**asdict(m), "sample": samples.get(size)}
+            kept[(client, run.size, run.sample)] = asdict(m)
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(list(kept.values()), indent=1))  # after each: a long run may be cut
-    everything = [Measurement(**{k: v for k, v in r.items() if k != "sample"}) for r in kept.values()]
-    all_samples = {r["size"]: r.get("sample") for r in kept.values()}
-    shapes = {size: account_shape(database(size)) for size in all_samples}
-    args.out.write_text(report(everything, all_samples, shapes, started), encoding="utf-8")
+    everything = [Measurement(**r) for r in kept.values()]
+    shapes = {size: account_shape(database(size)) for size in {m.size for m in everything}}
+    args.out.write_text(report(everything, shapes, started), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
 
 
