@@ -25,6 +25,7 @@ the next run simply walks (or backfills) again, and idempotent upserts make the 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -260,13 +261,14 @@ class Extractor:
     async def _sync_all(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
         if self._account_walk_applies(chats):
             try:
-                await self._walk_account(chats, summary)
-                return
+                walked = await self._walk_account(chats, summary)
             except _FATAL:
                 raise
             except MCPClientError as err:
                 # Nothing is claimed by a cursor until the walk ends, so per-chat walks can take over as is.
                 logger.warning("the account-wide walk failed (%s); reading chat by chat", err)
+            else:
+                chats = [c for c in chats if c.jid not in walked]
         # A fixed pool of workers pulls chats from one queue: memory stays flat with 100k+ chats (one task per
         # chat would hold a coroutine per chat for the whole run).
         queue = iter(chats)
@@ -316,10 +318,18 @@ class Extractor:
         states = self._store.sync_states()
         return all(states.get(c.jid) is None or states[c.jid].newest_ts_ms is None for c in chats)
 
-    async def _walk_account(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
+    async def _walk_account(self, chats: list[_PlannedChat], summary: ExtractSummary) -> set[str]:
+        """Walk across all chats for the chats whose name is unique; return the JIDs it completed.
+
+        A cross-chat listing names chats, not JIDs, so only chats with a unique name can be read this way; the
+        client walks the others one by one afterwards, one after the other. The first message of such a chat
+        shows that the cross-chat part is over: the walk stops there, and the concurrent per-chat workers take
+        the remaining chats.
+        """
         states = self._store.sync_states()
         run_id = summary.run_id
-        targets = {c.jid for c in chats}
+        names = Counter(c.name for c in chats)
+        walked = {c.jid for c in chats if c.name and names[c.name] == 1}
         listing = [
             Chat(jid=c.jid, name=c.name, last_message_time=_from_ms(c.last_ms) if c.last_ms is not None else None)
             for c in chats
@@ -328,39 +338,44 @@ class Extractor:
         buffer: dict[str, list[MessageRow]] = {}
         buffered = 0
 
-        def cursor_before_walk(jid: str) -> SyncState:
-            return states.get(jid) or SyncState(jid, None, None, False, None, run_id)
-
         def flush(final: bool) -> None:
             for jid, rows in buffer.items():
-                state = self._walked_state(jid, states.get(jid), bounds.get(jid), run_id) if final else None
-                self._save(jid, rows, state or cursor_before_walk(jid), summary)
+                if final:
+                    state = self._walked_state(jid, states.get(jid), bounds.get(jid), run_id)
+                else:  # the cursor the chat had before the walk: these rows can only extend what it claims
+                    state = states.get(jid) or SyncState(jid, None, None, False, None, run_id)
+                self._save(jid, rows, state, summary)
             buffer.clear()
 
         walk = self._source.iter_all_messages(  # type: ignore[attr-defined]
             self._window_start(), page_size=self._options.page_size, chats=listing
         )
-        async for message in walk:
-            jid = message.chat_jid
-            if jid is None or jid not in targets:
-                continue
-            row = _row(jid, message)
-            low, high = bounds.get(jid, (row.ts_ms, row.ts_ms))
-            bounds[jid] = (min(low, row.ts_ms), max(high, row.ts_ms))
-            buffer.setdefault(jid, []).append(row)
-            buffered += 1
-            if buffered >= _ACCOUNT_WALK_BATCH:
-                flush(final=False)
-                buffered = 0
-        # The walk is complete: every chat's cursor may now cover what it read (and the window it was asked for).
+        try:
+            async for message in walk:
+                jid = message.chat_jid
+                if jid is None:
+                    continue
+                if jid not in walked:
+                    break  # the client moved on to chats it must read one by one
+                row = _row(jid, message)
+                low, high = bounds.get(jid, (row.ts_ms, row.ts_ms))
+                bounds[jid] = (min(low, row.ts_ms), max(high, row.ts_ms))
+                buffer.setdefault(jid, []).append(row)
+                buffered += 1
+                if buffered >= _ACCOUNT_WALK_BATCH:
+                    flush(final=False)
+                    buffered = 0
+        finally:
+            await walk.aclose()
+        # The cross-chat walk is complete: the walked chats' cursors may now cover what it read.
         last_rows = set(buffer)
         flush(final=True)
-        for chat in chats:
-            if chat.jid not in last_rows:
-                state = self._walked_state(chat.jid, states.get(chat.jid), bounds.get(chat.jid), run_id)
-                self._save(chat.jid, [], state, summary)
+        for jid in walked:
+            if jid not in last_rows:
+                self._save(jid, [], self._walked_state(jid, states.get(jid), bounds.get(jid), run_id), summary)
             summary.chats_done += 1
-            self._progress.chat_done(chat.jid, 0)
+            self._progress.chat_done(jid, 0)
+        return walked
 
     @staticmethod
     def _walked_state(jid: str, before: SyncState | None, seen: tuple[int, int] | None, run_id: int) -> SyncState:
