@@ -1,11 +1,12 @@
-"""MCPClient: MCP servers by name, one supervisor task per server, and ``execute_tool`` with limits and retries.
+"""MCPClient: MCP servers by name, one supervisor task per connection, and ``execute_tool`` with limits and retries.
 
 The one thing a reader must know: each server's connection is owned by its supervisor task (the SDK's anyio cancel
 scopes must be entered and left by the same task). The supervisor opens the session, watches it (end of stream, the
 health monitor, ``session_timeout``) and reconnects with exponential backoff and full jitter; callers only borrow the
 live :class:`~wamcp.core.session.Session` and call it from their own tasks, so calls are pipelined on one session
 (bounded by ``max_concurrency``), never serialized behind a lock, and never see a half-dead session: when it dies,
-pending calls fail with ``MCPConnectionError`` and new calls wait for the next generation.
+pending calls fail with ``MCPConnectionError`` and new calls wait for the next generation. With ``max_connections`` > 1
+a server is a pool of such connections, each with its own supervisor; each call goes to the least loaded live one.
 
 Supervisor tasks are asyncio tasks (the client runs on asyncio, as the sync facade does), so ``connect`` can return
 while the connection lives on without the caller holding a task group open.
@@ -65,10 +66,19 @@ _BACKSTOP_SLACK = 1.0
 _STABLE_AFTER = 1.0
 #: How often the supervisor looks for stuck calls.
 _WATCHDOG_INTERVAL = 0.5
+#: A pooled connection whose supervisor gave up is restarted by the next call at most this often (seconds).
+_HEAL_INTERVAL = 5.0
+#: Aggregate state of a pool: the best state any of its connections is in.
+_STATE_RANK: dict[State, int] = {"connected": 0, "reconnecting": 1, "connecting": 2, "failed": 3, "disconnected": 4}
 
 
 class _Server:
-    """Everything the client knows about one server; written only by its supervisor task and the client methods."""
+    """Everything the client knows about one connection to a server; written only by its supervisor and the client.
+
+    A server with ``max_connections`` > 1 is a pool: the registered object is slot 0 and owns the others
+    (``members``); each slot has its own supervisor, transports, session and ``max_concurrency`` gate, while the
+    rate limiter, retry decision and cache are the server's and shared.
+    """
 
     def __init__(
         self,
@@ -100,6 +110,12 @@ class _Server:
         self.concurrency: anyio.CapacityLimiter | None = None
         self.attempt_scope: anyio.CancelScope | None = None  # the connect attempt in progress, if any
         self.cache: ResponseCache | None = None  # config.cache_ttl > 0: results of idempotent tools are reused
+        self.owner: _Server = self  # slot 0 of the pool; the other slots wake its waiters when they change
+        self.members: list[_Server] = [self]  # every slot of the pool (on the owner only)
+        self.slot = 0
+        self.assigned = 0  # calls routed to this slot and not finished: waiting for its gate or running
+        self.next_pick = 0  # where the owner starts looking, so slots with equal load take turns
+        self.next_heal = 0.0  # clock time before which the pool does not restart this slot again
         self._changed: anyio.Event | None = None
 
     @property
@@ -107,12 +123,17 @@ class _Server:
         return self.transports[self.transport_index]
 
     def changed(self) -> anyio.Event:
+        if self.owner is not self:
+            return self.owner.changed()  # one event per pool: a caller waiting for any slot wakes on every change
         # anyio events need a running loop, and add_server is synchronous: create lazily.
         if self._changed is None:
             self._changed = anyio.Event()
         return self._changed
 
     def notify(self) -> None:
+        if self.owner is not self:
+            self.owner.notify()
+            return
         if self._changed is not None:
             self._changed.set()
             self._changed = None
@@ -160,12 +181,12 @@ class MCPClient:
         ``rate_limits=None`` means no client-side limits (a 429 from the server still starts a cooldown).
         ``idempotent(tool)`` says whether a tool may be retried after a transient fault; by default only the tools in
         ``config.idempotent_tools`` are. ``transport`` overrides the one built from the config (tests use the
-        in-memory transport).
+        in-memory transport); every connection of a pool (``max_connections``) then opens that same transport.
         """
         existing = self._servers.get(config.name)
-        if existing is not None and existing.state not in ("disconnected", "failed"):
+        if existing is not None and _pool_state(existing) not in ("disconnected", "failed"):
             raise ConfigError(
-                f"server {config.name!r} is already registered and {existing.state}",
+                f"server {config.name!r} is already registered and {_pool_state(existing)}",
                 hint="disconnect it first, or use another name",
             )
         transports = [transport] if transport is not None else create_transports(config)
@@ -174,6 +195,13 @@ class MCPClient:
         srv = self._servers[config.name] = _Server(config, transports, limiter, chosen)
         if config.cache_ttl > 0:
             srv.cache = ResponseCache(config.cache_ttl, config.cache_max_entries, self._clock)
+        for slot in range(1, config.max_connections):
+            # Own transports per slot: an open stdio transport is one process, an HTTP/WebSocket one a connection.
+            extra = _Server(
+                config, [transport] if transport is not None else create_transports(config), limiter, chosen
+            )
+            extra.owner, extra.slot = srv, slot
+            srv.members.append(extra)
         logger.debug("added server %s at %s (%s)", config.name, transports[0].endpoint, transports[0].kind)
 
     def _server(self, name: str) -> _Server:
@@ -191,9 +219,38 @@ class MCPClient:
         """Connect now (or wait for the connection in progress); ``True`` once connected.
 
         Raises ``MCPConnectionError``, ``MCPAuthenticationError``, ``MCPTimeoutError`` (or ``MCPRateLimitError`` on an
-        HTTP 429) with the cause chained, within ``connect_timeout`` plus a little.
+        HTTP 429) with the cause chained, within ``connect_timeout`` plus a little. A pool (``max_connections`` > 1)
+        opens its connections in parallel and counts as connected when at least one is up; it raises only when
+        none is (the lowest slot's error), and logs the slots that failed.
         """
         srv = self._server(server_name)
+        if len(srv.members) == 1:
+            return await self._connect_slot(srv)
+        errors: list[tuple[int, MCPClientError]] = []
+
+        async def open_slot(slot: _Server) -> None:
+            try:
+                await self._connect_slot(slot)
+            except MCPClientError as err:
+                errors.append((slot.slot, err))
+
+        async with anyio.create_task_group() as tg:
+            for slot in srv.members:
+                tg.start_soon(open_slot, slot)
+        up = sum(1 for slot in srv.members if slot.live_session() is not None)
+        errors.sort(key=lambda pair: pair[0])
+        if up == 0:
+            if errors:
+                raise errors[0][1]
+            raise MCPConnectionError(f"no connection to MCP server {srv.name!r} is up", server=srv.name)
+        retry_at = self._clock.monotonic() + _HEAL_INTERVAL
+        for index, err in errors:
+            srv.members[index].next_heal = retry_at
+            logger.warning("%s: connection %d of %d failed (%d up): %s", srv.name, index + 1, len(srv.members), up, err)
+        return True
+
+    async def _connect_slot(self, srv: _Server) -> bool:
+        """Connect one slot (or wait for its connection in progress)."""
         if srv.live_session() is not None:
             return True
         if srv.task is None or srv.state in ("disconnected", "failed"):
@@ -208,9 +265,9 @@ class MCPClient:
                     raise srv.last_error
                 await srv.changed().wait()
         raise MCPTimeoutError(
-            f"MCP server {server_name!r} at {srv.transport.endpoint} ({srv.transport.kind}) did not connect within "
+            f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) did not connect within "
             f"{srv.config.connect_timeout:g} s",
-            server=server_name,
+            server=srv.name,
             hint="is the server running and answering on that endpoint?",
         )
 
@@ -424,8 +481,16 @@ class MCPClient:
                 return
 
     async def disconnect(self, server_name: str) -> None:
-        """Close the connection to ``server_name`` (pending calls fail with ``MCPConnectionError``)."""
+        """Close the connection(s) to ``server_name`` (pending calls fail with ``MCPConnectionError``)."""
         srv = self._server(server_name)
+        if len(srv.members) == 1:
+            await self._disconnect_slot(srv)
+            return
+        async with anyio.create_task_group() as tg:
+            for slot in srv.members:
+                tg.start_soon(self._disconnect_slot, slot)
+
+    async def _disconnect_slot(self, srv: _Server) -> None:
         task, stop = srv.task, srv.stop
         srv.run_id += 1  # the old run must not touch the state any more
         if stop is not None:
@@ -464,20 +529,49 @@ class MCPClient:
 
     # ---------------------------------------------------------------- calls
 
-    async def _session(self, srv: _Server, seconds: float) -> Session:
-        """The live session, connecting or waiting out a reconnect (bounded by ``seconds``)."""
-        session = srv.live_session()
+    def _pick(self, srv: _Server) -> tuple[_Server, Session | None]:
+        """The slot for the next call and its live session: the live slot with the fewest calls assigned.
+
+        Slots with equal load take turns. A pooled slot whose supervisor gave up is restarted in the background
+        (at most every ``_HEAL_INTERVAL`` s) so the pool heals while the other slots carry the calls.
+        """
+        members = srv.members
+        if len(members) == 1:
+            return srv, srv.live_session()
+        best: _Server | None = None
+        best_session: Session | None = None
+        count = len(members)
+        start = srv.next_pick
+        srv.next_pick = (start + 1) % count
+        for offset in range(count):
+            slot = members[(start + offset) % count]
+            session = slot.live_session()
+            if session is None:
+                if slot.state in ("failed", "disconnected") and (slot.task is None or slot.task.done()):
+                    now = self._clock.monotonic()
+                    if now >= slot.next_heal and any(m.live_session() is not None for m in members):
+                        slot.next_heal = now + _HEAL_INTERVAL
+                        logger.info("%s: restarting connection %d of %d", srv.name, slot.slot + 1, count)
+                        self._start(slot)
+                continue
+            if best is None or slot.assigned < best.assigned:
+                best, best_session = slot, session
+        return (best, best_session) if best is not None else (srv, None)
+
+    async def _session(self, srv: _Server, seconds: float) -> tuple[_Server, Session]:
+        """A slot with a live session, connecting or waiting out a reconnect (bounded by ``seconds``)."""
+        slot, session = self._pick(srv)
         if session is not None:
-            return session
+            return slot, session
         # A call that finds the server idle or given up on makes one fresh connect attempt; a call that queued behind
         # the supervisor's own reconnecting fails at once, with the last cause, when the supervisor gives up.
         may_connect = True
         with anyio.move_on_after(seconds):
             while True:
-                session = srv.live_session()
+                slot, session = self._pick(srv)
                 if session is not None:
-                    return session
-                if srv.state in ("disconnected", "failed") or srv.task is None:
+                    return slot, session
+                if all(m.state in ("disconnected", "failed") or m.task is None for m in srv.members):
                     if not may_connect:
                         break
                     may_connect = False
@@ -485,10 +579,11 @@ class MCPClient:
                     continue
                 may_connect = False
                 await srv.changed().wait()
-        cause = srv.last_error
-        why = "gave up reconnecting" if srv.state == "failed" else f"is {srv.state}; no connection within {seconds:g} s"
+        cause = next((m.last_error for m in srv.members if m.last_error is not None), None)
+        state = _pool_state(srv)
+        why = "gave up reconnecting" if state == "failed" else f"is {state}; no connection within {seconds:g} s"
         # Still handshaking with a server that does not answer is a timeout; a server that is down, a connection error.
-        silent = srv.state == "connecting" or isinstance(cause, MCPTimeoutError)
+        silent = state == "connecting" or isinstance(cause, MCPTimeoutError)
         error = (MCPTimeoutError if silent else MCPConnectionError)(
             f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) {why}"
             + (f" (last error: {cause.message})" if cause else ""),
@@ -574,29 +669,34 @@ class MCPClient:
             waited = await srv.limiter.acquire(tool)
             if waited > 0:
                 self._metrics.record_rate_limited(srv.name, waited, tool)
-            # Fast path without an extra await: the live session, when there is one.
-            session = srv.live_session() or await self._session(srv, timeout)
-            gate = srv.concurrency
+            # Fast path without an extra await: the live session (of the least loaded slot), when there is one.
+            slot, live = self._pick(srv)
+            slot, session = (slot, live) if live is not None else await self._session(srv, timeout)
+            gate = slot.concurrency
             assert gate is not None  # set by _start, which a live session implies
-            # acquire_nowait first: the async acquire always yields to the loop, a measurable cost per call.
+            slot.assigned += 1  # before any await, so concurrent callers see this slot's load
             try:
-                gate.acquire_nowait()
-            except anyio.WouldBlock:
-                await gate.acquire()
-            try:
-                srv.in_flight += 1
-                # The SDK enforces ``timeout`` once the request is written; the supervisor's watchdog is the backstop
-                # for a write that never completes (one timer per server instead of a cancel scope per call).
-                srv.call_seq += 1
-                token = srv.call_seq
-                srv.deadlines[token] = anyio.current_time() + timeout + _BACKSTOP_SLACK
+                # acquire_nowait first: the async acquire always yields to the loop, a measurable cost per call.
                 try:
-                    result = await session.call_tool(tool, arguments, timeout)
+                    gate.acquire_nowait()
+                except anyio.WouldBlock:
+                    await gate.acquire()
+                try:
+                    slot.in_flight += 1
+                    # The SDK enforces ``timeout`` once the request is written; the slot's watchdog is the backstop
+                    # for a write that never completes (one timer per connection instead of a cancel scope per call).
+                    slot.call_seq += 1
+                    token = slot.call_seq
+                    slot.deadlines[token] = anyio.current_time() + timeout + _BACKSTOP_SLACK
+                    try:
+                        result = await session.call_tool(tool, arguments, timeout)
+                    finally:
+                        slot.in_flight -= 1
+                        del slot.deadlines[token]
                 finally:
-                    srv.in_flight -= 1
-                    del srv.deadlines[token]
+                    gate.release()
             finally:
-                gate.release()
+                slot.assigned -= 1
             return self._shape(srv, tool, result, time.perf_counter() - started)
         except MCPClientError as err:
             error = err
@@ -641,7 +741,7 @@ class MCPClient:
     async def list_tools(self, server_name: str) -> list[dict[str, Any]]:
         """The server's tools: ``[{"name", "description", "inputSchema", "outputSchema"}]`` (connects on first use)."""
         srv = self._server(server_name)
-        session = await self._session(srv, srv.config.timeout)
+        _slot, session = await self._session(srv, srv.config.timeout)
         try:
             tools = await session.list_tools(srv.config.timeout)
         except MCPClientError as err:
@@ -658,42 +758,58 @@ class MCPClient:
         ]
 
     async def health_check(self, server_name: str) -> bool:
-        """``True`` when the server answers a ping (or a tool listing) quickly; a failure triggers a reconnect."""
+        """``True`` when the server answers a ping (or a tool listing) quickly; a failure triggers a reconnect.
+
+        A pool pings each live connection; it is healthy when at least one answered (calls avoid the others).
+        """
         srv = self._server(server_name)
-        session = srv.live_session()
-        if session is None:
-            return False
-        try:
-            srv.latency = await session.ping(min(_HEALTH_TIMEOUT, srv.config.timeout))
-        except MCPClientError as err:
-            srv.last_error = err
-            session.mark_closed(err)
-            return False
-        return True
+        healthy = False
+        for slot in srv.members:
+            session = slot.live_session()
+            if session is None:
+                continue
+            try:
+                slot.latency = await session.ping(min(_HEALTH_TIMEOUT, slot.config.timeout))
+            except MCPClientError as err:
+                slot.last_error = err
+                session.mark_closed(err)
+                continue
+            healthy = True
+        return healthy
 
     # ---------------------------------------------------------------- observation
 
     def status(self, server_name: str) -> dict[str, Any]:
-        """A snapshot for humans and health endpoints (no secrets: the endpoint is redacted)."""
+        """A snapshot for humans and health endpoints (no secrets: the endpoint is redacted).
+
+        For a pool the top level sums up (best state, total calls in flight, generations added up, the first live
+        connection's transport, endpoint and server info) and ``sessions`` lists each connection.
+        """
         srv = self._server(server_name)
-        session = srv.live_session()
+        sessions = [_slot_status(slot) for slot in srv.members]
+        live = [slot for slot in srv.members if slot.live_session() is not None]
+        shown = live[0] if live else srv
+        session = shown.live_session()
         limiter = srv.limiter.snapshot()
         remaining = srv.limiter.cooldown_remaining()
+        last_error = next((m.last_error for m in srv.members if m.last_error is not None), None)
         return {
             "server": srv.name,
-            "state": srv.state,
-            "transport": srv.transport.kind,
-            "endpoint": srv.transport.endpoint,
-            "connected_since": srv.connected_since if session is not None else None,
-            "generation": srv.generation,
-            "last_error": str(srv.last_error) if srv.last_error is not None else None,
-            "latency": srv.latency,
+            "state": _pool_state(srv),
+            "transport": shown.transport.kind,
+            "endpoint": shown.transport.endpoint,
+            "connected_since": min((s.connected_since for s in live if s.connected_since is not None), default=None),
+            "generation": sum(slot.generation for slot in srv.members),
+            "last_error": str(last_error) if last_error is not None else None,
+            "latency": shown.latency,
             "protocol_version": session.protocol_version if session is not None else None,
             "server_info": session.server_info if session is not None else None,
             "rate_limit": limiter,
             "cooldown_until": time.time() + remaining if remaining > 0 else None,
-            "in_flight": srv.in_flight,
+            "in_flight": sum(slot.in_flight for slot in srv.members),
             "cache": srv.cache.stats() if srv.cache is not None else None,
+            "max_connections": len(srv.members),
+            "sessions": sessions,
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -714,8 +830,32 @@ class MCPClient:
         return list(self._servers)
 
     def __repr__(self) -> str:
-        states = ", ".join(f"{name}={srv.state}" for name, srv in self._servers.items())
+        states = ", ".join(f"{name}={_pool_state(srv)}" for name, srv in self._servers.items())
         return f"MCPClient({states})"
+
+
+def _pool_state(srv: _Server) -> State:
+    """The best state any connection of ``srv`` is in (a lone connection's own state)."""
+    if len(srv.members) == 1:
+        return srv.state
+    return min((slot.state for slot in srv.members), key=_STATE_RANK.__getitem__)
+
+
+def _slot_status(slot: _Server) -> dict[str, Any]:
+    session = slot.live_session()
+    return {
+        "slot": slot.slot,
+        "state": slot.state,
+        "transport": slot.transport.kind,
+        "endpoint": slot.transport.endpoint,
+        "connected_since": slot.connected_since if session is not None else None,
+        "generation": slot.generation,
+        "in_flight": slot.in_flight,
+        "waiting": slot.assigned - slot.in_flight,
+        "max_concurrency": slot.config.max_concurrency,
+        "latency": slot.latency,
+        "last_error": str(slot.last_error) if slot.last_error is not None else None,
+    }
 
 
 def _block_dict(block: types.ContentBlock) -> dict[str, Any]:
