@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,7 +113,3 @@ def start_demo(transport: str, mode: str, db: Path, extra_args: tuple[str, ...] 
         return
     with DemoServerProcess(transport=_SERVER_FLAG[transport], db=db, extra_args=demo.server_args()) as server:
         yield Demo(transport, mode, db, url=server.url, extra_args=extra_args)
-
-
-def python() -> str:
-    return sys.executable
