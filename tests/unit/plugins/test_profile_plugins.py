@@ -318,3 +318,13 @@ async def test_the_whatsapp_client_runs_on_a_detected_plugin_profile(acme: type[
     assert client.stats.bad_rows == 1
     assert gateway.idempotent("acme_history")
     assert not gateway.idempotent("acme_send")
+
+
+@pytest.mark.anyio
+async def test_a_broken_plugin_named_in_the_config_fails_initialize_with_a_clear_error(install: Install) -> None:
+    install("broken_dist", entry_points={"broken": "broken_mod:Profile"}, modules={"broken_mod": "import nowhere\n"})
+    client = WhatsAppMCPClient(WhatsAppConfig(profile="broken"), mcp_client=FakeGateway())  # type: ignore[arg-type]
+    assert await client.initialize() is False
+    assert isinstance(client.last_error, ProfileSelectionError)
+    assert "profile 'broken' comes from a plugin that failed to load" in str(client.last_error)
+    assert "set profile to auto" in str(client.last_error)
