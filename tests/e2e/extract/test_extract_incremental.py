@@ -33,7 +33,7 @@ from .support import (
 pytestmark = pytest.mark.e2e
 
 runner = CliRunner()
-LIST_CHATS_PAGE = 100  # iter_chats' page size: the listing costs chats // 100 + 1 calls
+LIST_CHATS_PAGE = 1000  # the extractor lists chats 1,000 per call: chats // 1000 + 1 calls
 
 
 @pytest.fixture(autouse=True)
