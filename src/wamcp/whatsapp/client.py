@@ -402,6 +402,9 @@ class WhatsAppMCPClient:
         mcp_ok = False
         whatsapp: bool | str = False
         error: str | None = None
+        if not self._initialized:
+            # Like every other method, connect first: the seed's health snippet asks a fresh client.
+            await self.initialize()
         if self._initialized and self._mcp is not None:
             mcp_ok = await self._mcp.health_check(self.server_name)
             if mcp_ok:

@@ -8,10 +8,14 @@ inside wamcp uses the whatsmeow form, so chats from different sources compare eq
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from ..errors import MCPClientError
 from ..redact import mask_phone
+
+_E164_SHAPE = re.compile(r"\+[1-9]\d{6,14}")
 
 __all__ = [
     "GROUP_SUFFIX",
@@ -90,8 +94,9 @@ def validate_phone_number(number: str, *, strict: bool = False) -> str:
     """Return ``number`` in E.164 form (``+447700900123``) or raise :class:`InvalidPhoneNumberError`.
 
     An international prefix is expected (``+44…`` or ``0044…``); a number without one is read as if it had ``+``.
-    By default the number must have a possible length for its country (fictional ranges such as UK 07700 900xxx,
-    used by demos and tests, pass); ``strict=True`` also requires a range the numbering plan has allocated.
+    By default any number of E.164 shape passes (``+``, then 7 to 15 digits not starting with 0): the seed's own
+    example ``+1234567890`` must work, and a server is the better judge of the numbers it serves. ``strict=True``
+    requires a range the country's numbering plan has allocated.
     """
     text = number.strip()
     if text.startswith("00"):
@@ -105,6 +110,10 @@ def validate_phone_number(number: str, *, strict: bool = False) -> str:
             f"{_shown(number)!r} is not a phone number ({err._msg})",
             hint="use international E.164 form, e.g. +447700900123",
         ) from err
+    if not strict and not phonenumbers.is_possible_number(parsed):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if _E164_SHAPE.fullmatch("+" + digits) and not any(ch.isalpha() for ch in text):
+            return "+" + digits
     valid = phonenumbers.is_valid_number(parsed) if strict else phonenumbers.is_possible_number(parsed)
     if not valid:
         raise InvalidPhoneNumberError(

@@ -148,11 +148,6 @@ def test_seed_snippets_run_as_written(demo: Demo, tmp_path: Path) -> None:
     assert re.search(r"^WhatsApp Status: \S+$", health.stdout, re.M), health.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="authenticate() rejects the seed's own example number +1234567890 (wamcp.whatsapp.jid."
-    "validate_phone_number: not a possible NANP length), so the snippet as written dies with InvalidPhoneNumberError",
-)
 @pytest.mark.parametrize("demo", ["sse"], indirect=True)
 def test_async_snippet_authenticates_with_the_seeds_example_number(demo: Demo, tmp_path: Path) -> None:
     demo.write_config(tmp_path, auth_token=TOKEN)
@@ -164,11 +159,6 @@ def test_async_snippet_authenticates_with_the_seeds_example_number(demo: Demo, t
     assert len(re.findall(r"^Chat .+: \d+ messages$", run.stdout, re.M)) == 50
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="health_check() on a client that has not connected yet reports mcp_connection False instead of "
-    "connecting first, so the seed's health snippet says 'MCP Connection: False' while the server is up",
-)
 @pytest.mark.parametrize("demo", ["sse"], indirect=True)
 def test_health_snippet_reports_a_running_server_as_connected(demo: Demo, tmp_path: Path) -> None:
     demo.write_config(tmp_path, auth_token=TOKEN)

@@ -82,9 +82,13 @@ def test_phone_numbers_are_e164_and_errors_mask_them() -> None:
     assert validate_phone_number("0033606900592") == "+33606900592"
     assert validate_phone_number("12025550278") == "+12025550278"
     assert validate_phone_number("+33 6 06 90 05 92", strict=True) == "+33606900592"
+    # The seed's own example is E.164-shaped but not a possible NANP length: accepted unless strict.
+    assert validate_phone_number("+1234567890") == "+1234567890"
     with pytest.raises(InvalidPhoneNumberError) as caught:
-        validate_phone_number("+1234567890")
+        validate_phone_number("+1234567890", strict=True)
     assert "1234567890" not in str(caught.value)
+    with pytest.raises(InvalidPhoneNumberError):
+        validate_phone_number("+12345")
     assert isinstance(caught.value, MCPClientError)
     assert isinstance(caught.value, ValueError)
     with pytest.raises(InvalidPhoneNumberError, match="not a phone number"):

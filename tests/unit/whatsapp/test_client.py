@@ -200,11 +200,9 @@ async def test_export_chat_in_json_csv_and_whatsapp_txt(tools: list[dict[str, An
 
 async def test_health_status_and_disconnect(tools: list[dict[str, Any]]) -> None:
     client, fake = make_client(history(5), tools)
-    before = await client.health_check()
-    assert before["mcp_connection"] is False
-    assert before["error"] == "not initialized"
-    await client.initialize()
+    # A fresh client connects first, as the seed's health snippet expects.
     health = await client.health_check()
+    assert client.is_initialized is True
     assert health["mcp_connection"] is True
     assert health["whatsapp_connection"] == "unknown"
     status = await client.get_connection_status()
@@ -232,6 +230,9 @@ async def test_initialize_failure_returns_false_with_the_reason(tools: list[dict
         await client.list_chats()
     with pytest.raises(MCPConnectionError, match="not initialized"):
         _ = client.profile
+    health = await client.health_check()
+    assert health["mcp_connection"] is False
+    assert "refused" in health["error"]
 
 
 async def test_singleton_is_shared_until_reset() -> None:

@@ -24,6 +24,7 @@ Text messages carry no id: :func:`derive_message_id` gives them a stable one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import string
@@ -217,8 +218,7 @@ def parse_message_listing(
             first = resolved
 
     # lharries prints contacts by their chat name, which may itself hold ": " (e.g. "Lead From: FB ad").
-    long_senders = sorted((n for n in known_sender_names or () if ": " in n), key=len, reverse=True)
-    plain_senders = set(known_sender_names or ())
+    long_senders, plain_senders = _sender_index(frozenset(known_sender_names or ()))
     if long_senders:
         _fix_sender(first, long_senders, plain_senders)
     headers = [first]
@@ -273,7 +273,18 @@ def parse_message_listing(
     return _build_messages(headers, contents, chat_jid, ordered, chat_jids_by_name, stats)
 
 
-def _fix_sender(header: _Header, long_names: list[str], plain_names: set[str]) -> None:
+@functools.lru_cache(maxsize=8)
+def _sender_index(names: frozenset[str]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The known sender names holding ": " (longest first) and all of them, built once per set of names.
+
+    Called for every listing of an account walk; rebuilding it each time made reading an account cost
+    O(messages × chats). The profile passes the same frozenset object until it learns new chat names.
+    """
+    long_names = tuple(sorted((n for n in names if ": " in n), key=len, reverse=True))
+    return long_names, names
+
+
+def _fix_sender(header: _Header, long_names: tuple[str, ...], plain_names: frozenset[str]) -> None:
     """Re-split sender and content when the first ": " cut a known sender name that holds ": " itself."""
     if header.sender == "Me" or header.sender in plain_names:
         return
