@@ -249,7 +249,9 @@ def test_identical_messages_in_one_second_are_two_messages() -> None:
     text = format_listing([msg("10:00:00", "ok"), msg("10:00:00", "ok")])
     messages, _ = parse(text)
     assert len({m.id for m in messages}) == 2
-    assert messages[1].id == derive_message_id(CHAT, "2025-03-28 10:00:00", "Ana", "ok", 1)
+    assert messages[1].id == derive_message_id(
+        CHAT, "2025-03-28 10:00:00", "them", "ok", 1
+    )  # direct chat: "them", not the label
 
 
 def test_header_without_chat_name_and_no_messages_literal() -> None:

@@ -64,6 +64,15 @@ def derive_message_id(chat_key: str, server_time: str, sender: str, content: str
     return "~" + hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
+def _identity_sender(jid: str | None, sender: str) -> str:
+    """The sender part of a derived id. In a direct chat only two people write, and lharries prints the customer
+    by their (editable) chat name: "Me" or "them" is enough and keeps ids stable when the contact is renamed. In a
+    group the printed name is all that tells members apart, so a renamed member's old messages get new ids."""
+    if jid is not None and not jid.endswith("@g.us"):
+        return "Me" if sender == "Me" else "them"
+    return sender
+
+
 @dataclass(slots=True)
 class _Header:
     line: int
@@ -363,7 +372,8 @@ def _build_messages(
         if jid is None and chat_jids_by_name is not None and header.chat_name is not None:
             jid = chat_jids_by_name.get(header.chat_name)
         sender = header.sender
-        key = (jid or header.chat_name, header.server_time, sender, content, message_id or "")
+        identity_sender = _identity_sender(jid, sender)
+        key = (jid or header.chat_name, header.server_time, identity_sender, content, message_id or "")
         seen = occurrences.get(key, 0)
         occurrences[key] = seen + 1
         if seen and not ordered:
@@ -374,7 +384,9 @@ def _build_messages(
                 stats.duplicates += 1
                 continue
         else:
-            message_id = derive_message_id(jid or header.chat_name or "", header.server_time, sender, content, seen)
+            message_id = derive_message_id(
+                jid or header.chat_name or "", header.server_time, _identity_sender(jid, sender), content, seen
+            )
             id_source = "derived"
         # Positional arguments: a frozen dataclass builds about twice as fast without keyword matching.
         messages.append(
