@@ -196,6 +196,9 @@ class Extractor:
         self._options = options or ExtractOptions()
         self._progress = progress or _NoProgress()
         self._now = now
+        # Every chat's cursor, read once per run (one query, not one per chat): each chat is synced once per run,
+        # by this process only, so the value read up front is the current one when the chat's turn comes.
+        self._states: dict[str, SyncState] = {}
 
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
@@ -217,6 +220,7 @@ class Extractor:
             for jid in self._options.chats:
                 if normalize_jid(jid) not in listed:
                     summary.failed[jid] = "no such chat in the server's chat list"
+            self._states = store.sync_states()
             await self._sync_all(chats, summary)
         except (*_FATAL, MCPTimeoutError) as err:
             fatal = err
@@ -400,7 +404,7 @@ class Extractor:
 
     async def _sync_chat(self, chat: _PlannedChat, summary: ExtractSummary) -> tuple[int, int, bool]:
         jid = chat.jid
-        state = None if self._options.full else self._store.sync_state(jid)
+        state = None if self._options.full else self._states.get(jid)
         window = self._window_start()
         last = chat.last_ms
         if (
