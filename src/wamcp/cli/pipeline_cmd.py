@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ..analytics import ReportOptions, build_report
 from ._errors import ExitCode, guarded, state
 from .extract_cmd import ExtractRequest, run_extract
 
@@ -43,6 +42,10 @@ def demo(
     if code != ExitCode.OK:
         raise typer.Exit(code)
     console.print(f"[bold]2/2[/] computing KPIs and writing the report into {out / 'report'} …")
+    # Imported here: the analytics stack (DuckDB, pyarrow, altair) costs ~1 s and ~100 MB, which
+    # `wamcp extract` and the other commands should not pay.
+    from ..analytics import ReportOptions, build_report
+
     options = ReportOptions.from_text(timezone=timezone)
     result = build_report(store, out / "report", options)
     console.print(f"done in {time.perf_counter() - started:.1f} s — open the report in a browser:")

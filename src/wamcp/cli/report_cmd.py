@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from ..analytics import ReportOptions, build_report
 from ._errors import guarded
 
 
@@ -59,6 +58,10 @@ def report(
     Writes one self-contained **report.html** (opens offline), **kpis.json** and CSV tables into --out, and prints the
     report's path. KPI definitions: docs/report.md.
     """
+    # Imported here: the analytics stack (DuckDB, pyarrow, altair) costs ~1 s and ~100 MB, which
+    # `wamcp extract` and the other commands should not pay.
+    from ..analytics import ReportOptions, build_report
+
     options = ReportOptions.from_text(
         timezone=timezone,
         business_hours=business_hours,
