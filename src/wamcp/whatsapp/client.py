@@ -397,7 +397,8 @@ class WhatsAppMCPClient:
         """``{"mcp_connection": bool, "whatsapp_connection": bool | str, ...}``.
 
         ``whatsapp_connection`` is the server's own answer where it has a status tool; lharries has none, so it is
-        ``"unknown"`` when a read works (the bridge's database is readable) and ``False`` when it fails.
+        ``"unknown"`` when a read works (the bridge's database is readable) and ``False`` when it fails. Like every
+        other method it connects first when the client is not connected (also after :meth:`disconnect`).
         """
         mcp_ok = False
         whatsapp: bool | str = False
