@@ -15,9 +15,10 @@ Per chat and run:
 3. *backfill*: fetch messages before ``oldest`` (the whole oldest second again) back to the start of the
    history window (``max_history``), page by page, moving ``oldest`` back with each page.
 
-*Account walk* (first run or ``--full`` of a whole lharries account): instead of one walk per chat, one keyset walk
-across all chats (``iter_all_messages``, 500 messages a call instead of one call per ~10-message chat). Its rows
-are saved in batches under each chat's *existing* cursor (which they can only extend), and the cursors are moved
+*Account walk* (first run or ``--full`` of a whole account): instead of one walk per chat, one keyset walk across
+all chats (``iter_all_messages``, 500 messages a call instead of one call per ~10-message chat) for the chats the
+profile can attribute in it (lharries: chats with a unique name; structured servers that list across chats: all).
+Its rows are saved in batches under each chat's *existing* cursor (which they can only extend), and the cursors move
 to cover the walk only once the walk has finished. A kill mid-walk leaves stored rows that no cursor claims yet:
 the next run simply walks (or backfills) again, and idempotent upserts make the repeat harmless.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -319,11 +319,10 @@ class Extractor:
 
     def _account_walk_applies(self, chats: list[_PlannedChat]) -> bool:
         """The walk reads every listed chat, so it pays only when every listed chat needs its whole history: a
-        new store or ``--full``, with no ``--chat``/``--max-chats`` selection, on an lharries server (structured
-        servers walk chat by chat anyway, better done concurrently)."""
+        new store or ``--full``, with no ``--chat``/``--max-chats`` selection, on a server whose profile can
+        attribute a cross-chat listing to chats (``cross_chat_jids``)."""
         options = self._options
-        profile = getattr(getattr(self._source, "profile", None), "name", None)
-        if not options.account_walk or options.chats or options.max_chats is not None or profile != "lharries":
+        if not options.account_walk or options.chats or options.max_chats is not None or not self._walkable(chats):
             return False
         if len(chats) < _ACCOUNT_WALK_MIN_CHATS or not hasattr(self._source, "iter_all_messages"):
             return False
@@ -333,21 +332,17 @@ class Extractor:
         return all(states.get(c.jid) is None or states[c.jid].newest_ts_ms is None for c in chats)
 
     async def _walk_account(self, chats: list[_PlannedChat], summary: ExtractSummary) -> set[str]:
-        """Walk across all chats for the chats whose name is unique; return the JIDs it completed.
+        """Walk across all chats for the chats the profile can attribute in a cross-chat listing; return the JIDs
+        it completed.
 
-        A cross-chat listing names chats, not JIDs, so only chats with a unique name can be read this way; the
-        client walks the others one by one afterwards, one after the other. The first message of such a chat
-        shows that the cross-chat part is over: the walk stops there, and the concurrent per-chat workers take
-        the remaining chats.
+        lharries' cross-chat listing names chats, not JIDs, so only chats with a unique name can be read this way;
+        its client walks the others one by one afterwards. The first message of such a chat shows that the
+        cross-chat part is over: the walk stops there, and the concurrent per-chat workers take the remaining chats.
         """
         states = self._store.sync_states()
         run_id = summary.run_id
-        names = Counter(c.name for c in chats)
-        walked = {c.jid for c in chats if c.name and names[c.name] == 1}
-        listing = [
-            Chat(jid=c.jid, name=c.name, last_message_time=_from_ms(c.last_ms) if c.last_ms is not None else None)
-            for c in chats
-        ]
+        listing = self._listing(chats)
+        walked = self._walkable(chats)
         bounds: dict[str, tuple[int, int]] = {}
         buffer: dict[str, list[MessageRow]] = {}
         buffered = 0
@@ -390,6 +385,22 @@ class Extractor:
             summary.chats_done += 1
             self._progress.chat_done(jid, 0)
         return walked
+
+    @staticmethod
+    def _listing(chats: list[_PlannedChat]) -> list[Chat]:
+        return [
+            Chat(jid=c.jid, name=c.name, last_message_time=_from_ms(c.last_ms) if c.last_ms is not None else None)
+            for c in chats
+        ]
+
+    def _walkable(self, chats: list[_PlannedChat]) -> set[str]:
+        """The chats the source's cross-chat walk reads (the profile says: lharries only chats with a unique name,
+        structured servers every chat when they list across chats); empty when it has no such walk."""
+        profile = getattr(self._source, "profile", None)
+        select = getattr(profile, "cross_chat_jids", None)
+        if select is None or not hasattr(self._source, "iter_all_messages"):
+            return set()
+        return set(select(self._listing(chats)))
 
     @staticmethod
     def _walked_state(jid: str, before: SyncState | None, seen: tuple[int, int] | None, run_id: int) -> SyncState:

@@ -7,6 +7,7 @@ further tool call, so a clean exit proves the extractor made no per-chat call at
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,3 +131,23 @@ def test_a_renamed_contact_writing_again_is_not_duplicated(account: Path, tmp_pa
     second = extract(config, store)
     assert second["messages_new"] == 1
     assert store_messages(store) == server_messages(account)
+
+
+def test_structured_server_is_extracted_in_one_walk_across_chats(account: Path, tmp_path: Path) -> None:
+    """A JSON server that lists messages across chats costs the chat listing plus ~messages/500 calls, not a call
+    per chat: the server dies on any call past that budget, and the store still equals it exactly."""
+    chats = len(server_chats(account))
+    messages = sum(server_messages(account).values())
+    budget = len(server_chats(account)) // LIST_CHATS_PAGE + 1 + messages // 500 + 3
+    assert budget < chats / 4
+    server = stdio_server(account, "--output", "structured", "--crash-after", str(budget))
+    config = write_config(tmp_path / "c.json", server)
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    settings["whatsapp"]["profile"] = "structured"
+    config.write_text(json.dumps(settings), encoding="utf-8")
+    first = extract(config, tmp_path / "s.db")
+    assert first["status"] == "complete"
+    assert first["chats_done"] == chats
+    assert store_messages(tmp_path / "s.db") == server_messages(account)
+    verdict, count, keys = store_integrity(tmp_path / "s.db")
+    assert (verdict, count, keys) == ("ok", messages, messages)

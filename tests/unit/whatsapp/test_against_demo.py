@@ -72,3 +72,32 @@ async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, o
         await client.disconnect()
         await mcp.close()
         demo.close()
+
+
+async def test_structured_servers_are_read_in_one_walk_across_chats(demo_db: Path, tmp_path: Path) -> None:
+    """A JSON server that lists across chats with a ``before`` bound is read page after page, whatever the number of
+    chats; small pages cut many seconds in two, and every message still comes back exactly once."""
+    config = demo_server.DemoServerConfig(db=demo_db, timezone=ZONE, output="structured", media_dir=tmp_path)
+    demo = demo_server.DemoServer(config, demo_db)
+    settings = WhatsAppConfig(
+        server=ServerConfig(name="demo", connection_type="stdio", endpoint="memory"), server_timezone=ZONE
+    )
+    mcp = MCPClient()
+    mcp.add_server(settings.server, transport=MemoryTransport(demo.server))
+    client = WhatsAppMCPClient(settings, mcp_client=mcp)
+    try:
+        assert await client.initialize()
+        chats = [chat async for chat in client.iter_chats(page_size=1000)]
+        assert client.profile.cross_chat_jids(chats) == {c.jid for c in chats}
+        calls_before = client.stats.calls
+        got = [m async for m in client.iter_all_messages(page_size=16, chats=chats)]
+        expected = truth(demo_db)
+        assert Counter((m.chat_jid, m.content, m.is_from_me, m.timestamp.isoformat()) for m in got) == expected
+        assert len({(m.chat_jid, m.id) for m in got}) == len(got)
+        calls = client.stats.calls - calls_before
+        total = sum(expected.values())
+        assert calls < total / 16 * 1.5 < len(chats) * 2  # pages of 16 across chats, not a walk per chat
+    finally:
+        await client.disconnect()
+        await mcp.close()
+        demo.close()

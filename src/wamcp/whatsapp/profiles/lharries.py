@@ -231,23 +231,36 @@ class LharriesProfile:
         self.stats = ParseStats()
         self.server_name = server_name
         self._chat_names: dict[str, str | None] = {}
-        self._sender_cache: tuple[int, frozenset[str]] | None = None
+        # Indexes of the names, rebuilt only when the names change: a walk parses thousands of pages against the
+        # same names, and rebuilding them per page made reading a 1M-message account cost O(pages × chats).
+        self._names_version = 0
+        self._sender_cache: tuple[tuple[int, int], frozenset[str]] | None = None
+        self._jids_cache: tuple[tuple[int, int], dict[str, str]] | None = None
 
     def is_idempotent(self, tool_name: str) -> bool:
         return tool_name in LHARRIES_TOOLS
 
     def _remember(self, chats: list[Chat]) -> None:
         for chat in chats:
-            self._chat_names[chat.jid] = chat.name
-        self._sender_cache = None  # a rename keeps the count the cache is keyed on
+            if self._chat_names.get(chat.jid, "\0") != chat.name:
+                self._chat_names[chat.jid] = chat.name
+                self._names_version += 1
+
+    def _names_key(self) -> tuple[int, int]:
+        # The size too, so that an entry added straight into the dict (setdefault) is noticed as well.
+        return self._names_version, len(self._chat_names)
 
     def _sender_names(self) -> frozenset[str]:
-        if self._sender_cache is None or self._sender_cache[0] != len(self._chat_names):
-            names = frozenset(name for name in self._chat_names.values() if name)
-            self._sender_cache = (len(self._chat_names), names)
+        key = self._names_key()
+        if self._sender_cache is None or self._sender_cache[0] != key:
+            self._sender_cache = (key, frozenset(name for name in self._chat_names.values() if name))
         return self._sender_cache[1]
 
     def _jids_by_name(self) -> dict[str, str]:
+        """Chat names that belong to exactly one chat, mapped to its JID (shared: callers must not modify it)."""
+        key = self._names_key()
+        if self._jids_cache is not None and self._jids_cache[0] == key:
+            return self._jids_cache[1]
         by_name: dict[str, str] = {}
         ambiguous: set[str] = set()
         for jid, name in self._chat_names.items():
@@ -258,6 +271,7 @@ class LharriesProfile:
             by_name[name] = jid
         for name in ambiguous:
             del by_name[name]
+        self._jids_cache = (key, by_name)
         return by_name
 
     async def _chats(self, call: ToolCaller, tool: str, arguments: dict[str, Any]) -> tuple[list[Chat], int]:
@@ -414,10 +428,10 @@ class LharriesProfile:
         """
         chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
         self._remember(chat_list)
-        counts = Counter(chat.name for chat in chat_list)
-        unique = {chat.name: chat.jid for chat in chat_list if chat.name and counts[chat.name] == 1}
-        per_chat = [chat.jid for chat in chat_list if chat.name not in unique]
-        known = {chat.name or "" for chat in chat_list}
+        across = self.cross_chat_jids(chat_list)
+        unique = bool(across)
+        per_chat = [chat.jid for chat in chat_list if chat.jid not in across]
+        known = frozenset(chat.name or "" for chat in chat_list)  # one object for all pages: parsers index it once
         newest = max((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
         before = ServerClock.shift_text(self.clock.to_server_text(newest), 1) if newest is not None else None
         skip = set(per_chat)
@@ -428,6 +442,13 @@ class LharriesProfile:
         for jid in per_chat:
             async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
                 yield message
+
+    @staticmethod
+    def cross_chat_jids(chats: list[Chat]) -> set[str]:
+        """The chats :meth:`iter_all_messages` reads in its cross-chat walk: those whose name no other chat has
+        (the listing names chats, not JIDs). The others are read one by one after the walk."""
+        counts = Counter(chat.name for chat in chats)
+        return {chat.jid for chat in chats if chat.name and counts[chat.name] == 1}
 
     async def iter_message_pages(
         self,

@@ -305,13 +305,27 @@ def _fix_sender(header: _Header, long_names: tuple[str, ...], plain_names: froze
             return
 
 
+@functools.lru_cache(maxsize=8)
+def _names_holding_from(names: frozenset[str]) -> tuple[str, ...]:
+    """The known chat names holding " From: ", longest first (ties by text): built once per set of names."""
+    return tuple(sorted((n for n in names if " From: " in n), key=lambda n: (-len(n), n)))
+
+
 def _resolve_known_name(line: str, index: int, known: Collection[str]) -> _Header | None:
-    """Re-split a header whose chat name holds " From: " (the first split cut it short) against the known names."""
-    for name in known:
-        if " From: " in name:
-            header = _split_header(line, index, name)
-            if header is not None:
-                return header
+    """Re-split a header whose chat name holds " From: " (the first split cut it short) against the known names.
+
+    Scanning every known name per line made an account walk cost O(lines × chats) (minutes at 1M messages); the
+    names that can matter are indexed once per set of names (the walk passes one frozenset for all its pages).
+    The longest name that fits wins, so the outcome never depends on a set's iteration order.
+    """
+    if isinstance(known, frozenset):
+        candidates = _names_holding_from(known)
+    else:
+        candidates = tuple(sorted((n for n in known if " From: " in n), key=lambda n: (-len(n), n)))
+    for name in candidates:
+        header = _split_header(line, index, name)
+        if header is not None:
+            return header
     return None
 
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ...errors import MCPProtocolError
 from ...redact import get_logger
 from ..jid import jid_user, normalize_jid
 from ..models import Chat, Contact, Message
@@ -36,6 +37,7 @@ _WRITE_PREFIXES = ("send", "delete", "mark", "create", "update", "leave", "join"
 _LIST_KEYS = ("chats", "messages", "contacts", "items", "data", "results", "rows")
 _EXCERPT = 160
 _OVERLAP = timedelta(seconds=1)
+_MAX_LIMIT = 64_000  # a page that cannot get past one overlap window grows up to this many messages
 
 
 def decode_result(result: ToolResult, stats: ParseStats | None = None, source: str = "tool") -> Any:
@@ -224,14 +226,35 @@ class StructuredProfile:
         self.stats = ParseStats()
         self.server_name = server_name
         self._schemas: dict[str, set[str]] = {}
+        self._required: dict[str, set[str]] = {}
         self.set_tools(tools)
 
     def set_tools(self, tools: Iterable[Mapping[str, Any]]) -> None:
-        """Remember which tools exist and which arguments each one accepts."""
+        """Remember which tools exist and which arguments each one accepts (and requires)."""
         self._schemas = {}
+        self._required = {}
         for tool in tools:
             schema = tool.get("inputSchema") or {}
             self._schemas[str(tool["name"])] = set((schema.get("properties") or {}).keys())
+            self._required[str(tool["name"])] = {str(name) for name in schema.get("required") or ()}
+
+    def lists_across_chats(self) -> bool:
+        """Whether the message tool can list every chat's messages in one keyset walk: it takes a ``before`` (or
+        ``end_time``) bound and does not require a chat. Each message row then names its chat itself."""
+        try:
+            tool = self._tool(_MESSAGE_TOOLS)
+        except LookupError:
+            return False
+        accepted = self._schemas.get(tool)
+        if accepted is None:
+            return False
+        keyset = "before" in accepted or "end_time" in accepted
+        return keyset and not (self._required.get(tool, set()) & set(_CHAT_ID_PARAMS))
+
+    def cross_chat_jids(self, chats: Iterable[Chat]) -> set[str]:
+        """The chats :meth:`iter_all_messages` reads in its cross-chat walk: all of them, or none when the server
+        cannot list across chats."""
+        return {chat.jid for chat in chats} if self.lists_across_chats() else set()
 
     def is_idempotent(self, tool_name: str) -> bool:
         name = tool_name.lower()
@@ -483,12 +506,75 @@ class StructuredProfile:
         page_size: int = 500,
         chats: list[Chat] | None = None,
     ) -> AsyncIterator[Message]:
-        """Every message of every chat: these servers name chats by JID, but not all list across chats, so this
-        walks chat by chat."""
+        """Every message of every listed chat (``chats``, default: :meth:`iter_chats`), each once.
+
+        Where the server lists messages across chats with a keyset bound (:meth:`lists_across_chats`), one walk
+        reads them all, ``page_size`` a call whatever the chats' sizes; messages of chats not in the list (created
+        meanwhile) and messages newer than the newest the list reports are left for the next run. Otherwise it
+        walks chat by chat. A cross-chat row that does not say its chat raises :class:`MCPProtocolError`.
+        """
         chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
-        for chat in chat_list:
-            async for message in self.iter_messages(call, chat.jid, since=since, page_size=page_size):
+        if not self.lists_across_chats():
+            for chat in chat_list:
+                async for message in self.iter_messages(call, chat.jid, since=since, page_size=page_size):
+                    yield message
+            return
+        listed = {chat.jid for chat in chat_list}
+        newest = max((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
+        before = newest + _OVERLAP if newest is not None else None
+        async for page in self._walk_across(call, listed, since=since, before=before, page_size=page_size):
+            for message in page:
                 yield message
+
+    async def _walk_across(
+        self,
+        call: ToolCaller,
+        listed: set[str],
+        *,
+        since: datetime | None,
+        before: datetime | None,
+        page_size: int,
+    ) -> AsyncIterator[list[Message]]:
+        """Keyset pages across all chats, newest first. Each page ends one overlap window past the previous page's
+        oldest message, so a cut second is read again; only that window's keys are remembered to drop the repeats
+        (memory stays flat however long the walk)."""
+        after_text = self._wire_time(since - _OVERLAP) if since is not None else None
+        before_text = self._wire_time(before)
+        limit = page_size
+        window: set[tuple[str, str]] = set()
+        while True:
+            messages = await self._page(call, chat_jid=None, limit=limit, page=0, before=before_text, after=after_text)
+            fresh: list[Message] = []
+            unseen = 0
+            for message in messages:
+                if message.chat_jid is None:
+                    raise MCPProtocolError(
+                        "the server listed a message without its chat across chats; read chat by chat instead",
+                        hint="use iter_messages() per chat",
+                    )
+                key = (message.chat_jid, message.id)
+                if key in window:
+                    self.stats.duplicates += 1
+                    continue
+                unseen += 1
+                if message.chat_jid in listed and (since is None or message.timestamp >= since):
+                    fresh.append(message)
+            if fresh:
+                yield fresh
+            if len(messages) < limit:
+                return
+            oldest = messages[-1]
+            if unseen == 0 or messages[0].timestamp < oldest.timestamp + _OVERLAP:
+                # The whole page lies inside one overlap window: grow the page until it gets past it.
+                if limit >= _MAX_LIMIT:
+                    raise MCPProtocolError(f"more than {_MAX_LIMIT} messages within one second; cannot page on")
+                window.update((m.chat_jid or "", m.id) for m in messages)
+                limit *= 2
+                continue
+            window = {(m.chat_jid or "", m.id) for m in messages if m.timestamp < oldest.timestamp + _OVERLAP}
+            # In the offset the server printed, not UTC: text-comparing servers need their own form back.
+            before_text = (_as_printed(oldest) + _OVERLAP).isoformat()
+            limit = page_size
 
     async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]:
         tool = self._tool(_CONTACT_TOOLS)
