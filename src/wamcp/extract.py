@@ -114,7 +114,7 @@ class ExtractProgress(Protocol):
     """Receives progress events (the CLI draws rich bars from them; tests can record them)."""
 
     def chats_planned(self, total: int) -> None: ...
-    def chat_done(self, jid: str, new: int) -> None: ...
+    def chat_done(self, jid: str, new: int) -> None: ...  # ``new``: the messages read for the chat this run
     def messages_saved(self, count: int) -> None: ...
 
 
@@ -138,6 +138,11 @@ _ACCOUNT_WALK_MIN_CHATS = 64
 _CHAT_PAGE = 1000
 # Rows buffered across chats before they are written (memory stays bounded at any account size).
 _ACCOUNT_WALK_BATCH = 20_000
+# Group commit of the per-chat workers' pages: a transaction per ~10-message chat cost more than its rows (WAL
+# frames of every B-tree page touched). Pages wait until this many rows or pages are queued, or this long.
+_GROUP_ROWS = 2_000
+_GROUP_PAGES = 200
+_GROUP_SECONDS = 0.25
 
 
 class _PlannedChat(NamedTuple):
@@ -199,6 +204,10 @@ class Extractor:
         # Every chat's cursor, read once per run (one query, not one per chat): each chat is synced once per run,
         # by this process only, so the value read up front is the current one when the chat's turn comes.
         self._states: dict[str, SyncState] = {}
+        # Pages read but not yet committed (each with its cursor), written in order by _flush.
+        self._queued: list[tuple[str, list[MessageRow], SyncState]] = []
+        self._queued_rows = 0
+        self._queued_since = 0.0
 
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
@@ -221,7 +230,10 @@ class Extractor:
                 if normalize_jid(jid) not in listed:
                     summary.failed[jid] = "no such chat in the server's chat list"
             self._states = store.sync_states()
-            await self._sync_all(chats, summary)
+            try:
+                await self._sync_all(chats, summary)
+            finally:
+                self._flush(summary)  # what was read is valid whatever ends the run: keep it
         except (*_FATAL, MCPTimeoutError) as err:
             fatal = err
         except BaseException:
@@ -293,7 +305,7 @@ class Extractor:
                 if fatal:
                     return
                 try:
-                    new, _updated, skipped = await self._sync_chat(chat, summary)
+                    new, skipped = await self._sync_chat(chat, summary)
                 except _FATAL as err:
                     fatal.append(err)
                     summary.failed[chat.jid] = redact(str(err))
@@ -413,7 +425,8 @@ class Extractor:
         hours = self._options.max_history_hours
         return None if hours is None else self._now() - timedelta(hours=hours)
 
-    async def _sync_chat(self, chat: _PlannedChat, summary: ExtractSummary) -> tuple[int, int, bool]:
+    async def _sync_chat(self, chat: _PlannedChat, summary: ExtractSummary) -> tuple[int, bool]:
+        """Bring one chat up to date; return (messages read, skipped without a call)."""
         jid = chat.jid
         state = None if self._options.full else self._states.get(jid)
         window = self._window_start()
@@ -425,36 +438,34 @@ class Extractor:
             and last is not None
             and last <= state.newest_ts_ms
         ):
-            return 0, 0, True
-        new = updated = 0
+            return 0, True
         if state is None or state.newest_ts_ms is None:
             state = SyncState(jid, None, None, False, None, None)
-            n, u, state = await self._backfill(jid, state, before=None, window=window, summary=summary)
-            return new + n, updated + u, False
+            read, state = await self._backfill(jid, state, before=None, window=window, summary=summary)
+            return read, False
         # Catch up: everything after the newest second we hold. The cursor keeps the old `newest` until the pass
         # is complete, so a crash mid-pass re-runs it instead of leaving a hole.
         after = _from_ms(state.newest_ts_ms - state.newest_ts_ms % 1000) - timedelta(seconds=1)
         newest = state.newest_ts_ms
         # Each page is held until the next one arrives, so the last page commits together with the advanced
-        # `newest` (one transaction per single-page pass instead of two); earlier pages keep the old cursor.
+        # `newest` (one page per single-page pass instead of two); earlier pages keep the old cursor.
+        read = 0
         held: list[MessageRow] = []
         async for page in self._source.iter_message_pages(jid, after=after, page_size=self._options.page_size):
             rows = [_row(jid, m) for m in page]
             if not rows:
                 continue
             if held:
-                n, u = self._save(jid, held, state, summary)
-                new, updated = new + n, updated + u
+                read += self._save(jid, held, state, summary)
             newest = max(newest, max(r.ts_ms for r in rows))
             held = rows
         state = SyncState(jid, newest, state.oldest_ts_ms, state.backfill_complete, None, summary.run_id)
-        n, u = self._save(jid, held, state, summary)
-        new, updated = new + n, updated + u
+        read += self._save(jid, held, state, summary)
         if not state.backfill_complete:
             before = _from_ms(state.oldest_ts_ms) if state.oldest_ts_ms is not None else None
-            n, u, state = await self._backfill(jid, state, before=before, window=window, summary=summary)
-            new, updated = new + n, updated + u
-        return new, updated, False
+            more, state = await self._backfill(jid, state, before=before, window=window, summary=summary)
+            read += more
+        return read, False
 
     async def _backfill(
         self,
@@ -464,15 +475,15 @@ class Extractor:
         before: datetime | None,
         window: datetime | None,
         summary: ExtractSummary,
-    ) -> tuple[int, int, SyncState]:
-        new = updated = 0
+    ) -> tuple[int, SyncState]:
         if before is not None:
             # Servers filter with strict `<` on whole seconds: ask for the oldest second again, whole.
             before = before.replace(microsecond=0) + timedelta(seconds=1)
         newest = state.newest_ts_ms
         oldest = state.oldest_ts_ms
-        # A page is committed when the next one arrives (with the cursor covering it and nothing more), and the
-        # last one together with `backfill_complete`: a single-page chat costs one transaction, not two.
+        # A page is saved when the next one arrives (with the cursor covering it and nothing more), and the last
+        # one together with `backfill_complete`: a single-page chat costs one page write, not two.
+        read = 0
         held: list[MessageRow] = []
         async for page in self._source.iter_message_pages(
             jid, after=window, before=before, page_size=self._options.page_size
@@ -482,23 +493,43 @@ class Extractor:
                 continue
             if held:
                 state = SyncState(jid, newest, oldest, False, None, summary.run_id)
-                n, u = self._save(jid, held, state, summary)
-                new, updated = new + n, updated + u
+                read += self._save(jid, held, state, summary)
             page_newest = max(r.ts_ms for r in rows)
             page_oldest = min(r.ts_ms for r in rows)
             newest = page_newest if newest is None else max(newest, page_newest)
             oldest = page_oldest if oldest is None else min(oldest, page_oldest)
             held = rows
         state = SyncState(jid, newest, oldest, True, None, summary.run_id)
-        n, u = self._save(jid, held, state, summary)
-        return new + n, updated + u, state
+        read += self._save(jid, held, state, summary)
+        return read, state
 
-    def _save(self, jid: str, rows: list[MessageRow], state: SyncState, summary: ExtractSummary) -> tuple[int, int]:
-        """Commit ``rows`` (possibly none) with ``state`` in one transaction; count them as a page if any."""
-        result = self._store.save_page(jid, rows, state=state, run_id=summary.run_id)
-        if rows:
-            self._count(summary, result.new, result.updated)
-        return result.new, result.updated
+    def _save(self, jid: str, rows: list[MessageRow], state: SyncState, summary: ExtractSummary) -> int:
+        """Queue ``rows`` (possibly none) with ``state`` for the next group commit; return how many rows.
+
+        Pages commit in the order they were queued, each in the same transaction as its cursor, so what the
+        store holds after a crash is always a prefix of this run's pages: never a cursor without its rows.
+        """
+        if not self._queued:
+            self._queued_since = time.monotonic()
+        self._queued.append((jid, rows, state))
+        self._queued_rows += len(rows)
+        if (
+            self._queued_rows >= _GROUP_ROWS
+            or len(self._queued) >= _GROUP_PAGES
+            or time.monotonic() - self._queued_since >= _GROUP_SECONDS
+        ):
+            self._flush(summary)
+        return len(rows)
+
+    def _flush(self, summary: ExtractSummary) -> None:
+        """Commit every queued page with its cursor in one transaction; count the pages that held rows."""
+        queued, self._queued, self._queued_rows = self._queued, [], 0
+        if not queued:
+            return
+        results = self._store.save_pages(queued, run_id=summary.run_id)
+        for (_jid, rows, _state), result in zip(queued, results, strict=True):
+            if rows:
+                self._count(summary, result.new, result.updated)
 
     def _count(self, summary: ExtractSummary, new: int, updated: int) -> None:
         summary.pages += 1

@@ -409,6 +409,38 @@ class Store:
         Idempotent: saving the same page again changes nothing and returns ``PageResult(0, 0)``. A row whose fields
         differ from the stored one is updated and counted in ``updated``. Within a page the last row for an id wins.
         """
+        return self.save_pages([(chat_jid, rows, state)], run_id=run_id)[0]
+
+    def save_pages(
+        self, pages: Sequence[tuple[str, Sequence[MessageRow], SyncState]], *, run_id: int | None = None
+    ) -> list[PageResult]:
+        """:meth:`save_page` for several pages (of one or many chats) in ONE transaction, in the order given.
+
+        Each page still lands together with its own cursor: all of them commit, or none. A commit costs more than
+        a small page's rows (WAL frames for every B-tree page it touched), so the extractor groups the one-page
+        chats of a busy account this way.
+        """
+        prepared = [self._prepare_page(chat_jid, rows, state, run_id) for chat_jid, rows, state in pages]
+        if not prepared:
+            return []
+        what = f"save a page of chat {pages[0][0]}" if len(pages) == 1 else f"save {len(pages)} pages"
+        results: list[PageResult] = []
+        with self._write(what) as conn:
+            for chat_jid, unique, newest, sync_params in prepared:
+                new = changed = 0
+                if unique:
+                    existing = self._count_existing(conn, "messages", "id", list(unique), chat_jid)
+                    changed = conn.executemany(_UPSERT_MESSAGE, unique.values()).rowcount
+                    new = len(unique) - existing
+                    conn.execute(_TOUCH_CHAT, (chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id))
+                conn.execute(_UPSERT_SYNC_STATE, sync_params)
+                results.append(PageResult(new=new, updated=changed - new))
+        return results
+
+    @staticmethod
+    def _prepare_page(
+        chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None
+    ) -> tuple[str, dict[str, tuple[Any, ...]], int | None, tuple[Any, ...]]:
         if state.chat_jid != chat_jid:
             raise ValueError(f"sync state is for chat {state.chat_jid!r}, not {chat_jid!r}")
         unique: dict[str, tuple[Any, ...]] = {}
@@ -428,15 +460,7 @@ class Store:
             run_id if run_id is not None else state.last_run,
             _now_iso(),
         )
-        with self._write(f"save a page of chat {chat_jid}") as conn:
-            new = changed = 0
-            if unique:
-                existing = self._count_existing(conn, "messages", "id", list(unique), chat_jid)
-                changed = conn.executemany(_UPSERT_MESSAGE, unique.values()).rowcount
-                new = len(unique) - existing
-                conn.execute(_TOUCH_CHAT, (chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id))
-            conn.execute(_UPSERT_SYNC_STATE, sync_params)
-        return PageResult(new=new, updated=changed - new)
+        return chat_jid, unique, newest, sync_params
 
     def count_messages(self, chat_jid: str | None = None) -> int:
         """How many messages are stored, in one chat or in all."""

@@ -1,0 +1,41 @@
+"""The demo bridge's sender-name lookup: the one-pass index gives the real server's answer (first chat, in table
+order, whose JID holds the sender's number), the same as searching every JID per sender."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from wamcp.demo.bridge import _SenderNames
+
+
+def _real_server(conn: sqlite3.Connection, sender: str) -> str:
+    """lharries' get_sender_name: the chat with this exact JID, else the first whose JID is LIKE the number."""
+    row = conn.execute("SELECT name FROM chats WHERE jid = ? LIMIT 1", (sender,)).fetchone()
+    if not row:
+        part = sender.split("@")[0]
+        row = conn.execute("SELECT name FROM chats WHERE jid LIKE ? LIMIT 1", (f"%{part}%",)).fetchone()
+    return row[0] if row and row[0] else sender
+
+
+def test_indexed_lookup_equals_searching_every_jid() -> None:
+    rng = random.Random(5)
+    numbers = [str(rng.randrange(10**9, 10**12)) for _ in range(300)]
+    # Numbers that hold each other, group JIDs whose digits contain a number, unnamed chats.
+    numbers += [numbers[0][2:], numbers[1] + "7", "120363" + numbers[2]]
+    rows: list[tuple[str, str | None]] = []
+    for i, number in enumerate(numbers):
+        suffix = "@g.us" if number.startswith("120363") else "@s.whatsapp.net"
+        rows.append((number + suffix, None if i % 7 == 0 else f"name {i}"))
+    rng.shuffle(rows)
+    senders = [*numbers, numbers[3] + "@s.whatsapp.net", "999", "12345678901234", "5%5"]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE chats (jid TEXT, name TEXT)")
+    conn.execute("CREATE TABLE messages (sender TEXT)")
+    conn.executemany("INSERT INTO chats VALUES (?, ?)", rows)
+    conn.executemany("INSERT INTO messages VALUES (?)", [(s,) for s in senders])
+    names = _SenderNames(rows)
+    for sender in senders:
+        assert names.lookup(sender, conn) == _real_server(conn, sender), sender
+    assert names._first_row is not None  # the one-pass index answered the numbers
+    assert len(names._first_row) >= 300
