@@ -135,7 +135,7 @@ _FATAL = (MCPConnectionError, MCPAuthenticationError)
 # Below this many chats the per-chat workers are as fast and the walk is not worth its all-or-nothing cursor.
 _ACCOUNT_WALK_MIN_CHATS = 64
 # Chats per list_chats call.
-_CHAT_PAGE = 1000
+_CHAT_PAGE = 10_000
 # Rows buffered across chats before they are written (memory stays bounded at any account size).
 _ACCOUNT_WALK_BATCH = 20_000
 # Group commit of the per-chat workers' pages: a transaction per ~10-message chat cost more than its rows (WAL
@@ -265,8 +265,9 @@ class Extractor:
         )
 
     def _iter_chats(self) -> AsyncIterator[Chat]:
-        # Large listing pages: lharries pages chats by OFFSET, so a rerun's listing of 100k chats costs 116 calls
-        # instead of 1,160, and far fewer skipped rows on the server (the listing is all a rerun pays for).
+        # Large listing pages: lharries pages chats by OFFSET (and joins each skipped chat's last message), so a
+        # rerun's listing of 116k chats costs 12 calls instead of 116, and its server ~4x less CPU (8 s instead of
+        # 32 s measured at 1M messages): the listing is all a rerun pays for.
         if "page_size" in inspect.signature(self._source.iter_chats).parameters:
             return self._source.iter_chats(page_size=_CHAT_PAGE)  # type: ignore[call-arg]
         return self._source.iter_chats()
@@ -334,14 +335,17 @@ class Extractor:
         new store or ``--full``, with no ``--chat``/``--max-chats`` selection, on a server whose profile can
         attribute a cross-chat listing to chats (``cross_chat_jids``)."""
         options = self._options
-        if not options.account_walk or options.chats or options.max_chats is not None or not self._walkable(chats):
+        if not options.account_walk or options.chats or options.max_chats is not None:
             return False
         if len(chats) < _ACCOUNT_WALK_MIN_CHATS or not hasattr(self._source, "iter_all_messages"):
             return False
-        if options.full:
-            return True
-        states = self._store.sync_states()
-        return all(states.get(c.jid) is None or states[c.jid].newest_ts_ms is None for c in chats)
+        states = self._states
+        synced = (
+            state is not None and state.newest_ts_ms is not None for state in map(states.get, (c.jid for c in chats))
+        )
+        if not options.full and any(synced):
+            return False
+        return bool(self._walkable(chats))
 
     async def _walk_account(self, chats: list[_PlannedChat], summary: ExtractSummary) -> set[str]:
         """Walk across all chats for the chats the profile can attribute in a cross-chat listing; return the JIDs
@@ -351,7 +355,7 @@ class Extractor:
         its client walks the others one by one afterwards. The first message of such a chat shows that the
         cross-chat part is over: the walk stops there, and the concurrent per-chat workers take the remaining chats.
         """
-        states = self._store.sync_states()
+        states = self._states
         run_id = summary.run_id
         listing = self._listing(chats)
         walked = self._walkable(chats)

@@ -107,6 +107,9 @@ WHERE ({", ".join(f"messages.{c}" for c in _MESSAGE_DATA_COLUMNS)})
 """
 
 # A name the server omits (NULL) never erases one we know; the last message time only moves forward.
+# From this many chats on, upsert_chats compares the listing with the table first and writes only what changed.
+_CHAT_DIFF_MIN = 1_000
+
 _UPSERT_CHAT = """
 INSERT INTO chats (jid, name, is_group, last_message_ts_ms, updated_run) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (jid) DO UPDATE SET
@@ -374,14 +377,45 @@ class Store:
         if not unique:
             return PageResult(0, 0)
         with self._write("save chats") as conn:
-            existing = self._count_existing(conn, "chats", "jid", list(unique))
+            if len(unique) < _CHAT_DIFF_MIN:
+                existing = self._count_existing(conn, "chats", "jid", list(unique))
+                todo = list(unique.values())
+            else:
+                existing, todo = self._changed_chats(conn, unique)
             cur = conn.executemany(
-                _UPSERT_CHAT,
-                [(r.jid, r.name, bool(r.is_group), r.last_message_ts_ms, run_id) for r in unique.values()],
+                _UPSERT_CHAT, [(r.jid, r.name, bool(r.is_group), r.last_message_ts_ms, run_id) for r in todo]
             )
-            changed = cur.rowcount
+            changed = cur.rowcount if todo else 0
         new = len(unique) - existing
         return PageResult(new=new, updated=changed - new)
+
+    @staticmethod
+    def _changed_chats(conn: sqlite3.Connection, unique: dict[str, ChatRow]) -> tuple[int, list[ChatRow]]:
+        """(how many of ``unique`` exist, the rows the upsert would change): a merge of the sorted listing with the
+        chats table in key order, so a nightly listing of 100k+ unchanged chats writes nothing (an upsert per
+        chat cost ~3 s at 116k chats) and holds no second copy of the table in memory. Same rules as the upsert:
+        a missing name keeps the stored one, the last message time only moves forward."""
+        existing = 0
+        todo: list[ChatRow] = []
+        keys = sorted(unique)
+        stored = conn.execute("SELECT jid, name, is_group, last_message_ts_ms FROM chats ORDER BY jid")
+        current = stored.fetchone()
+        for jid in keys:
+            while current is not None and current[0] < jid:
+                current = stored.fetchone()
+            row = unique[jid]
+            if current is None or current[0] != jid:
+                todo.append(row)
+                continue
+            existing += 1
+            _, old_name, old_group, old_last = current
+            name = row.name if row.name is not None else old_name
+            times = [t for t in (row.last_message_ts_ms, old_last) if t is not None]
+            last = max(times) if times else None
+            if (name, int(bool(row.is_group)), last) != (old_name, old_group, old_last):
+                todo.append(row)
+        stored.close()
+        return existing, todo
 
     def chats(self) -> list[ChatRow]:
         """Every chat, ordered by JID."""

@@ -34,7 +34,7 @@ from .support import (
 pytestmark = pytest.mark.e2e
 
 runner = CliRunner()
-LIST_CHATS_PAGE = 1000  # the extractor lists chats 1,000 per call: chats // 1000 + 1 calls
+LIST_CHATS_PAGE = 10_000  # the extractor lists chats 10,000 per call: chats // 10,000 + 1 calls
 
 
 @pytest.fixture(autouse=True)

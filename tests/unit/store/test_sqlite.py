@@ -122,6 +122,33 @@ def test_upsert_chats_counts_and_keeps_known_names(store: Store) -> None:
     assert store.upsert_chats([]) == PageResult(0, 0)
 
 
+@pytest.mark.parametrize("extra", [0, 1_500])
+def test_large_listings_follow_the_same_upsert_rules(store: Store, extra: int) -> None:
+    """With 1,000+ chats the store compares the listing with the table and writes only changes: the counts and
+    the result must be those of the plain upsert (small listings take that path)."""
+    filler = [ChatRow(f"4915100{i:05d}@s.whatsapp.net", f"c{i}", False, BASE_MS + i) for i in range(extra)]
+    rows = [ChatRow(CHAT, "Alice", False, BASE_MS), ChatRow(GROUP, "Team", True, None), *filler]
+    assert store.upsert_chats(rows, run_id=1) == PageResult(new=2 + extra, updated=0)
+    assert store.upsert_chats(rows, run_id=2) == PageResult(new=0, updated=0)
+    changes = [
+        ChatRow(CHAT, None, False, BASE_MS - 1),  # no name, older time: nothing changes
+        ChatRow(GROUP, "Team 2", True, BASE_MS),  # renamed, first time: an update
+        ChatRow("33600000001@s.whatsapp.net", "New", False, BASE_MS),  # a new chat
+        *[row._replace(last_message_ts_ms=row.last_message_ts_ms + 5) for row in filler[:10]],  # newer messages
+        *filler[10:],
+    ]
+    assert store.upsert_chats(changes, run_id=3) == PageResult(new=1, updated=1 + min(extra, 10))
+    by_jid = {row.jid: row for row in store.chats()}
+    assert by_jid[CHAT] == ChatRow(CHAT, "Alice", False, BASE_MS)
+    assert by_jid[GROUP] == ChatRow(GROUP, "Team 2", True, BASE_MS)
+    if extra:
+        assert by_jid[filler[0].jid].last_message_ts_ms == BASE_MS + 5
+        assert by_jid[filler[11].jid] == filler[11]
+    with sqlite3.connect(store.path) as conn:
+        (untouched,) = conn.execute("SELECT count(*) FROM chats WHERE updated_run = 1").fetchone()
+    assert untouched == 1 + max(extra - 10, 0)  # Alice and the unchanged filler were not rewritten
+
+
 def test_runs_lifecycle(store: Store) -> None:
     first = store.start_run("stdio:whatsapp-mcp")
     second = store.start_run("demo")
