@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,13 +118,12 @@ def _utc_offsets(zone_name: str, first_ms: int, last_ms: int) -> list[tuple[int,
     return offsets
 
 
-def _wall_clock_sql(zone_name: str, first_ms: int, last_ms: int, ts: str) -> str:
-    """SQL turning UTC ``ts`` (ms) into local wall-clock ms in ``zone_name``.
+def _wall_clock_sql(offsets: list[tuple[int, int]], ts: str) -> str:
+    """SQL turning UTC ``ts`` (ms) into local wall-clock ms, given the zone's ``offsets`` (:func:`_utc_offsets`).
 
     The offsets come from Python's zoneinfo (the tzdata the rest of wamcp uses) as a short CASE over the zone's
     transitions in the data's range: far cheaper than converting a million timestamps through ICU one by one.
     """
-    offsets = _utc_offsets(zone_name, first_ms, last_ms)
     if len(offsets) == 1:
         return f"({ts} + {offsets[0][1]})"
     branches = " ".join(f"WHEN {ts} < {start} THEN {prev}" for (_, prev), (start, _) in itertools.pairwise(offsets))
@@ -135,12 +135,31 @@ def _scope_sql(include_groups: bool) -> str:
 
 
 def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> None:
+    """Every intermediate table of :func:`compute_kpis`: ``chat_kind``, ``seq``, ``sessions``, ``frt``, ``turns``, ``msg``."""
+    wall = _build_sessions(duck, options, as_of_ms)
+    _build_turns(duck, options, wall)
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE msg AS
+        SELECT m.chat_no, m.pos, m.ts_ms, m.is_from_me <> 0 AS outbound, k.kind,
+               nullif(trim(m.media_type), '') AS media_type, {wall("m.ts_ms")} AS wall_ms
+        FROM messages m JOIN chat_kind k USING (chat_no) WHERE m.ts_ms <= $as_of
+        """,
+        {"as_of": as_of_ms},
+    )
+
+
+def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> Callable[[str], str]:
+    """``chat_kind``, ``seq``, ``sessions`` and ``frt``: all the FRT and unanswered figures need.
+
+    Returns the SQL builder for local wall-clock ms (``wall("ts_ms")``), valid for every timestamp in the data.
+    """
     direct = " OR ".join(f"jid LIKE '%{suffix}'" for suffix in _DIRECT_SUFFIXES)
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE chat_kind AS
         SELECT chat_no, jid AS chat_jid,
-               -- an ENUM is a one-byte code: cheap to carry through the sorts below
+               -- an ENUM is a one-byte code: cheap to carry through the joins below
                (CASE WHEN jid LIKE '%@g.us' THEN 'group' WHEN {direct} THEN 'direct' ELSE 'other' END)
                    ::ENUM('direct', 'group', 'other') AS kind
         FROM chats
@@ -149,57 +168,61 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
     bounds = duck.execute("SELECT min(ts_ms), max(ts_ms) FROM messages").fetchone()
     first_ms = bounds[0] if bounds and bounds[0] is not None else as_of_ms
     last_ms = max(bounds[1] if bounds and bounds[1] is not None else as_of_ms, as_of_ms)
-    wall = _wall_clock_sql(options.timezone, first_ms, last_ms, "m.ts_ms")
-    duck.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE msg AS
-        SELECT m.chat_no, m.pos, m.ts_ms, m.is_from_me <> 0 AS outbound, k.kind,
-               nullif(trim(m.media_type), '') AS media_type, {wall} AS wall_ms
-        FROM messages m JOIN chat_kind k USING (chat_no) WHERE m.ts_ms <= $as_of
-        """,
-        {"as_of": as_of_ms},
-    )
-    bt = _business_time_sql(options.business_hours, "wall_ms")
+    offsets = _utc_offsets(options.timezone, first_ms, last_ms)
+
+    def wall(ts: str) -> str:
+        return _wall_clock_sql(offsets, ts)
+
+    def bt(ts: str) -> str:
+        return _business_time_sql(options.business_hours, wall(ts))
+
+    # ``messages`` is stored in (chat_no, ts_ms, pos) order (see load.py), so these windows are one streaming pass
+    # over it, with no sort: ``OVER ()`` sees the rows in that order. A neighbour from another chat does not count.
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE seq AS
         WITH neighbours AS (
-            -- every neighbour lookup in one sort; media types stay behind, no KPI below needs them
-            SELECT chat_no, pos, ts_ms, outbound, kind, wall_ms, {bt} AS bt,
-                   lag(ts_ms) OVER o AS prev_ts, lag(outbound) OVER o AS prev_out,
-                   lead(ts_ms) OVER o AS next_ts, lead(outbound) OVER o AS next_out, lead({bt}) OVER o AS next_bt
-            FROM msg WINDOW o AS (PARTITION BY chat_no ORDER BY ts_ms, pos)
+            SELECT chat_no, ts_ms, is_from_me <> 0 AS outbound,
+                   lag(chat_no, 1, -1) OVER () = chat_no AS has_prev,
+                   lag(ts_ms) OVER () AS prev_ts, lag(is_from_me) OVER () <> 0 AS prev_out,
+                   lead(chat_no, 1, -1) OVER () = chat_no AND lead(is_from_me) OVER () <> 0 AS next_out,
+                   lead(ts_ms) OVER () AS next_ts
+            FROM messages WHERE ts_ms <= $as_of
         ), flagged AS (
-            SELECT *,
+            SELECT chat_no, ts_ms, outbound, CASE WHEN next_out THEN next_ts END AS reply_ts,
                    -- a reply to a pending customer turn never opens a session, however late it comes
-                   (prev_ts IS NULL OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out)))
-                       AS new_session
+                   NOT has_prev OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out))
+                       AS new_session,
+                   prev_out
             FROM neighbours
-        ), flagged_turns AS (
-            SELECT *, NOT outbound AND (new_session OR prev_out) AS turn_start FROM flagged
         ), counted AS (
-            -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones
-            SELECT *,
-                   sum((new_session::BIGINT << 32) + turn_start::BIGINT) OVER (
-                       PARTITION BY chat_no ORDER BY ts_ms, pos ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-                   ) AS counts
-            FROM flagged_turns
+            -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones.
+            -- They number sessions and turns across all chats, which makes each one key a single integer.
+            SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
+                   sum((new_session::BIGINT << 32) + (NOT outbound AND (new_session OR prev_out))::BIGINT)
+                       OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS counts
+            FROM flagged
         )
-        SELECT * EXCLUDE (counts), (counts >> 32)::BIGINT AS session_no, (counts & 4294967295)::BIGINT AS turn_no
+        SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
+               (counts >> 32)::BIGINT AS session_no, (counts & 4294967295)::BIGINT AS turn_no
         FROM counted
-        """
+        """,
+        {"as_of": as_of_ms},
     )
     duck.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE sessions AS
-        SELECT chat_no, session_no, any_value(kind) AS kind,
-               bool_or(new_session AND NOT outbound) AS customer_initiated,
-               min(ts_ms) AS start_ts, max(ts_ms) AS end_ts, count(*) AS messages,
-               max(wall_ms) FILTER (WHERE new_session) AS start_wall,
-               max(bt) FILTER (WHERE new_session) AS start_bt,
-               min(ts_ms) FILTER (WHERE outbound) AS first_out_ts,
-               arg_min(bt, ts_ms) FILTER (WHERE outbound) AS first_out_bt
-        FROM seq GROUP BY chat_no, session_no
+        WITH grouped AS (
+            SELECT session_no, any_value(chat_no) AS chat_no,
+                   bool_or(new_session AND NOT outbound) AS customer_initiated,
+                   min(ts_ms) AS start_ts, max(ts_ms) AS end_ts, count(*) AS messages,
+                   min(ts_ms) FILTER (WHERE outbound) AS first_out_ts
+            FROM seq GROUP BY session_no
+        )
+        -- wall-clock and business time are functions of the timestamp: computed per session, not per message
+        SELECT g.*, k.kind, {wall("start_ts")} AS start_wall, {bt("start_ts")} AS start_bt,
+               {bt("first_out_ts")} AS first_out_bt
+        FROM grouped g JOIN chat_kind k USING (chat_no)
         """
     )
     duck.execute(
@@ -214,20 +237,32 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
         FROM sessions WHERE customer_initiated
         """
     )
+    return wall
+
+
+def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:
+    """``turns``: one row per customer turn (a run of inbound messages), with the business reply that ended it."""
+
+    def bt(ts: str) -> str:
+        return _business_time_sql(options.business_hours, wall(ts))
+
     duck.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE turns AS
         WITH grouped AS (
-            SELECT chat_no, turn_no, any_value(kind) AS kind, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
-                   arg_min(bt, ts_ms) AS start_bt, arg_min(wall_ms, ts_ms) AS start_wall,
-                   max(next_ts) FILTER (WHERE next_out) AS reply_ts,
-                   max(next_bt) FILTER (WHERE next_out) AS reply_bt
-            FROM seq WHERE NOT outbound GROUP BY chat_no, turn_no
+            -- only a turn's last message can be followed by the business, so max() picks that reply
+            SELECT turn_no, any_value(chat_no) AS chat_no, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
+                   max(reply_ts) AS reply_ts
+            FROM seq WHERE NOT outbound GROUP BY turn_no
+        ), timed AS (
+            SELECT g.*, k.kind, {wall("start_ts")} AS start_wall, {bt("start_ts")} AS start_bt,
+                   {bt("reply_ts")} AS reply_bt
+            FROM grouped g JOIN chat_kind k USING (chat_no)
         )
         SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s,
                CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS bh_reply_s,
                date_trunc('week', epoch_ms(start_wall))::DATE AS week
-        FROM grouped
+        FROM timed
         """
     )
 

@@ -1,14 +1,19 @@
-"""Load the SQLite store into an in-memory DuckDB database, through Arrow.
+"""Load the SQLite store into an in-memory DuckDB database, through Arrow, with messages in conversation order.
 
-DuckDB's ``sqlite_scanner`` extension cannot be downloaded here, so rows must cross sqlite3 -> Python -> Arrow ->
-DuckDB, and building one Python object per value is what costs (about 3 s per million messages). So the loader asks
-SQLite for **one row per chat**: ``group_concat`` packs the chat's timestamps (``ts_ms * 2 + is_from_me``) and media
-types into two strings, which Arrow splits and casts in C++. The one thing to know: SQLite feeds each chat's rows to
-``group_concat`` in primary-key order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table
-itself, which needs no sorter because the GROUP BY key is the key prefix), so a message's position ``pos`` in the
-stream breaks timestamp ties in ``id`` order, as KPIS.md asks. The message text is never read, and the store is
-opened **read-only** (``mode=ro``): a report can run during an extraction, and a mistyped path is an error rather
-than a new empty file.
+DuckDB's ``sqlite_scanner`` extension cannot be downloaded here, so rows cross SQLite -> Arrow -> DuckDB. The reader
+is the ADBC SQLite driver (native code straight into Arrow buffers); when it is missing or cannot read the store,
+Python's sqlite3 module does the same job about 0.3 s per million messages slower. Either way SQLite is asked for
+**one row per chat**: ``group_concat`` packs the chat's timestamps (``ts_ms * 2 + is_from_me``) and media types into
+two strings, which Arrow splits and casts in C++. SQLite feeds each chat's rows to ``group_concat`` in primary-key
+order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table itself, which needs no sorter because
+the GROUP BY key is the key prefix), so a message's position ``pos`` in the stream breaks timestamp ties in ``id``
+order, as KPIS.md asks.
+
+The one thing to know: the DuckDB ``messages`` table is **stored in ``(chat_no, ts_ms, pos)`` order** (one sort,
+here), and the KPI SQL relies on it: with ``preserve_insertion_order`` (DuckDB's default) a scan returns rows in that
+order, so sessions are cut with streaming ``lag``/running sums ``OVER ()`` instead of one sort per window. The
+message text is never read, and the store is opened **read-only** (``mode=ro``): a report can run during an
+extraction (WAL mode: the reader sees the last commit), and a mistyped path is an error rather than a new empty file.
 """
 
 from __future__ import annotations
@@ -30,15 +35,21 @@ __all__ = ["load_store", "open_store_readonly", "strings"]
 log = get_logger(__name__)
 
 _MEDIA_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a media type name
+# Every text column is coalesced to '' (and made NULL again in DuckDB): the ADBC driver infers a column's type from
+# its first rows, so a column that starts with NULLs would be read as integers and fail on the first string.
+# ``own_sender`` keeps NULL and '' apart with a one-character prefix.
 _PER_CHAT_SQL = """
     SELECT chat_jid,
            group_concat(ts_ms * 2 + (is_from_me <> 0)) AS packed,
            group_concat(coalesce(media_type, ''), char(31)) AS media,
-           max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END) AS sender_name,
-           max(CASE WHEN is_from_me <> 0 THEN sender END) AS own_sender
+           coalesce(max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END), '') AS sender_name,
+           coalesce('=' || max(CASE WHEN is_from_me <> 0 THEN sender END), '') AS own_sender
     FROM messages NOT INDEXED {where}
     GROUP BY chat_jid
 """
+_NAMES_SQL = "SELECT jid, coalesce('=' || name, '') AS name FROM chats"
+_PER_CHAT_COLUMNS = ("chat_jid", "packed", "media", "sender_name", "own_sender")
+_NAMES_COLUMNS = ("jid", "name")
 
 
 def open_store_readonly(db_path: Path) -> sqlite3.Connection:
@@ -48,7 +59,7 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
             f"no store at {db_path}", hint="run `wamcp extract` first, pass --db, or try `wamcp demo` for sample data"
         )
     try:
-        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(_readonly_uri(db_path), uri=True)
     except sqlite3.Error as err:  # pragma: no cover - is_file() above catches the usual causes
         raise StoreError(f"cannot open store {db_path}: {err}") from err
     try:
@@ -60,6 +71,10 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
         conn.close()
         raise StoreError(f"{db_path} is not a wamcp store (no messages/chats tables)", hint="pass --db whatsapp.db")
     return conn
+
+
+def _readonly_uri(db_path: Path) -> str:
+    return f"{db_path.resolve().as_uri()}?mode=ro"
 
 
 def strings(values: Iterable[str | None]) -> pa.Array:
@@ -74,13 +89,115 @@ def strings(values: Iterable[str | None]) -> pa.Array:
     return result
 
 
-def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tuple[pa.Table, pa.Table]:
+def _read_adbc(db_path: Path, per_chat_sql: str) -> tuple[pa.Table, pa.Table] | None:
+    """(per-chat rows, chat names) through the ADBC SQLite driver; ``None`` if the driver cannot do it."""
+    try:
+        # the low-level API: adbc_driver_manager.dbapi imports pyarrow.dataset, a quarter second for nothing
+        import adbc_driver_manager
+        import adbc_driver_sqlite
+    except (ImportError, OSError) as err:  # not installed, or its shared library does not load here
+        log.debug("ADBC SQLite driver not available (%s); reading through sqlite3", err)
+        return None
+
+    def query(conn: adbc_driver_manager.AdbcConnection, sql: str) -> pa.Table:
+        statement = adbc_driver_manager.AdbcStatement(conn)
+        try:
+            statement.set_sql_query(sql)
+            stream, _ = statement.execute_query()
+            return pa.RecordBatchReader.from_stream(stream).read_all()
+        finally:
+            statement.close()
+
+    try:
+        database = adbc_driver_sqlite.connect(_readonly_uri(db_path))
+        try:
+            conn = adbc_driver_manager.AdbcConnection(database)
+            try:
+                # one read transaction: names and messages come from the same commit of a store being written
+                conn.set_autocommit(False)
+                return query(conn, per_chat_sql), query(conn, _NAMES_SQL)
+            finally:
+                conn.close()
+        finally:
+            database.close()
+    except (adbc_driver_manager.Error, OSError, pa.ArrowException) as err:
+        # a failed read surfaces from the Arrow stream as OSError/ArrowException, a failed call as adbc's Error
+        log.debug("ADBC SQLite driver could not read the store (%s); reading through sqlite3", err)
+        return None
+
+
+def _read_sqlite3(conn: sqlite3.Connection, per_chat_sql: str) -> tuple[pa.Table, pa.Table]:
+    """The same tables as :func:`_read_adbc`, through Python's sqlite3 module (one Python object per value)."""
+    gc_was_enabled = gc.isenabled()
+    # the fetch allocates many small objects at once, none of them cyclic: collecting meanwhile is pure overhead
+    gc.disable()
+    try:
+        conn.execute("BEGIN")  # one read transaction, as in _read_adbc
+        per_chat = conn.execute(per_chat_sql).fetchall()
+        names = conn.execute(_NAMES_SQL).fetchall()
+        conn.execute("COMMIT")
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return (
+        pa.table({name: strings(row[i] for row in per_chat) for i, name in enumerate(_PER_CHAT_COLUMNS)}),
+        pa.table({name: strings(row[i] for row in names) for i, name in enumerate(_NAMES_COLUMNS)}),
+    )
+
+
+def _read_store(db_path: Path, until_ms: int | None) -> tuple[pa.Table, pa.Table]:
+    conn = open_store_readonly(db_path)  # also checks that this is a wamcp store, with a clear error if not
+    try:
+        per_chat_sql = _PER_CHAT_SQL.format(where="" if until_ms is None else f"WHERE ts_ms <= {int(until_ms)}")
+        tables = _read_adbc(db_path, per_chat_sql)
+        if tables is not None:
+            return tables
+        try:
+            return _read_sqlite3(conn, per_chat_sql)
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot read store {db_path}: {err}") from err
+    finally:
+        conn.close()
+
+
+def _text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A reader column as one string array (an empty result may come back typed as integers or nulls)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return column if column.type == pa.string() else pc.cast(column, pa.string())
+
+
+def _int64(value: int) -> pa.Scalar:
+    """An Arrow int64 scalar. ``pa.scalar`` (also implied by a Python int in a compute call) imports pandas, when
+    installed, to check its argument: half a second on every run, so the value is cast from text instead."""
+    return pc.cast(strings([str(value)]), pa.int64())[0]
+
+
+def _conversation_order(chat_no: pa.Array, ts_ms: pa.Array) -> pa.Array:
+    """Indices putting messages in ``(chat_no, ts_ms, pos)`` order, ``pos`` being their current order.
+
+    Arrow's sorts are stable, so equal keys keep ``pos`` order. One integer key ``chat_no * span + (ts_ms - first)``
+    sorts several times faster than two keys; if it would overflow (decades of data in millions of chats), two keys.
+    """
+    if len(ts_ms) == 0:
+        return pc.array_sort_indices(ts_ms)
+    first, last = pc.min_max(ts_ms).values()
+    span = _int64(last.as_py() - first.as_py() + 1)
+    try:
+        key = pc.add_checked(pc.multiply_checked(pc.cast(chat_no, pa.int64()), span), pc.subtract(ts_ms, first))
+    except pa.ArrowInvalid:  # overflow
+        keys = pa.table({"chat_no": chat_no, "ts_ms": ts_ms})
+        return pc.sort_indices(keys, [("chat_no", "ascending"), ("ts_ms", "ascending")])
+    return pc.array_sort_indices(key)
+
+
+def _unpack(per_chat: pa.Table) -> tuple[pa.Table, pa.Table]:
     """Per-chat packed rows -> (messages, chats) Arrow tables."""
-    jids = strings(row[0] for row in per_chat)
-    packed = pc.split_pattern(strings(row[1] for row in per_chat), ",")
+    jids = _text(per_chat["chat_jid"])
+    packed = pc.split_pattern(_text(per_chat["packed"]), ",")
     codes = pc.cast(pc.list_flatten(packed), pa.int64())
     chat_no = pc.cast(pc.list_parent_indices(packed), pa.int32())
-    media_lists = pc.split_pattern(strings(row[2] for row in per_chat), _MEDIA_SEPARATOR)
+    media_lists = pc.split_pattern(_text(per_chat["media"]), _MEDIA_SEPARATOR)
     media = pc.cast(pc.list_flatten(media_lists), pa.string())
     if len(media) != len(codes):
         # a media type containing the separator would misalign the columns: drop media rather than mislabel it
@@ -94,13 +211,13 @@ def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tup
             "code": codes,
             "media_type": media,
         }
-    )
+    ).take(_conversation_order(chat_no, pc.divide(codes, _int64(2))))
     chats = pa.table(
         {
             "chat_no": pc.cast(pc.indices_nonzero(pc.is_valid(jids)), pa.int32()),
             "jid": jids,
-            "sender_name": strings(row[3] for row in per_chat),
-            "own_sender": strings(row[4] for row in per_chat),
+            "sender_name": _text(per_chat["sender_name"]),
+            "own_sender": _text(per_chat["own_sender"]),
         }
     )
     return messages, chats
@@ -109,32 +226,14 @@ def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tup
 def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection holding ``messages`` and ``chats`` from the store at ``db_path``.
 
-    ``messages``: ``chat_no, pos, ts_ms, is_from_me, media_type``; ``chats``: ``chat_no, jid, name, sender_name``
-    (a customer's own display name, when the chat has none) and ``own_sender`` (the business's number as seen in
-    that chat). Messages newer than ``until_ms`` are left out: a report "as of" a date must not see the future.
-    The caller closes the returned connection.
+    ``messages``: ``chat_no, pos, ts_ms, is_from_me, media_type``, stored in ``(chat_no, ts_ms, pos)`` order;
+    ``chats``: ``chat_no, jid, name, sender_name`` (a customer's own display name, when the chat has none) and
+    ``own_sender`` (the business's number as seen in that chat). Messages newer than ``until_ms`` are left out: a
+    report "as of" a date must not see the future. The caller closes the returned connection.
     """
-    conn = open_store_readonly(db_path)
-    where = "" if until_ms is None else f"WHERE ts_ms <= {int(until_ms)}"
-    gc_was_enabled = gc.isenabled()
-    # the fetch allocates many small objects at once, none of them cyclic: collecting meanwhile is pure overhead
-    gc.disable()
-    try:
-        per_chat = conn.execute(_PER_CHAT_SQL.format(where=where)).fetchall()
-        names = conn.execute("SELECT jid, name FROM chats").fetchall()
-    except sqlite3.Error as err:
-        raise StoreError(f"cannot read store {db_path}: {err}") from err
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-        conn.close()
+    per_chat, names = _read_store(db_path, until_ms)
     messages, chats = _unpack(per_chat)
-    chat_names = pa.table(
-        {
-            "jid": strings(n[0] for n in names),
-            "name": strings(n[1] for n in names),
-        }
-    )
+    chat_names = pa.table({"jid": _text(names["jid"]), "name": _text(names["name"])})
     log.debug("loaded %d messages in %d chats from the store", messages.num_rows, chats.num_rows)
     duck = duckdb.connect(":memory:")
     try:
@@ -143,12 +242,15 @@ def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPy
         duck.register("_messages_arrow", messages)
         duck.register("_chats_arrow", chats)
         duck.register("_names_arrow", chat_names)
+        # kept in the Arrow table's order (preserve_insertion_order): every later pass reads the messages in it
         duck.execute(
             "CREATE TABLE messages AS SELECT chat_no, pos, code // 2 AS ts_ms, (code % 2)::INTEGER AS is_from_me, "
             "nullif(media_type, '') AS media_type FROM _messages_arrow"
         )
         duck.execute(
-            "CREATE TABLE chats AS SELECT c.chat_no, c.jid, n.name, c.sender_name, c.own_sender "
+            "CREATE TABLE chats AS SELECT c.chat_no, c.jid, "
+            "CASE WHEN n.name <> '' THEN n.name[2:] END AS name, nullif(c.sender_name, '') AS sender_name, "
+            "CASE WHEN c.own_sender <> '' THEN c.own_sender[2:] END AS own_sender "
             "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (jid)"
         )
         for view in ("_messages_arrow", "_chats_arrow", "_names_arrow"):
