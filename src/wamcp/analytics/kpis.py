@@ -135,7 +135,7 @@ def _scope_sql(include_groups: bool) -> str:
 
 
 def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> None:
-    """Every intermediate table of :func:`compute_kpis`: ``chat_kind``, ``seq``, ``sessions``, ``frt``, ``turns``, ``msg``."""
+    """Tables behind :func:`compute_kpis`: ``chat_kind``, ``seq``, ``sessions``, ``frt``, ``turns``, ``msg``."""
     wall = _build_sessions(duck, options, as_of_ms)
     _build_turns(duck, options, wall)
     duck.execute(

@@ -182,9 +182,10 @@ def _conversation_order(chat_no: pa.Array, ts_ms: pa.Array) -> pa.Array:
     if len(ts_ms) == 0:
         return pc.array_sort_indices(ts_ms)
     first, last = pc.min_max(ts_ms).values()
-    span = _int64(last.as_py() - first.as_py() + 1)
     try:
-        key = pc.add_checked(pc.multiply_checked(pc.cast(chat_no, pa.int64()), span), pc.subtract(ts_ms, first))
+        span = _int64(last.as_py() - first.as_py() + 1)
+        chat_start = pc.multiply_checked(pc.cast(chat_no, pa.int64()), span)
+        key = pc.add_checked(chat_start, pc.subtract_checked(ts_ms, first))
     except pa.ArrowInvalid:  # overflow
         keys = pa.table({"chat_no": chat_no, "ts_ms": ts_ms})
         return pc.sort_indices(keys, [("chat_no", "ascending"), ("ts_ms", "ascending")])
