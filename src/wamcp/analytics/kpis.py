@@ -68,6 +68,7 @@ SESSION_COLUMNS = (
     "answered",
 )
 _DIRECT_SUFFIXES = ("@s.whatsapp.net", "@c.us", "@lid")
+_STORAGE_ORDER = ""  # an empty window: the rows as stored, in conversation order (see _number_sessions)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -176,39 +177,9 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
     def bt(ts: str) -> str:
         return _business_time_sql(options.business_hours, wall(ts))
 
-    # ``messages`` is stored in (chat_no, ts_ms, pos) order (see load.py), so these windows are one streaming pass
-    # over it, with no sort: ``OVER ()`` sees the rows in that order. A neighbour from another chat does not count.
-    duck.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE seq AS
-        WITH neighbours AS (
-            SELECT chat_no, ts_ms, is_from_me <> 0 AS outbound,
-                   lag(chat_no, 1, -1) OVER () = chat_no AS has_prev,
-                   lag(ts_ms) OVER () AS prev_ts, lag(is_from_me) OVER () <> 0 AS prev_out,
-                   lead(chat_no, 1, -1) OVER () = chat_no AND lead(is_from_me) OVER () <> 0 AS next_out,
-                   lead(ts_ms) OVER () AS next_ts
-            FROM messages WHERE ts_ms <= $as_of
-        ), flagged AS (
-            SELECT chat_no, ts_ms, outbound, CASE WHEN next_out THEN next_ts END AS reply_ts,
-                   -- a reply to a pending customer turn never opens a session, however late it comes
-                   NOT has_prev OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out))
-                       AS new_session,
-                   prev_out
-            FROM neighbours
-        ), counted AS (
-            -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones.
-            -- They number sessions and turns across all chats, which makes each one key a single integer.
-            SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
-                   sum((new_session::BIGINT << 32) + (NOT outbound AND (new_session OR prev_out))::BIGINT)
-                       OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS counts
-            FROM flagged
-        )
-        SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
-               (counts >> 32)::BIGINT AS session_no, (counts & 4294967295)::BIGINT AS turn_no
-        FROM counted
-        """,
-        {"as_of": as_of_ms},
-    )
+    if not _number_sessions(duck, as_of_ms, _STORAGE_ORDER):
+        log.warning("DuckDB did not stream the messages in storage order; numbering sessions with a sort instead")
+        _number_sessions(duck, as_of_ms, "ORDER BY pos")
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE sessions AS
@@ -238,6 +209,53 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         """
     )
     return wall
+
+
+def _number_sessions(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> bool:
+    """``seq``: each message with its session and turn numbers; ``True`` if the windows saw the rows in ``pos`` order.
+
+    ``messages`` is stored in conversation order, numbered by ``pos`` (see load.py), so with ``order`` empty these
+    windows are one streaming pass over it, with no sort: ``OVER ()`` sees the rows as stored. That is how DuckDB
+    runs them, not a promise of SQL, so the pass also checks that ``pos`` only grew, in both window steps; the
+    caller falls back to ``ORDER BY pos`` (correct, several times slower) if it did not. A neighbour from another
+    chat does not count as a neighbour.
+    """
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE seq AS
+        WITH neighbours AS (
+            SELECT chat_no, pos, ts_ms, is_from_me <> 0 AS outbound,
+                   lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
+                   lag(chat_no, 1, -1) OVER ({order}) = chat_no AS has_prev,
+                   lag(ts_ms) OVER ({order}) AS prev_ts, lag(is_from_me) OVER ({order}) <> 0 AS prev_out,
+                   lead(chat_no, 1, -1) OVER ({order}) = chat_no AND lead(is_from_me) OVER ({order}) <> 0 AS next_out,
+                   lead(ts_ms) OVER ({order}) AS next_ts
+            FROM messages WHERE ts_ms <= $as_of
+        ), flagged AS (
+            SELECT chat_no, pos, ts_ms, outbound, in_order, CASE WHEN next_out THEN next_ts END AS reply_ts,
+                   -- a reply to a pending customer turn never opens a session, however late it comes
+                   NOT has_prev OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out))
+                       AS new_session,
+                   prev_out
+            FROM neighbours
+        ), counted AS (
+            -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones.
+            -- They number sessions and turns across all chats, which makes each one key a single integer.
+            SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
+                   in_order AND max(pos) OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) = pos
+                       AS in_order,
+                   sum((new_session::BIGINT << 32) + (NOT outbound AND (new_session OR prev_out))::BIGINT)
+                       OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS counts
+            FROM flagged
+        )
+        SELECT chat_no, ts_ms, outbound, reply_ts, new_session, in_order,
+               (counts >> 32)::BIGINT AS session_no, (counts & 4294967295)::BIGINT AS turn_no
+        FROM counted
+        """,
+        {"as_of": as_of_ms},
+    )
+    in_order = duck.execute("SELECT coalesce(bool_and(in_order), true) FROM seq").fetchone()
+    return bool(in_order and in_order[0])
 
 
 def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:

@@ -2,18 +2,19 @@
 
 DuckDB's ``sqlite_scanner`` extension cannot be downloaded here, so rows cross SQLite -> Arrow -> DuckDB. The reader
 is the ADBC SQLite driver (native code straight into Arrow buffers); when it is missing or cannot read the store,
-Python's sqlite3 module does the same job about 0.3 s per million messages slower. Either way SQLite is asked for
+Python's sqlite3 module does the same job, about 0.3 s per million messages slower. Either way SQLite is asked for
 **one row per chat**: ``group_concat`` packs the chat's timestamps (``ts_ms * 2 + is_from_me``) and media types into
 two strings, which Arrow splits and casts in C++. SQLite feeds each chat's rows to ``group_concat`` in primary-key
 order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table itself, which needs no sorter because
-the GROUP BY key is the key prefix), so a message's position ``pos`` in the stream breaks timestamp ties in ``id``
-order, as KPIS.md asks.
+the GROUP BY key is the key prefix), so one stable sort by ``(chat, timestamp)`` puts the messages in the order
+KPIS.md asks for, timestamp ties broken by ``id``.
 
-The one thing to know: the DuckDB ``messages`` table is **stored in ``(chat_no, ts_ms, pos)`` order** (one sort,
-here), and the KPI SQL relies on it: with ``preserve_insertion_order`` (DuckDB's default) a scan returns rows in that
-order, so sessions are cut with streaming ``lag``/running sums ``OVER ()`` instead of one sort per window. The
-message text is never read, and the store is opened **read-only** (``mode=ro``): a report can run during an
-extraction (WAL mode: the reader sees the last commit), and a mistyped path is an error rather than a new empty file.
+The one thing to know: the DuckDB ``messages`` table is **stored in that order**, and ``pos`` numbers it (0..n-1).
+The KPI SQL relies on it: with ``preserve_insertion_order`` (DuckDB's default) a scan returns rows in that order, so
+sessions are cut with streaming ``lag``/running sums ``OVER ()`` instead of one sort per window (checking, through
+``pos``, that they did see that order). The message text is never read, and the store is opened **read-only**
+(``mode=ro``): a report can run during an extraction (WAL mode: it reads the last commit), and a mistyped path is
+an error rather than a new empty file.
 """
 
 from __future__ import annotations
@@ -174,9 +175,9 @@ def _int64(value: int) -> pa.Scalar:
 
 
 def _conversation_order(chat_no: pa.Array, ts_ms: pa.Array) -> pa.Array:
-    """Indices putting messages in ``(chat_no, ts_ms, pos)`` order, ``pos`` being their current order.
+    """Indices putting messages in ``(chat_no, ts_ms, id)`` order; they come in ``(chat_no, id)`` order.
 
-    Arrow's sorts are stable, so equal keys keep ``pos`` order. One integer key ``chat_no * span + (ts_ms - first)``
+    Arrow's sorts are stable, so equal keys keep ``id`` order. One integer key ``chat_no * span + (ts_ms - first)``
     sorts several times faster than two keys; if it would overflow (decades of data in millions of chats), two keys.
     """
     if len(ts_ms) == 0:
@@ -204,15 +205,10 @@ def _unpack(per_chat: pa.Table) -> tuple[pa.Table, pa.Table]:
         # a media type containing the separator would misalign the columns: drop media rather than mislabel it
         log.warning("media types could not be read reliably; media shares are left out of this report")
         media = pa.nulls(len(codes), type=pa.string())
-    messages = pa.table(
-        {
-            "chat_no": chat_no,
-            # 0..n-1 without a Python range: the indices of the (all valid) codes
-            "pos": pc.cast(pc.indices_nonzero(pc.is_valid(codes)), pa.int64()),
-            "code": codes,
-            "media_type": media,
-        }
-    ).take(_conversation_order(chat_no, pc.divide(codes, _int64(2))))
+    by_stream = pa.table({"chat_no": chat_no, "code": codes, "media_type": media})
+    messages = by_stream.take(_conversation_order(chat_no, pc.divide(codes, _int64(2))))
+    # 0..n-1 without a Python range: the indices of the (all valid) codes
+    messages = messages.add_column(1, "pos", pc.cast(pc.indices_nonzero(pc.is_valid(codes)), pa.int64()))
     chats = pa.table(
         {
             "chat_no": pc.cast(pc.indices_nonzero(pc.is_valid(jids)), pa.int32()),
@@ -227,7 +223,8 @@ def _unpack(per_chat: pa.Table) -> tuple[pa.Table, pa.Table]:
 def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection holding ``messages`` and ``chats`` from the store at ``db_path``.
 
-    ``messages``: ``chat_no, pos, ts_ms, is_from_me, media_type``, stored in ``(chat_no, ts_ms, pos)`` order;
+    ``messages``: ``chat_no, pos, ts_ms, is_from_me, media_type``, stored in ``(chat_no, ts_ms, id)`` order and
+    numbered in it by ``pos``;
     ``chats``: ``chat_no, jid, name, sender_name`` (a customer's own display name, when the chat has none) and
     ``own_sender`` (the business's number as seen in that chat). Messages newer than ``until_ms`` are left out: a
     report "as of" a date must not see the future. The caller closes the returned connection.

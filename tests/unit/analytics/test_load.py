@@ -10,7 +10,7 @@ from typing import NoReturn
 import pyarrow as pa
 import pytest
 
-from wamcp.analytics import ReportOptions, analyze, load, load_store
+from wamcp.analytics import ReportOptions, analyze, kpis, load, load_store
 from wamcp.analytics.load import _conversation_order
 
 from .builder import StoreBuilder, sample_store
@@ -118,3 +118,18 @@ def test_order_falls_back_to_two_keys_when_one_would_overflow() -> None:
     chat_no = pa.array([2, 0, 2, 1, 0], type=pa.int32())
     ts_ms = pa.array([5, 2**62, 5, -(2**62), 1], type=pa.int64())
     assert _conversation_order(chat_no, ts_ms).to_pylist() == [4, 1, 3, 0, 2]
+
+
+def test_sessions_are_still_right_if_duckdb_does_not_stream_in_storage_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = sample_store(tmp_path / "store.db")
+    options = ReportOptions.from_text(timezone="Europe/Berlin")
+    streamed = analyze(store, options)
+    # stand-in for a DuckDB that feeds the windows another order than the stored one: here backwards
+    monkeypatch.setattr(kpis, "_STORAGE_ORDER", "ORDER BY pos DESC")
+    with caplog.at_level("WARNING", logger="wamcp"):
+        sorted_ = analyze(store, options)
+    assert "numbering sessions with a sort instead" in caplog.text
+    assert sorted_.kpis == streamed.kpis
+    assert sorted_.sessions.equals(streamed.sessions)
