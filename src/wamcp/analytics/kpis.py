@@ -254,8 +254,8 @@ def _number_sessions(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str)
         """,
         {"as_of": as_of_ms},
     )
-    in_order = duck.execute("SELECT coalesce(bool_and(in_order), true) FROM seq").fetchone()
-    return bool(in_order and in_order[0])
+    ((in_order,),) = duck.execute("SELECT coalesce(bool_and(in_order), true) FROM seq").fetchall()
+    return bool(in_order)
 
 
 def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:
@@ -300,8 +300,8 @@ def _table(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | N
 def _one(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     rel = _run(duck, sql, params)
     names = [d[0] for d in rel.description]
-    row = rel.fetchone()
-    return dict(zip(names, row, strict=True)) if row is not None else dict.fromkeys(names)
+    rows = rel.fetchall()  # not fetchone(): DuckDB keeps an unfinished result open, and the next relation fails
+    return dict(zip(names, rows[0], strict=True)) if rows else dict.fromkeys(names)
 
 
 def _rows(duck: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -466,7 +466,8 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         )
         SELECT week AS week_start, * EXCLUDE (week) FROM first_response LEFT JOIN replies USING (week) ORDER BY week
         """
-    weekly = [{key: _round(value) for key, value in row.items()} for row in _rows(duck, weekly_sql, p)]
+    weekly_table = _table(duck, weekly_sql, p)  # computed once: the JSON figures and weekly.csv
+    weekly = [{key: _round(value) for key, value in row.items()} for row in weekly_table.to_pylist()]
 
     # --- waiting now: chats whose last message (as of the as-of time) is from the customer
     _chat_labels(duck)
@@ -744,7 +745,7 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
                 "ORDER BY waiting_since_ts_ms, chat_jid",
             )
         ),
-        "weekly": _table(duck, weekly_sql, p),
+        "weekly": weekly_table,
         "heatmap": _table(duck, "SELECT * FROM heatmap"),
         "daily": _table(duck, "SELECT * FROM daily"),
         "customers": _with_labels(
