@@ -231,8 +231,12 @@ def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPy
     """
     per_chat, names = _read_store(db_path, until_ms)
     messages, chats = _unpack(per_chat)
-    chat_names = pa.table({"jid": _text(names["jid"]), "name": _text(names["name"])})
     log.debug("loaded %d messages in %d chats from the store", messages.num_rows, chats.num_rows)
+    return _to_duckdb(messages, chats, names)
+
+
+def _to_duckdb(messages: pa.Table, chats: pa.Table, names: pa.Table) -> duckdb.DuckDBPyConnection:
+    chat_names = pa.table({"jid": _text(names["jid"]), "name": _text(names["name"])})
     duck = duckdb.connect(":memory:")
     try:
         # Every timestamp is handled as UTC ms; zone conversion happens explicitly in the KPI SQL.
