@@ -193,7 +193,10 @@ def worker_engine_profile(db: Path) -> dict[str, Any]:
 
     per_chat, names = timed("read: SQLite → Arrow (ADBC, one packed row per chat)", load_module._read_store, db, None)
     messages, chats = timed("unpack + sort into conversation order (Arrow)", load_module._unpack, per_chat)
-    duck = timed("Arrow → DuckDB tables", load_module._to_duckdb, messages, chats, names)
+    import duckdb
+
+    empty = timed("DuckDB start-up (in load_store: during the read, in a thread)", duckdb.connect, ":memory:")
+    duck = timed("Arrow → DuckDB tables", load_module._to_duckdb, empty, messages, chats, names)
     newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchone()
     as_of = int(newest[0]) if newest and newest[0] is not None else 0
 
