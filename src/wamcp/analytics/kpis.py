@@ -186,7 +186,7 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         WITH grouped AS (
             SELECT session_no, any_value(chat_no) AS chat_no,
                    bool_or(new_session AND NOT outbound) AS customer_initiated,
-                   min(ts_ms) AS start_ts, max(ts_ms) AS end_ts, count(*) AS messages,
+                   min(ts_ms) AS start_ts, max(ts_ms) AS end_ts,
                    min(ts_ms) FILTER (WHERE outbound) AS first_out_ts
             FROM seq GROUP BY session_no
         )
@@ -242,8 +242,7 @@ def _number_sessions(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str)
             -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones.
             -- They number sessions and turns across all chats, which makes each one key a single integer.
             SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
-                   in_order AND max(pos) OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) = pos
-                       AS in_order,
+                   in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
                    sum((new_session::BIGINT << 32) + (NOT outbound AND (new_session OR prev_out))::BIGINT)
                        OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS counts
             FROM flagged
