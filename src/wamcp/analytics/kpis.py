@@ -68,7 +68,7 @@ SESSION_COLUMNS = (
     "answered",
 )
 _DIRECT_SUFFIXES = ("@s.whatsapp.net", "@c.us", "@lid")
-_STORAGE_ORDER = ""  # an empty window: the rows as stored, in conversation order (see _number_sessions)
+_STORAGE_ORDER = ""  # an empty window: the rows as stored, in conversation order (see _cut_conversations)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -151,7 +151,7 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
 
 
 def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> Callable[[str], str]:
-    """``chat_kind``, ``seq``, ``sessions`` and ``frt``: all the FRT and unanswered figures need.
+    """``chat_kind``, the tables of :func:`_cut_conversations`, ``sessions`` and ``frt``: what FRT figures need.
 
     Returns the SQL builder for local wall-clock ms (``wall("ts_ms")``), valid for every timestamp in the data.
     """
@@ -177,48 +177,51 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
     def bt(ts: str) -> str:
         return _business_time_sql(options.business_hours, wall(ts))
 
-    if not _number_sessions(duck, as_of_ms, _STORAGE_ORDER):
-        log.warning("DuckDB did not stream the messages in storage order; numbering sessions with a sort instead")
-        _number_sessions(duck, as_of_ms, "ORDER BY pos")
+    if not _cut_conversations(duck, as_of_ms, _STORAGE_ORDER):
+        log.warning("DuckDB did not stream the messages in storage order; cutting sessions with a sort instead")
+        _cut_conversations(duck, as_of_ms, "ORDER BY pos")
     duck.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE sessions AS
-        WITH grouped AS (
-            SELECT session_no, any_value(chat_no) AS chat_no,
-                   bool_or(new_session AND NOT outbound) AS customer_initiated,
-                   min(ts_ms) AS start_ts, max(ts_ms) AS end_ts,
-                   min(ts_ms) FILTER (WHERE outbound) AS first_out_ts
-            FROM seq GROUP BY session_no
-        )
-        -- wall-clock and business time are functions of the timestamp: computed per session, not per message
-        SELECT g.*, k.kind, {wall("start_ts")} AS start_wall, {bt("start_ts")} AS start_bt,
-               {bt("first_out_ts")} AS first_out_bt
-        FROM grouped g JOIN chat_kind k USING (chat_no)
+        SELECT e.chat_no, k.kind, NOT e.outbound AS customer_initiated, e.ts_ms AS start_ts, e.end_ts
+        FROM session_edges e JOIN chat_kind k USING (chat_no) WHERE e.new_session
         """
     )
+    # a customer-initiated session's first response is the reply to the customer turn that opens it
     duck.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE frt AS
+        WITH opening AS (
+            SELECT e.chat_no, k.kind, e.ts_ms AS start_ts, e.reply_ts AS first_out_ts,
+                   -- wall-clock and business time are functions of the timestamp: computed per session
+                   {wall("e.ts_ms")} AS start_wall, {bt("e.ts_ms")} AS start_bt, {bt("e.reply_ts")} AS first_out_bt
+            FROM turn_edges e JOIN chat_kind k USING (chat_no) WHERE e.turn_start AND e.new_session
+        )
         SELECT chat_no, kind, start_ts, start_wall,
                first_out_ts, first_out_ts IS NOT NULL AS answered,
                (first_out_ts - start_ts) / 1000.0 AS frt_s,
                -- DuckDB's greatest() skips NULLs: without the CASE an unanswered session would count as 0 s
                CASE WHEN first_out_ts IS NOT NULL THEN greatest(first_out_bt - start_bt, 0) / 1000.0 END AS bh_frt_s,
                date_trunc('week', epoch_ms(start_wall))::DATE AS week
-        FROM sessions WHERE customer_initiated
+        FROM opening
         """
     )
     return wall
 
 
-def _number_sessions(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> bool:
-    """``seq``: each message with its session and turn numbers; ``True`` if the windows saw the rows in ``pos`` order.
+def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> bool:
+    """``seq``, ``turn_edges`` and ``session_edges``; ``True`` if every window saw its rows in ``pos`` order.
 
-    ``messages`` is stored in conversation order, numbered by ``pos`` (see load.py), so with ``order`` empty these
-    windows are one streaming pass over it, with no sort: ``OVER ()`` sees the rows as stored. That is how DuckDB
-    runs them, not a promise of SQL, so the pass also checks that ``pos`` only grew, in both window steps; the
-    caller falls back to ``ORDER BY pos`` (correct, several times slower) if it did not. A neighbour from another
-    chat does not count as a neighbour.
+    ``seq`` flags each message: does it open a session (``new_session``), close one (``session_end``), open a
+    customer turn (``turn_start``), and is it the customer's last message before a business reply (``reply_ts``:
+    that reply's time)? The edges tables keep only the flagged rows, where the next row tells the rest: a turn's
+    reply is on its own row or on the next edge if that one is not a new turn or session; a session ends on its
+    own row or on the next edge. So there is no GROUP BY and no running count, only neighbours.
+
+    ``messages`` is stored in conversation order, numbered by ``pos`` (see load.py), so with ``order`` empty the
+    windows stream over the rows as stored, with no sort. That is how DuckDB runs ``OVER ()``, not a promise of
+    SQL, so every window step also checks that ``pos`` only grew; the caller falls back to ``ORDER BY pos``
+    (correct, several times slower) if it did not. A neighbour from another chat does not count as a neighbour.
     """
     duck.execute(
         f"""
@@ -232,28 +235,51 @@ def _number_sessions(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str)
                    lead(ts_ms) OVER ({order}) AS next_ts
             FROM messages WHERE ts_ms <= $as_of
         ), flagged AS (
-            SELECT chat_no, pos, ts_ms, outbound, in_order, CASE WHEN next_out THEN next_ts END AS reply_ts,
+            SELECT chat_no, pos, ts_ms, outbound, in_order, prev_out,
+                   CASE WHEN next_out AND NOT outbound THEN next_ts END AS reply_ts,
                    -- a reply to a pending customer turn never opens a session, however late it comes
                    NOT has_prev OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out))
-                       AS new_session,
-                   prev_out
+                       AS new_session
             FROM neighbours
-        ), counted AS (
-            -- both running counts in one window function: sessions in the high 32 bits, turns in the low ones.
-            -- They number sessions and turns across all chats, which makes each one key a single integer.
-            SELECT chat_no, ts_ms, outbound, reply_ts, new_session,
-                   in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
-                   sum((new_session::BIGINT << 32) + (NOT outbound AND (new_session OR prev_out))::BIGINT)
-                       OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS counts
-            FROM flagged
         )
-        SELECT chat_no, ts_ms, outbound, reply_ts, new_session, in_order,
-               (counts >> 32)::BIGINT AS session_no, (counts & 4294967295)::BIGINT AS turn_no
-        FROM counted
+        SELECT chat_no, pos, ts_ms, outbound, reply_ts, new_session,
+               NOT outbound AND (new_session OR prev_out) AS turn_start,
+               -- the next message opens a session (a message of another chat always does), or there is none
+               lead(new_session, 1, true) OVER ({order}) AS session_end,
+               in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order
+        FROM flagged
         """,
         {"as_of": as_of_ms},
     )
-    ((in_order,),) = duck.execute("SELECT coalesce(bool_and(in_order), true) FROM seq").fetchall()
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE turn_edges AS
+        WITH edges AS (
+            SELECT chat_no, pos, ts_ms, new_session, turn_start, reply_ts, in_order,
+                   lag(pos, 1, -1) OVER ({order}) < pos AS edge_in_order,
+                   lead(turn_start OR new_session, 1, true) OVER ({order}) AS next_opens,
+                   lead(reply_ts) OVER ({order}) AS next_reply_ts
+            FROM seq WHERE turn_start OR reply_ts IS NOT NULL
+        )
+        SELECT chat_no, pos, ts_ms, new_session, turn_start, in_order AND edge_in_order AS in_order,
+               -- only a turn's last message can be followed by the business: its own, or the next edge
+               CASE WHEN reply_ts IS NOT NULL THEN reply_ts WHEN NOT next_opens THEN next_reply_ts END AS reply_ts
+        FROM edges
+        """
+    )
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE session_edges AS
+        SELECT chat_no, pos, ts_ms, outbound, new_session,
+               CASE WHEN session_end THEN ts_ms ELSE lead(ts_ms) OVER ({order}) END AS end_ts,
+               in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order
+        FROM seq WHERE new_session OR session_end
+        """
+    )
+    ((in_order,),) = duck.execute(
+        "SELECT coalesce(bool_and(in_order), true) FROM (SELECT in_order FROM seq UNION ALL "
+        "SELECT in_order FROM turn_edges UNION ALL SELECT in_order FROM session_edges)"
+    ).fetchall()
     return bool(in_order)
 
 
@@ -266,15 +292,10 @@ def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: 
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE turns AS
-        WITH grouped AS (
-            -- only a turn's last message can be followed by the business, so max() picks that reply
-            SELECT turn_no, any_value(chat_no) AS chat_no, min(ts_ms) AS start_ts, max(ts_ms) AS last_ts,
-                   max(reply_ts) AS reply_ts
-            FROM seq WHERE NOT outbound GROUP BY turn_no
-        ), timed AS (
-            SELECT g.*, k.kind, {wall("start_ts")} AS start_wall, {bt("start_ts")} AS start_bt,
-                   {bt("reply_ts")} AS reply_bt
-            FROM grouped g JOIN chat_kind k USING (chat_no)
+        WITH timed AS (
+            SELECT e.chat_no, e.pos, k.kind, e.ts_ms AS start_ts, e.reply_ts, {wall("e.ts_ms")} AS start_wall,
+                   {bt("e.ts_ms")} AS start_bt, {bt("e.reply_ts")} AS reply_bt
+            FROM turn_edges e JOIN chat_kind k USING (chat_no) WHERE e.turn_start
         )
         SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s,
                CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS bh_reply_s,
@@ -479,7 +500,7 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
                    max(ts_ms) AS last_ts
             FROM msg GROUP BY chat_no
         ), last_turn AS (
-            SELECT chat_no, arg_max(start_ts, turn_no) AS waiting_since FROM turns GROUP BY chat_no
+            SELECT chat_no, arg_max(start_ts, pos) AS waiting_since FROM turns GROUP BY chat_no
         )
         SELECT k.chat_jid, m.chat_no, t.waiting_since AS waiting_since_ts_ms, m.last_ts AS last_inbound_ts_ms,
                ($as_of - t.waiting_since) / 1000.0 AS waited_seconds,

@@ -130,6 +130,6 @@ def test_sessions_are_still_right_if_duckdb_does_not_stream_in_storage_order(
     monkeypatch.setattr(kpis, "_STORAGE_ORDER", "ORDER BY pos DESC")
     with caplog.at_level("WARNING", logger="wamcp"):
         sorted_ = analyze(store, options)
-    assert "numbering sessions with a sort instead" in caplog.text
+    assert "cutting sessions with a sort instead" in caplog.text
     assert sorted_.kpis == streamed.kpis
     assert sorted_.sessions.equals(streamed.sessions)
