@@ -16,6 +16,7 @@ first (with zoneinfo's offsets, :func:`_wall_clock_sql`): business hours are wal
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -174,9 +175,6 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
     def wall(ts: str) -> str:
         return _wall_clock_sql(offsets, ts)
 
-    def bt(ts: str) -> str:
-        return _business_time_sql(options.business_hours, wall(ts))
-
     if not _cut_conversations(duck, as_of_ms, _STORAGE_ORDER):
         log.warning("DuckDB did not stream the messages in storage order; cutting sessions with a sort instead")
         _cut_conversations(duck, as_of_ms, "ORDER BY pos")
@@ -188,14 +186,17 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         """
     )
     # a customer-initiated session's first response is the reply to the customer turn that opens it
+    bt = functools.partial(_business_time_sql, options.business_hours)
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE frt AS
         WITH opening AS (
+            -- wall-clock time is a function of the timestamp: computed per session, not per message
             SELECT e.chat_no, k.kind, e.ts_ms AS start_ts, e.reply_ts AS first_out_ts,
-                   -- wall-clock and business time are functions of the timestamp: computed per session
-                   {wall("e.ts_ms")} AS start_wall, {bt("e.ts_ms")} AS start_bt, {bt("e.reply_ts")} AS first_out_bt
+                   {wall("e.ts_ms")} AS start_wall, {wall("e.reply_ts")} AS first_out_wall
             FROM turn_edges e JOIN chat_kind k USING (chat_no) WHERE e.turn_start AND e.new_session
+        ), timed AS (
+            SELECT *, {bt("start_wall")} AS start_bt, {bt("first_out_wall")} AS first_out_bt FROM opening
         )
         SELECT chat_no, kind, start_ts, start_wall,
                first_out_ts, first_out_ts IS NOT NULL AS answered,
@@ -203,66 +204,57 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
                -- DuckDB's greatest() skips NULLs: without the CASE an unanswered session would count as 0 s
                CASE WHEN first_out_ts IS NOT NULL THEN greatest(first_out_bt - start_bt, 0) / 1000.0 END AS bh_frt_s,
                date_trunc('week', epoch_ms(start_wall))::DATE AS week
-        FROM opening
+        FROM timed
         """
     )
     return wall
 
 
 def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> bool:
-    """``seq``, ``turn_edges`` and ``session_edges``; ``True`` if every window saw its rows in ``pos`` order.
+    """``turn_edges`` and ``session_edges``; ``True`` if the windows saw their rows in ``pos`` order.
 
-    ``seq`` flags each message: does it open a session (``new_session``), close one (``session_end``), open a
-    customer turn (``turn_start``), and is it the customer's last message before a business reply (``reply_ts``:
-    that reply's time)? The edges tables keep only the flagged rows, where the next row tells the rest: a turn's
-    reply is on its own row or on the next edge if that one is not a new turn or session; a session ends on its
-    own row or on the next edge. So there is no GROUP BY and no running count, only neighbours.
+    One pass of neighbour windows flags each message: does it open a session (``new_session``), open a customer
+    turn (``turn_start``), and is it the customer's last message before a business reply (``reply_ts``: that
+    reply's time)? Each table then keeps only its flagged rows, where the next one tells the rest: a turn's reply
+    is on its own row or on the next edge unless that one opens a turn; a session ends just before the next
+    session opens (that message's ``prev_ts``), or on the last message. So there is no GROUP BY, no running count.
 
     ``messages`` is stored in conversation order, numbered by ``pos`` (see load.py), so with ``order`` empty the
     windows stream over the rows as stored, with no sort. That is how DuckDB runs ``OVER ()``, not a promise of
-    SQL, so every window step also checks that ``pos`` only grew; the caller falls back to ``ORDER BY pos``
+    SQL, so the rows kept (about half of every chunk of messages, so a reordering of chunks, the way parallel
+    execution reorders, cannot hide) check that ``pos`` only grew; the caller falls back to ``ORDER BY pos``
     (correct, several times slower) if it did not. A neighbour from another chat does not count as a neighbour.
     """
-    duck.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE seq AS
-        WITH neighbours AS (
+    flagged = f"""
+        neighbours AS (
             SELECT chat_no, pos, ts_ms, is_from_me <> 0 AS outbound,
                    lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
                    lag(chat_no, 1, -1) OVER ({order}) = chat_no AS has_prev,
                    lag(ts_ms) OVER ({order}) AS prev_ts, lag(is_from_me) OVER ({order}) <> 0 AS prev_out,
                    lead(chat_no, 1, -1) OVER ({order}) = chat_no AND lead(is_from_me) OVER ({order}) <> 0 AS next_out,
-                   lead(ts_ms) OVER ({order}) AS next_ts
-            FROM messages WHERE ts_ms <= $as_of
+                   lead(ts_ms) OVER ({order}) AS next_ts, lead(pos, 1, -1) OVER ({order}) = -1 AS is_last
+            FROM messages WHERE ts_ms <= {int(as_of_ms)}
         ), flagged AS (
-            SELECT chat_no, pos, ts_ms, outbound, in_order, prev_out,
+            SELECT chat_no, pos, ts_ms, outbound, in_order, prev_ts, is_last,
                    CASE WHEN next_out AND NOT outbound THEN next_ts END AS reply_ts,
                    -- a reply to a pending customer turn never opens a session, however late it comes
                    NOT has_prev OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out))
-                       AS new_session
+                       AS new_session,
+                   NOT outbound AND (NOT has_prev OR prev_out OR ts_ms - prev_ts > {SESSION_GAP_MS}) AS turn_start
             FROM neighbours
-        )
-        SELECT chat_no, pos, ts_ms, outbound, reply_ts, new_session,
-               NOT outbound AND (new_session OR prev_out) AS turn_start,
-               -- the next message opens a session (a message of another chat always does), or there is none
-               lead(new_session, 1, true) OVER ({order}) AS session_end,
-               in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order
-        FROM flagged
-        """,
-        {"as_of": as_of_ms},
-    )
+        )"""
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE turn_edges AS
-        WITH edges AS (
-            SELECT chat_no, pos, ts_ms, new_session, turn_start, reply_ts, in_order,
-                   lag(pos, 1, -1) OVER ({order}) < pos AS edge_in_order,
-                   lead(turn_start OR new_session, 1, true) OVER ({order}) AS next_opens,
+        WITH {flagged}, edges AS (
+            SELECT chat_no, pos, ts_ms, new_session, turn_start, reply_ts,
+                   in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
+                   lead(turn_start, 1, true) OVER ({order}) AS next_opens,
                    lead(reply_ts) OVER ({order}) AS next_reply_ts
-            FROM seq WHERE turn_start OR reply_ts IS NOT NULL
+            FROM flagged WHERE turn_start OR reply_ts IS NOT NULL
         )
-        SELECT chat_no, pos, ts_ms, new_session, turn_start, in_order AND edge_in_order AS in_order,
-               -- only a turn's last message can be followed by the business: its own, or the next edge
+        SELECT chat_no, pos, ts_ms, new_session, turn_start, in_order,
+               -- only a turn's last message can be followed by the business: its own row, or the next edge
                CASE WHEN reply_ts IS NOT NULL THEN reply_ts WHEN NOT next_opens THEN next_reply_ts END AS reply_ts
         FROM edges
         """
@@ -270,15 +262,21 @@ def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: st
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE session_edges AS
-        SELECT chat_no, pos, ts_ms, outbound, new_session,
-               CASE WHEN session_end THEN ts_ms ELSE lead(ts_ms) OVER ({order}) END AS end_ts,
-               in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order
-        FROM seq WHERE new_session OR session_end
+        WITH {flagged}, edges AS (
+            SELECT chat_no, pos, ts_ms, outbound, new_session, is_last,
+                   in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
+                   -- the message before the next session's first one ends this session (even in another chat)
+                   lead(CASE WHEN new_session THEN prev_ts ELSE ts_ms END) OVER ({order}) AS next_end_ts
+            FROM flagged WHERE new_session OR is_last
+        )
+        SELECT chat_no, pos, ts_ms, outbound, new_session, in_order,
+               CASE WHEN is_last THEN ts_ms ELSE next_end_ts END AS end_ts
+        FROM edges
         """
     )
     ((in_order,),) = duck.execute(
-        "SELECT coalesce(bool_and(in_order), true) FROM (SELECT in_order FROM seq UNION ALL "
-        "SELECT in_order FROM turn_edges UNION ALL SELECT in_order FROM session_edges)"
+        "SELECT coalesce(bool_and(in_order), true) FROM "
+        "(SELECT in_order FROM turn_edges UNION ALL SELECT in_order FROM session_edges)"
     ).fetchall()
     return bool(in_order)
 
@@ -286,16 +284,16 @@ def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: st
 def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:
     """``turns``: one row per customer turn (a run of inbound messages), with the business reply that ended it."""
 
-    def bt(ts: str) -> str:
-        return _business_time_sql(options.business_hours, wall(ts))
-
+    bt = functools.partial(_business_time_sql, options.business_hours)
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE turns AS
-        WITH timed AS (
+        WITH opening AS (
             SELECT e.chat_no, e.pos, k.kind, e.ts_ms AS start_ts, e.reply_ts, {wall("e.ts_ms")} AS start_wall,
-                   {bt("e.ts_ms")} AS start_bt, {bt("e.reply_ts")} AS reply_bt
+                   {wall("e.reply_ts")} AS reply_wall
             FROM turn_edges e JOIN chat_kind k USING (chat_no) WHERE e.turn_start
+        ), timed AS (
+            SELECT * EXCLUDE (reply_wall), {bt("start_wall")} AS start_bt, {bt("reply_wall")} AS reply_bt FROM opening
         )
         SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s,
                CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS bh_reply_s,
