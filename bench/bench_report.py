@@ -1,6 +1,6 @@
 """Benchmark ``wamcp report`` (KPIs + HTML) against a straightforward pandas FRT/unanswered computation.
 
-Usage: ``.venv/bin/python bench/bench_report.py [--sizes 100000 1000000] [--out docs/benchmarks/report.md]``
+Usage: ``.venv/bin/python bench/bench_report.py [--sizes 100000 1000000 | --quick] [--out docs/benchmarks/report.md]``
 
 Each measurement runs in its own subprocess so its peak RSS (``ru_maxrss``) is its own. Stores are synthetic but
 shaped like a business inbox: customers open conversations (1-3 messages), the business answers after a log-normal
@@ -280,6 +280,7 @@ def run_worker(kind: str, db: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--quick", action="store_true", help="100k messages only (what bench/run_all.py --quick asks)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best one is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "report.md")
     parser.add_argument("--worker", choices=["engine", "engine-frt", "engine-profile", "pandas", "pandas-adbc"])
@@ -299,6 +300,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    if args.quick:
+        args.sizes = [100_000]
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in args.sizes:
@@ -392,8 +395,8 @@ def write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
         f"- **≥ 5× faster than pandas**: {'met' if wall_ratio >= 5 else 'NOT met'} in wall time "
         f"({wall_ratio:.1f}×; {cpu_ratio:.1f}× in CPU time). On the same FRT/unanswered computation the engine takes "
         f"{f['total_s']:.2f} s (load {f['load_s']:.2f} s, sessions and FRT {f['total_s'] - f['load_s']:.2f} s) "
-        f"against pandas' {p['total_s']:.2f} s (load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s). See "
-        "below for where the engine's time goes.",
+        f"against pandas' {p['total_s']:.2f} s (load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s), and it "
+        "computes more (business-hours FRT, session ends). See below for where its time goes.",
         "- **Linear growth**: see the marginal costs above; fixed costs (DuckDB and vl-convert start-up, chart "
         "rendering) dominate below a few hundred thousand messages.",
         "",
@@ -406,10 +409,19 @@ def write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
         "|---|---:|",
     ]
     lines += [f"| {name} | {seconds:.3f} s |" for name, seconds in big["profile"]["steps"].items()]
+    steps = big["profile"]["steps"]
+    read = next(v for k, v in steps.items() if k.startswith("read"))
+    total = _profile_total(big["profile"])
     lines += [
         "",
-        f"pandas on the same machine in the same run: load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s. "
-        f"Loading through ADBC instead of sqlite3 would take pandas' load to {q['load_s']:.2f} s.",
+        f"The floor is getting the rows out of SQLite: the read alone is {read:.2f} s of the profiled "
+        f"{total:.2f} s, in native code, with one packed row per chat (SQLite still decodes every row and formats "
+        "every timestamp as text). The SQL after it has no sort, no GROUP BY and no running count left: neighbour "
+        "windows over the stored order, two small filtered passes and per-session business-time arithmetic. "
+        f"A 5× margin over pandas' {p['total_s']:.2f} s leaves {p['total_s'] / 5:.2f} s for all of it.",
+        "",
+        f"pandas in the same run: load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s. Loading through ADBC "
+        f"instead of sqlite3 would take pandas' load to {q['load_s']:.2f} s (its whole run: {q['total_s']:.2f} s).",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
