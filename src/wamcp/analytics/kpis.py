@@ -1,17 +1,18 @@
 """The business KPIs of ``/work/shared/KPIS.md``, computed in DuckDB SQL over the loaded store.
 
-Everything is derived from one ordered pass over the messages: ``seq`` numbers each chat's messages by
-``(ts_ms, id)`` (``pos`` stands in for ``id``, see :mod:`.load`) and marks where a session and a customer turn
-start, then ``sessions``, ``turns`` and the summaries group it. The one rule a reader must keep in mind: a new
-session starts after a gap of more than 24 h, **except** for a business reply to a customer's pending turn — that
-reply belongs to the customer's session however late it is, so a slow answer is a long FRT, never an unanswered
-session plus a business-initiated one.
+Everything is derived from ordered passes over the messages, which :mod:`.load` stores in conversation order
+``(chat, ts_ms, id)``: neighbour windows flag where sessions and customer turns open and where a business reply
+follows, and ``turn_edges`` / ``session_edges`` keep just those rows (:func:`_cut_conversations`); ``sessions``,
+``frt``, ``turns`` and the summaries come from them. The one rule a reader must keep in mind: a new session starts
+after a gap of more than 24 h, **except** for a business reply to a customer's pending turn — that reply belongs to
+the customer's session however late it is, so a slow answer is a long FRT, never an unanswered session plus a
+business-initiated one.
 
-Business-hours time is plain SQL arithmetic, not a Python helper: each message gets ``bt``, the business
+Business-hours time is plain SQL arithmetic, not a Python helper: each session or turn gets ``bt``, the business
 milliseconds elapsed between a fixed Monday and its local wall-clock time (whole weeks x weekly hours, plus a
 clipped sum over the week's opening intervals). A business-hours duration is then ``bt(reply) - bt(inquiry)``, one
-vectorized subtraction for a million rows. DST is handled by converting every instant to local wall-clock time
-first (with zoneinfo's offsets, :func:`_wall_clock_sql`): business hours are wall-clock hours.
+vectorized subtraction per row. DST is handled by converting every instant to local wall-clock time first (with
+zoneinfo's offsets, :func:`_wall_clock_sql`): business hours are wall-clock hours.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def _scope_sql(include_groups: bool) -> str:
 
 
 def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> None:
-    """Tables behind :func:`compute_kpis`: ``chat_kind``, ``seq``, ``sessions``, ``frt``, ``turns``, ``msg``."""
+    """Tables behind :func:`compute_kpis`: those of :func:`_build_sessions`, then ``turns`` and ``msg``."""
     wall = _build_sessions(duck, options, as_of_ms)
     _build_turns(duck, options, wall)
     duck.execute(
@@ -283,7 +284,6 @@ def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: st
 
 def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:
     """``turns``: one row per customer turn (a run of inbound messages), with the business reply that ended it."""
-
     bt = functools.partial(_business_time_sql, options.business_hours)
     duck.execute(
         f"""
