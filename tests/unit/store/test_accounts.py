@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from wamcp.errors import StoreError
-from wamcp.store import MessageRow, PageResult, Store, SyncState
+from wamcp.store import ChatRow, MessageRow, PageResult, Store, SyncState
+from wamcp.store.export import export
 from wamcp.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 from ._helpers import make_page
@@ -145,3 +150,48 @@ def test_an_accounts_store_shares_the_connection_and_leaves_closing_to_its_owner
     assert view.account == "sales"
     with pytest.raises(StoreError, match="is closed"):
         view.count_messages()
+
+
+def _two_account_store(store: Store) -> None:
+    """The same customer (same JID, same message ids) in the default account and in 'sales', named differently."""
+    for account, name in (("default", "Alice"), ("sales", "Alice (sales)")):
+        view = store.for_account(account)
+        view.upsert_chats([ChatRow(CHAT, name, False, None)])
+        view.save_page(CHAT, make_page(CHAT, 0, 3, content=account), state=SyncState(CHAT))
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
+def test_exports_carry_the_account_and_filter_by_it(store: Store, tmp_path: Path, fmt: str) -> None:
+    _two_account_store(store)
+    out = tmp_path / f"all.{fmt}"
+    assert export(store, fmt, out).messages == 6
+    rows = _read(out, fmt)
+    assert [(r["account"], r["chat_name"], r["content"][:5]) for r in rows] == [
+        *[("default", "Alice", "defau")] * 3,
+        *[("sales", "Alice (sales)", "sales")] * 3,
+    ]
+    only = tmp_path / f"sales.{fmt}"
+    assert export(store, fmt, only, accounts=["sales"]).messages == 3
+    assert {r["account"] for r in _read(only, fmt)} == {"sales"}
+
+
+def _read(path: Path, fmt: str) -> list[dict[str, Any]]:
+    if fmt == "json":
+        return list(json.loads(path.read_text(encoding="utf-8")))
+    if fmt == "jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    if fmt == "csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+    return list(pq.read_table(path).to_pylist())
+
+
+def test_txt_export_puts_a_named_accounts_chats_in_its_own_directory(store: Store, tmp_path: Path) -> None:
+    _two_account_store(store)
+    result = export(store, "txt", tmp_path / "chats")
+    assert sorted(str(p.relative_to(tmp_path / "chats")) for p in result.files) == [
+        "WhatsApp Chat with Alice.txt",
+        "sales/WhatsApp Chat with Alice (sales).txt",
+    ]
+    assert "sales 0" in (tmp_path / "chats" / "sales" / "WhatsApp Chat with Alice (sales).txt").read_text()
+    assert "sales" not in (tmp_path / "chats" / "WhatsApp Chat with Alice.txt").read_text()
