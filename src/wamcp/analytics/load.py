@@ -8,14 +8,16 @@ types into two strings, which Arrow splits and casts in C++. The one thing to kn
 itself, which needs no sorter because the GROUP BY key is the key prefix), so a message's position ``pos`` in the
 stream breaks timestamp ties in ``id`` order, as KPIS.md asks. The message text is never read, and the store is
 opened **read-only** (``mode=ro``): a report can run during an extraction, and a mistyped path is an error rather
-than a new empty file.
+than a new empty file. A chat is ``(account, chat_jid)`` (the primary key's prefix, so the plan is unchanged): the
+same customer writing to two business numbers is two chats, never one.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -24,8 +26,9 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..redact import get_logger
+from ..store.sqlite import DEFAULT_ACCOUNT, account_tag
 
-__all__ = ["load_store", "open_store_readonly", "strings"]
+__all__ = ["load_store", "open_store_readonly", "store_accounts", "strings"]
 
 log = get_logger(__name__)
 
@@ -35,9 +38,10 @@ _PER_CHAT_SQL = """
            group_concat(ts_ms * 2 + (is_from_me <> 0)) AS packed,
            group_concat(coalesce(media_type, ''), char(31)) AS media,
            max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END) AS sender_name,
-           max(CASE WHEN is_from_me <> 0 THEN sender END) AS own_sender
+           max(CASE WHEN is_from_me <> 0 THEN sender END) AS own_sender,
+           account
     FROM messages NOT INDEXED {where}
-    GROUP BY chat_jid
+    GROUP BY account, chat_jid
 """
 
 
@@ -74,7 +78,19 @@ def strings(values: Iterable[str | None]) -> pa.Array:
     return result
 
 
-def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tuple[pa.Table, pa.Table]:
+def store_accounts(db_path: Path) -> list[str]:
+    """The names of the accounts in the store at ``db_path``, sorted."""
+    conn = open_store_readonly(db_path)
+    try:
+        tags = [tag for (tag,) in conn.execute("SELECT DISTINCT account FROM chats")]
+    except sqlite3.Error as err:
+        raise StoreError(f"cannot read store {db_path}: {err}") from err
+    finally:
+        conn.close()
+    return sorted(DEFAULT_ACCOUNT if tag == "" else tag for tag in tags)
+
+
+def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None, str]]) -> tuple[pa.Table, pa.Table]:
     """Per-chat packed rows -> (messages, chats) Arrow tables."""
     jids = strings(row[0] for row in per_chat)
     packed = pc.split_pattern(strings(row[1] for row in per_chat), ",")
@@ -101,27 +117,35 @@ def _unpack(per_chat: list[tuple[str, str, str, str | None, str | None]]) -> tup
             "jid": jids,
             "sender_name": strings(row[3] for row in per_chat),
             "own_sender": strings(row[4] for row in per_chat),
+            "account": strings(row[5] for row in per_chat),
         }
     )
     return messages, chats
 
 
-def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPyConnection:
+def load_store(
+    db_path: Path, *, until_ms: int | None = None, accounts: Sequence[str] | None = None
+) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection holding ``messages`` and ``chats`` from the store at ``db_path``.
 
     ``messages``: ``chat_no, pos, ts_ms, is_from_me, media_type``; ``chats``: ``chat_no, jid, name, sender_name``
     (a customer's own display name, when the chat has none) and ``own_sender`` (the business's number as seen in
     that chat). Messages newer than ``until_ms`` are left out: a report "as of" a date must not see the future.
-    The caller closes the returned connection.
+    ``accounts`` (names) keeps only those accounts' chats (default: all). The caller closes the returned connection.
     """
     conn = open_store_readonly(db_path)
-    where = "" if until_ms is None else f"WHERE ts_ms <= {int(until_ms)}"
+    conditions = [] if until_ms is None else [f"ts_ms <= {int(until_ms)}"]
+    params: tuple[str, ...] = ()
+    if accounts is not None:
+        conditions.append("account IN (SELECT value FROM json_each(?))")
+        params = (json.dumps([account_tag(name) for name in accounts]),)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     gc_was_enabled = gc.isenabled()
     # the fetch allocates many small objects at once, none of them cyclic: collecting meanwhile is pure overhead
     gc.disable()
     try:
-        per_chat = conn.execute(_PER_CHAT_SQL.format(where=where)).fetchall()
-        names = conn.execute("SELECT jid, name FROM chats").fetchall()
+        per_chat = conn.execute(_PER_CHAT_SQL.format(where=where), params).fetchall()
+        names = conn.execute("SELECT account, jid, name FROM chats").fetchall()
     except sqlite3.Error as err:
         raise StoreError(f"cannot read store {db_path}: {err}") from err
     finally:
@@ -131,8 +155,9 @@ def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPy
     messages, chats = _unpack(per_chat)
     chat_names = pa.table(
         {
-            "jid": strings(n[0] for n in names),
-            "name": strings(n[1] for n in names),
+            "account": strings(n[0] for n in names),
+            "jid": strings(n[1] for n in names),
+            "name": strings(n[2] for n in names),
         }
     )
     log.debug("loaded %d messages in %d chats from the store", messages.num_rows, chats.num_rows)
@@ -149,7 +174,7 @@ def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPy
         )
         duck.execute(
             "CREATE TABLE chats AS SELECT c.chat_no, c.jid, n.name, c.sender_name, c.own_sender "
-            "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (jid)"
+            "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (account, jid)"
         )
         for view in ("_messages_arrow", "_chats_arrow", "_names_arrow"):
             duck.unregister(view)
