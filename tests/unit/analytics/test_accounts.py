@@ -8,8 +8,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from wamcp.analytics import ReportOptions, build_report
 from wamcp.analytics.kpis import analyze
+from wamcp.errors import StoreError
+from wamcp.store.schema import MIGRATIONS
 
 from .builder import sample_store
 
@@ -79,3 +83,14 @@ def test_the_html_says_which_accounts_it_covers(tmp_path: Path) -> None:
     assert "Accounts: sales<" in result.html_path.read_text(encoding="utf-8")
     result = build_report(path, tmp_path / "all", OPTIONS)
     assert "Accounts: default, sales<" in result.html_path.read_text(encoding="utf-8")
+
+
+def test_a_store_from_before_accounts_asks_to_be_migrated_first(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in (0, 1):
+        conn.executescript(f"BEGIN; {MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
+    conn.close()
+    with pytest.raises(StoreError, match=r"schema version 2, older than this wamcp \(3\)") as caught:
+        analyze(path, OPTIONS)
+    assert "wamcp extract" in str(caught.value)
