@@ -171,3 +171,37 @@ def test_no_account_reachable_exits_3(tmp_path: Path) -> None:
     assert code == 3, stderr
     assert summary["status"] == "failed"
     assert {r["status"] for r in summary["accounts"].values()} == {"failed"}
+
+
+def test_without_all_the_account_named_default_is_extracted_as_before(
+    tmp_path: Path, bridges: dict[str, Path], servers: dict[str, str]
+) -> None:
+    config = _config(tmp_path / "mcp_config.json", {"default": servers["sales"], "support": servers["support"]})
+    store = tmp_path / "whatsapp.db"
+
+    code, summary, stderr = _extract(tmp_path, config, store)
+
+    assert code == 0, stderr
+    assert "accounts" not in summary  # the single-account summary, as before
+    assert summary["messages_new"] == 901
+    assert _store_by_account(store) == {"": server_messages(bridges["sales"])}
+
+
+def test_without_all_a_config_of_named_accounts_only_says_how_to_choose(tmp_path: Path) -> None:
+    config = _config(tmp_path / "mcp_config.json", {"sales": "http://127.0.0.1:9/mcp"})
+    done = run_cli(
+        [WAMCP, "extract", "--config", str(config), "--db", str(tmp_path / "w.db")],
+        cwd=tmp_path,
+        env=user_env(tmp_path),
+    )
+    assert done.returncode == 2
+    assert "names accounts (sales) and none is 'default'" in done.stderr
+    assert "--all or --account NAME" in done.stderr
+    assert not (tmp_path / "w.db").exists()
+    done = run_cli(
+        [WAMCP, "extract", "--config", str(config), "--db", str(tmp_path / "w.db"), "--all", "--demo"],
+        cwd=tmp_path,
+        env=user_env(tmp_path),
+    )
+    assert done.returncode == 2
+    assert "--all/--account extract the config's accounts" in done.stderr
