@@ -135,8 +135,9 @@ async def extract_accounts(
     started = time.perf_counter()
 
     async def run_one(result: AccountResult, config: WhatsAppConfig) -> None:
-        client = client_factory(config)
+        client = None
         try:
+            client = client_factory(config)
             result.summary, result.error = await _run_account(
                 client,
                 store.for_account(result.account),
@@ -144,17 +145,22 @@ async def extract_accounts(
                 progress(result.account) if progress is not None else None,
                 quiet_connect,
             )
-        except MCPClientError as err:  # e.g. a store error while starting: this account only
+        except MCPClientError as err:  # e.g. a bad config or a store error while starting: this account only
             result.error = err
         finally:
-            with anyio.CancelScope(shield=True):
-                await client.disconnect()
+            if client is not None:
+                with anyio.CancelScope(shield=True):
+                    await client.disconnect()
         if result.error is not None:
             logger.info("account %s failed: %s", result.account, redact(str(result.error)))
 
-    async with anyio.create_task_group() as group:
-        for result in results:
-            group.start_soon(run_one, result, accounts[result.account])
+    try:
+        async with anyio.create_task_group() as group:
+            for result in results:
+                group.start_soon(run_one, result, accounts[result.account])
+    except BaseExceptionGroup as group_error:
+        # What escapes run_one is unexpected (a bug, or Ctrl-C): surface it as itself, as the Extractor does.
+        raise group_error.exceptions[0] from None
     return AccountsSummary(results, duration=time.perf_counter() - started)
 
 

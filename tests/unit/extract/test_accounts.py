@@ -14,7 +14,7 @@ import anyio.lowlevel
 import pytest
 
 from wamcp.config import WhatsAppConfig
-from wamcp.errors import MCPConnectionError, MCPToolError
+from wamcp.errors import ConfigError, MCPConnectionError, MCPToolError
 from wamcp.extract import ExtractOptions
 from wamcp.extract_accounts import AccountResult, AccountsSummary, extract_accounts
 from wamcp.store import Store
@@ -140,3 +140,23 @@ def test_overall_status_and_what_exit_code_it_calls_for() -> None:
     broken = AccountsSummary([result("a", MCPToolError("x")), result("b", MCPConnectionError("y"))])
     assert broken.status == "failed"
     assert not broken.only_connection_errors
+
+
+@pytest.mark.anyio
+async def test_an_account_whose_client_cannot_be_built_fails_alone(tmp_path: Path) -> None:
+    messages = make_messages(30, 2)
+    good = FakeClient(messages)
+
+    def factory(config: WhatsAppConfig) -> FakeClient:
+        if config.server.name == "broken":
+            raise ConfigError("whatsapp.phone_number is not valid")
+        return good
+
+    accounts = {name: WhatsAppConfig(server={"name": name}) for name in ("broken", "good")}  # type: ignore[arg-type]
+    with Store.open(tmp_path / "s.db") as store:
+        summary = await extract_accounts(accounts, store, ExtractOptions(page_size=5), client_factory=factory)
+
+    assert [(r.account, r.status) for r in summary.results] == [("broken", "failed"), ("good", "complete")]
+    assert isinstance(summary.results[0].error, ConfigError)
+    assert not summary.only_connection_errors
+    assert good.disconnected
