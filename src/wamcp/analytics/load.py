@@ -8,7 +8,7 @@ types into two strings, which Arrow splits and casts in C++. The one thing to kn
 itself, which needs no sorter because the GROUP BY key is the key prefix), so a message's position ``pos`` in the
 stream breaks timestamp ties in ``id`` order, as KPIS.md asks. The message text is never read, and the store is
 opened **read-only** (``mode=ro``): a report can run during an extraction, and a mistyped path is an error rather
-than a new empty file. A chat is ``(account, chat_jid)`` (the primary key's prefix, so the plan is unchanged): the
+than a new empty file. A chat is ``(chat_jid, account)`` (the primary key's prefix, so the plan is unchanged): the
 same customer writing to two business numbers is two chats, never one.
 """
 
@@ -42,7 +42,7 @@ _PER_CHAT_SQL = """
            max(CASE WHEN is_from_me <> 0 THEN sender END) AS own_sender,
            account
     FROM messages NOT INDEXED {where}
-    GROUP BY account, chat_jid
+    GROUP BY chat_jid, account
 """
 
 

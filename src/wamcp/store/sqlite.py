@@ -5,7 +5,7 @@ in one ``BEGIN IMMEDIATE`` transaction, and every upsert is idempotent, so a pro
 page and a rerun converges to exactly the source. Counts are honest: a row that is stored again unchanged is neither new
 nor updated (the upsert's ``WHERE ... IS NOT ...`` turns it into a no-op that SQLite does not count as a change).
 
-Several WhatsApp accounts share one store: every key starts with the account. A :class:`Store` writes (and reads
+Several WhatsApp accounts share one store: the account is part of every key. A :class:`Store` writes (and reads
 cursors) for one account, the default one unless it comes from :meth:`Store.for_account`; reads of messages and chats
 span every account unless ``accounts`` narrows them. Account *names* cross this API; the default account is stored
 as ``''``, so a single-account store pays nothing per row for the column.
@@ -118,7 +118,7 @@ _MESSAGE_DATA_COLUMNS = (
 _UPSERT_MESSAGE = f"""
 INSERT INTO messages ({_MESSAGE_COLUMNS}, first_run, updated_run, account)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (account, chat_jid, id) DO UPDATE SET
+ON CONFLICT (chat_jid, account, id) DO UPDATE SET
     {", ".join(f"{c} = excluded.{c}" for c in _MESSAGE_DATA_COLUMNS)}, updated_run = excluded.updated_run
 WHERE ({", ".join(f"messages.{c}" for c in _MESSAGE_DATA_COLUMNS)})
    IS NOT ({", ".join(f"excluded.{c}" for c in _MESSAGE_DATA_COLUMNS)})
@@ -130,7 +130,7 @@ _CHAT_DIFF_MIN = 1_000
 
 _UPSERT_CHAT = """
 INSERT INTO chats (jid, name, is_group, last_message_ts_ms, updated_run, account) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (account, jid) DO UPDATE SET
+ON CONFLICT (jid, account) DO UPDATE SET
     name = coalesce(excluded.name, chats.name),
     is_group = excluded.is_group,
     last_message_ts_ms = max(coalesce(excluded.last_message_ts_ms, chats.last_message_ts_ms),
@@ -145,7 +145,7 @@ WHERE (chats.name, chats.is_group, chats.last_message_ts_ms)
 # save_page makes sure the chat exists (exports list chats from this table) and advances its last message time.
 _TOUCH_CHAT = """
 INSERT INTO chats (jid, is_group, last_message_ts_ms, updated_run, account) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (account, jid) DO UPDATE SET
+ON CONFLICT (jid, account) DO UPDATE SET
     last_message_ts_ms = excluded.last_message_ts_ms, updated_run = excluded.updated_run
 WHERE chats.last_message_ts_ms IS NULL OR chats.last_message_ts_ms < excluded.last_message_ts_ms
 """
@@ -153,7 +153,7 @@ WHERE chats.last_message_ts_ms IS NULL OR chats.last_message_ts_ms < excluded.la
 _UPSERT_SYNC_STATE = """
 INSERT INTO sync_state (chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run, updated_at, account)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (account, chat_jid) DO UPDATE SET
+ON CONFLICT (chat_jid, account) DO UPDATE SET
     newest_ts_ms = excluded.newest_ts_ms, oldest_ts_ms = excluded.oldest_ts_ms,
     backfill_complete = excluded.backfill_complete, cursor = excluded.cursor,
     last_run = excluded.last_run, updated_at = excluded.updated_at
