@@ -88,9 +88,8 @@ MIGRATIONS: tuple[str, ...] = (
     # of them, so a chat is (jid, account) everywhere. SQLite cannot change a primary key in place: each table is
     # rebuilt (create, copy in key order, drop, rename) inside this migration's transaction. Existing rows belong
     # to the default account, stored as '' (an empty string costs no payload bytes in a row or an index entry).
-    # The account comes second in every key: B-tree searches still decide on the JID at once (SQLite's fast path
-    # for a leading text column), which keeps single-account writes as fast as before; an account-first key cost
-    # ~10 % more CPU per page in bench runs, since '' = '' on every comparison.
+    # The account comes second in every key, so B-tree comparisons still decide on the JID first, as before
+    # (SQLite's fast path for a deciding leading text column); with '' first, every comparison would tie on it.
     """
     CREATE TABLE chats_v3 (
         jid                TEXT NOT NULL,
