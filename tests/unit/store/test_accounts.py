@@ -195,3 +195,18 @@ def test_txt_export_puts_a_named_accounts_chats_in_its_own_directory(store: Stor
     ]
     assert "sales 0" in (tmp_path / "chats" / "sales" / "WhatsApp Chat with Alice (sales).txt").read_text()
     assert "sales" not in (tmp_path / "chats" / "WhatsApp Chat with Alice.txt").read_text()
+
+
+@pytest.mark.parametrize("count", [3, 1_500])  # small listings upsert; large ones are compared with the table first
+def test_listing_the_same_chats_in_another_account_adds_them_there(store: Store, count: int) -> None:
+    rows = [ChatRow(f"4915100{i:05d}@s.whatsapp.net", f"c{i}", False, 1_000 + i) for i in range(count)]
+    sales, support = store.for_account("sales"), store.for_account("support")
+    assert sales.upsert_chats(rows) == PageResult(new=count, updated=0)
+    assert support.upsert_chats(rows) == PageResult(new=count, updated=0)
+    assert sales.upsert_chats(rows) == PageResult(new=0, updated=0)
+    renamed = [rows[0]._replace(name="renamed"), *rows[1:]]
+    assert support.upsert_chats(renamed) == PageResult(new=0, updated=1)
+    names = {(account, chat.jid): chat.name for account, chat in store.account_chats()}
+    assert names[("sales", rows[0].jid)] == "c0"
+    assert names[("support", rows[0].jid)] == "renamed"
+    assert len(names) == 2 * count
