@@ -1,6 +1,8 @@
 """Configuration: the seed's ``mcp_config.json`` schema, environment variables and their precedence.
 
 Precedence, highest first: explicit arguments > environment (``MCP_WHATSAPP_*``) > the config file > defaults.
+Several WhatsApp accounts (one server per business number) go under ``whatsapp.accounts``; each inherits what it
+does not set from the top-level block, except what identifies one server or number (:data:`NOT_INHERITED`).
 The config file is the first that exists of: the ``path`` argument, ``$MCP_CONFIG_FILE``, ``./mcp_config.json``,
 and ``mcp_config.json`` in the user's config directory. Every value remembers where it came from
 (:attr:`LoadedConfig.sources`), so ``wamcp config show`` can say so. Invalid input raises :class:`ConfigError`
@@ -12,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
@@ -28,7 +31,9 @@ from .redact import get_logger, register_secret
 
 __all__ = [
     "CONFIG_FILE_NAME",
+    "DEFAULT_ACCOUNT",
     "ENV_VARS",
+    "NOT_INHERITED",
     "SAMPLE_FILE_NAME",
     "LoadedConfig",
     "MCPConnectionType",
@@ -48,6 +53,20 @@ logger = get_logger(__name__)
 CONFIG_FILE_NAME = "mcp_config.json"
 SAMPLE_FILE_NAME = "mcp_config_sample.json"
 DEFAULT_SERVER_NAME = "github.com/lharries/whatsapp-mcp"
+
+#: The name of the one account of a config without ``accounts`` (the seed's single ``whatsapp`` block).
+DEFAULT_ACCOUNT = "default"
+#: Keys an account never inherits from the top-level block: they identify one server or one business number, so
+#: inheriting them would send one server's token to another, or sync two accounts from the same server.
+NOT_INHERITED: tuple[tuple[str, ...], ...] = (
+    ("phone_number",),
+    ("server", "endpoint"),
+    ("server", "endpoints"),
+    ("server", "command"),
+    ("server", "args"),
+    ("server", "auth_token"),
+)
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 #: The seed's environment variables and the key each one sets.
 ENV_VARS: dict[str, tuple[str, ...]] = {
@@ -188,6 +207,47 @@ class WhatsAppConfig(BaseSettings):
     server_timezone: str | None = Field(
         None, description="IANA zone the server prints times in; default: this machine's zone"
     )
+    accounts: dict[str, WhatsAppConfig] = Field(
+        default_factory=dict,
+        description="several business numbers, one server each, by name; each inherits the keys above it sets not",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, data: Any) -> Any:
+        """Give every account the top-level keys it does not set itself (except :data:`NOT_INHERITED`)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("accounts"), Mapping):
+            return data
+        base = {key: _plain(value) for key, value in data.items() if key != "accounts"}
+        for path in NOT_INHERITED:
+            _deep_pop(base, path)
+        accounts = {
+            name: _merge(base, own) if isinstance(own, Mapping) else own for name, own in data["accounts"].items()
+        }
+        return {**data, "accounts": accounts}
+
+    @field_validator("accounts")
+    @classmethod
+    def _valid_accounts(cls, accounts: dict[str, WhatsAppConfig]) -> dict[str, WhatsAppConfig]:
+        for name, account in accounts.items():
+            if not _ACCOUNT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"account name {name!r} is not valid: use letters, digits, '_', '.' or '-' (at most 64, "
+                    "starting with a letter or digit)"
+                )
+            if account.accounts:
+                raise ValueError(f"account {name!r} has its own accounts; accounts cannot be nested")
+            if not {"endpoint", "command"} & account.server.model_fields_set:
+                raise ValueError(
+                    f"account {name!r} names no server: set whatsapp.accounts.{name}.server.endpoint "
+                    "(or server.command for stdio); accounts do not inherit the top-level server's address"
+                )
+        return accounts
+
+    def account_configs(self) -> dict[str, WhatsAppConfig]:
+        """Every configured account by name: the ``accounts`` when there are any, else this block as
+        :data:`DEFAULT_ACCOUNT`."""
+        return dict(self.accounts) if self.accounts else {DEFAULT_ACCOUNT: self}
 
     @field_validator("phone_number")
     @classmethod
@@ -251,19 +311,27 @@ class LoadedConfig:
     sources: dict[str, str] = field(default_factory=dict)
 
     def redacted(self) -> dict[str, Any]:
-        """The effective config as the seed's JSON shape, with the token and phone number masked."""
-        data = self.config.model_dump(mode="json")
-        if data["server"].get("auth_token"):
-            data["server"]["auth_token"] = "***"
-        if data.get("phone_number"):
-            from .redact import mask_phone
-
-            data["phone_number"] = mask_phone(str(data["phone_number"]))
-        from .redact import redact_headers
-
-        data["server"]["custom_headers"] = redact_headers(data["server"]["custom_headers"])
-        data["server"]["env"] = {k: "***" for k in data["server"]["env"]}
+        """The effective config as the seed's JSON shape, with tokens and phone numbers masked (``accounts`` only
+        when there are some, each as its effective, inherited values)."""
+        data = _redact_block(self.config.model_dump(mode="json"))
+        accounts = data.pop("accounts")
+        if accounts:
+            data["accounts"] = {name: _redact_block(block) for name, block in accounts.items()}
+            for block in data["accounts"].values():
+                del block["accounts"]
         return {"whatsapp": data}
+
+
+def _redact_block(data: dict[str, Any]) -> dict[str, Any]:
+    from .redact import mask_phone, redact_headers
+
+    if data["server"].get("auth_token"):
+        data["server"]["auth_token"] = "***"
+    if data.get("phone_number"):
+        data["phone_number"] = mask_phone(str(data["phone_number"]))
+    data["server"]["custom_headers"] = redact_headers(data["server"]["custom_headers"])
+    data["server"]["env"] = {k: "***" for k in data["server"]["env"]}
+    return data
 
 
 def default_config_paths() -> list[Path]:
@@ -293,6 +361,24 @@ def _deep_set(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None
     target[path[-1]] = value
 
 
+def _deep_pop(target: dict[str, Any], path: tuple[str, ...]) -> None:
+    for key in path[:-1]:
+        inner = target.get(key)
+        if not isinstance(inner, dict):
+            return
+        target = inner
+    target.pop(path[-1], None)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain data for merging: a model becomes the dict of the fields that were set on it."""
+    if isinstance(value, BaseModel):
+        return {key: _plain(getattr(value, key)) for key in value.model_fields_set}
+    if isinstance(value, Mapping):
+        return {key: _plain(inner) for key, inner in value.items()}
+    return value
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -320,9 +406,15 @@ def _read_file(path: Path) -> dict[str, Any]:
     return section
 
 
+def _has_token(section: Any) -> bool:
+    server = section.get("server") if isinstance(section, Mapping) else None
+    return isinstance(server, Mapping) and bool(server.get("auth_token"))
+
+
 def _warn_if_world_readable(path: Path, section: Mapping[str, Any]) -> None:
-    server = section.get("server")
-    if not isinstance(server, Mapping) or not server.get("auth_token"):
+    accounts = section.get("accounts")
+    blocks = [section, *(accounts.values() if isinstance(accounts, Mapping) else ())]
+    if not any(_has_token(block) for block in blocks):
         return
     try:
         mode = path.stat().st_mode
@@ -385,22 +477,33 @@ def _keys_at(path: tuple[str, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+def _model_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The path of ``path``'s key in the model: an account's keys are the top-level block's keys."""
+    while len(path) >= 2 and path[0] == "accounts":
+        path = path[2:]
+    return path
+
+
 def _explain(err: ValidationError, origin: Mapping[tuple[str, ...], str]) -> ConfigError:
     first = err.errors()[0]
     path = tuple(str(p) for p in first["loc"])
     key = ".".join(("whatsapp", *path))
     where = origin.get(path, "configuration")
     value = first.get("input")
+    if path == ("accounts",) and first["type"] == "value_error":
+        # our own account checks: the message names the key; the value (every account, tokens too) is not shown
+        where = next((o for p, o in origin.items() if p[:1] == ("accounts",)), where)
+        return ConfigError(f"{where}: {first['msg'].removeprefix('Value error, ')}")
     if first["type"] == "extra_forbidden":
-        known = _keys_at(path[:-1])
+        known = [k for k in _keys_at(_model_path(path[:-1])) if not (k == "accounts" and path[:1] == ("accounts",))]
         close = difflib.get_close_matches(path[-1], known, n=1)
         suggestion = f"did you mean {close[0]!r}? " if close else ""
         return ConfigError(
             f"{where}: unknown key {key}",
             hint=f"{suggestion}known keys here: {', '.join(known)}",
         )
-    shown = "***" if path[-1] in {"auth_token"} else json.dumps(value, default=str)
-    allowed = _allowed_for(path)
+    shown = "***" if path[-1] in {"auth_token", "phone_number"} else json.dumps(value, default=str)
+    allowed = _allowed_for(_model_path(path))
     reason = first["msg"]
     if allowed:
         reason = f"expected one of: {allowed}"
@@ -455,7 +558,11 @@ def load_config(
 
     sources: dict[str, str] = {}
     for key in flatten(config.model_dump()):
-        sources[".".join(key)] = origin.get(key, "default")
+        source = origin.get(key)
+        if source is None and key[:1] == ("accounts",):
+            inherited = origin.get(key[2:])
+            source = f"inherited ({inherited})" if inherited and key[2:] not in NOT_INHERITED else None
+        sources[".".join(key)] = source or "default"
     return LoadedConfig(config=config, path=file_path, sources=sources)
 
 

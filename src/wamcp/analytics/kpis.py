@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from ..redact import get_logger, mask_phone, redact
-from .load import load_store, strings
+from .load import load_store, store_accounts, strings
 from .options import DAY_MS, WEEK_MS, BusinessHours, ReportOptions
 
 __all__ = [
@@ -792,8 +792,11 @@ def _with_labels(table: pa.Table) -> pa.Table:
 def analyze(db_path: Path | str, options: ReportOptions | None = None) -> Analysis:
     """Load the store at ``db_path`` and compute every KPI (the Python entry point without HTML)."""
     opts = options or ReportOptions()
-    duck = load_store(Path(db_path), until_ms=opts.until_ms)
+    duck = load_store(Path(db_path), until_ms=opts.until_ms, accounts=opts.accounts)
     try:
-        return compute_kpis(duck, opts)
+        analysis = compute_kpis(duck, opts)
     finally:
         duck.close()
+    # which accounts' chats the figures cover (a store may hold several business numbers)
+    analysis.kpis["accounts"] = list(opts.accounts) if opts.accounts is not None else store_accounts(Path(db_path))
+    return analysis

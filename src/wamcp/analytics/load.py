@@ -14,14 +14,15 @@ The KPI SQL relies on it: with ``preserve_insertion_order`` (DuckDB's default) a
 sessions are cut with streaming ``lag``/running sums ``OVER ()`` instead of one sort per window (checking, through
 ``pos``, that they did see that order). The message text is never read, and the store is opened **read-only**
 (``mode=ro``): a report can run during an extraction (WAL mode: it reads the last commit), and a mistyped path is
-an error rather than a new empty file.
+an error rather than a new empty file. A chat is ``(chat_jid, account)`` (the primary key's prefix, so the plan is
+unchanged): the same customer writing to two business numbers is two chats, never one.
 """
 
 from __future__ import annotations
 
 import gc
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,8 +32,10 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..redact import get_logger
+from ..store.schema import SCHEMA_VERSION
+from ..store.sqlite import DEFAULT_ACCOUNT, account_tag
 
-__all__ = ["load_store", "open_store_readonly", "strings"]
+__all__ = ["load_store", "open_store_readonly", "store_accounts", "strings"]
 
 log = get_logger(__name__)
 
@@ -45,13 +48,15 @@ _PER_CHAT_SQL = """
            group_concat(ts_ms * 2 + (is_from_me <> 0)) AS packed,
            group_concat(coalesce(media_type, ''), char(31)) AS media,
            coalesce(max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END), '') AS sender_name,
-           coalesce('=' || max(CASE WHEN is_from_me <> 0 THEN sender END), '') AS own_sender
+           coalesce('=' || max(CASE WHEN is_from_me <> 0 THEN sender END), '') AS own_sender,
+           account
     FROM messages NOT INDEXED {where}
-    GROUP BY chat_jid
+    GROUP BY chat_jid, account
 """
-_NAMES_SQL = "SELECT jid, coalesce('=' || name, '') AS name FROM chats"
-_PER_CHAT_COLUMNS = ("chat_jid", "packed", "media", "sender_name", "own_sender")
-_NAMES_COLUMNS = ("jid", "name")
+# ``account`` is NOT NULL ('' for the default account), so it needs no coalescing.
+_NAMES_SQL = "SELECT account, jid, coalesce('=' || name, '') AS name FROM chats"
+_PER_CHAT_COLUMNS = ("chat_jid", "packed", "media", "sender_name", "own_sender", "account")
+_NAMES_COLUMNS = ("account", "jid", "name")
 
 
 def open_store_readonly(db_path: Path) -> sqlite3.Connection:
@@ -72,7 +77,26 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
     if not {"messages", "chats"} <= tables:
         conn.close()
         raise StoreError(f"{db_path} is not a wamcp store (no messages/chats tables)", hint="pass --db whatsapp.db")
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version < SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"store {db_path} has schema version {version}, older than this wamcp ({SCHEMA_VERSION})",
+            hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
+        )
     return conn
+
+
+def store_accounts(db_path: Path) -> list[str]:
+    """The names of the accounts in the store at ``db_path``, sorted."""
+    conn = open_store_readonly(db_path)
+    try:
+        tags = [tag for (tag,) in conn.execute("SELECT DISTINCT account FROM chats")]
+    except sqlite3.Error as err:
+        raise StoreError(f"cannot read store {db_path}: {err}") from err
+    finally:
+        conn.close()
+    return sorted(DEFAULT_ACCOUNT if tag == "" else tag for tag in tags)
 
 
 def _readonly_uri(db_path: Path) -> str:
@@ -147,10 +171,19 @@ def _read_sqlite3(conn: sqlite3.Connection, per_chat_sql: str) -> tuple[pa.Table
     )
 
 
-def _read_store(db_path: Path, until_ms: int | None) -> tuple[pa.Table, pa.Table]:
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _read_store(db_path: Path, until_ms: int | None, accounts: Sequence[str] | None) -> tuple[pa.Table, pa.Table]:
     conn = open_store_readonly(db_path)  # also checks that this is a wamcp store, with a clear error if not
     try:
-        per_chat_sql = _PER_CHAT_SQL.format(where="" if until_ms is None else f"WHERE ts_ms <= {int(until_ms)}")
+        conditions = [] if until_ms is None else [f"ts_ms <= {int(until_ms)}"]
+        if accounts is not None:
+            # inlined as quoted literals: the ADBC path runs the statement without bound parameters
+            tags = ", ".join(_sql_text(account_tag(name)) for name in accounts) or "NULL"
+            conditions.append(f"account IN ({tags})")
+        per_chat_sql = _PER_CHAT_SQL.format(where=f"WHERE {' AND '.join(conditions)}" if conditions else "")
         tables = _read_adbc(db_path, per_chat_sql)
         if tables is not None:
             return tables
@@ -216,25 +249,29 @@ def _unpack(per_chat: pa.Table) -> tuple[pa.Table, pa.Table]:
             "jid": jids,
             "sender_name": _text(per_chat["sender_name"]),
             "own_sender": _text(per_chat["own_sender"]),
+            "account": _text(per_chat["account"]),
         }
     )
     return messages, chats
 
 
-def load_store(db_path: Path, *, until_ms: int | None = None) -> duckdb.DuckDBPyConnection:
+def load_store(
+    db_path: Path, *, until_ms: int | None = None, accounts: Sequence[str] | None = None
+) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection holding ``messages`` and ``chats`` from the store at ``db_path``.
 
     ``messages``: ``chat_no, pos, ts_ms, is_from_me, media_type``, stored in ``(chat_no, ts_ms, id)`` order and
     numbered in it by ``pos``;
     ``chats``: ``chat_no, jid, name, sender_name`` (a customer's own display name, when the chat has none) and
     ``own_sender`` (the business's number as seen in that chat). Messages newer than ``until_ms`` are left out: a
-    report "as of" a date must not see the future. The caller closes the returned connection.
+    report "as of" a date must not see the future. ``accounts`` (names) keeps only those accounts' chats (default:
+    all). The caller closes the returned connection.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamcp-duckdb") as pool:
         # a new DuckDB database takes ~0.1 s to set up its catalog: done meanwhile, as reading releases the GIL
         connecting = pool.submit(duckdb.connect, ":memory:")
         try:
-            per_chat, names = _read_store(db_path, until_ms)
+            per_chat, names = _read_store(db_path, until_ms, accounts)
             messages, chats = _unpack(per_chat)
         except BaseException:
             if connecting.exception() is None:
@@ -249,7 +286,9 @@ def _to_duckdb(
 ) -> duckdb.DuckDBPyConnection:
     """Fill the empty database ``duck`` with the ``messages`` and ``chats`` tables (closing it on failure)."""
     try:
-        chat_names = pa.table({"jid": _text(names["jid"]), "name": _text(names["name"])})
+        chat_names = pa.table(
+            {"account": _text(names["account"]), "jid": _text(names["jid"]), "name": _text(names["name"])}
+        )
         # Every timestamp is handled as UTC ms; zone conversion happens explicitly in the KPI SQL.
         duck.execute("SET TimeZone = 'UTC'")
         duck.register("_messages_arrow", messages)
@@ -263,8 +302,8 @@ def _to_duckdb(
         duck.execute(
             "CREATE TABLE chats AS SELECT c.chat_no, c.jid, "
             "CASE WHEN n.name <> '' THEN n.name[2:] END AS name, nullif(c.sender_name, '') AS sender_name, "
-            "CASE WHEN c.own_sender <> '' THEN c.own_sender[2:] END AS own_sender "
-            "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (jid)"
+            "CASE WHEN c.own_sender <> '' THEN c.own_sender[2:] END AS own_sender, c.account "
+            "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (account, jid)"
         )
         for view in ("_messages_arrow", "_chats_arrow", "_names_arrow"):
             duck.unregister(view)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -199,6 +200,7 @@ class ReportOptions:
     until_ms: int | None = None
     include_groups: bool = False
     dormant_days: int = 30
+    accounts: tuple[str, ...] | None = None  # None: every account in the store
 
     @classmethod
     def from_text(
@@ -210,6 +212,7 @@ class ReportOptions:
         since: str | None = None,
         until: str | None = None,
         include_groups: bool = False,
+        accounts: Sequence[str] | None = None,
     ) -> ReportOptions:
         """Parse the CLI spellings; raises :class:`~wamcp.errors.ConfigError` naming the bad option."""
         zone = parse_timezone(timezone) if timezone else machine_timezone()
@@ -224,4 +227,5 @@ class ReportOptions:
             since_ms=since_ms,
             until_ms=until_ms,
             include_groups=include_groups,
+            accounts=tuple(accounts) if accounts else None,
         )

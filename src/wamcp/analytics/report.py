@@ -155,6 +155,7 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         else f"{_local(period_start, zone, '%d %b %Y')} – {_local(as_of, zone, '%d %b %Y')}",
         "as_of": _local(as_of, zone),
         "timezone": kpis["options"]["timezone"],
+        "accounts": ", ".join(kpis.get("accounts") or []) or "none",
         "business_hours": kpis["options"]["business_hours"],
         "target": target_text,
         "groups": "included" if kpis["options"]["include_groups"] else "left out of response times",

@@ -81,6 +81,12 @@ def export_command(
         list[str] | None,
         typer.Option("--chat", metavar="JID", help="Only this chat JID; repeat for several. Default: every chat."),
     ] = None,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account", metavar="NAME", help="Only this account; repeat for several. Default: every account."
+        ),
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", metavar="ISO", help="Only messages at or after this ISO-8601 date/time.")
     ] = None,
@@ -106,7 +112,7 @@ def export_command(
     """Export stored messages, oldest first per chat, streamed in constant memory.
 
     Columns (json, jsonl, csv, parquet): chat_jid, chat_name, id, timestamp (ISO-8601 UTC), ts_ms, sender,
-    sender_name, is_from_me, content, media_type, filename, id_source. See docs/store.md.
+    sender_name, is_from_me, content, media_type, filename, id_source, account. See docs/store.md.
     """
     zone = _zone(timezone)
     since_ms = _instant_ms(since, "--since", zone)
@@ -118,6 +124,10 @@ def export_command(
     if fmt is Format.txt and out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file; the txt export writes one file per chat into a directory")
     with Store.open(db, readonly=True) as store:
+        known = store.accounts()
+        for name in accounts or ():
+            if name not in known:
+                raise fail(f"no account {name!r} in store {db} (accounts: {', '.join(known) or 'none'})")
         result = export(
             store,
             fmt.value,
@@ -127,6 +137,7 @@ def export_command(
             until_ms=until_ms,
             zone=zone,
             business_name=business_name,
+            accounts=accounts or None,
         )
     where = f"{len(result.files)} chat file(s) in {result.path}" if fmt is Format.txt else str(result.path)
     typer.echo(f"exported {result.messages} message(s) as {fmt.value} to {where}")

@@ -2,12 +2,14 @@
 
 The same engine serves the seed's ``whatsapp-mcp-extractor`` / ``python whatsapp_mcp_extractor.py`` (see
 ``extractor.py``). Exit codes: 0 complete; 1 partial (named chats failed, the rest is stored); 2 usage or
-configuration error; 3 cannot connect or authenticate.
+configuration error; 3 cannot connect or authenticate. ``--all`` / ``--account`` extract several configured
+accounts at once (:mod:`wamcp.extract_accounts`): 1 when some account failed or is partial, 3 only when none synced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import sys
@@ -21,16 +23,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..config import MCPConnectionType, WhatsAppConfig, load_config
-from ..errors import MCPClientError, MCPConnectionError
+from ..config import DEFAULT_ACCOUNT, MCPConnectionType, WhatsAppConfig, load_config
+from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..extract import ExtractOptions, Extractor, ExtractSummary
+from ..extract_accounts import AccountsSummary, accounts_selected, describe, extract_accounts
 from ..redact import get_logger, redact
 from ..store import Store
 from ..store.export import FORMATS, export
 from ..whatsapp import WhatsAppMCPClient
 from ._errors import ExitCode, err_console, guarded, report_error, state
 from .logs import setup_logging
-from .progress import ExtractBars
+from .progress import AccountBars, ExtractBars
 
 __all__ = ["ExtractRequest", "demo_server_overrides", "register", "run_extract"]
 
@@ -57,6 +60,13 @@ class ExtractRequest:
     as_json: bool = False
     export: str | None = None
     export_out: Path | None = None
+    all_accounts: bool = False
+    accounts: tuple[str, ...] = ()
+
+    @property
+    def names_a_server(self) -> bool:
+        """Whether the flags name one server themselves (which then is the default account)."""
+        return self.demo or any(v is not None for v in (self.endpoint, self.connection, self.auth_token))
 
 
 def demo_server_overrides(db: Path | None = None) -> dict[str, Any]:
@@ -95,12 +105,42 @@ def _config_for(request: ExtractRequest) -> WhatsAppConfig:
             "auth_token": request.auth_token,
         }
     }
-    return load_config(request.config, overrides=overrides).config
+    config = load_config(request.config, overrides=overrides).config
+    if config.accounts and not request.names_a_server:
+        if DEFAULT_ACCOUNT in config.accounts:
+            return config.accounts[DEFAULT_ACCOUNT]
+        raise ConfigError(
+            f"the config names accounts ({', '.join(config.accounts)}) and none is {DEFAULT_ACCOUNT!r}",
+            hint="choose with --all or --account NAME",
+        )
+    return config
 
 
-def _describe(config: WhatsAppConfig) -> str:
-    server = config.server
-    return f"{redact(server.endpoint)} ({server.connection_type.value})"
+class _QuietWhileConnecting:
+    """Hides the WhatsApp client's own log of a failed connect while any account is connecting (the CLI reports the
+    failure once, in its summary). Counted, so accounts connecting at once restore the level only when all are done."""
+
+    def __init__(self, *, unless: bool) -> None:
+        self._unless = unless
+        self._depth = 0
+        self._previous = logging.NOTSET
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        target = logging.getLogger("wamcp.whatsapp.client")
+        if self._unless:
+            yield
+            return
+        if self._depth == 0:
+            self._previous = target.level
+            target.setLevel(logging.CRITICAL)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                target.setLevel(self._previous)
 
 
 @contextlib.contextmanager
@@ -137,7 +177,7 @@ async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: Extrac
                 full=request.full,
                 chats=request.chats,
                 concurrency=request.concurrency,
-                source=_describe(config),
+                source=describe(config),
             )
             return await Extractor(client, store, options, progress=bars).run()
     finally:
@@ -161,8 +201,122 @@ def _print_summary(summary: ExtractSummary, db: Path, console: Console) -> None:
         console.print(f"[red]failed[/] {redact(jid)}: {message}")
 
 
+def _options(request: ExtractRequest) -> ExtractOptions:
+    return ExtractOptions(
+        max_chats=request.max_chats,
+        max_history_hours=request.max_history,
+        full=request.full,
+        chats=request.chats,
+        concurrency=request.concurrency,
+    )
+
+
+def _print_accounts(summary: AccountsSummary, db: Path, console: Console) -> None:
+    table = Table(title=f"extraction {summary.status}: {len(summary.results)} account(s)")
+    for column in ("account", "status", "chats", "new", "updated", "duration"):
+        table.add_column(column, justify="left" if column in ("account", "status") else "right")
+    for result in summary.results:
+        s = result.summary
+        chats = f"{s.chats_done}/{s.chats_total} ({s.chats_skipped} unchanged)" if s else "-"
+        table.add_row(
+            result.account,
+            result.status,
+            chats,
+            f"{s.messages_new:,}" if s else "-",
+            f"{s.messages_updated:,}" if s else "-",
+            f"{s.duration:.1f} s" if s else "-",
+        )
+    total = summary.totals()
+    table.add_row(
+        "total",
+        f"{total['accounts'] - total['accounts_failed']}/{total['accounts']} synced",
+        f"{total['chats_done']}/{total['chats_total']} ({total['chats_skipped']} unchanged)",
+        f"{total['messages_new']:,}",
+        f"{total['messages_updated']:,}",
+        f"{summary.duration:.1f} s",
+        style="bold",
+    )
+    console.print(table)
+    console.print(f"store: {db}")
+    for result in summary.results:
+        if result.error is not None:
+            console.print(f"[red]failed[/] account {result.account} ({result.source}): {redact(str(result.error))}")
+        for jid, message in (result.summary.failed if result.summary else {}).items():
+            console.print(f"[red]failed[/] account {result.account}, chat {redact(jid)}: {message}")
+
+
+def _exit_code(summary: AccountsSummary) -> ExitCode:
+    if summary.status == "complete":
+        return ExitCode.OK
+    if summary.status == "failed" and summary.only_connection_errors:
+        return ExitCode.CONNECT
+    return ExitCode.PARTIAL
+
+
+def run_accounts(request: ExtractRequest) -> int:
+    """Extract the accounts ``--all``/``--account`` select, concurrently, and return the exit code."""
+    console = Console(stderr=True, quiet=request.quiet)
+    try:
+        if request.names_a_server:
+            raise ConfigError(
+                "--all/--account extract the config's accounts; --demo, --mcp-endpoint, --mcp-connection and "
+                "--auth-token name one server",
+                hint="set each account's server in the config's whatsapp.accounts",
+            )
+        available = load_config(request.config).config.account_configs()
+        try:
+            names = accounts_selected(list(available), request.accounts)
+        except ValueError as err:
+            raise ConfigError(str(err), hint="see `wamcp config show`") from None
+        quiet = _QuietWhileConnecting(unless=state.verbose)
+        with (
+            Store.open(request.db) as store,
+            AccountBars(names, enabled=not request.quiet and not request.as_json) as bars,
+        ):
+            summary = anyio.run(
+                functools.partial(
+                    extract_accounts,
+                    {name: available[name] for name in names},
+                    store,
+                    _options(request),
+                    progress=bars.account,
+                    quiet_connect=quiet,
+                )
+            )
+    except MCPClientError as err:
+        if request.as_json:
+            typer.echo(json.dumps({"status": "failed", "error": redact(str(err))}))
+        return int(report_error(err, verbose=state.verbose))
+    if request.as_json:
+        typer.echo(json.dumps(summary.as_dict() | {"db": str(request.db)}))
+    else:
+        _print_accounts(summary, request.db, console)
+    code = _exit_code(summary)
+    if request.export:
+        export_code = _export_after(request, console)
+        if export_code is not None:
+            return export_code
+    return int(code)
+
+
+def _export_after(request: ExtractRequest, console: Console) -> int | None:
+    """``--export``: export the whole store after the run; an exit code if that failed."""
+    suffix = "" if request.export == "txt" else f".{request.export}"
+    out = request.export_out or request.db.with_name(request.db.stem + "-export" + suffix)
+    try:
+        with Store.open(request.db, readonly=True) as store:
+            result = export(store, str(request.export), out)
+    except (MCPClientError, OSError) as err:
+        return int(report_error(err, verbose=state.verbose))
+    if not request.as_json:
+        console.print(f"exported {result.messages:,} messages as {result.format} to {result.path}")
+    return None
+
+
 def run_extract(request: ExtractRequest) -> int:
     """Run one extraction and return the exit code; prints a summary (or JSON with ``as_json``)."""
+    if request.all_accounts or request.accounts:
+        return run_accounts(request)
     console = Console(stderr=True, quiet=request.quiet)
     try:
         config = _config_for(request)
@@ -177,15 +331,9 @@ def run_extract(request: ExtractRequest) -> int:
     else:
         _print_summary(summary, request.db, console)
     if request.export:
-        suffix = "" if request.export == "txt" else f".{request.export}"
-        out = request.export_out or request.db.with_name(request.db.stem + "-export" + suffix)
-        try:
-            with Store.open(request.db, readonly=True) as store:
-                result = export(store, request.export, out)
-        except (MCPClientError, OSError) as err:
-            return int(report_error(err, verbose=state.verbose))
-        if not request.as_json:
-            console.print(f"exported {result.messages:,} messages as {result.format} to {result.path}")
+        export_code = _export_after(request, console)
+        if export_code is not None:
+            return export_code
     return int(ExitCode.PARTIAL if summary.failed else ExitCode.OK)
 
 
@@ -217,6 +365,15 @@ def extract(
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and extract from it.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Re-fetch everything, not only what is new.")] = False,
     chat: Annotated[list[str] | None, typer.Option("--chat", help="Only this chat JID (repeatable).")] = None,
+    all_accounts: Annotated[
+        bool, typer.Option("--all", help="Every account of the config's whatsapp.accounts, concurrently.")
+    ] = False,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account", metavar="NAME", help="Only this configured account (repeatable); implies --all's output."
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Chats in flight at once.")] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     export: Annotated[
@@ -228,7 +385,8 @@ def extract(
     """Sync every chat into the local store, incrementally (only what is new after the first run).
 
     Exit codes: 0 complete, 1 partial (some chats failed; the rest is stored), 2 usage or configuration error,
-    3 cannot connect or authenticate.
+    3 cannot connect or authenticate. With --all/--account: 1 when any account failed or is partial, 3 only when
+    no account synced.
     """
     if verbose or quiet:
         state.verbose = state.verbose or verbose
@@ -251,6 +409,8 @@ def extract(
         quiet=quiet or state.quiet,
         as_json=as_json,
         export=export,
+        all_accounts=all_accounts,
+        accounts=tuple(account or ()),
     )
     raise typer.Exit(run_extract(request))
 

@@ -21,7 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["ExtractBars"]
+__all__ = ["AccountBars", "ExtractBars"]
 
 
 class ExtractBars:
@@ -65,6 +65,72 @@ class ExtractBars:
     def chats_planned(self, total: int) -> None:
         if self._progress is not None and self._chats is not None:
             self._progress.update(self._chats, total=total)
+
+    def chat_done(self, jid: str, new: int) -> None:
+        if self._progress is not None and self._chats is not None:
+            self._progress.advance(self._chats)
+
+    def messages_saved(self, count: int) -> None:
+        self.messages += count
+        if self._progress is not None and self._messages is not None:
+            elapsed = max(time.perf_counter() - self._started, 1e-6)
+            self._progress.update(self._messages, completed=self.messages, rate=f"{self.messages / elapsed:,.0f} msg/s")
+
+
+class AccountBars:
+    """Progress of several accounts extracted at once: per account, a chats bar and a messages bar (with msg/s),
+    in one rich display on stderr (same rules as :class:`ExtractBars` for when it draws)."""
+
+    def __init__(self, accounts: list[str], *, enabled: bool, console: Console | None = None) -> None:
+        self._console = console or Console(stderr=True)
+        self.enabled = enabled and self._console.is_terminal and sys.stdout.isatty()
+        self._accounts = accounts
+        self._progress: Progress | None = None
+        self._width = max((len(name) for name in accounts), default=7) + 9
+
+    def __enter__(self) -> AccountBars:
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn(f"[bold]{{task.description:<{self._width}}}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self._console,
+                transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def account(self, name: str) -> _AccountProgress:
+        """The progress receiver of account ``name`` (its bars appear when it plans its chats)."""
+        return _AccountProgress(self._progress, name)
+
+
+class _AccountProgress:
+    """One account's two bars in an :class:`AccountBars` display (the extractor's progress protocol)."""
+
+    def __init__(self, progress: Progress | None, name: str) -> None:
+        self._progress = progress
+        self._name = name
+        self._chats: TaskID | None = None
+        self._messages: TaskID | None = None
+        self._started = time.perf_counter()
+        self.messages = 0
+
+    def chats_planned(self, total: int) -> None:
+        if self._progress is not None:
+            self._chats = self._progress.add_task(f"{self._name} chats", total=total, rate="")
+            self._messages = self._progress.add_task(f"{self._name} messages", total=None, rate="")
 
     def chat_done(self, jid: str, new: int) -> None:
         if self._progress is not None and self._chats is not None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ._errors import guarded
+from ._errors import fail, guarded
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +51,10 @@ def report(
     include_groups: Annotated[
         bool, typer.Option("--include-groups", help="Count group chats in response times too (always in volume).")
     ] = False,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", metavar="NAME", help="Only this account; repeat for several. Default: all."),
+    ] = None,
 ) -> None:
     """Write a business report of the store: how fast you answer, who is waiting, when you are busy, who your
     customers are.
@@ -61,6 +65,7 @@ def report(
     # Imported here: the analytics stack (DuckDB, pyarrow, altair) costs ~1 s and ~100 MB, which
     # `wamcp extract` and the other commands should not pay.
     from ..analytics import ReportOptions, build_report
+    from ..analytics.load import store_accounts
 
     options = ReportOptions.from_text(
         timezone=timezone,
@@ -69,6 +74,12 @@ def report(
         since=since,
         until=until,
         include_groups=include_groups,
+        accounts=account,
     )
+    if account:
+        known = store_accounts(db)
+        for name in account:
+            if name not in known:
+                raise fail(f"no account {name!r} in store {db} (accounts: {', '.join(known) or 'none'})")
     result = build_report(db, out, options)
     typer.echo(str(result.html_path))

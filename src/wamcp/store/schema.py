@@ -4,15 +4,20 @@ The schema version lives in ``PRAGMA user_version``; :data:`MIGRATIONS` is appen
 store from version ``n`` to ``n + 1``. Timestamps are integers, **milliseconds since the Unix epoch in UTC**
 (``ts_ms``), so ordering is numeric and independent of any server's local-time text.
 
+Every chat belongs to an ``account`` (one WhatsApp business number; ``''`` is the default account, named
+``default`` everywhere outside the store), and the account is part of every key: the same customer JID
+in two accounts is two chats. (The account is the second column of each key; see migration 3.)
+
 Tables:
 
-``chats``       one row per chat: ``jid`` (primary key), ``name``, ``is_group``, ``last_message_ts_ms``.
-``messages``    one row per message, primary key ``(chat_jid, id)``. ``id`` is the server's message id where it
+``chats``       one row per chat: ``(jid, account)`` (primary key), ``name``, ``is_group``, ``last_message_ts_ms``.
+``messages``    one row per message, primary key ``(chat_jid, account, id)``. ``id`` is the server's message id where it
                 gives one (``id_source='server'``) or an identity derived by the WhatsApp layer
                 (``id_source='derived'``, see docs/DESIGN.md). ``is_from_me`` = 1 for the business side.
-``sync_state``  per chat: newest and oldest ``ts_ms`` stored, whether the backfill reached the start of the
-                history window (``backfill_complete``), the opaque ``cursor`` of an interrupted backfill, the run.
-``runs``        one row per extraction run: when, against what, how it ended and what it changed.
+``sync_state``  per ``(chat_jid, account)``: newest and oldest ``ts_ms`` stored, whether the backfill reached the
+                start of the history window (``backfill_complete``), the opaque ``cursor`` of an interrupted
+                backfill, the run.
+``runs``        one row per extraction run (of one account): when, against what, how it ended and what it changed.
 """
 
 from __future__ import annotations
@@ -78,6 +83,72 @@ MIGRATIONS: tuple[str, ...] = (
     # (docs/benchmarks/store.md). Time queries go through messages_chat_ts per chat, or scan (~0.2 s per 1M rows).
     """
     DROP INDEX IF EXISTS messages_ts;
+    """,
+    # 2 -> 3: one store holds several WhatsApp accounts (business numbers), and the same customer may write to two
+    # of them, so a chat is (jid, account) everywhere. SQLite cannot change a primary key in place: each table is
+    # rebuilt (create, copy in key order, drop, rename) inside this migration's transaction. Existing rows belong
+    # to the default account, stored as '' (an empty string costs no payload bytes in a row or an index entry).
+    # The account comes second in every key, so B-tree comparisons still decide on the JID first, as before
+    # (SQLite's fast path for a deciding leading text column); with '' first, every comparison would tie on it.
+    """
+    CREATE TABLE chats_v3 (
+        jid                TEXT NOT NULL,
+        account            TEXT NOT NULL DEFAULT '',
+        name               TEXT,
+        is_group           INTEGER NOT NULL DEFAULT 0,
+        last_message_ts_ms INTEGER,
+        updated_run        INTEGER,
+        PRIMARY KEY (jid, account)
+    );
+    INSERT INTO chats_v3 (jid, account, name, is_group, last_message_ts_ms, updated_run)
+        SELECT jid, account, name, is_group, last_message_ts_ms, updated_run FROM chats ORDER BY jid, account;
+    DROP TABLE chats;
+    ALTER TABLE chats_v3 RENAME TO chats;
+
+    CREATE TABLE messages_v3 (
+        chat_jid     TEXT NOT NULL,
+        account      TEXT NOT NULL DEFAULT '',
+        id           TEXT NOT NULL,
+        ts_ms        INTEGER NOT NULL,
+        sender       TEXT,
+        sender_name  TEXT,
+        is_from_me   INTEGER NOT NULL DEFAULT 0,
+        content      TEXT NOT NULL DEFAULT '',
+        media_type   TEXT,
+        filename     TEXT,
+        id_source    TEXT NOT NULL DEFAULT 'server',
+        first_run    INTEGER,
+        updated_run  INTEGER,
+        PRIMARY KEY (chat_jid, account, id)
+    ) WITHOUT ROWID;
+    INSERT INTO messages_v3 (account, chat_jid, id, ts_ms, sender, sender_name, is_from_me, content, media_type,
+                             filename, id_source, first_run, updated_run)
+        SELECT '', chat_jid, id, ts_ms, sender, sender_name, is_from_me, content, media_type,
+               filename, id_source, first_run, updated_run
+        FROM messages ORDER BY chat_jid, id;
+    DROP TABLE messages;
+    ALTER TABLE messages_v3 RENAME TO messages;
+    CREATE INDEX messages_chat_ts ON messages (chat_jid, account, ts_ms);
+
+    CREATE TABLE sync_state_v3 (
+        chat_jid          TEXT NOT NULL,
+        account           TEXT NOT NULL DEFAULT '',
+        newest_ts_ms      INTEGER,
+        oldest_ts_ms      INTEGER,
+        backfill_complete INTEGER NOT NULL DEFAULT 0,
+        cursor            TEXT,
+        last_run          INTEGER,
+        updated_at        TEXT,
+        PRIMARY KEY (chat_jid, account)
+    );
+    INSERT INTO sync_state_v3 (account, chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run,
+                               updated_at)
+        SELECT '', chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run, updated_at
+        FROM sync_state ORDER BY chat_jid;
+    DROP TABLE sync_state;
+    ALTER TABLE sync_state_v3 RENAME TO sync_state;
+
+    ALTER TABLE runs ADD COLUMN account TEXT NOT NULL DEFAULT '';
     """,
 )
 

@@ -5,7 +5,14 @@ in one ``BEGIN IMMEDIATE`` transaction, and every upsert is idempotent, so a pro
 page and a rerun converges to exactly the source. Counts are honest: a row that is stored again unchanged is neither new
 nor updated (the upsert's ``WHERE ... IS NOT ...`` turns it into a no-op that SQLite does not count as a change).
 
-One connection per :class:`Store`, serialised by a lock so the async extractor may call it from worker threads. The
+Several WhatsApp accounts share one store: the account is part of every key. A :class:`Store` writes (and reads
+cursors) for one account, the default one unless it comes from :meth:`Store.for_account`; reads of messages and chats
+span every account unless ``accounts`` narrows them. Account *names* cross this API; the default account is stored
+as ``''``, so a single-account store pays nothing per row for the column.
+
+One connection per :class:`Store`, serialised by a lock so the async extractor may call it from worker threads;
+the per-account stores of :meth:`Store.for_account` share it (and its lock), so concurrent extractors of several
+accounts in one event loop take turns, and each page still commits with its cursor in one transaction. The
 database is in WAL mode: readers (exports, reports, another process) never block the writer and see only committed
 pages; ``busy_timeout`` makes a second writer wait its turn instead of failing with "database is locked".
 """
@@ -24,11 +31,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
+from ..config import DEFAULT_ACCOUNT
 from ..errors import StoreError
 from ..redact import get_logger
 from .schema import SCHEMA_VERSION, migrate
 
-__all__ = ["ChatRow", "MessageRow", "PageResult", "Store", "SyncState"]
+__all__ = ["DEFAULT_ACCOUNT", "ChatRow", "MessageRow", "PageResult", "Store", "SyncState", "account_tag"]
 
 log = get_logger(__name__)
 
@@ -85,6 +93,15 @@ class PageResult:
     updated: int
 
 
+def account_tag(name: str) -> str:
+    """How account ``name`` is stored: the default account as ``''``, every other one by its name."""
+    return "" if name == DEFAULT_ACCOUNT else name
+
+
+def _account_name(tag: str) -> str:
+    return DEFAULT_ACCOUNT if tag == "" else tag
+
+
 _MESSAGE_COLUMNS = "chat_jid, id, ts_ms, sender, sender_name, is_from_me, content, media_type, filename, id_source"
 _MESSAGE_DATA_COLUMNS = (
     "ts_ms",
@@ -99,8 +116,9 @@ _MESSAGE_DATA_COLUMNS = (
 
 # Insert, or update only when some column differs: an unchanged row is a no-op, so `rowcount` counts new + changed.
 _UPSERT_MESSAGE = f"""
-INSERT INTO messages ({_MESSAGE_COLUMNS}, first_run, updated_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (chat_jid, id) DO UPDATE SET
+INSERT INTO messages ({_MESSAGE_COLUMNS}, first_run, updated_run, account)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (chat_jid, account, id) DO UPDATE SET
     {", ".join(f"{c} = excluded.{c}" for c in _MESSAGE_DATA_COLUMNS)}, updated_run = excluded.updated_run
 WHERE ({", ".join(f"messages.{c}" for c in _MESSAGE_DATA_COLUMNS)})
    IS NOT ({", ".join(f"excluded.{c}" for c in _MESSAGE_DATA_COLUMNS)})
@@ -111,8 +129,8 @@ WHERE ({", ".join(f"messages.{c}" for c in _MESSAGE_DATA_COLUMNS)})
 _CHAT_DIFF_MIN = 1_000
 
 _UPSERT_CHAT = """
-INSERT INTO chats (jid, name, is_group, last_message_ts_ms, updated_run) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (jid) DO UPDATE SET
+INSERT INTO chats (jid, name, is_group, last_message_ts_ms, updated_run, account) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (jid, account) DO UPDATE SET
     name = coalesce(excluded.name, chats.name),
     is_group = excluded.is_group,
     last_message_ts_ms = max(coalesce(excluded.last_message_ts_ms, chats.last_message_ts_ms),
@@ -126,21 +144,29 @@ WHERE (chats.name, chats.is_group, chats.last_message_ts_ms)
 
 # save_page makes sure the chat exists (exports list chats from this table) and advances its last message time.
 _TOUCH_CHAT = """
-INSERT INTO chats (jid, is_group, last_message_ts_ms, updated_run) VALUES (?, ?, ?, ?)
-ON CONFLICT (jid) DO UPDATE SET last_message_ts_ms = excluded.last_message_ts_ms, updated_run = excluded.updated_run
+INSERT INTO chats (jid, is_group, last_message_ts_ms, updated_run, account) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (jid, account) DO UPDATE SET
+    last_message_ts_ms = excluded.last_message_ts_ms, updated_run = excluded.updated_run
 WHERE chats.last_message_ts_ms IS NULL OR chats.last_message_ts_ms < excluded.last_message_ts_ms
 """
 
 _UPSERT_SYNC_STATE = """
-INSERT INTO sync_state (chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (chat_jid) DO UPDATE SET
+INSERT INTO sync_state (chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run, updated_at, account)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (chat_jid, account) DO UPDATE SET
     newest_ts_ms = excluded.newest_ts_ms, oldest_ts_ms = excluded.oldest_ts_ms,
     backfill_complete = excluded.backfill_complete, cursor = excluded.cursor,
     last_run = excluded.last_run, updated_at = excluded.updated_at
 """
 
 _SELECT_MESSAGES = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+
+
+def _in_accounts(accounts: Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
+    """A ``WHERE`` condition (or ``1``) and its parameters selecting ``accounts`` (names); None selects all."""
+    if accounts is None:
+        return "1", ()
+    return "account IN (SELECT value FROM json_each(?))", (json.dumps([account_tag(a) for a in accounts]),)
 
 
 def _now_iso() -> str:
@@ -167,13 +193,16 @@ def _is_corruption(err: sqlite3.Error) -> bool:
 class Store:
     """The wamcp SQLite store. Open with :meth:`open`; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool, account: str = DEFAULT_ACCOUNT) -> None:
         """Wrap an open, migrated connection; use :meth:`Store.open` instead."""
         self._conn = conn
         self._path = path
         self._readonly = readonly
         self._lock = threading.RLock()
         self._closed = False
+        self._owner: Store = self
+        self._account = account
+        self._tag = account_tag(account)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Store:
@@ -260,10 +289,29 @@ class Store:
         """The database file."""
         return self._path
 
+    @property
+    def account(self) -> str:
+        """The account this store writes for (and reads cursors of)."""
+        return self._account
+
+    def for_account(self, account: str) -> Store:
+        """The same store (connection, lock, transactions) writing for ``account``; closing it closes nothing, the
+        store it came from owns the connection."""
+        view = Store(self._conn, self._path, readonly=self._readonly, account=account)
+        view._lock = self._lock
+        view._owner = self._owner
+        return view
+
+    def accounts(self) -> list[str]:
+        """The names of the accounts that have chats in the store, sorted."""
+        with self._guard("list accounts") as conn:
+            tags = [tag for (tag,) in conn.execute("SELECT DISTINCT account FROM chats")]
+        return sorted(_account_name(tag) for tag in tags)
+
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent; a store from :meth:`for_account` leaves it to its owner)."""
         with self._lock:
-            if not self._closed:
+            if self._owner is self and not self._closed:
                 self._closed = True
                 self._conn.close()
 
@@ -279,7 +327,7 @@ class Store:
     def _guard(self, action: str) -> Iterator[sqlite3.Connection]:
         """Hold the lock and translate sqlite3 errors into a StoreError naming ``action`` and the file."""
         with self._lock:
-            if self._closed:
+            if self._owner._closed:
                 raise StoreError(f"cannot {action}: store {self._path} is closed")
             try:
                 yield self._conn
@@ -307,7 +355,8 @@ class Store:
         """Record the start of an extraction run against ``source``; return its id."""
         with self._write("start a run") as conn:
             cur = conn.execute(
-                "INSERT INTO runs (started_at, status, source) VALUES (?, 'running', ?)", (_now_iso(), source)
+                "INSERT INTO runs (started_at, status, source, account) VALUES (?, 'running', ?, ?)",
+                (_now_iso(), source, self._tag),
             )
             run_id = cur.lastrowid
         assert run_id is not None
@@ -348,13 +397,15 @@ class Store:
                 raise StoreError(f"cannot finish run {run_id}: no such run in store {self._path}")
 
     def mark_interrupted_runs(self) -> int:
-        """Mark runs left ``running`` by a killed process as ``interrupted``; return how many.
+        """Mark this account's runs left ``running`` by a killed process as ``interrupted``; return how many.
 
-        Call it at the start of a run, before :meth:`start_run`, while no other process is extracting into this store.
+        Call it at the start of a run, before :meth:`start_run`, while no other process is extracting this account
+        into this store (other accounts' runs, maybe in progress beside it, are left alone).
         """
         with self._write("mark interrupted runs") as conn:
             cur = conn.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", (_now_iso(),)
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running' AND account = ?",
+                (_now_iso(), self._tag),
             )
             count = cur.rowcount
         if count:
@@ -369,6 +420,7 @@ class Store:
             result = [dict(zip(names, row, strict=True)) for row in cur]
         for run in result:
             run["errors"] = json.loads(run["errors"]) if run["errors"] else []
+            run["account"] = _account_name(run["account"])
         return result
 
     def upsert_chats(self, rows: Iterable[ChatRow], *, run_id: int | None = None) -> PageResult:
@@ -376,21 +428,22 @@ class Store:
         unique = {row.jid: row for row in rows}
         if not unique:
             return PageResult(0, 0)
+        tag = self._tag
         with self._write("save chats") as conn:
             if len(unique) < _CHAT_DIFF_MIN:
-                existing = self._count_existing(conn, "chats", "jid", list(unique))
+                existing = self._count_existing(conn, "chats", "jid", list(unique), tag)
                 todo = list(unique.values())
             else:
-                existing, todo = self._changed_chats(conn, unique)
+                existing, todo = self._changed_chats(conn, unique, tag)
             cur = conn.executemany(
-                _UPSERT_CHAT, [(r.jid, r.name, bool(r.is_group), r.last_message_ts_ms, run_id) for r in todo]
+                _UPSERT_CHAT, [(r.jid, r.name, bool(r.is_group), r.last_message_ts_ms, run_id, tag) for r in todo]
             )
             changed = cur.rowcount if todo else 0
         new = len(unique) - existing
         return PageResult(new=new, updated=changed - new)
 
     @staticmethod
-    def _changed_chats(conn: sqlite3.Connection, unique: dict[str, ChatRow]) -> tuple[int, list[ChatRow]]:
+    def _changed_chats(conn: sqlite3.Connection, unique: dict[str, ChatRow], tag: str) -> tuple[int, list[ChatRow]]:
         """(how many of ``unique`` exist, the rows the upsert would change): a merge of the sorted listing with the
         chats table in key order, so a nightly listing of 100k+ unchanged chats writes nothing (an upsert per
         chat cost ~3 s at 116k chats) and holds no second copy of the table in memory. Same rules as the upsert:
@@ -398,7 +451,9 @@ class Store:
         existing = 0
         todo: list[ChatRow] = []
         keys = sorted(unique)
-        stored = conn.execute("SELECT jid, name, is_group, last_message_ts_ms FROM chats ORDER BY jid")
+        stored = conn.execute(
+            "SELECT jid, name, is_group, last_message_ts_ms FROM chats WHERE account = ? ORDER BY jid", (tag,)
+        )
         current = stored.fetchone()
         for jid in keys:
             while current is not None and current[0] < jid:
@@ -417,22 +472,33 @@ class Store:
         stored.close()
         return existing, todo
 
-    def chats(self) -> list[ChatRow]:
-        """Every chat, ordered by JID."""
+    def chats(self, *, accounts: Sequence[str] | None = None) -> list[ChatRow]:
+        """Every chat of ``accounts`` (default: all), ordered by JID (then account)."""
+        return [row for _account, row in self.account_chats(accounts=accounts)]
+
+    def account_chats(self, *, accounts: Sequence[str] | None = None) -> list[tuple[str, ChatRow]]:
+        """``(account, chat)`` of every chat of ``accounts`` (default: all), ordered by JID, then account."""
+        where, params = _in_accounts(accounts)
         with self._guard("list chats") as conn:
-            rows = conn.execute("SELECT jid, name, is_group, last_message_ts_ms FROM chats ORDER BY jid").fetchall()
-        return [ChatRow(jid, name, bool(is_group), last) for jid, name, is_group, last in rows]
+            rows = conn.execute(
+                f"SELECT account, jid, name, is_group, last_message_ts_ms FROM chats WHERE {where}"
+                " ORDER BY jid, account",
+                params,
+            ).fetchall()
+        return [(_account_name(tag), ChatRow(jid, name, bool(group), last)) for tag, jid, name, group, last in rows]
 
     @staticmethod
-    def _count_existing(conn: sqlite3.Connection, table: str, column: str, keys: list[str], chat: str = "") -> int:
+    def _count_existing(
+        conn: sqlite3.Connection, table: str, column: str, keys: list[str], tag: str, chat: str = ""
+    ) -> int:
         """How many of ``keys`` already exist: one indexed query with the keys passed as a single JSON array."""
-        where = f"{column} IN (SELECT value FROM json_each(?))"
+        where = f"account = ? AND {column} IN (SELECT value FROM json_each(?))"
         if table == "messages":
             (count,) = conn.execute(
-                f"SELECT count(*) FROM messages WHERE chat_jid = ? AND {where}", (chat, json.dumps(keys))
+                f"SELECT count(*) FROM messages WHERE chat_jid = ? AND {where}", (chat, tag, json.dumps(keys))
             ).fetchone()
         else:
-            (count,) = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", (json.dumps(keys),)).fetchone()
+            (count,) = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", (tag, json.dumps(keys))).fetchone()
         return int(count)
 
     def save_page(
@@ -463,26 +529,26 @@ class Store:
             for chat_jid, unique, newest, sync_params in prepared:
                 new = changed = 0
                 if unique:
-                    existing = self._count_existing(conn, "messages", "id", list(unique), chat_jid)
+                    existing = self._count_existing(conn, "messages", "id", list(unique), self._tag, chat_jid)
                     changed = conn.executemany(_UPSERT_MESSAGE, unique.values()).rowcount
                     new = len(unique) - existing
-                    conn.execute(_TOUCH_CHAT, (chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id))
+                    conn.execute(_TOUCH_CHAT, (chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id, self._tag))
                 conn.execute(_UPSERT_SYNC_STATE, sync_params)
                 results.append(PageResult(new=new, updated=changed - new))
         return results
 
-    @staticmethod
     def _prepare_page(
-        chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None
+        self, chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None
     ) -> tuple[str, dict[str, tuple[Any, ...]], int | None, tuple[Any, ...]]:
         if state.chat_jid != chat_jid:
             raise ValueError(f"sync state is for chat {state.chat_jid!r}, not {chat_jid!r}")
+        tag = self._tag
         unique: dict[str, tuple[Any, ...]] = {}
         newest: int | None = None
         for row in rows:
             if row.chat_jid != chat_jid:
                 raise ValueError(f"message {row.id!r} belongs to chat {row.chat_jid!r}, not {chat_jid!r}")
-            unique[row.id] = (*row, run_id, run_id)
+            unique[row.id] = (*row, run_id, run_id, tag)
             if newest is None or row.ts_ms > newest:
                 newest = row.ts_ms
         sync_params = (
@@ -493,16 +559,17 @@ class Store:
             state.cursor,
             run_id if run_id is not None else state.last_run,
             _now_iso(),
+            tag,
         )
         return chat_jid, unique, newest, sync_params
 
-    def count_messages(self, chat_jid: str | None = None) -> int:
-        """How many messages are stored, in one chat or in all."""
+    def count_messages(self, chat_jid: str | None = None, *, accounts: Sequence[str] | None = None) -> int:
+        """How many messages are stored, in one chat (JID) or in all, of ``accounts`` (default: all)."""
+        where, params = _in_accounts(accounts)
+        if chat_jid is not None:
+            where, params = f"{where} AND chat_jid = ?", (*params, chat_jid)
         with self._guard("count messages") as conn:
-            if chat_jid is None:
-                (count,) = conn.execute("SELECT count(*) FROM messages").fetchone()
-            else:
-                (count,) = conn.execute("SELECT count(*) FROM messages WHERE chat_jid = ?", (chat_jid,)).fetchone()
+            (count,) = conn.execute(f"SELECT count(*) FROM messages WHERE {where}", params).fetchone()
         return int(count)
 
     def iter_messages(
@@ -512,8 +579,26 @@ class Store:
         since_ms: int | None = None,
         until_ms: int | None = None,
         batch_size: int = 5000,
+        accounts: Sequence[str] | None = None,
     ) -> Iterator[MessageRow]:
-        """Yield messages ordered by ``(chat_jid, ts_ms, id)``, ``since_ms <= ts_ms < until_ms``, in constant memory.
+        """Yield messages ordered by ``(account, chat_jid, ts_ms, id)``, ``since_ms <= ts_ms < until_ms``, in
+        constant memory (the rows of :meth:`iter_account_messages` without their account)."""
+        for _account, row in self.iter_account_messages(
+            chat_jids=chat_jids, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size, accounts=accounts
+        ):
+            yield row
+
+    def iter_account_messages(
+        self,
+        *,
+        chat_jids: Sequence[str] | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        batch_size: int = 5000,
+        accounts: Sequence[str] | None = None,
+    ) -> Iterator[tuple[str, MessageRow]]:
+        """Yield ``(account, message)`` ordered by ``(account, chat_jid, ts_ms, id)``, ``since_ms <= ts_ms <
+        until_ms``, of ``accounts`` and ``chat_jids`` (default: all), in constant memory.
 
         Reads in batches of ``batch_size`` by keyset (seeking past the last row returned), each batch a short read
         under the lock, so the store stays usable between batches and memory never grows with the chat. Not a
@@ -523,57 +608,62 @@ class Store:
             raise ValueError("batch_size must be at least 1")
         low = since_ms if since_ms is not None else -(2**63)
         high = until_ms if until_ms is not None else 2**63 - 1
-        if chat_jids is None:
-            with self._guard("list chats with messages") as conn:
-                jids = [jid for (jid,) in conn.execute("SELECT DISTINCT chat_jid FROM messages ORDER BY chat_jid")]
-        else:
-            jids = sorted(set(chat_jids))
-        # Seek to (ts_ms, id) > the last row: `ts_ms >= ?` lets the (chat_jid, ts_ms) index jump straight there.
-        query = (
-            f"{_SELECT_MESSAGES} WHERE chat_jid = ? AND ts_ms >= ? AND ts_ms < ? AND (ts_ms, id) > (?, ?)"
-            " ORDER BY ts_ms, id LIMIT ?"
-        )
-        for jid in jids:
+        where, params = _in_accounts(accounts)
+        if chat_jids is not None:
+            where, params = (
+                f"{where} AND chat_jid IN (SELECT value FROM json_each(?))",
+                (*params, json.dumps(chat_jids)),
+            )
+        with self._guard("list chats with messages") as conn:
+            chats = conn.execute(
+                f"SELECT DISTINCT account, chat_jid FROM messages WHERE {where} ORDER BY account, chat_jid", params
+            ).fetchall()
+        # Seek to (ts_ms, id) > the last row: `ts_ms >= ?` lets the (account, chat_jid, ts_ms) index jump there.
+        first_query = f"{_SELECT_MESSAGES} WHERE account = ? AND chat_jid = ? AND ts_ms >= ? AND ts_ms < ?"
+        query = f"{first_query} AND (ts_ms, id) > (?, ?) ORDER BY ts_ms, id LIMIT ?"
+        first_query += " ORDER BY ts_ms, id LIMIT ?"
+        for tag, jid in chats:
+            account = _account_name(tag)
             after: tuple[int, str] = (low, "")
             first = True
             while True:
                 with self._guard(f"read messages of chat {jid}") as conn:
                     if first:
                         # The first batch includes ts_ms == low with any id, even the empty string.
-                        batch = conn.execute(
-                            f"{_SELECT_MESSAGES} WHERE chat_jid = ? AND ts_ms >= ? AND ts_ms < ?"
-                            " ORDER BY ts_ms, id LIMIT ?",
-                            (jid, low, high, batch_size),
-                        ).fetchall()
+                        batch = conn.execute(first_query, (tag, jid, low, high, batch_size)).fetchall()
                     else:
-                        batch = conn.execute(query, (jid, after[0], high, after[0], after[1], batch_size)).fetchall()
+                        batch = conn.execute(
+                            query, (tag, jid, after[0], high, after[0], after[1], batch_size)
+                        ).fetchall()
                 first = False
                 for row in batch:
-                    yield _message(row)
+                    yield account, _message(row)
                 if len(batch) < batch_size:
                     break
                 after = (batch[-1][2], batch[-1][1])
 
     def message_keys(self) -> set[tuple[str, str]]:
-        """Every stored ``(chat_jid, id)``: for tests and checks, holds all keys in memory."""
+        """Every stored ``(chat_jid, id)`` of every account: for tests and checks, holds all keys in memory."""
         with self._guard("list message keys") as conn:
             return {(chat, id_) for chat, id_ in conn.execute("SELECT chat_jid, id FROM messages")}
 
     def sync_state(self, chat_jid: str) -> SyncState | None:
-        """The sync state of one chat, or None if it was never synced."""
+        """The sync state of one of this account's chats, or None if it was never synced."""
         with self._guard(f"read the sync state of chat {chat_jid}") as conn:
             row = conn.execute(
                 "SELECT chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run"
-                " FROM sync_state WHERE chat_jid = ?",
-                (chat_jid,),
+                " FROM sync_state WHERE account = ? AND chat_jid = ?",
+                (self._tag, chat_jid),
             ).fetchone()
         return None if row is None else _sync_state(row)
 
     def sync_states(self) -> dict[str, SyncState]:
-        """The sync state of every chat ever synced, by JID."""
+        """The sync state of every chat of this account ever synced, by JID."""
         with self._guard("read sync states") as conn:
             rows = conn.execute(
                 "SELECT chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run FROM sync_state"
+                " WHERE account = ?",
+                (self._tag,),
             ).fetchall()
         return {row[0]: _sync_state(row) for row in rows}
 

@@ -83,3 +83,22 @@ def test_help_lists_every_option() -> None:
     for option in ("--db", "--out", "--since", "--until", "--timezone", "--business-hours", "--target"):
         assert option in result.stdout
     assert "--include-groups" in result.stdout
+    assert "--account" in result.stdout
+
+
+def test_report_of_one_account_and_of_an_unknown_one(tmp_path: Path) -> None:
+    store = (
+        StoreBuilder(tz="Europe/Berlin")
+        .msg("491701111111@s.whatsapp.net", "2026-03-06 10:00")
+        .msg("491701111111@s.whatsapp.net", "2026-03-06 10:10", out=True)
+        .write(tmp_path / "s.db")
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", "--db", str(store), "--out", str(out), "--account", "default"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "kpis.json").read_text(encoding="utf-8"))["accounts"] == ["default"]
+    result = runner.invoke(app, ["report", "--db", str(store), "--out", str(tmp_path / "x"), "--account", "sales"])
+    assert result.exit_code == 2
+    assert "no account 'sales' in store" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()

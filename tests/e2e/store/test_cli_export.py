@@ -144,5 +144,30 @@ def test_out_must_fit_the_format(db: Path, tmp_path: Path) -> None:
 def test_help_lists_every_option() -> None:
     result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--db", "--format", "--out", "--chat", "--since", "--until", "--timezone", "--business-name"):
+    for option in ("--db", "--format", "--out", "--chat", "--account", "--since", "--until", "--timezone"):
         assert option in result.output
+    assert "--business-name" in result.output
+
+
+def test_export_one_account_of_several(db: Path, tmp_path: Path) -> None:
+    with Store.open(db) as store:
+        sales = store.for_account("sales")
+        sales.upsert_chats([ChatRow(ALICE, "Alice at sales", False, None)])
+        row = MessageRow(ALICE, "a1", T0, "447700900123", "Alice", False, "to sales", None, None, "server")
+        sales.save_page(ALICE, [row], state=SyncState(ALICE))
+    out = tmp_path / "sales.jsonl"
+    code, output = _run("--db", str(db), "--format", "jsonl", "--out", str(out), "--account", "sales")
+    assert code == 0, output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["account"], r["chat_name"], r["content"]) for r in rows] == [("sales", "Alice at sales", "to sales")]
+    code, output = _run("--db", str(db), "--format", "jsonl", "--out", str(out), "--account", "default")
+    assert code == 0, output
+    assert {json.loads(line)["account"] for line in out.read_text(encoding="utf-8").splitlines()} == {"default"}
+
+
+def test_export_of_an_account_the_store_lacks_exits_2(db: Path, tmp_path: Path) -> None:
+    code, output = _run("--db", str(db), "-o", str(tmp_path / "x.json"), "--account", "sale")
+    assert code == 2
+    assert "no account 'sale' in store" in output
+    assert "(accounts: default)" in output
+    assert not (tmp_path / "x.json").exists()

@@ -32,8 +32,9 @@ def test_writes_html_json_and_every_csv(sample_report: Path) -> None:
     assert kpis["schema_version"] == KPIS_SCHEMA_VERSION
     assert set(kpis) == {
         "schema_version", "options", "as_of", "period", "has_data", "frt", "target", "unanswered",
-        "reply_time", "waiting_now", "volume", "customers", "workload",
+        "reply_time", "waiting_now", "volume", "customers", "workload", "accounts",
     }  # fmt: skip
+    assert kpis["accounts"] == ["default"]
     with (sample_report / "frt_sessions.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == SESSION_COLUMNS

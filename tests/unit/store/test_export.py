@@ -61,14 +61,15 @@ def filled(store: Store) -> Store:
 
 
 def _expected(store: Store, **filters: Any) -> list[dict[str, Any]]:
-    names = {c.jid: c.name for c in store.chats()}
+    names = {(account, c.jid): c.name for account, c in store.account_chats()}
     return [
         {
             **row._asdict(),
-            "chat_name": names.get(row.chat_jid),
+            "chat_name": names.get((account, row.chat_jid)),
             "timestamp": datetime.fromtimestamp(row.ts_ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "account": account,
         }
-        for row in store.iter_messages(**filters)
+        for account, row in store.iter_account_messages(**filters)
     ]
 
 
@@ -147,9 +148,9 @@ def test_csv_is_rfc4180(filled: Store, tmp_path: Path) -> None:
 
 def test_json_objects_are_exactly_what_json_dumps_writes(filled: Store) -> None:
     for row in filled.iter_messages():
-        expected = {**row._asdict(), "chat_name": 'x"y', "timestamp": iso_utc(row.ts_ms)}
+        expected = {**row._asdict(), "chat_name": 'x"y', "timestamp": iso_utc(row.ts_ms), "account": "sales ✓"}
         expected = {column: expected[column] for column in COLUMNS}
-        assert export_module._json_object(row, 'x"y') == json.dumps(expected, ensure_ascii=False)
+        assert export_module._json_object(row, 'x"y', "sales ✓") == json.dumps(expected, ensure_ascii=False)
 
 
 def test_json_is_one_streamed_array(filled: Store, tmp_path: Path) -> None:
@@ -281,11 +282,11 @@ def test_a_failed_export_leaves_no_file(
     if fmt != "txt":
         out.write_text("previous export")
 
-    def broken(*_args: Any, **_kwargs: Any) -> Iterator[MessageRow]:
-        yield TRICKY[0]
+    def broken(*_args: Any, **_kwargs: Any) -> Iterator[tuple[str, MessageRow]]:
+        yield "default", TRICKY[0]
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(Store, "iter_messages", broken)
+    monkeypatch.setattr(Store, "iter_account_messages", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         export(filled, fmt, out)
     if fmt == "txt":
