@@ -17,6 +17,7 @@ also repeat neighbours). Demo accounts are generated into ``bench/results/`` onc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -60,19 +61,36 @@ def write_config(path: Path, server: dict[str, Any], output: str = "text") -> Pa
     return path
 
 
-def measure(args: list[str]) -> dict[str, Any]:
-    """Run ``args``; return wall time, the extractor process's peak RSS, exit code and its JSON stdout."""
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(args: list[str], server_pid: int | None = None) -> dict[str, Any]:
+    """Run ``args``; return wall time, the extractor process's peak RSS and CPU time, the server's CPU time (a
+    child the extractor spawned, or ``server_pid``), exit code and its JSON stdout.
+
+    CPU seconds are the steadier figures on a shared machine: other jobs stretch wall time, far less CPU time.
+    """
+    server = psutil.Process(server_pid) if server_pid is not None else None
+    server_cpu0 = _cpu(server) if server is not None else 0.0
     started = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
+    own_cpu = 0.0
+    children: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, own_cpu
         try:
             handle = psutil.Process(proc.pid)
             while not done.is_set():
                 peak = max(peak, handle.memory_info().rss)
+                own_cpu = _cpu(handle)
+                for child in handle.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):  # a child that just ended keeps its last reading
+                        children[child.pid] = _cpu(child)
                 done.wait(0.02)
         except psutil.Error:
             return
@@ -85,7 +103,14 @@ def measure(args: list[str]) -> dict[str, Any]:
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {err[-2000:]}")
-    return {"wall": wall, "peak_rss_mb": peak / 2**20, "summary": json.loads(out.splitlines()[-1])}
+    server_cpu = _cpu(server) - server_cpu0 if server is not None else sum(children.values())
+    return {
+        "wall": wall,
+        "peak_rss_mb": peak / 2**20,
+        "client_cpu": own_cpu,
+        "server_cpu": server_cpu,
+        "summary": json.loads(out.splitlines()[-1]),
+    }
 
 
 def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str, Any]:
@@ -107,8 +132,9 @@ def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str
     try:
         config = write_config(RESULTS / f"extract-config-{transport}-{output}.json", server, output)
         command = [WAMCP, "extract", "--config", str(config), "--db", str(store), "--json", "--quiet"]
-        full = measure(command)
-        rerun = measure(command)
+        pid = server_proc.pid if server_proc is not None else None
+        full = measure(command, pid)
+        rerun = measure(command, pid)
     finally:
         if server_proc is not None:
             server_proc.stop()
@@ -123,6 +149,10 @@ def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str
         "full_wall": full["wall"],
         "full_extract": summary["duration"],
         "full_rss_mb": full["peak_rss_mb"],
+        "full_client_cpu": full["client_cpu"],
+        "full_server_cpu": full["server_cpu"],
+        "rerun_client_cpu": rerun["client_cpu"],
+        "rerun_server_cpu": rerun["server_cpu"],
         "rerun_wall": rerun["wall"],
         "rerun_extract": rerun["summary"]["duration"],
         "rerun_pages": rerun["summary"]["pages"],
@@ -209,6 +239,20 @@ def bench_baseline(messages: int, output: str = "text") -> dict[str, Any]:
     return {"messages": messages, "output": output, "stored": int(stored), "wall": wall, "extract": float(extract)}
 
 
+def _cpu_cell(r: dict[str, Any], run: str) -> str:
+    if f"{run}_client_cpu" not in r:
+        return ""
+    return f"{r[f'{run}_client_cpu']:.1f} + {r[f'{run}_server_cpu']:.1f}"
+
+
+def _cpu_ratio(r: dict[str, Any]) -> str:
+    if "full_client_cpu" not in r:
+        return ""
+    full = r["full_client_cpu"] + r["full_server_cpu"]
+    rerun = r["rerun_client_cpu"] + r["rerun_server_cpu"]
+    return f"{100 * rerun / full:.1f}%"
+
+
 def render(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
@@ -228,8 +272,9 @@ def render(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> str:
         "`--output structured` (JSON rows that name their chat, read in one walk across chats).",
         "",
         "| messages | chats | transport | server output | full: extraction | full: end to end | msg/s (extraction) "
-        "| msg/s (end to end) | peak RSS | rerun, nothing new: extraction / end to end | rerun / full |",
-        "|---:|---:|:--|:--|---:|---:|---:|---:|---:|---:|---:|",
+        "| msg/s (end to end) | peak RSS | CPU s: extractor + server | rerun, nothing new: extraction / end to end "
+        "| rerun / full (wall) | rerun / full (CPU) |",
+        "|---:|---:|:--|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
@@ -237,8 +282,9 @@ def render(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> str:
             f"| {r['full_extract']:.1f} s "
             f"| {r['full_wall']:.1f} s | {r['messages'] / r['full_extract']:,.0f} "
             f"| {r['messages'] / r['full_wall']:,.0f} "
-            f"| {r['full_rss_mb']:.0f} MB | {r['rerun_extract']:.2f} s / {r['rerun_wall']:.1f} s "
-            f"| {100 * r['rerun_wall'] / r['full_wall']:.1f}% |"
+            f"| {r['full_rss_mb']:.0f} MB | {_cpu_cell(r, 'full')} "
+            f"| {r['rerun_extract']:.2f} s / {r['rerun_wall']:.1f} s "
+            f"| {100 * r['rerun_wall'] / r['full_wall']:.1f}% | {_cpu_ratio(r)} |"
         )
     if baselines:
         lines += [
@@ -270,6 +316,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--transports", nargs="+", default=["stdio", "http"])
     parser.add_argument("--outputs", nargs="+", default=["text", "structured"], choices=["text", "structured"])
+    parser.add_argument("--http-max", type=int, default=None, help="skip streamable HTTP above this many messages")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "extract.md")
     parser.add_argument("--raw", type=Path, default=RESULTS / "extract.json", help="also write the numbers here")
@@ -280,6 +327,8 @@ def main() -> None:
     for size in sizes:
         for output in args.outputs:
             for transport in args.transports:
+                if transport == "http" and args.http_max is not None and size > args.http_max:
+                    continue
                 row = bench_wamcp(size, transport, output)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
