@@ -320,7 +320,13 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "extract.md")
     parser.add_argument("--raw", type=Path, default=RESULTS / "extract.json", help="also write the numbers here")
+    parser.add_argument("--report-only", action="store_true", help="rewrite --out from --raw, measure nothing")
     args = parser.parse_args()
+    if args.report_only:
+        raw = json.loads(args.raw.read_text(encoding="utf-8"))
+        args.out.write_text(render(raw["rows"], raw["baselines"]), encoding="utf-8")
+        print(f"wrote {args.out}")
+        return
     sizes = [100_000] if args.quick else args.sizes
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
