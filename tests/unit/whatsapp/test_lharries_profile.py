@@ -178,3 +178,42 @@ async def test_contact_chats_and_last_interaction(probe_calls: dict[int, Any]) -
     assert last.chat_jid == "4915161481100@s.whatsapp.net"  # mapped by the chat name learned above
     assert last.content == "Olá! Vocês entregam em Lisboa?"
     assert await profile.last_interaction(call, "") is None
+
+
+def _chat_server(names: list[str], *, long_from: int | None = None) -> Any:
+    """``list_chats`` over ``names`` with lharries' ``page`` x ``limit`` offsets; chats from ``long_from`` on carry a
+    10 kB last message (their answers are large)."""
+
+    def answer(args: dict[str, Any]) -> dict[str, Any]:
+        start = args["page"] * args["limit"]
+        blocks = []
+        for i, name in enumerate(names[start : start + args["limit"]], start):
+            last = "x" * 10_000 if long_from is not None and i >= long_from else "hi"
+            row = {"jid": f"4477009{i:05d}@s.whatsapp.net", "name": name, "last_message_time": None}
+            blocks.append({"type": "text", "text": json.dumps({**row, "last_message": last})})
+        return {"content": blocks}
+
+    return caller({"list_chats": answer})
+
+
+@pytest.mark.parametrize(("chats", "long_from"), [(25_000, None), (3_000, 1_200), (999, None)])
+async def test_iter_chats_grows_and_shrinks_its_pages_on_exact_offsets(chats: int, long_from: int | None) -> None:
+    """Every chat exactly once, every offset a multiple of the limit asked for, pages growing while answers are
+    small (up to page_size) and shrinking under the byte budget when they get large."""
+    from wamcp.whatsapp.profiles.lharries import CHAT_PAGE_BYTES
+
+    names = [f"Customer {i:05d}" for i in range(chats)]
+    call = _chat_server(names, long_from=long_from)
+    got = [chat.name async for chat in LharriesProfile(ServerClock("UTC")).iter_chats(call, page_size=10_000)]
+    assert got == names
+    limits = [args["limit"] for _, args in call.calls]
+    offset = 0
+    for _, args in call.calls:
+        assert offset == args["page"] * args["limit"]  # lharries' offsets land where the last page ended
+        offset += args["limit"]
+    assert max(limits) <= 10_000
+    if chats > 20_000:
+        assert max(limits) >= 4_000  # small answers: the pages grew
+        assert len(call.calls) < chats / 1_000
+    if long_from is not None:
+        assert limits[-1] * 10_000 <= 2 * CHAT_PAGE_BYTES  # 10 kB chats: pages of ~50, not thousands

@@ -105,6 +105,11 @@ def list_chats_arguments(
     return arguments
 
 
+#: The size a ``list_chats`` answer should stay under when ``iter_chats`` grows its pages (characters of JSON): half
+#: of the 1 MiB the SDK's HTTP transports accept in one message, whatever the chats' last messages hold.
+CHAT_PAGE_BYTES = 512 * 1024
+_FIRST_CHAT_PAGE = 100
+
 # --- JSON tools ---------------------------------------------------------------------------------------------------
 
 
@@ -275,11 +280,18 @@ class LharriesProfile:
         return by_name
 
     async def _chats(self, call: ToolCaller, tool: str, arguments: dict[str, Any]) -> tuple[list[Chat], int]:
+        chats, rows, _ = await self._chats_sized(call, tool, arguments)
+        return chats, rows
+
+    async def _chats_sized(self, call: ToolCaller, tool: str, arguments: dict[str, Any]) -> tuple[list[Chat], int, int]:
+        """(chats, rows, characters of text the answer held)."""
         self.stats.calls += 1
-        rows = json_rows(await call(tool, arguments), self.stats, tool)
+        result = await call(tool, arguments)
+        size = sum(len(block.get("text") or "") for block in result.get("content") or [])
+        rows = json_rows(result, self.stats, tool)
         chats = parse_chat_rows(rows, self.clock, self.stats, source=tool)
         self._remember(chats)
-        return chats, len(rows)
+        return chats, len(rows), size
 
     async def list_chats(
         self,
@@ -298,21 +310,32 @@ class LharriesProfile:
         return chats
 
     async def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]:
-        """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page."""
+        """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page.
+
+        ``page_size`` is the most chats asked for at once. The server only knows ``page`` x ``limit`` offsets, so
+        each next limit is the largest that the offset reached is a multiple of, within ``page_size`` and the chats
+        that fit :data:`CHAT_PAGE_BYTES` at the last answer's size (the SDK's HTTP transports refuse a message over
+        1 MiB): pages start at 100, roughly double while answers are small, and shrink when chats carry long last
+        messages.
+        """
         seen: set[str] = set()
-        page = 0
+        offset = 0
+        limit = min(page_size, _FIRST_CHAT_PAGE)
         while True:
-            arguments = list_chats_arguments(limit=page_size, page=page, sort_by="name")
-            chats, rows = await self._chats(call, "list_chats", arguments)
+            arguments = list_chats_arguments(limit=limit, page=offset // limit, sort_by="name")
+            chats, rows, size = await self._chats_sized(call, "list_chats", arguments)
             for chat in chats:
                 if chat.jid in seen:
                     self.stats.duplicates += 1
                     continue
                 seen.add(chat.jid)
                 yield chat
-            if rows < page_size:
+            if rows < limit:
                 return
-            page += 1
+            offset += limit
+            fits = max(1, CHAT_PAGE_BYTES * rows // max(size, 1))  # chats that fit the byte budget
+            # the largest limit within both bounds that the offset reached is a multiple of (1 always is)
+            limit = next(n for n in range(min(page_size, fits, offset), 0, -1) if offset % n == 0)
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         chats, _ = await self._chats(
