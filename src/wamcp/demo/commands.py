@@ -65,6 +65,11 @@ def demo_server(
     retry_after: Annotated[float, typer.Option(help="Cooldown of the rate limit, seconds.")] = 1.0,
     crash_after: Annotated[int | None, typer.Option(help="Exit abruptly on tool call N+1.")] = None,
     malformed_rate: Annotated[float, typer.Option(help="Share of list_messages lines garbled (0..1).")] = 0.0,
+    spike_rate: Annotated[float, typer.Option(help="Share of tool calls delayed by --spike-ms more (0..1).")] = 0.0,
+    spike_ms: Annotated[float, typer.Option(help="Length of a latency spike, in milliseconds.")] = 1000.0,
+    drop_rate: Annotated[
+        float, typer.Option(help="Share of tool calls whose connection is dropped unanswered (0..1; not stdio).")
+    ] = 0.0,
     serial: Annotated[bool, typer.Option(help="Handle one request at a time per connection.")] = False,
 ) -> None:
     """Run the demo WhatsApp MCP server (the lharries/whatsapp-mcp tool contract) on synthetic or copied data."""
@@ -79,7 +84,7 @@ def _serve(opts: dict[str, Any]) -> None:
         raise ConfigError(f"unknown transport {opts['transport']!r}: choose one of {', '.join(_TRANSPORTS)}")
     if opts["output"] not in ("text", "structured"):
         raise ConfigError(f"unknown output {opts['output']!r}: choose text or structured")
-    for knob in ("error_rate", "malformed_rate"):
+    for knob in ("error_rate", "malformed_rate", "spike_rate", "drop_rate"):
         if not 0.0 <= opts[knob] <= 1.0:
             raise ConfigError(f"--{knob.replace('_', '-')} must be between 0 and 1, got {opts[knob]}")
     db = opts["db"]
@@ -92,6 +97,9 @@ def _serve(opts: dict[str, Any]) -> None:
         retry_after=opts["retry_after"],
         crash_after=opts["crash_after"],
         malformed_rate=opts["malformed_rate"],
+        spike_rate=opts["spike_rate"],
+        spike_ms=opts["spike_ms"],
+        drop_rate=opts["drop_rate"],
         serial=opts["serial"],
         seed=opts["seed"],
     )

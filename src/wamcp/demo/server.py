@@ -10,6 +10,7 @@ Every HTTP transport binds 127.0.0.1 by default and announces itself on stderr w
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import sys
@@ -60,6 +61,8 @@ READY_PREFIX = "wamcp-demo-server listening on "
 DEFAULT_MESSAGES = 20000
 _PATHS = {"http": "/mcp", "sse": "/sse", "websocket": WS_PATH}
 _PAIRING_TOOL_NAMES = frozenset({"get_connection_status", "request_pairing", "confirm_pairing"})
+#: The session id in the SSE endpoint event and in each POST's query string.
+_SSE_SESSION_ID = re.compile(rb"session_id=([0-9a-f]{32})")
 
 
 @dataclass
@@ -173,14 +176,18 @@ class DemoServer:
         return ToolOutput([json.dumps(value)], value)
 
 
-# -- HTTP gate: bearer token and 429s ---------------------------------------------------------------------------
+# -- HTTP gate: bearer token, 429s and dropped connections -----------------------------------------------------
 class _HttpGate:
-    """ASGI wrapper: 401 without the bearer token; 429 + Retry-After on tool calls past the rate limit."""
+    """ASGI wrapper: 401 without the bearer token; 429 + Retry-After on tool calls past the rate limit; tool calls
+    whose connection the ``drop_rate`` fault drops (``sse_streams`` ends an SSE session's event stream)."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, faults: Faults) -> None:
+    def __init__(
+        self, app: ASGIApp, *, token: str | None, faults: Faults, sse_streams: _SseStreams | None = None
+    ) -> None:
         self.app = app
         self.token = token
         self.faults = faults
+        self.sse_streams = sse_streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -195,7 +202,8 @@ class _HttpGate:
                 [(b"www-authenticate", b'Bearer realm="wamcp-demo"')],
             )
             return
-        if scope.get("method") != "POST" or self.faults.config.rate_limit_after is None:
+        config = self.faults.config
+        if scope.get("method") != "POST" or (config.rate_limit_after is None and not config.drop_rate):
             await self.app(scope, receive, send)
             return
         body, replay = await _buffer_body(receive)
@@ -206,7 +214,22 @@ class _HttpGate:
                 text = json.dumps({"error": f"{RATE_LIMIT_TEXT}, retry after {seconds} s"}).encode()
                 await _respond(send, 429, text, [(b"retry-after", str(seconds).encode())])
                 return
+            if self.faults.drop_connection():
+                await self._drop(scope, send)
+                return
         await self.app(scope, replay, send)
+
+    async def _drop(self, scope: Scope, send: Send) -> None:
+        if self.sse_streams is not None:
+            # SSE answers on the session's event stream: ending that stream is what drops the connection.
+            found = _SSE_SESSION_ID.search(scope.get("query_string", b""))
+            if found is not None:
+                self.sse_streams.end(found.group(1).decode())
+            await _respond(send, 202, b"Accepted", [])
+            return
+        # Start an answer and return without finishing it: uvicorn closes the socket mid-response.
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
@@ -237,17 +260,51 @@ async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
+class _SseStreams:
+    """The open SSE event streams by session id, so a dropped-connection fault can end one."""
+
+    def __init__(self) -> None:
+        self._scopes: dict[str, anyio.CancelScope] = {}
+
+    def add(self, session_id: str, scope: anyio.CancelScope) -> None:
+        self._scopes[session_id] = scope
+
+    def remove(self, scope: anyio.CancelScope) -> None:
+        for session_id in [k for k, v in self._scopes.items() if v is scope]:
+            del self._scopes[session_id]
+
+    def end(self, session_id: str) -> None:
+        scope = self._scopes.get(session_id)
+        if scope is not None:
+            scope.cancel()
+
+
 class _SseEndpoint:
     """GET /sse: one MCP session per event stream (a raw ASGI app, so Starlette hands it the scope as is)."""
 
-    def __init__(self, demo: DemoServer, transport: SseServerTransport) -> None:
+    def __init__(self, demo: DemoServer, transport: SseServerTransport, streams: _SseStreams) -> None:
         self.demo = demo
         self.transport = transport
+        self.streams = streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server = self.demo.server
-        async with self.transport.connect_sse(scope, receive, send) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        stream_scope = anyio.CancelScope()
+
+        async def learn_session(message: Message) -> None:
+            # The SDK keeps the session id to itself; its first event (the POST endpoint) carries it.
+            if message["type"] == "http.response.body":
+                found = _SSE_SESSION_ID.search(message.get("body", b""))
+                if found is not None:
+                    self.streams.add(found.group(1).decode(), stream_scope)
+            await send(message)
+
+        try:
+            with stream_scope:
+                async with self.transport.connect_sse(scope, receive, learn_session) as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
+        finally:
+            self.streams.remove(stream_scope)
 
 
 def _security(host: str) -> TransportSecuritySettings | None:
@@ -263,19 +320,21 @@ def _security(host: str) -> TransportSecuritySettings | None:
 def build_asgi_app(demo: DemoServer) -> ASGIApp:
     """The Starlette app of the ``http`` or ``sse`` transport, behind the token/rate-limit gate."""
     config = demo.config
+    streams: _SseStreams | None = None
     if config.transport == "http":
         app: ASGIApp = demo.server.streamable_http_app(
             streamable_http_path="/mcp", host=config.host, transport_security=_security(config.host)
         )
     else:
         sse = SseServerTransport("/messages/", security_settings=_security(config.host))
+        streams = _SseStreams()
         app = Starlette(
             routes=[
-                Route("/sse", endpoint=_SseEndpoint(demo, sse), methods=["GET"]),
+                Route("/sse", endpoint=_SseEndpoint(demo, sse, streams), methods=["GET"]),
                 Mount("/messages/", app=sse.handle_post_message),
             ]
         )
-    return _HttpGate(app, token=config.token, faults=demo.faults)
+    return _HttpGate(app, token=config.token, faults=demo.faults, sse_streams=streams)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -357,7 +416,13 @@ async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None)
             if config.transport == "websocket":
 
                 async def ws() -> None:
-                    await serve_websocket(demo.server, sock, token=config.token, ready=lambda: announce(url))
+                    await serve_websocket(
+                        demo.server,
+                        sock,
+                        token=config.token,
+                        ready=lambda: announce(url),
+                        drop=demo.faults.drop_connection if config.faults.drop_rate else None,
+                    )
 
                 await _until_signal(ws)
             else:

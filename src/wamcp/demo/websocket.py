@@ -50,7 +50,7 @@ def bearer_ok(headers: Headers | Any, token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-async def _pump(server: Server[Any], ws: ServerConnection) -> None:
+async def _pump(server: Server[Any], ws: ServerConnection, drop: Callable[[], bool] | None = None) -> None:
     read_in, read_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_in, write_out = anyio.create_memory_object_stream[SessionMessage](0)
 
@@ -59,6 +59,9 @@ async def _pump(server: Server[Any], ws: ServerConnection) -> None:
             try:
                 async for frame in ws:
                     text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                    if drop is not None and '"tools/call"' in text and drop():
+                        ws.transport.abort()  # the demo's dropped-connection fault: no close frame, no answer
+                        return
                     try:
                         message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
                     except pydantic.ValidationError as err:
@@ -90,8 +93,9 @@ async def serve_websocket(
     *,
     token: str | None,
     ready: Callable[[], Awaitable[None] | None],
+    drop: Callable[[], bool] | None = None,
 ) -> None:
-    """Serve MCP on ``ws://<sock>/ws`` until cancelled."""
+    """Serve MCP on ``ws://<sock>/ws`` until cancelled; ``drop()`` true for a tool call aborts its connection."""
 
     def check(connection: ServerConnection, request: Request) -> Response | None:
         if request.path.split("?")[0] != WS_PATH:
@@ -105,7 +109,7 @@ async def serve_websocket(
         return _MCP if _MCP in offered else None
 
     async def handler(ws: ServerConnection) -> None:
-        await _pump(server, ws)
+        await _pump(server, ws, drop)
 
     async with serve(handler, sock=sock, select_subprotocol=pick_subprotocol, process_request=check) as ws_server:
         result = ready()
