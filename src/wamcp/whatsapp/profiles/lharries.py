@@ -8,12 +8,15 @@ the same across all chats.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+from ...errors import MCPProtocolError
 from ...redact import get_logger
 from ..jid import normalize_jid
 from ..models import Chat, Contact, Message
@@ -54,10 +57,30 @@ LHARRIES_TOOLS = frozenset(
 )
 _LOG_EXCERPT = 160
 _MAX_LIMIT = 100_000
+#: Reads of one listing that looks damaged before the call fails (a chat's failure is retried by the next run).
+_LISTING_READS = 3
+# Lines that start with a header's timestamp, brackets or not, and those that are whole headers (of any chat).
+_TIMESTAMP_LED = re.compile(r"^\[?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[\] ]", re.MULTILINE)
+_WHOLE_HEADER = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (?:Chat: [^\n]* )?From: [^\n]*?: ", re.MULTILINE)
 
 
 def _excerpt(text: str) -> str:
     return text if len(text) <= _LOG_EXCERPT else text[:_LOG_EXCERPT] + "…"
+
+
+def _looks_damaged(text: str, stats: ParseStats) -> bool:
+    """Whether a listing holds lines that look like broken output: junk before the first header, replacement or NUL
+    characters, or a line that starts with a header's timestamp but is no whole header (a header cut short or
+    stripped of its brackets reads as content of the message before it: one message lost, another changed).
+    Whole headers inside content (quotes) are not damage; the parser's rules deal with them."""
+    if stats.bad_lines or "\ufffd" in text or "\x00" in text:
+        return True
+    return len(_TIMESTAMP_LED.findall(text)) > len(_WHOLE_HEADER.findall(text))
+
+
+def _add_stats(total: ParseStats, more: ParseStats) -> None:
+    for counter in dataclasses.fields(ParseStats):
+        setattr(total, counter.name, getattr(total, counter.name) + getattr(more, counter.name))
 
 
 def _looks_like_json(text: str) -> bool:
@@ -362,25 +385,40 @@ class LharriesProfile:
         arguments = list_messages_arguments(
             chat_jid=chat_jid, query=query, limit=limit, page=page, before=before, after=after
         )
-        self.stats.calls += 1
-        result = await call("list_messages", arguments)
-        text = result.get("text") or ""
-        if result.get("structured_content") is not None or _looks_like_json(text):
-            # A lharries successor that kept the tool names but answers in JSON (detected as lharries when it
-            # declares no output schema): decode it the structured way rather than count every line as junk.
-            return self._json_messages(result, chat_jid)
-        return parse_message_listing(
-            text,
-            clock=self.clock,
-            chat_jid=chat_jid,
-            chat_name=self._chat_names.get(chat_jid) if chat_jid else None,
-            query=query,
-            before=before,
-            after=after,
-            chat_jids_by_name=None if chat_jid else self._jids_by_name(),
-            known_chat_names=known_chat_names,
-            known_sender_names=self._sender_names(),
-            stats=self.stats,
+        previous: str | None = None
+        for _read in range(_LISTING_READS):
+            self.stats.calls += 1
+            result = await call("list_messages", arguments)
+            text = result.get("text") or ""
+            if result.get("structured_content") is not None or _looks_like_json(text):
+                # A lharries successor that kept the tool names but answers in JSON (detected as lharries when it
+                # declares no output schema): decode it the structured way rather than count every line as junk.
+                return self._json_messages(result, chat_jid)
+            stats = ParseStats()
+            messages = parse_message_listing(
+                text,
+                clock=self.clock,
+                chat_jid=chat_jid,
+                chat_name=self._chat_names.get(chat_jid) if chat_jid else None,
+                query=query,
+                before=before,
+                after=after,
+                chat_jids_by_name=None if chat_jid else self._jids_by_name(),
+                known_chat_names=known_chat_names,
+                known_sender_names=self._sender_names(),
+                stats=stats,
+            )
+            # An odd answer the server gives twice is its word (e.g. a content line that starts like a header);
+            # one that changes between reads was damaged on its way.
+            if not _looks_damaged(text, stats) or text == previous:
+                _add_stats(self.stats, stats)
+                return messages
+            logger.warning("list_messages: lines that belong to no message (damaged output?); reading it again")
+            previous = text
+        raise MCPProtocolError(
+            f"{self.server_name}: list_messages answered with damaged lines {_LISTING_READS} times in a row, "
+            "differently each time",
+            hint="the server's output is garbled; the next run retries",
         )
 
     def _json_messages(self, result: ToolResult, chat_jid: str | None) -> list[Message]:
