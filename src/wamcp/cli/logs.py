@@ -23,6 +23,9 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("wamcp").setLevel(level)
-    for noisy in ("httpx2", "httpcore2", "mcp", "uvicorn", "sse_starlette", "websockets"):
+    for noisy in ("httpx2", "httpcore2", "uvicorn", "sse_starlette", "websockets"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # The SDK logs transport failures as ERRORs with tracebacks ("Error in post_writer"), although our client handles
+    # each one (reconnect, retry, fail over) or reports it as its own one-line error: shown with --verbose only.
+    logging.getLogger("mcp").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
     install_log_redaction()
