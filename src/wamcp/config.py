@@ -384,6 +384,11 @@ def _read_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}", hint="check the path") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (bad byte at offset {err.start}); a config file is JSON",
+            hint=f"regenerate one with `wamcp config init` ({SAMPLE_FILE_NAME})",
+        ) from err
     try:
         raw = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as err:

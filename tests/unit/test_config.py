@@ -163,6 +163,13 @@ def test_malformed_json_names_line_and_column(tmp_path: Path) -> None:
         load_config(path, environ={})
 
 
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_bytes(b'{"whatsapp": {"server": {"name": "caf\xe9"}}}')  # Latin-1, as an old editor saves it
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(bad byte at offset 37\)"):
+        load_config(path, environ={})
+
+
 def test_missing_whatsapp_section_is_explained(tmp_path: Path) -> None:
     path = write(tmp_path / "c.json", {"server": {}})
     with pytest.raises(ConfigError, match='no "whatsapp" section'):
