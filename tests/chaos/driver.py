@@ -100,11 +100,11 @@ _GENERATION = re.compile(r"connected to .* generation (\d+)")
 
 @dataclass(frozen=True)
 class ChaosSettings:
-    """One round's knobs. The defaults are the CI round: ~1,500 messages, 20 kills, every fault on."""
+    """One round's knobs. The defaults are the CI round: 1,200 messages, 20 kills, every fault on."""
 
     transport: str = "streamable_http"
     seed: int = 7
-    messages: int = 1500
+    messages: int = 1200
     kills: int = 20
     #: seconds between kills (uniform), and how long the server stays dead (uniform)
     kill_gap: tuple[float, float] = (0.1, 0.5)
@@ -115,7 +115,7 @@ class ChaosSettings:
     rate_limit_after: int = 50
     retry_after: float = 0.5
     malformed_rate: float = 0.003
-    drop_rate: float = 0.01
+    drop_rate: float = 0.02
     concurrency: int = 4
     #: runs after the kills stop before we call the round failed (faults other than kills stay on)
     max_settle_runs: int = 6
