@@ -3,7 +3,8 @@ while it also injects latency spikes, 429s, malformed lines and dropped connecti
 with the demo database, message by message.
 
 One :func:`run_round` is one transport's round: extraction runs (each a real ``wamcp extract`` subprocess, as a
-nightly job runs it) while a chaos thread kills the server at random moments until ``kills`` is reached. A run
+nightly job runs it) while a chaos thread kills the server at random moments until ``kills`` is reached (only while
+a run is past its start-up, i.e. connected and recorded in the store, so every kill lands mid-extraction). A run
 that ends early (exit 1 or 3) is simply rerun; a run that completed is followed by a ``--full --max-chats 100000``
 rerun (everything again, chat by chat), so the kills keep landing inside extractions. Then the chaos thread stops
 (the other faults stay on) and the extraction is rerun until it exits 0. The figures (:class:`RoundFigures`) say
@@ -25,6 +26,7 @@ import os
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -95,6 +97,8 @@ main()
 #: A rerun while the kills go on, after a run completed: everything again, chat by chat (the first run of a new
 #: store reads the account in one walk instead), so the kills also land in per-chat paging and cursor updates.
 _AGAIN = ("--full", "--max-chats", "100000")
+#: Runs while the kills go on before the round gives up (each kill needs a run past its start-up).
+_MAX_CHAOS_RUNS = 30
 _GENERATION = re.compile(r"connected to .* generation (\d+)")
 
 
@@ -301,6 +305,10 @@ class _ChaosServer:
     def _monkey(self) -> None:
         try:
             while self.kills < self.settings.kills:
+                # Aim at extraction runs past their start-up: a kill during a CLI's imports tests nothing.
+                while not self.extracting.wait(0.05):
+                    if self._stop.is_set():
+                        return
                 if self._stop.wait(self._rng.uniform(*self.settings.kill_gap)):
                     return
                 during = self.extracting.is_set()
@@ -345,26 +353,52 @@ def _chaos_server(settings: ChaosSettings, account: Path, env: dict[str, str]) -
         server.close()
 
 
-def _extract(config: Path, store: Path, log: Path, env: dict[str, str], settings: ChaosSettings, *extra: str) -> int:
-    """One ``wamcp extract`` run, its stderr appended to ``log``; returns the exit code."""
+def _runs_recorded(store: Path) -> int:
+    """Runs in the store's ``runs`` table (0 while the file or its schema does not exist yet)."""
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as conn:
+            (count,) = conn.execute("SELECT count(*) FROM runs").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(count)
+
+
+def _extract(
+    config: Path,
+    store: Path,
+    log: Path,
+    env: dict[str, str],
+    settings: ChaosSettings,
+    live: threading.Event,
+    *extra: str,
+) -> int:
+    """One ``wamcp extract`` run, its stderr appended to ``log``; returns the exit code. ``live`` is set while the run
+    is past its start-up (connected, its run recorded in the store): the kills are aimed at that part."""
     argv = [sys.executable, "-c", _WAMCP_WITH_CLIENT_LOG, "extract", "--config", str(config), "--db", str(store)]
-    argv += ["--json"]
-    argv += ["--concurrency", str(settings.concurrency), *extra]
+    argv += ["--json", "--concurrency", str(settings.concurrency), *extra]
+    recorded = _runs_recorded(store)
     with log.open("a", encoding="utf-8") as err:
         err.write(f"=== {time.strftime('%H:%M:%S')} wamcp {' '.join(argv[3:])}\n")
         err.flush()
-        proc = subprocess.run(
-            argv,
-            cwd=store.parent,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            timeout=settings.run_timeout,
-            check=False,
+        proc = subprocess.Popen(
+            argv, cwd=store.parent, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True
         )
-        err.write(f"=== {time.strftime('%H:%M:%S')} exit {proc.returncode}: {proc.stdout.strip()}\n")
+        deadline = time.monotonic() + settings.run_timeout
+        try:
+            while proc.poll() is None:
+                if not live.is_set() and _runs_recorded(store) > recorded:
+                    live.set()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"wamcp extract did not end within {settings.run_timeout} s (see {log})")
+                time.sleep(0.05)
+        finally:
+            live.clear()
+            if proc.poll() is None:
+                proc.kill()
+            out, _ = proc.communicate(timeout=30)
+        err.write(f"=== {time.strftime('%H:%M:%S')} exit {proc.returncode}: {out.strip()}\n")
     return proc.returncode
 
 
@@ -412,17 +446,15 @@ def run_round(settings: ChaosSettings, workdir: Path) -> RoundFigures:
         config = write_config(workdir / f"config-{settings.transport}.json", server_config, rate_limits=limits)
         server.unleash()
         while server.raging:
+            if len(figures.exit_codes) >= _MAX_CHAOS_RUNS:
+                raise RuntimeError(f"{_MAX_CHAOS_RUNS} runs did not see {settings.kills} kills (see {log})")
             previous_complete = bool(figures.exit_codes) and figures.exit_codes[-1] == 0
-            server.extracting.set()
-            try:
-                code = _extract(config, store, log, env, settings, *(_AGAIN if previous_complete else ()))
-            finally:
-                server.extracting.clear()
-            figures.exit_codes.append(code)
+            again = _AGAIN if previous_complete else ()
+            figures.exit_codes.append(_extract(config, store, log, env, settings, server.extracting, *again))
         if server.error is not None:
             raise server.error
         for _ in range(settings.max_settle_runs):
-            code = _extract(config, store, log, env, settings)
+            code = _extract(config, store, log, env, settings, threading.Event())
             figures.exit_codes.append(code)
             if code == 0:
                 break
