@@ -437,7 +437,7 @@ def run_round(settings: ChaosSettings, workdir: Path) -> RoundFigures:
             "connection_type": settings.transport,
             # Outlast a restart (well under a second) a few times over; a run that still gives up is rerun.
             "max_retries": 8,
-            "retry_delay": 0.1,
+            "retry_delay": 0.05,
             "timeout": 5.0,
             "connect_timeout": 5.0,
         }
