@@ -312,6 +312,8 @@ class _ChaosServer:
                 if self._stop.wait(self._rng.uniform(*self.settings.kill_gap)):
                     return
                 during = self.extracting.is_set()
+                if not during:
+                    continue  # the run ended meanwhile: wait for the next one
                 self.kill()
                 self.kills += 1
                 self.kills_during_extraction += int(during)
