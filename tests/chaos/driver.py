@@ -79,18 +79,19 @@ for line in sys.stdin:
             os._exit(code)
     print(pid, flush=True)
 """
-# `wamcp extract` exactly as installed, plus one log handler: the core client's INFO records (retries, reconnections)
-# on stderr, for the figures. --verbose would log them too, but also every page at DEBUG, which costs more CPU than
-# the extraction itself on a 2-core machine.
+# `wamcp extract` exactly as installed, plus one log handler for the INFO records of the core client (retries,
+# reconnections: the figures) and of the lharries profile (an odd answer accepted because it came twice). --verbose
+# would log them too, but also every page at DEBUG, which costs more CPU than the extraction on a 2-core machine.
 _WAMCP_WITH_CLIENT_LOG = """
 import logging, sys
 from wamcp.cli import main
 handler = logging.StreamHandler()
 handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-client_log = logging.getLogger("wamcp.core.client")
-client_log.addHandler(handler)
-client_log.setLevel(logging.INFO)
-client_log.propagate = False
+for name in ("wamcp.core.client", "wamcp.whatsapp.profiles.lharries"):
+    client_log = logging.getLogger(name)
+    client_log.addHandler(handler)
+    client_log.setLevel(logging.INFO)
+    client_log.propagate = False
 sys.argv[0] = "wamcp"
 main()
 """

@@ -413,6 +413,8 @@ class LharriesProfile:
             # An odd answer the server gives twice is its word (e.g. a content line that starts like a header);
             # one that changes between reads was damaged on its way.
             if not _looks_damaged(text, stats) or text == previous:
+                if text == previous:
+                    logger.info("list_messages: the same odd answer twice, taken as the server's word: %r", arguments)
                 _add_stats(self.stats, stats)
                 return messages
             logger.warning("list_messages: lines that belong to no message (damaged output?); reading it again")
