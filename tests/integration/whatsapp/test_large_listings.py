@@ -1,5 +1,5 @@
 """A chat listing larger than what the SDK's HTTP transports accept in one message (1 MiB) still comes back whole:
-the lharries profile keeps each ``list_chats`` answer under its byte budget, whatever page size is asked for."""
+both profiles keep each ``list_chats`` answer under their byte budget, whatever page size is asked for."""
 
 from __future__ import annotations
 
@@ -24,13 +24,16 @@ def many_chats(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("transport", ["streamable_http", "sse"])
-async def test_listing_thousands_of_chats_over_http_transports(many_chats: Path, transport: str) -> None:
+@pytest.mark.parametrize(
+    ("transport", "mode"), [("streamable_http", "lharries"), ("sse", "lharries"), ("sse", "structured")]
+)
+async def test_listing_thousands_of_chats_over_http_transports(many_chats: Path, transport: str, mode: str) -> None:
     with sqlite3.connect(many_chats) as conn:
         expected = {jid for (jid,) in conn.execute("SELECT jid FROM chats")}
     flag = {"streamable_http": "http", "sse": "sse"}[transport]
-    with DemoServerProcess(transport=flag, db=many_chats) as server:
-        demo = Demo(transport=transport, mode="lharries", db=many_chats, url=server.url)
+    extra = ["--output", "structured"] if mode == "structured" else []
+    with DemoServerProcess(transport=flag, db=many_chats, extra_args=extra) as server:
+        demo = Demo(transport=transport, mode=mode, db=many_chats, url=server.url)
         client = WhatsAppMCPClient(demo.config())
         try:
             assert await client.initialize(), client.last_error

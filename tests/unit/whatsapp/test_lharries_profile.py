@@ -200,7 +200,7 @@ def _chat_server(names: list[str], *, long_from: int | None = None) -> Any:
 async def test_iter_chats_grows_and_shrinks_its_pages_on_exact_offsets(chats: int, long_from: int | None) -> None:
     """Every chat exactly once, every offset a multiple of the limit asked for, pages growing while answers are
     small (up to page_size) and shrinking under the byte budget when they get large."""
-    from wamcp.whatsapp.profiles.lharries import CHAT_PAGE_BYTES
+    from wamcp.whatsapp.profiles.base import CHAT_PAGE_BYTES
 
     names = [f"Customer {i:05d}" for i in range(chats)]
     call = _chat_server(names, long_from=long_from)

@@ -15,12 +15,42 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..models import Chat, Contact, Message
 
-__all__ = ["ParseStats", "Profile", "ToolCaller", "ToolResult"]
+__all__ = [
+    "CHAT_PAGE_BYTES",
+    "FIRST_CHAT_PAGE",
+    "ParseStats",
+    "Profile",
+    "ToolCaller",
+    "ToolResult",
+    "answer_size",
+    "next_page_limit",
+]
 
 #: The core client's ``execute_tool`` result: ``content``, ``structured_content``, ``text``, ``is_error``, …
 ToolResult = dict[str, Any]
 #: ``await call(tool_name, arguments)``; raises the core client's errors (MCPToolError for ``isError`` results).
 ToolCaller = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
+
+#: What a chat-listing answer should stay under when a profile grows its pages (characters): half of the 1 MiB the
+#: SDK's HTTP transports accept in one message, whatever the chats' last messages hold.
+CHAT_PAGE_BYTES = 512 * 1024
+#: The first chat page a profile asks for before it knows how large chats are on this server.
+FIRST_CHAT_PAGE = 100
+
+
+def answer_size(result: ToolResult) -> int:
+    """About how many characters ``result`` took on the wire: its text blocks, twice when it also carried
+    ``structuredContent`` (servers that send it repeat the same data as text)."""
+    size = sum(len(block.get("text") or "") for block in result.get("content") or [])
+    return size * 2 if result.get("structured_content") is not None else size
+
+
+def next_page_limit(offset: int, page_size: int, rows: int, size: int, budget: int = CHAT_PAGE_BYTES) -> int:
+    """The next ``limit`` of a listing paged by ``page`` x ``limit`` offsets, after an answer of ``rows`` rows and
+    ``size`` characters ended at ``offset``: the largest that ``offset`` is a multiple of (so ``page = offset //
+    limit`` continues exactly there), within ``page_size`` and the rows that fit ``budget`` at that answer's size."""
+    fits = max(1, budget * rows // max(size, 1))
+    return next(n for n in range(max(1, min(page_size, fits, offset)), 0, -1) if offset % n == 0)
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from ...redact import get_logger
 from ..jid import normalize_jid
 from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock
-from .base import ParseStats, ToolCaller, ToolResult
+from .base import FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
 from .lharries_text import EMPTY_LISTING, derive_message_id, parse_message_listing, sender_jid_from_label
 from .pairing import request_pairing, whatsapp_status
 from .structured import decode_result, parse_message, records
@@ -129,11 +129,6 @@ def list_chats_arguments(
         arguments["query"] = query
     return arguments
 
-
-#: The size a ``list_chats`` answer should stay under when ``iter_chats`` grows its pages (characters of JSON): half
-#: of the 1 MiB the SDK's HTTP transports accept in one message, whatever the chats' last messages hold.
-CHAT_PAGE_BYTES = 512 * 1024
-_FIRST_CHAT_PAGE = 100
 
 # --- JSON tools ---------------------------------------------------------------------------------------------------
 
@@ -312,7 +307,7 @@ class LharriesProfile:
         """(chats, rows, characters of text the answer held)."""
         self.stats.calls += 1
         result = await call(tool, arguments)
-        size = sum(len(block.get("text") or "") for block in result.get("content") or [])
+        size = answer_size(result)
         rows = json_rows(result, self.stats, tool)
         chats = parse_chat_rows(rows, self.clock, self.stats, source=tool)
         self._remember(chats)
@@ -339,13 +334,13 @@ class LharriesProfile:
 
         ``page_size`` is the most chats asked for at once. The server only knows ``page`` x ``limit`` offsets, so
         each next limit is the largest that the offset reached is a multiple of, within ``page_size`` and the chats
-        that fit :data:`CHAT_PAGE_BYTES` at the last answer's size (the SDK's HTTP transports refuse a message over
-        1 MiB): pages start at 100, roughly double while answers are small, and shrink when chats carry long last
-        messages.
+        that fit the byte budget at the last answer's size (:func:`~.base.next_page_limit`: the SDK's HTTP
+        transports refuse a message over 1 MiB): pages start at 100, roughly double while answers are small, and
+        shrink when chats carry long last messages.
         """
         seen: set[str] = set()
         offset = 0
-        limit = min(page_size, _FIRST_CHAT_PAGE)
+        limit = min(page_size, FIRST_CHAT_PAGE)
         while True:
             arguments = list_chats_arguments(limit=limit, page=offset // limit, sort_by="name")
             chats, rows, size = await self._chats_sized(call, "list_chats", arguments)
@@ -358,9 +353,7 @@ class LharriesProfile:
             if rows < limit:
                 return
             offset += limit
-            fits = max(1, CHAT_PAGE_BYTES * rows // max(size, 1))  # chats that fit the byte budget
-            # the largest limit within both bounds that the offset reached is a multiple of (1 always is)
-            limit = next(n for n in range(min(page_size, fits, offset), 0, -1) if offset % n == 0)
+            limit = next_page_limit(offset, page_size, rows, size)
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         chats, _ = await self._chats(

@@ -21,7 +21,7 @@ from ...redact import get_logger
 from ..jid import jid_user, normalize_jid
 from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock, epoch_to_utc
-from .base import ParseStats, ToolCaller, ToolResult
+from .base import FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
 from .pairing import PAIRING_TOOLS, STATUS_TOOLS, request_pairing, whatsapp_status
 
 __all__ = ["StructuredProfile", "decode_result", "parse_chat", "parse_contact", "parse_message", "records"]
@@ -341,22 +341,27 @@ class StructuredProfile:
         return self._chats(await self._rows(call, tool, self._arguments(tool, wanted)), tool)
 
     async def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]:
+        """Every chat once. Pages grow from 100 toward ``page_size`` while answers stay under the byte budget of
+        :func:`~.base.next_page_limit` (the limit always divides the offset reached, for ``page``-only servers)."""
         tool = self._tool(_CHAT_TOOLS)
         accepted = self._schemas.get(tool)
         pageable = accepted is None or "page" in accepted or "offset" in accepted
         seen: set[str] = set()
-        page = 0
+        offset = 0
+        limit = min(page_size, FIRST_CHAT_PAGE) if pageable else page_size
         while True:
-            rows = await self._rows(
-                call, tool, self._arguments(tool, {"limit": page_size, "page": page, "offset": page * page_size})
-            )
+            arguments = self._arguments(tool, {"limit": limit, "page": offset // limit, "offset": offset})
+            self.stats.calls += 1
+            result = await call(tool, arguments)
+            rows = records(decode_result(result, self.stats, tool))
             for chat in self._chats(rows, tool):
                 if chat.jid not in seen:
                     seen.add(chat.jid)
                     yield chat
-            if not pageable or len(rows) < page_size:
+            if not pageable or len(rows) < limit:
                 return
-            page += 1
+            offset += limit
+            limit = next_page_limit(offset, page_size, len(rows), answer_size(result))
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         jid = normalize_jid(chat_jid)
