@@ -267,18 +267,42 @@ async def test_malformed_rate_garbles_list_messages_lines(connect: Connect) -> N
 
 
 @pytest.mark.anyio
-async def test_serial_handles_one_request_at_a_time_per_connection(connect: Connect) -> None:
-    async def timed(client: Client, n: int) -> float:
-        started = time.perf_counter()
-        async with anyio.create_task_group() as tg:
-            for _ in range(n):
-                tg.start_soon(client.call_tool, "get_chat", {"chat_jid": ISLA})
-        return time.perf_counter() - started
+@pytest.mark.parametrize(("serial", "running"), [(True, ["a", "b"]), (False, ["a", "a", "b"])])
+async def test_serial_queues_calls_per_connection_never_across_connections(
+    tmp_path: Path, db_copy: Path, monkeypatch: pytest.MonkeyPatch, serial: bool, running: list[str]
+) -> None:
+    # Two calls on connection "a" and one on "b", all held inside the server until released: with --serial the
+    # second call on "a" waits for the first, while "b" (another connection) is not held up by "a" at all.
+    demo = DemoServer(DemoServerConfig(media_dir=tmp_path / "media", faults=FaultConfig(serial=serial)), db_copy)
+    started: list[str] = []
+    release, enough = anyio.Event(), anyio.Event()
 
-    async with connect(faults=FaultConfig(latency_ms=100, serial=True)) as (client, _):
-        assert await timed(client, 4) >= 0.4
-    async with connect(faults=FaultConfig(latency_ms=100)) as (client, _):
-        assert await timed(client, 4) < 0.35
+    async def held(name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        assert arguments is not None
+        started.append(arguments["chat_jid"])
+        if len(started) >= len(running):
+            enough.set()
+        await release.wait()
+        return types.CallToolResult(content=[types.TextContent(type="text", text="ok")])
+
+    monkeypatch.setattr(demo, "call", held)
+    try:
+        with anyio.fail_after(20):
+            async with (
+                Client(demo.server, mode="legacy") as a,
+                Client(demo.server, mode="legacy") as b,
+                anyio.create_task_group() as tg,
+            ):
+                for client, tag in ((a, "a"), (a, "a"), (b, "b")):
+                    tg.start_soon(client.call_tool, "get_chat", {"chat_jid": tag})
+                with anyio.move_on_after(5):
+                    await enough.wait()
+                await anyio.wait_all_tasks_blocked()  # every call that could start has started
+                assert sorted(started) == running
+                release.set()
+            assert sorted(started) == ["a", "a", "b"]
+    finally:
+        demo.close()
 
 
 def test_crash_after_exits_abruptly_on_call_n_plus_one(monkeypatch: pytest.MonkeyPatch) -> None:
