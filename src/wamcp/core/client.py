@@ -287,6 +287,9 @@ class MCPClient:
         """Own the connection: open, serve until lost/stale/stopped, reconnect with backoff, give up after retries."""
         ever_connected = False
         failures = 0
+        # With several endpoints, reconnect attempts go in rounds: each endpoint once, then one backoff. This is the
+        # endpoint the current round began with (None: no round in progress, back off before the next attempt).
+        round_start: int | None = None
         while not stop.is_set():
             if srv.run_id != run_id:
                 return  # a newer run took over (connect() after we failed); leave the state to it
@@ -369,6 +372,9 @@ class MCPClient:
                 srv.session = None
             if stop.is_set() or srv.run_id != run_id:
                 break
+            if session_seen is not None and end_reason == "failed":
+                # The session ended by an error while serving (an HTTP stream cut off mid-read): a loss like any other.
+                end_reason = "lost"
             if not ever_connected:
                 if (
                     attempt_error is not None
@@ -384,11 +390,24 @@ class MCPClient:
                 end_reason != "lost" or time.monotonic() - session_seen.opened_at >= _STABLE_AFTER
             ):
                 failures = 0
+                round_start = None
+                if end_reason == "lost" and srv.config.endpoints:
+                    # Failover: the endpoint that just failed counts as tried; the next one is tried at once.
+                    round_start = srv.transport_index
+                    srv.transport_index = (srv.transport_index + 1) % len(srv.transports)
+                    logger.warning(
+                        "%s: lost the connection to %s; failing over to %s",
+                        srv.name,
+                        srv.transports[round_start].endpoint,
+                        srv.transport.endpoint,
+                    )
             else:
                 # A failed attempt, or a session that died at once (a crash-looping server): back off harder, and
                 # fail over to the next endpoint when there are several.
                 failures += 1
                 if len(srv.transports) > 1:
+                    if round_start is None:
+                        round_start = srv.transport_index
                     srv.transport_index = (srv.transport_index + 1) % len(srv.transports)
                 if isinstance(attempt_error, MCPAuthenticationError) or failures >= max(1, srv.config.max_retries):
                     srv.state = "failed"
@@ -401,7 +420,10 @@ class MCPClient:
             if srv.state != "reconnecting":
                 srv.state = "reconnecting"
                 srv.notify()
+            if round_start is not None and srv.transport_index != round_start:
+                continue  # an endpoint not yet tried in this round may be up: no backoff before it
             await self._sleep_unless_stopped(self._backoff(srv, failures), stop)
+            round_start = srv.transport_index
         if srv.run_id == run_id:
             srv.state = "disconnected"
             srv.session = None
@@ -643,11 +665,17 @@ class MCPClient:
             self._metrics.record_retry(srv.name, tool_name)
             logger.info("retrying %s on %s in %.2f s after: %s", tool_name, srv.name, delay, error)
 
+        def fails_over(error: BaseException) -> bool:
+            # A lost connection moves the retry to another connection of the pool or the next endpoint, and the
+            # retried call waits for a live session anyway: a backoff first would only add to what the failover costs.
+            return isinstance(error, MCPConnectionError) and (len(srv.members) > 1 or bool(srv.config.endpoints))
+
         return await srv.retry.call(
             lambda: self._call_once(srv, tool_name, arguments, limit),
             retryable=is_transient,
             clock=self._clock,
             on_retry=on_retry,
+            retry_at_once=fails_over,
         )
 
     async def _call_once(

@@ -111,12 +111,15 @@ class RetryPolicy:
         clock: Clock,
         on_retry: Callable[[int, BaseException, float], None] | None = None,
         rng: random.Random | None = None,
+        retry_at_once: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """Await ``fn()`` until it succeeds, a non-retryable error occurs, or attempts/time run out.
 
         The last error is re-raised unchanged (its type and traceback intact). ``on_retry(attempt, error, delay)`` runs
         before each sleep with the number of the attempt that failed. Cancellation and other ``BaseException``s that
-        are not ``Exception``s are never retried.
+        are not ``Exception``s are never retried. When ``retry_at_once(error)`` is true for the first attempt's error,
+        the first retry goes without a wait (the caller knows the retry will go somewhere else, e.g. another endpoint);
+        later retries back off as usual, and a Retry-After is still honoured.
         """
         deadline = None if self.total_timeout is None else clock.monotonic() + self.total_timeout
         attempt = 1
@@ -127,6 +130,8 @@ class RetryPolicy:
                 if attempt >= self.max_attempts or not retryable(error):
                     raise
                 delay = self.backoff(attempt, rng)
+                if attempt == 1 and retry_at_once is not None and retry_at_once(error):
+                    delay = 0.0
                 server_asked = _retry_after(error)
                 if server_asked is not None and server_asked > delay:
                     delay = server_asked

@@ -187,6 +187,21 @@ async def test_idempotent_call_is_retried_after_connection_loss(harness: Harness
     assert clock.sleeps, "the retry backoff must wait on the injected clock"
 
 
+async def test_a_pool_retries_a_call_whose_connection_was_lost_without_backing_off(
+    harness: Harness, clock: FakeClock
+) -> None:
+    harness.drops_left = 1
+    async with make_client(harness, clock, max_connections=2, retry_delay=5.0) as client:
+        await client.connect("mem")
+        result = await client.execute_tool("mem", "flaky", {"text": "read-only"}, idempotent=True)
+        metrics = client.metrics()
+
+    assert result["text"] == "read-only"
+    assert metrics["mem"]["tools"]["flaky"]["retries"] == 1
+    # The retry goes at once (the reconnects still back off, on the same clock).
+    assert 0.0 in clock.sleeps
+
+
 async def test_server_idempotent_callable_decides_when_call_does_not_say(harness: Harness, clock: FakeClock) -> None:
     harness.drops_left = 1
     async with make_client(harness, clock, idempotent=lambda tool: tool == "flaky") as client:

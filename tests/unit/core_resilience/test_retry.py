@@ -131,6 +131,33 @@ async def test_transient_failures_are_retried_until_success() -> None:
 
 
 @pytest.mark.anyio
+async def test_retry_at_once_skips_only_the_first_wait() -> None:
+    clock = FakeClock()
+    op = Flaky(MCPConnectionError("lost"), MCPConnectionError("lost again"))
+    policy = RetryPolicy(max_attempts=3, base_delay=1.0)
+    moved: list[BaseException] = []
+
+    def elsewhere(error: BaseException) -> bool:
+        moved.append(error)
+        return True
+
+    result = await policy.call(op, retryable=is_transient, clock=clock, rng=random.Random(0), retry_at_once=elsewhere)
+    assert result == "ok"
+    assert [str(error) for error in moved] == ["lost"]  # asked about the first failure only
+    assert clock.sleeps[0] == 0.0
+    assert 0 < clock.sleeps[1] <= 2.0
+
+
+@pytest.mark.anyio
+async def test_retry_at_once_still_waits_out_a_retry_after() -> None:
+    clock = FakeClock()
+    op = Flaky(MCPRateLimitError("429", retry_after=3))
+    policy = RetryPolicy(max_attempts=2, base_delay=1.0)
+    await policy.call(op, retryable=is_transient, clock=clock, retry_at_once=lambda _error: True)
+    assert clock.sleeps == [3.0]
+
+
+@pytest.mark.anyio
 async def test_gives_up_after_max_attempts_and_raises_the_last_error_unchanged() -> None:
     clock = FakeClock()
     last = MCPConnectionError("third")
