@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["core", "demo", "whatsapp", "store", "extract", "report"]
+ORDER = ["core", "scale", "demo", "whatsapp", "store", "extract", "report"]
 
 HEADER = """# Benchmarks
 
