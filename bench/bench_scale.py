@@ -212,44 +212,56 @@ async def pooling(transport: str, db: Path, jid: str, args: argparse.Namespace) 
     return runs
 
 
+@dataclass
+class SequentialRun:
+    """Wall seconds of one sequential run and of its longest call (the stall a failover causes)."""
+
+    wall: float
+    longest: float
+
+
 async def sequential_run(
-    config: ServerConfig, jid: str, calls: int, kill: Callable[[], None] | None, kill_at: float
-) -> float:
-    """Wall seconds of ``calls`` sequential read calls; ``kill`` runs ``kill_at`` seconds in when given."""
+    config: ServerConfig, jid: str, calls: int, hit: Callable[[], None] | None, hit_at: float
+) -> SequentialRun:
+    """``calls`` sequential read calls through a fresh client; ``hit`` runs ``hit_at`` seconds in when given."""
     next_call = read_call(jid)
+    longest = 0.0
     async with MCPClient() as client:
         client.add_server(config)
         await client.connect(config.name)
         await client.execute_tool(config.name, "list_chats", {"limit": 5})
         started = time.perf_counter()
         async with anyio.create_task_group() as tg:
-            if kill is not None:
+            if hit is not None:
 
-                async def kill_later() -> None:
-                    await anyio.sleep(kill_at)
-                    kill()
+                async def hit_later() -> None:
+                    await anyio.sleep(hit_at)
+                    hit()
 
-                tg.start_soon(kill_later)
+                tg.start_soon(hit_later)
             for n in range(calls):
                 tool, args = next_call(n)
+                call_started = time.perf_counter()
                 await client.execute_tool(config.name, tool, args)
+                longest = max(longest, time.perf_counter() - call_started)
             elapsed = time.perf_counter() - started
             tg.cancel_scope.cancel()
         status = client.status(config.name)
-        if kill is not None and status["sessions"][0]["endpoint"].split("/")[2] == config.endpoint.split("/")[2]:
-            raise RuntimeError("the run finished on the killed endpoint: the kill came too late")
-    return elapsed
+        if hit is not None and status["sessions"][0]["endpoint"].split("/")[2] == config.endpoint.split("/")[2]:
+            raise RuntimeError("the run finished on the primary endpoint: it was hit too late")
+    return SequentialRun(elapsed, longest)
 
 
-async def failover(
-    transport: str, mode: str, db: Path, jid: str, args: argparse.Namespace
-) -> list[tuple[float, float]]:
+Pairs = list[tuple[SequentialRun, SequentialRun]]
+
+
+async def failover(transport: str, mode: str, db: Path, jid: str, args: argparse.Namespace) -> Pairs:
     """(wall undisturbed, wall with the primary killed or frozen) per repetition.
 
     ``mode`` "kill" SIGKILLs the primary (its sockets close at once); "freeze" SIGSTOPs it, a server that hangs with
     its connections open, which only the health check or the call's timeout can find out.
     """
-    pairs: list[tuple[float, float]] = []
+    pairs: Pairs = []
     extra = ["--latency-ms", f"{args.failover_latency_ms:g}"]
     hit_at: float | None = None
     for rep in range(args.repeats):
@@ -268,7 +280,7 @@ async def failover(
             )
             baseline = await sequential_run(config, jid, args.failover_calls, None, 0.0)
             if hit_at is None:
-                hit_at = baseline / 3
+                hit_at = baseline.wall / 3
             pid = primary.pid
             hit = signal.SIGKILL if mode == "kill" else signal.SIGSTOP
             try:
@@ -279,8 +291,9 @@ async def failover(
                 os.kill(pid, signal.SIGKILL)  # a frozen process ignores the SIGTERM of stop()
         pairs.append((baseline, disturbed))
         print(
-            f"{transport} {mode} {rep + 1}: {baseline:.2f} s undisturbed, {disturbed:.2f} s disturbed "
-            f"(+{disturbed - baseline:.2f} s)",
+            f"{transport} {mode} {rep + 1}: {baseline.wall:.2f} s undisturbed, {disturbed.wall:.2f} s disturbed "
+            f"({disturbed.wall - baseline.wall:+.2f} s; longest call {baseline.longest:.2f} s, "
+            f"{disturbed.longest:.2f} s)",
             flush=True,
         )
     return pairs
@@ -295,8 +308,12 @@ def speedup_at(runs: Rounds, size: int, who: str = "ours") -> float:
     return median_run(runs[size][who]).rate / median_run(runs[1][who]).rate
 
 
-def failover_extra(pairs: list[tuple[float, float]]) -> float:
-    return statistics.median(killed - base for base, killed in pairs)
+def failover_extra(pairs: Pairs) -> float:
+    return statistics.median(hit.wall - base.wall for base, hit in pairs)
+
+
+def failover_stall(pairs: Pairs) -> float:
+    return statistics.median(hit.longest for _, hit in pairs)
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
@@ -350,13 +367,26 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         "open, which only the health check or the call's timeout can reveal). Each repetition starts two fresh "
         "servers and times one undisturbed run and one disturbed run; extra time = disturbed − undisturbed.",
         "",
-        "| transport | primary | repetition | undisturbed s | disturbed s | extra s |",
-        "|---|---|---:|---:|---:|---:|",
+        "| transport | primary | repetition | undisturbed s | disturbed s | extra s | longest call, undisturbed s "
+        "| longest call, disturbed s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for (transport, mode), pairs in results["failover"].items():
         for index, (base, hit) in enumerate(pairs, 1):
-            lines.append(f"| {transport} | {MODE[mode]} | {index} | {base:.2f} | {hit:.2f} | {hit - base:+.2f} |")
-        lines.append(f"| {transport} | {MODE[mode]} | **median** | | | **{failover_extra(pairs):+.2f}** |")
+            lines.append(
+                f"| {transport} | {MODE[mode]} | {index} | {base.wall:.2f} | {hit.wall:.2f} | "
+                f"{hit.wall - base.wall:+.2f} | {base.longest:.2f} | {hit.longest:.2f} |"
+            )
+        lines.append(
+            f"| {transport} | {MODE[mode]} | **median** | | | **{failover_extra(pairs):+.2f}** | "
+            f"{statistics.median(base.longest for base, _ in pairs):.2f} | **{failover_stall(pairs):.2f}** |"
+        )
+    lines += [
+        "",
+        "The run's extra time is the difference of two wall times that each vary by about ±0.5 s on this machine; "
+        "the longest call of the disturbed run (the call that met the failure, retried on the other endpoint) is "
+        "the failover's own cost measured directly.",
+    ]
     lines += ["", "## Against the targets", ""]
     for transport, runs in results["pooling"].items():
         speedup = speedup_at(runs, 4)
@@ -367,7 +397,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         verdict = "met" if extra < 2 * HEALTH_INTERVAL else "not met"
         lines.append(
             f"- Failover, {transport}, primary {MODE[mode]}: a failover costs the run {extra:.2f} s (median of "
-            f"{len(pairs)}; target < 2 × {HEALTH_INTERVAL:g} s = {2 * HEALTH_INTERVAL:g} s): **{verdict}**."
+            f"{len(pairs)}; its longest call took {failover_stall(pairs):.2f} s; target < 2 × {HEALTH_INTERVAL:g} s "
+            f"= {2 * HEALTH_INTERVAL:g} s): **{verdict}**."
         )
     lines += ["", "## Reading the figures", "", *reading(results)]
     return "\n".join(lines).rstrip() + "\n"
