@@ -1,6 +1,6 @@
 """Benchmark connection pooling and endpoint failover of MCPClient against demo servers that serve one call at a time.
 
-Run: ``.venv/bin/python bench/bench_scale.py [--quick] [--rounds 3] [--repeats 5] [--out docs/benchmarks/scale.md]``.
+Run: ``.venv/bin/python bench/bench_scale.py [--quick] [--rounds 5] [--repeats 5] [--out docs/benchmarks/scale.md]``.
 
 **Pooling** (issue #8): one demo server started with ``--serial --latency-ms 20`` (one request at a time per
 connection, 20 ms per call, so one connection tops out at 50 calls/s) serves 32 concurrent callers making idempotent
@@ -455,8 +455,8 @@ def reading(results: dict[str, Any]) -> list[str]:
         "dead endpoint first, no backoff); the idempotent call is retried at once and waits for that connection. "
         "The health check plays no part when the process dies (the socket closes); it is what finds a server that "
         "hangs without closing. Before this benchmark the client retried the dead endpoint first and backed off "
-        "twice (up to `retry_delay` + 2 × `retry_delay` = 6 s), and the call's own retry waited up to `retry_delay` "
-        "more; an HTTP session cut off mid-read was not even counted as lost.",
+        "twice (up to `retry_delay` + 2 × `retry_delay` = 6 s with the default 2 s), the call's own first retry also "
+        "waited up to `retry_delay`, and an HTTP session cut off mid-read was not even counted as lost.",
     ]
     return notes
 
@@ -477,7 +477,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer calls, rounds and repetitions")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--callers", type=int, default=32)
     parser.add_argument("--calls-per-connection", type=int, default=100)
     parser.add_argument("--transports", nargs="*", default=TRANSPORTS, choices=TRANSPORTS)
