@@ -190,9 +190,11 @@ def network_server(transport: str, db: Path, extra: list[str]) -> Iterator[str]:
 Rounds = dict[int, dict[str, list[PoolRun]]]
 
 
-async def pooling(transport: str, db: Path, jid: str, args: argparse.Namespace) -> Rounds:
-    """Per pool size, ``ours`` and ``sdk`` runs, one of each per round (alternating which goes first)."""
+async def pooling(transport: str, db: Path, jid: str, args: argparse.Namespace) -> tuple[Rounds, list[float]]:
+    """Per pool size, ``ours`` and ``sdk`` runs, one of each per round (alternating which goes first), and the
+    machine's load average after each measurement."""
     runs: Rounds = {size: {"ours": [], "sdk": []} for size in POOL_SIZES}
+    loads: list[float] = []
     with network_server(transport, db, SERIAL_ARGS) as endpoint:
         for round_no in range(args.rounds):
             for size in POOL_SIZES:
@@ -203,13 +205,14 @@ async def pooling(transport: str, db: Path, jid: str, args: argparse.Namespace) 
                     measure = ours_rate if who == "ours" else sdk_rate
                     run = await measure(config, jid, args.callers, per_caller)
                     runs[size][who].append(run)
+                    loads.append(os.getloadavg()[0])
                     print(
                         f"{transport} round {round_no + 1} pool {size} {who}: {run.rate:.1f} calls/s, CPU per "
                         f"call {run.client_cpu * 1e3:.2f} ms client, {run.server_cpu * 1e3:.2f} ms servers "
-                        f"(load {os.getloadavg()[0]:.1f})",
+                        f"(load {loads[-1]:.1f})",
                         flush=True,
                     )
-    return runs
+    return runs, loads
 
 
 @dataclass
@@ -354,7 +357,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
                 f"{ours.rate / (ideal * size):.0%} | {sdk.rate:.1f} | {speedup_at(runs, size, 'sdk'):.2f}× | "
                 f"{ours.client_cpu * 1e3:.2f} | {ours.server_cpu * 1e3:.2f} | {busy:.2f} |"
             )
+    loads = ", ".join(
+        f"{transport} {statistics.median(values):.1f}" for transport, values in results["pooling_load"].items()
+    )
     lines += [
+        "",
+        f"Load average (median over each transport's measurements): {loads}.",
         "",
         f"## Failover: the primary endpoint killed or frozen mid-run, health check every {HEALTH_INTERVAL:g} s",
         "",
@@ -421,12 +429,15 @@ def reading(results: dict[str, Any]) -> list[str]:
         else:
             why = f"plain SDK sessions reach {sdk_speedup:.2f}× under the same load, so part of it is our client"
         busy = four.rate * (four.client_cpu + four.server_cpu)
+        load = statistics.median(results["pooling_load"][transport])
+        crowded = (
+            "so other jobs held most of the machine" if load > (os.cpu_count() or 1) else "the machine was not full"
+        )
         notes.append(
             f"- Pooling, {transport} at {speedup:.2f}×: {why}. One call costs about {per_call:.1f} ms of CPU (client "
-            f"+ server) at 1 connection; 4 connections kept {busy:.2f} cores busy while the load average was "
-            f"{results['load_start']:.1f}–{results['load_end']:.1f} on {os.cpu_count()} CPUs, so the other jobs "
-            f"held most of the machine. One connection alone reached {one.rate:.0f} of its ideal "
-            f"{1000.0 / LATENCY_MS:g} calls/s."
+            f"+ server) at 1 connection; 4 connections kept {busy:.2f} cores busy while the load average during "
+            f"these measurements was {load:.1f} (median) on {os.cpu_count()} CPUs: {crowded}. One connection reached "
+            f"{one.rate:.0f} of its ideal {1000.0 / LATENCY_MS:g} calls/s."
         )
     for (transport, mode), pairs in results["failover"].items():
         extra = failover_extra(pairs)
@@ -464,9 +475,9 @@ def reading(results: dict[str, Any]) -> list[str]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     db = default_database()
     jid = first_chat_jid(db)
-    results: dict[str, Any] = {"pooling": {}, "failover": {}, "load_start": os.getloadavg()[0]}
+    results: dict[str, Any] = {"pooling": {}, "pooling_load": {}, "failover": {}, "load_start": os.getloadavg()[0]}
     for transport in args.transports:
-        results["pooling"][transport] = await pooling(transport, db, jid, args)
+        results["pooling"][transport], results["pooling_load"][transport] = await pooling(transport, db, jid, args)
     for mode in args.failover_modes:
         for transport in args.failover_transports:
             results["failover"][(transport, mode)] = await failover(transport, mode, db, jid, args)
