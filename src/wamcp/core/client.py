@@ -395,8 +395,9 @@ class MCPClient:
                     # Failover: the endpoint that just failed counts as tried; the next one is tried at once.
                     round_start = srv.transport_index
                     srv.transport_index = (srv.transport_index + 1) % len(srv.transports)
-                    logger.warning(
-                        "%s: lost the connection to %s; failing over to %s",
+                    # Info, not a warning: failover is the configured, expected answer to a lost endpoint.
+                    logger.info(
+                        "%s: lost the connection to %s; switching to %s",
                         srv.name,
                         srv.transports[round_start].endpoint,
                         srv.transport.endpoint,
