@@ -47,28 +47,20 @@ PLAIN_PAGE = 100
 # The analysis of the figures (kept next to the code that produces them; update both together).
 NOTES: list[str] = [
     "- **Why ours is not 3× the plain loop.** The demo accounts are made of small chats (9 messages on average; "
-    "the largest has ~1–2k). Reading them is dominated by one round trip per chat, and there keyset paging has "
-    "nothing to save: ours reads a whole chat in one call, the plain loop in one call plus the empty page that "
-    "tells it to stop, so ours makes half the calls and is only ~1.1–1.3× faster, because each of our calls costs "
-    "more client CPU: the line-by-line parse (UTC conversion, derived ids, the header rules of docs/whatsapp.md) "
-    "that the plain loop skips. On the largest chats (*the 5 largest chats* rows) ours makes 3–4× fewer calls, "
-    "yet the plain loop is still faster: SQLite skips `OFFSET` rows in microseconds, so at ≤ 2,228 messages a chat "
-    "the quadratic cost of offset paging never shows, while our parse costs ~19 µs a message against ~7 for a loop "
-    "that parses nothing. The 3× target needs chats of tens of thousands of messages (where `OFFSET` paging goes "
-    "quadratic) or a cheaper parser; neither is true of these accounts, so it is missed, and the cost is the "
-    "parsing that makes the messages usable.",
-    "- **Linear cost.** With the same 1,000-chat sample method at every size, our client CPU per message does not "
-    "grow with the account (it falls 18 % from 10k to 1M), but our messages/s at 1M came out 20 % below 10k on "
-    "this run, right at the target's edge: the extra wall time per call is the server's (the same calls against a "
-    "1M-message database, on a shared machine), and the plain loop lost 15 % the same way. Reading a *whole* "
-    "account is not yet linear: at 100k the client CPU per message is ~1.6× the "
-    "10k figure because every per-chat listing walks all known chat names "
-    "(`lharries_text.parse_message_listing` rebuilds `sorted(...)`/`set(...)` of them per call; pinned by "
-    "`tests/integration/whatsapp/test_read_cost.py`, xfail). With that walk cached once per set of names (tried in "
-    "a scratch copy, not committed: another engineer's module), ours read the whole 100k account at 98 µs/message "
-    "client CPU instead of 168–241.",
+    "the largest has ~1–2k), so reading an account is one round trip per chat for both clients (the plain loop "
+    "adds a cheap empty page per chat). A round trip costs ~0.45 ms of client CPU in the SDK's session alone and "
+    "~1.3 ms in the single-process demo server (SDK dispatch, stdio thread hops, query, formatting); on 2 cores "
+    "both processes are busy, so reading 8 chats at once (*ours8*) barely helps. Ours makes half the calls and "
+    "parses every line (~10 µs a message: UTC time, derived id, the header rules of docs/whatsapp.md), which the "
+    "plain loop skips. On 2026-12-02 ours read the whole 100k account 1.7–1.8× faster than the plain loop (1.1× on "
+    "2026-11-24, before the name indexes were built once per set of names). The 3× target needs deep chats, where "
+    "`OFFSET` paging goes quadratic, or cheaper round trips on both sides; neither is true here.",
+    "- **Linear cost.** With the same 1,000-chat sample method, our client CPU per message grew 15 % from 10k to "
+    "1M (123 → 142 µs), while messages/s came out 28 % lower: that run shared the machine with a full CI run, and "
+    "the first call against the 1M server also pays for its sender-name index (SELECT DISTINCT over 1M messages). "
+    "Not met on this run; the earlier run (2026-11-24, before today's fixes) gave -20 %.",
     "- **Listing chats** is the other account-size cost, on the server: lharries' `list_chats` has only `OFFSET` "
-    "paging, so listing 116k chats costs ~10 min of server time per client, for ours and for the plain loop alike.",
+    "paging, so ours grows its pages (up to 10,000 chats, each answer under 512 KiB) to skip fewer rows.",
 ]
 
 
@@ -300,7 +292,8 @@ def report(results: list[Measurement], shapes: dict[int, tuple[int, int]], start
         f"Written by `bench/bench_whatsapp.py` on {started:%Y-%m-%d %H:%M} UTC: Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs (load average {load:.1f} at the end), demo server over stdio, one fresh process per "
         "measurement. The machine is shared with other jobs (their test suites ran alongside): treat wall-clock "
-        "figures as ±30 %; client CPU per message is the steadier figure.",
+        "figures as ±30 %; client CPU per message is the steadier figure. Rows are merged across runs (the newest "
+        "per row), so rows of one table may come from different runs.",
         "",
         "**ours**: `iter_chats`, then `iter_messages(jid)` for every chat (keyset paging, 500 per page, every line "
         "parsed into a `Message` with its UTC time and id, duplicates dropped). **ours8**: the same, "
