@@ -284,9 +284,7 @@ def run_accounts(request: ExtractRequest) -> int:
                 )
             )
     except MCPClientError as err:
-        if request.as_json:
-            typer.echo(json.dumps({"status": "failed", "error": redact(str(err))}))
-        return int(report_error(err, verbose=state.verbose))
+        return _failed(request, err)
     if request.as_json:
         typer.echo(json.dumps(summary.as_dict() | {"db": str(request.db)}))
     else:
@@ -297,6 +295,13 @@ def run_accounts(request: ExtractRequest) -> int:
         if export_code is not None:
             return export_code
     return int(code)
+
+
+def _failed(request: ExtractRequest, err: MCPClientError) -> int:
+    """A run that could not start or ended early: the one-line error, and a JSON summary saying so with ``--json``."""
+    if request.as_json:
+        typer.echo(json.dumps({"status": "failed", "error": redact(str(err))}))
+    return int(report_error(err, verbose=state.verbose))
 
 
 def _export_after(request: ExtractRequest, console: Console) -> int | None:
@@ -323,9 +328,7 @@ def run_extract(request: ExtractRequest) -> int:
         with ExtractBars(enabled=not request.quiet and not request.as_json) as bars:
             summary = anyio.run(_extract, request, config, bars)
     except MCPClientError as err:
-        if request.as_json:
-            typer.echo(json.dumps({"status": "failed", "error": redact(str(err))}))
-        return int(report_error(err, verbose=state.verbose))
+        return _failed(request, err)
     if request.as_json:
         typer.echo(json.dumps(summary.as_dict() | {"db": str(request.db)}))
     else:

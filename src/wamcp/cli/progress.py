@@ -24,6 +24,21 @@ from rich.progress import (
 __all__ = ["AccountBars", "ExtractBars"]
 
 
+def _bars(console: Console, label_width: int) -> Progress:
+    """The bars' layout: label, bar, done/total, rate, elapsed, ETA."""
+    return Progress(
+        TextColumn(f"[bold]{{task.description:<{label_width}}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
 class ExtractBars:
     """Implements the extractor's progress protocol with two rich bars (chats, messages)."""
 
@@ -39,17 +54,7 @@ class ExtractBars:
     def __enter__(self) -> ExtractBars:
         self._started = time.perf_counter()
         if self.enabled:
-            self._progress = Progress(
-                TextColumn("[bold]{task.description:<9}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self._console,
-                transient=False,
-            )
+            self._progress = _bars(self._console, 9)
             self._progress.start()
             self._chats = self._progress.add_task("chats", total=None, rate="")
             self._messages = self._progress.add_task("messages", total=None, rate="")
@@ -90,17 +95,7 @@ class AccountBars:
 
     def __enter__(self) -> AccountBars:
         if self.enabled:
-            self._progress = Progress(
-                TextColumn(f"[bold]{{task.description:<{self._width}}}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self._console,
-                transient=False,
-            )
+            self._progress = _bars(self._console, self._width)
             self._progress.start()
         return self
 

@@ -4,8 +4,10 @@ modes and by both walks."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,11 @@ def truth(db: Path) -> Counter[tuple[Any, ...]]:
     )
 
 
-@pytest.mark.parametrize("output", ["text", "structured"])
-async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, output: str) -> None:
-    config = demo_server.DemoServerConfig(db=demo_db, timezone=ZONE, output=output, media_dir=tmp_path)
-    demo = demo_server.DemoServer(config, demo_db)
+@contextlib.asynccontextmanager
+async def _client(db: Path, media: Path, output: str) -> AsyncIterator[WhatsAppMCPClient]:
+    """A connected client over the real core MCPClient and the in-memory demo server in ``output`` mode."""
+    config = demo_server.DemoServerConfig(db=db, timezone=ZONE, output=output, media_dir=media)
+    demo = demo_server.DemoServer(config, db)
     settings = WhatsAppConfig(
         server=ServerConfig(name="demo", connection_type="stdio", endpoint="memory"), server_timezone=ZONE
     )
@@ -51,6 +54,16 @@ async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, o
     client = WhatsAppMCPClient(settings, mcp_client=mcp)
     try:
         assert await client.initialize()
+        yield client
+    finally:
+        await client.disconnect()
+        await mcp.close()
+        demo.close()
+
+
+@pytest.mark.parametrize("output", ["text", "structured"])
+async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, output: str) -> None:
+    async with _client(demo_db, tmp_path, output) as client:
         assert client.profile.name == ("lharries" if output == "text" else "structured")
         chats = [chat async for chat in client.iter_chats()]
         per_chat: Counter[tuple[Any, ...]] = Counter()
@@ -68,25 +81,12 @@ async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, o
         assert everything == expected
         assert client.stats.bad_lines == 0
         assert client.stats.bad_rows == 0
-    finally:
-        await client.disconnect()
-        await mcp.close()
-        demo.close()
 
 
 async def test_structured_servers_are_read_in_one_walk_across_chats(demo_db: Path, tmp_path: Path) -> None:
     """A JSON server that lists across chats with a ``before`` bound is read page after page, whatever the number of
     chats; small pages cut many seconds in two, and every message still comes back exactly once."""
-    config = demo_server.DemoServerConfig(db=demo_db, timezone=ZONE, output="structured", media_dir=tmp_path)
-    demo = demo_server.DemoServer(config, demo_db)
-    settings = WhatsAppConfig(
-        server=ServerConfig(name="demo", connection_type="stdio", endpoint="memory"), server_timezone=ZONE
-    )
-    mcp = MCPClient()
-    mcp.add_server(settings.server, transport=MemoryTransport(demo.server))
-    client = WhatsAppMCPClient(settings, mcp_client=mcp)
-    try:
-        assert await client.initialize()
+    async with _client(demo_db, tmp_path, "structured") as client:
         chats = [chat async for chat in client.iter_chats(page_size=1000)]
         assert client.profile.cross_chat_jids(chats) == {c.jid for c in chats}
         calls_before = client.stats.calls
@@ -97,7 +97,3 @@ async def test_structured_servers_are_read_in_one_walk_across_chats(demo_db: Pat
         calls = client.stats.calls - calls_before
         total = sum(expected.values())
         assert calls < total / 16 * 1.5 < len(chats) * 2  # pages of 16 across chats, not a walk per chat
-    finally:
-        await client.disconnect()
-        await mcp.close()
-        demo.close()
