@@ -298,7 +298,10 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=8)
     parser.add_argument("--concurrent-calls", type=int, default=320)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "core.md")
+    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds (what run_all.py --quick asks)")
     args = parser.parse_args()
+    if args.quick:
+        args.calls, args.rounds, args.concurrent_calls = 100, 2, 160
     results = anyio.run(run, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report(results, args), encoding="utf-8")
