@@ -287,9 +287,10 @@ class Extractor:
         return chats
 
     async def _sync_all(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
-        if self._account_walk_applies(chats):
+        walkable = self._account_walk(chats)
+        if walkable:
             try:
-                walked = await self._walk_account(chats, summary)
+                walked = await self._walk_account(chats, walkable, summary)
             except _FATAL:
                 raise
             except MCPClientError as err:
@@ -331,24 +332,25 @@ class Extractor:
         if fatal:
             raise fatal[0]
 
-    def _account_walk_applies(self, chats: list[_PlannedChat]) -> bool:
+    def _account_walk(self, chats: list[_PlannedChat]) -> set[str]:
         """The walk reads every listed chat, so it pays only when every listed chat needs its whole history: a
         new store or ``--full``, with no ``--chat``/``--max-chats`` selection, on a server whose profile can
-        attribute a cross-chat listing to chats (``cross_chat_jids``)."""
+        attribute a cross-chat listing to chats (``cross_chat_jids``). Returns the chats the walk would read (none:
+        no walk)."""
         options = self._options
         if not options.account_walk or options.chats or options.max_chats is not None:
-            return False
+            return set()
         if len(chats) < _ACCOUNT_WALK_MIN_CHATS or not hasattr(self._source, "iter_all_messages"):
-            return False
+            return set()
         states = self._states
         synced = (
             state is not None and state.newest_ts_ms is not None for state in map(states.get, (c.jid for c in chats))
         )
         if not options.full and any(synced):
-            return False
-        return bool(self._walkable(chats))
+            return set()
+        return self._walkable(self._listing(chats))
 
-    async def _walk_account(self, chats: list[_PlannedChat], summary: ExtractSummary) -> set[str]:
+    async def _walk_account(self, chats: list[_PlannedChat], walked: set[str], summary: ExtractSummary) -> set[str]:
         """Walk across all chats for the chats the profile can attribute in a cross-chat listing; return the JIDs
         it completed.
 
@@ -359,7 +361,6 @@ class Extractor:
         states = self._states
         run_id = summary.run_id
         listing = self._listing(chats)
-        walked = self._walkable(chats)
         bounds: dict[str, tuple[int, int]] = {}
         buffer: dict[str, list[MessageRow]] = {}
         buffered = 0
@@ -410,14 +411,14 @@ class Extractor:
             for c in chats
         ]
 
-    def _walkable(self, chats: list[_PlannedChat]) -> set[str]:
+    def _walkable(self, listing: list[Chat]) -> set[str]:
         """The chats the source's cross-chat walk reads (the profile says: lharries only chats with a unique name,
         structured servers every chat when they list across chats); empty when it has no such walk."""
         profile = getattr(self._source, "profile", None)
         select = getattr(profile, "cross_chat_jids", None)
         if select is None or not hasattr(self._source, "iter_all_messages"):
             return set()
-        return set(select(self._listing(chats)))
+        return set(select(listing))
 
     @staticmethod
     def _walked_state(jid: str, before: SyncState | None, seen: tuple[int, int] | None, run_id: int) -> SyncState:

@@ -39,13 +39,27 @@ def _bars(console: Console, label_width: int) -> Progress:
     )
 
 
-class ExtractBars:
-    """Implements the extractor's progress protocol with two rich bars (chats, messages)."""
+class _Display:
+    """A rich display on stderr, drawn only when both stdout and stderr are terminals; stopped on exit."""
 
     def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
         self._console = console or Console(stderr=True)
         self.enabled = enabled and self._console.is_terminal and sys.stdout.isatty()
         self._progress: Progress | None = None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+class ExtractBars(_Display):
+    """Implements the extractor's progress protocol with two rich bars (chats, messages)."""
+
+    def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
+        super().__init__(enabled=enabled, console=console)
         self._chats: TaskID | None = None
         self._messages: TaskID | None = None
         self._started = time.perf_counter()
@@ -59,13 +73,6 @@ class ExtractBars:
             self._chats = self._progress.add_task("chats", total=None, rate="")
             self._messages = self._progress.add_task("messages", total=None, rate="")
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
 
     def chats_planned(self, total: int) -> None:
         if self._progress is not None and self._chats is not None:
@@ -82,15 +89,13 @@ class ExtractBars:
             self._progress.update(self._messages, completed=self.messages, rate=f"{self.messages / elapsed:,.0f} msg/s")
 
 
-class AccountBars:
+class AccountBars(_Display):
     """Progress of several accounts extracted at once: per account, a chats bar and a messages bar (with msg/s),
     in one rich display on stderr (same rules as :class:`ExtractBars` for when it draws)."""
 
     def __init__(self, accounts: list[str], *, enabled: bool, console: Console | None = None) -> None:
-        self._console = console or Console(stderr=True)
-        self.enabled = enabled and self._console.is_terminal and sys.stdout.isatty()
+        super().__init__(enabled=enabled, console=console)
         self._accounts = accounts
-        self._progress: Progress | None = None
         self._width = max((len(name) for name in accounts), default=7) + 9
 
     def __enter__(self) -> AccountBars:
@@ -98,13 +103,6 @@ class AccountBars:
             self._progress = _bars(self._console, self._width)
             self._progress.start()
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
 
     def account(self, name: str) -> _AccountProgress:
         """The progress receiver of account ``name`` (its bars appear when it plans its chats)."""
