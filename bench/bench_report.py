@@ -191,8 +191,10 @@ def worker_engine_profile(db: Path) -> dict[str, Any]:
         steps[name] = steps.get(name, 0.0) + time.perf_counter() - t0
         return result
 
-    per_chat, names = timed("read: SQLite → Arrow (ADBC, one packed row per chat)", load_module._read_store, db, None)
-    messages, chats = timed("unpack + sort into conversation order (Arrow)", load_module._unpack, per_chat)
+    per_chat, names = timed(
+        "read: SQLite → Arrow (ADBC, one packed row per chat)", load_module._read_store, db, None, None
+    )
+    messages, chats = timed("unpack + sort into conversation order (Arrow)", load_module._unpack_all, per_chat)
     import duckdb
 
     empty = timed("DuckDB start-up (in load_store: during the read, in a thread)", duckdb.connect, ":memory:")
