@@ -7,7 +7,8 @@ Python's sqlite3 module does the same job, about 0.3 s per million messages slow
 two strings, which Arrow splits and casts in C++. SQLite feeds each chat's rows to ``group_concat`` in primary-key
 order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table itself, which needs no sorter because
 the GROUP BY key is the key prefix), so one stable sort by ``(chat, timestamp)`` puts the messages in the order
-KPIS.md asks for, timestamp ties broken by ``id``.
+KPIS.md asks for, timestamp ties broken by ``id``. Large stores are read in ranges of chat JIDs on parallel threads
+(``_READ_PARTS``) and joined in range order.
 
 The one thing to know: the DuckDB ``messages`` table is **stored in that order**, and ``pos`` numbers it (0..n-1).
 The KPI SQL relies on it: with ``preserve_insertion_order`` (DuckDB's default) a scan returns rows in that order, so
