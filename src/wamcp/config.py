@@ -1,6 +1,8 @@
 """Configuration: the seed's ``mcp_config.json`` schema, environment variables and their precedence.
 
 Precedence, highest first: explicit arguments > environment (``MCP_WHATSAPP_*``) > the config file > defaults.
+Each account of the file also reads its own variables, its name after the prefix (``MCP_WHATSAPP_SALES_AUTH_TOKEN``
+for account ``sales``), so that tokens can stay out of the file.
 Several WhatsApp accounts (one server per business number) go under ``whatsapp.accounts``; each inherits what it
 does not set from the top-level block, except what identifies one server or number (:data:`NOT_INHERITED`).
 The config file is the first that exists of: the ``path`` argument, ``$MCP_CONFIG_FILE``, ``./mcp_config.json``,
@@ -16,7 +18,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -32,6 +34,7 @@ from .redact import get_logger, register_secret
 __all__ = [
     "CONFIG_FILE_NAME",
     "DEFAULT_ACCOUNT",
+    "ENV_PREFIX",
     "ENV_VARS",
     "NOT_INHERITED",
     "SAMPLE_FILE_NAME",
@@ -41,6 +44,7 @@ __all__ = [
     "RateLimits",
     "ServerConfig",
     "WhatsAppConfig",
+    "account_env_var",
     "default_config_paths",
     "flatten",
     "load_config",
@@ -78,6 +82,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MCP_WHATSAPP_SERVER_TIMEZONE": ("server_timezone",),
     "MCP_WHATSAPP_PROFILE": ("profile",),
 }
+#: The prefix of every variable above; an account's own variables put its name after it (see :func:`account_env_var`).
+ENV_PREFIX = "MCP_WHATSAPP_"
 
 
 class MCPConnectionType(StrEnum):
@@ -429,13 +435,37 @@ def _warn_if_world_readable(path: Path, section: Mapping[str, Any]) -> None:
         logger.warning("%s holds an auth token and other users can read it; run: chmod 600 %s", path, path)
 
 
-def _read_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+def account_env_var(account: str, var: str) -> str:
+    """The variable setting ``var``'s key (one of :data:`ENV_VARS`) for one account: the account's name, upper-cased
+    with every other character than a letter or digit as ``_``, after the prefix. ``("sales-eu",
+    "MCP_WHATSAPP_AUTH_TOKEN")`` gives ``MCP_WHATSAPP_SALES_EU_AUTH_TOKEN``."""
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", account).upper() + "_" + var.removeprefix(ENV_PREFIX)
+
+
+def _read_env(
+    environ: Mapping[str, str], accounts: Iterable[str] = ()
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The top-level block's variables, and for each account of the file its own (``account_env_var``)."""
     data: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
     for var, path in ENV_VARS.items():
         if var in environ and environ[var] != "":
             _deep_set(data, path, environ[var])
             origin[path] = f"env {var}"
+    claimed: dict[str, str] = {}
+    for account in accounts:
+        for var, path in ENV_VARS.items():
+            own = account_env_var(account, var)
+            if environ.get(own, "") == "":
+                continue
+            if own in claimed:
+                raise ConfigError(
+                    f"env {own} could belong to account {claimed[own]!r} or {account!r}",
+                    hint="rename one of the accounts so that their names differ in more than case and punctuation",
+                )
+            claimed[own] = account
+            _deep_set(data, ("accounts", account, *path), environ[own])
+            origin[("accounts", account, *path)] = f"env {own}"
     return data, origin
 
 
@@ -546,7 +576,13 @@ def load_config(
         for key in flatten(file_data):
             origin[key] = f"file {file_path}"
 
-    env_data, env_origin = _read_env(environ)
+    file_accounts = file_data.get("accounts")
+    named = (
+        [name for name, block in file_accounts.items() if isinstance(block, Mapping)]
+        if isinstance(file_accounts, Mapping)
+        else []
+    )
+    env_data, env_origin = _read_env(environ, named)
     origin.update(env_origin)
 
     clean_overrides = {k: v for k, v in flatten(overrides or {}).items() if v is not None}

@@ -132,3 +132,45 @@ def test_account_errors_are_one_line_naming_the_key(tmp_path: Path, accounts: di
     assert "\n" not in message
     assert TOKEN not in message
     assert message.startswith(f"file {path}:")
+
+
+def test_each_account_reads_its_own_environment_variables(tmp_path: Path) -> None:
+    section = two_accounts()
+    section["accounts"]["sales-eu"] = {"server": {"endpoint": "http://eu:3000"}}
+    environ = {
+        "MCP_WHATSAPP_SALES_AUTH_TOKEN": "sales-env-token-4242",
+        "MCP_WHATSAPP_SALES_EU_ENDPOINT": "http://eu-from-env:3000",
+        "MCP_WHATSAPP_SUPPORT_PHONE_NUMBER": "+447700900999",
+        "MCP_WHATSAPP_SUPPORT_PROFILE": "",  # empty: unset, the file's value stays
+        "MCP_WHATSAPP_AUTH_TOKEN": "global-env-token-1111",  # the top-level block's: never an account's
+    }
+    loaded = load_config(write(tmp_path, section), environ=environ)
+    accounts = loaded.config.account_configs()
+    sales, support, eu = accounts["sales"], accounts["support"], accounts["sales-eu"]
+    assert sales.server.auth_token is not None
+    assert sales.server.auth_token.get_secret_value() == "sales-env-token-4242"
+    assert sales.server.endpoint == "http://sales:3000"  # untouched keys keep the file's values
+    assert eu.server.endpoint == "http://eu-from-env:3000"
+    assert eu.server.auth_token is None  # not inherited from the top-level variable
+    assert support.phone_number == "+447700900999"
+    assert support.profile == "lharries"
+    assert support.server.auth_token is not None
+    assert support.server.auth_token.get_secret_value() == "support-token-123456"
+    assert loaded.sources["accounts.sales.server.auth_token"] == "env MCP_WHATSAPP_SALES_AUTH_TOKEN"
+    assert loaded.sources["accounts.sales-eu.server.endpoint"] == "env MCP_WHATSAPP_SALES_EU_ENDPOINT"
+    assert "sales-env-token-4242" not in json.dumps(loaded.redacted())
+
+
+def test_an_account_variable_is_validated_and_named_in_the_error(tmp_path: Path) -> None:
+    environ = {"MCP_WHATSAPP_SALES_CONNECTION_TYPE": "carrier-pigeon"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, two_accounts()), environ=environ)
+    assert "MCP_WHATSAPP_SALES_CONNECTION_TYPE" in str(caught.value)
+
+
+def test_two_accounts_whose_variables_would_collide_are_refused_when_one_is_set(tmp_path: Path) -> None:
+    section = two_accounts()
+    section["accounts"]["Sales"] = {"server": {"endpoint": "http://other:3000"}}
+    load_config(write(tmp_path, section), environ={})  # fine while no such variable is set
+    with pytest.raises(ConfigError, match="could belong to account"):
+        load_config(write(tmp_path, section), environ={"MCP_WHATSAPP_SALES_ENDPOINT": "http://x:3000"})
