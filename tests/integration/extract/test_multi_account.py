@@ -8,6 +8,7 @@ import collections
 import json
 import shutil
 import sqlite3
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.extract.support import (
+    EXTRACTOR_SCRIPT,
     NO_LIMITS,
     WAMCP,
     MessageKey,
@@ -205,3 +207,23 @@ def test_without_all_a_config_of_named_accounts_only_says_how_to_choose(tmp_path
     )
     assert done.returncode == 2
     assert "--all/--account extract the config's accounts" in done.stderr
+
+
+def test_the_seeds_extractor_script_takes_an_account_whose_endpoint_comes_from_its_own_variable(
+    tmp_path: Path, bridges: dict[str, Path], servers: dict[str, str]
+) -> None:
+    # the file names a dead address; the account's own variable points at the live server
+    config = _config(tmp_path / "mcp_config.json", {"sales": f"http://127.0.0.1:{free_port()}/mcp"})
+    store = tmp_path / "whatsapp.db"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = user_env(home, MCP_WHATSAPP_SALES_ENDPOINT=servers["sales"])
+    done = run_cli(
+        [sys.executable, str(EXTRACTOR_SCRIPT), "--config", str(config), "--db", str(store), "--all", "--json"],
+        cwd=tmp_path,
+        env=env,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert list(only_json_object(done.stdout)["accounts"]) == ["sales"]
+    assert _store_by_account(store) == {"sales": server_messages(bridges["sales"])}
