@@ -181,6 +181,10 @@ class _SenderNames:
         name = self._names[bisect_right(self._starts, at) - 1]
         return name or sender
 
+    def index_senders(self, conn: sqlite3.Connection) -> None:
+        """Build the sender-number index now rather than on the first lookup that needs it."""
+        self._first_rows(conn)
+
     def _first_rows(self, conn: sqlite3.Connection) -> dict[str, int]:
         """For every all-digit sender of the messages table, the first chat row whose JID holds it (-1: none).
 
@@ -223,6 +227,9 @@ class Bridge:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._names: _SenderNames | None = None
+        self._names_lock = threading.Lock()
+        self._names_version = -1
+        self._watch: sqlite3.Connection | None = None  # sees other connections' commits (PRAGMA data_version)
         self._sent = 0
 
     # -- connections ------------------------------------------------------------------------------------------
@@ -239,15 +246,47 @@ class Bridge:
         """Close every connection opened by any thread."""
         with self._lock:
             conns, self._all = self._all, []
+        with self._names_lock:
+            if self._watch is not None:
+                conns.append(self._watch)
+                self._watch = None
         for conn in conns:
             conn.close()
         self._local = threading.local()
 
+    def warm(self) -> None:
+        """Build the sender-name lookup now (the server calls this before it answers): on a 1M-message database it
+        takes about a second, which would otherwise land on the first call that shows a sender."""
+        with self._names_lock:
+            names = self._fresh_names()
+            assert self._watch is not None  # opened by _fresh_names
+            names.index_senders(self._watch)
+
+    def _refresh_names(self) -> None:
+        """Drop the sender-name snapshot when another connection (a test, the send tools) committed since it was
+        taken. Once per tool call, not per message: a PRAGMA costs a few microseconds."""
+        with self._names_lock:
+            self._fresh_names()
+
+    def _fresh_names(self) -> _SenderNames:
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+        (version,) = watch.execute("PRAGMA data_version").fetchone()
+        names = self._names
+        if names is None or version != self._names_version:
+            rows = watch.execute("SELECT jid, name FROM chats ORDER BY rowid").fetchall()
+            names = self._names = _SenderNames(rows)
+            self._names_version = version
+        return names
+
     def _sender_name(self, sender: str, conn: sqlite3.Connection) -> str:
         names = self._names
         if names is None:
-            rows = conn.execute("SELECT jid, name FROM chats ORDER BY rowid").fetchall()
-            names = self._names = _SenderNames(rows)
+            with self._names_lock:
+                names = self._fresh_names()
         return names.lookup(sender, conn)
 
     def sender_label(self, message: BridgeMessage) -> str:
@@ -275,6 +314,7 @@ class Bridge:
         page: int,
     ) -> list[BridgeMessage]:
         """Newest first; ``chat_jid`` + ``before`` is keyset paging served by the (chat_jid, timestamp) index."""
+        self._refresh_names()
         where: list[str] = []
         params: list[Any] = []
         if after:
@@ -300,6 +340,7 @@ class Bridge:
         return [_message(r) for r in self._conn().execute(sql, params).fetchall()]
 
     def message_context(self, message_id: str, before: int, after: int) -> MessageContext:
+        self._refresh_names()
         conn = self._conn()
         row = conn.execute(
             f"SELECT {_MSG_COLUMNS}, messages.chat_jid FROM messages JOIN chats ON messages.chat_jid = chats.jid"
@@ -398,6 +439,7 @@ class Bridge:
         return [BridgeContact(phone_number=r[0].split("@")[0], name=r[1], jid=r[0]) for r in rows]
 
     def last_interaction(self, jid: str) -> BridgeMessage | None:
+        self._refresh_names()
         row = (
             self._conn()
             .execute(

@@ -13,6 +13,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import weakref
 from collections.abc import Awaitable, Callable
@@ -101,6 +102,10 @@ class DemoServer:
         self.config = config
         media_dir = config.media_dir or Path(platformdirs.user_cache_dir("wamcp")) / "demo-media"
         self.bridge = Bridge(db_path, media_dir=media_dir, timezone=config.timezone, seed=config.seed)
+        try:
+            self.bridge.warm()  # before the first client: its first call would otherwise build the lookups
+        except sqlite3.Error as err:  # a damaged database fails its first tool call instead, with the details
+            log.debug("could not prepare the sender lookups: %s", err)
         self.faults = Faults(config.faults)
         self.pairing = Pairing(required=config.require_pairing, seed=config.seed)
         self.structured = config.output == "structured"

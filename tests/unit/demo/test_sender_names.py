@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from pathlib import Path
 
-from wamcp.demo.bridge import _SenderNames
+from wamcp.demo import generate_database
+from wamcp.demo.bridge import Bridge, _SenderNames
 
 
 def _real_server(conn: sqlite3.Connection, sender: str) -> str:
@@ -39,3 +41,28 @@ def test_indexed_lookup_equals_searching_every_jid() -> None:
         assert names.lookup(sender, conn) == _real_server(conn, sender), sender
     assert names._first_row is not None  # the one-pass index answered the numbers
     assert len(names._first_row) >= 300
+
+
+def test_the_bridge_prepares_names_at_start_and_sees_changes_committed_later(tmp_path: Path) -> None:
+    path = tmp_path / "messages.db"
+    generate_database(path, messages=60, seed=3)
+    with sqlite3.connect(path) as conn:
+        jid, name = conn.execute("SELECT jid, name FROM chats WHERE jid LIKE '%@s.whatsapp.net' LIMIT 1").fetchone()
+    bridge = Bridge(path, media_dir=tmp_path / "media")
+    try:
+        bridge.warm()
+        assert bridge._names is not None  # built before any call
+        assert bridge._names._first_row is not None
+
+        def sender_labels() -> set[str]:
+            shown = bridge.list_messages(
+                after=None, before=None, sender_phone_number=None, chat_jid=jid, query=None, limit=50, page=0
+            )
+            return {bridge.sender_label(m) for m in shown if not m.is_from_me}
+
+        assert sender_labels() == {name}
+        with sqlite3.connect(path) as conn:  # another process renames the contact after the server started
+            conn.execute("UPDATE chats SET name = 'Renamed Customer' WHERE jid = ?", (jid,))
+        assert sender_labels() == {"Renamed Customer"}
+    finally:
+        bridge.close()
