@@ -24,9 +24,10 @@ from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger
 from .jid import normalize_jid, validate_phone_number
 from .models import Chat, Contact, Message
-from .profiles.base import ParseStats, Profile, ToolResult
+from .profiles.base import CHAT_PAGE_BYTES, STDIO_CHAT_PAGE_BYTES, ParseStats, Profile, ToolResult
 from .profiles.detect import build_profile
-from .profiles.lharries import LHARRIES_TOOLS
+from .profiles.lharries import LHARRIES_TOOLS, LharriesProfile
+from .profiles.structured import StructuredProfile
 from .timeparse import ServerClock
 
 __all__ = ["ExportFormat", "WhatsAppMCPClient", "get_whatsapp_mcp_client"]
@@ -144,6 +145,9 @@ class WhatsAppMCPClient:
             if self._profile is None:
                 clock = ServerClock(config.server_timezone)
                 self._profile = build_profile(config.profile, tools, clock, server_name=name)
+            if isinstance(self._profile, LharriesProfile | StructuredProfile):
+                stdio = config.server.connection_type is MCPConnectionType.STDIO
+                self._profile.chat_page_bytes = STDIO_CHAT_PAGE_BYTES if stdio else CHAT_PAGE_BYTES
             self._initialized = True
             self.last_error = None
         except MCPClientError as err:

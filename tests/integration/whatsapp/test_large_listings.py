@@ -11,6 +11,9 @@ import pytest
 from wamcp.demo.data import generate_database
 from wamcp.demo.launch import DemoServerProcess
 from wamcp.whatsapp import WhatsAppMCPClient
+from wamcp.whatsapp.profiles.base import CHAT_PAGE_BYTES
+from wamcp.whatsapp.profiles.lharries import LharriesProfile
+from wamcp.whatsapp.profiles.structured import StructuredProfile
 
 from .conftest import Demo
 
@@ -43,3 +46,32 @@ async def test_listing_thousands_of_chats_over_http_transports(many_chats: Path,
     assert len(listed) == len(set(listed))
     assert set(listed) == expected
     assert len(expected) > 10_000
+
+
+@pytest.mark.parametrize("mode", ["lharries", "structured"])
+async def test_over_stdio_the_same_listing_takes_fewer_larger_pages(many_chats: Path, mode: str) -> None:
+    # stdio has no message size limit, so pages grow past the network budget (fewer OFFSET skips on the server)
+    with sqlite3.connect(many_chats) as conn:
+        expected = {jid for (jid,) in conn.execute("SELECT jid FROM chats")}
+    client = WhatsAppMCPClient(Demo(transport="stdio", mode=mode, db=many_chats).config())
+    calls: list[int] = []
+    try:
+        assert await client.initialize(), client.last_error
+        for budget in (None, CHAT_PAGE_BYTES):  # as configured for stdio, then as over HTTP
+            profile = client.profile
+            assert isinstance(profile, LharriesProfile | StructuredProfile)
+            if budget is not None:
+                profile.chat_page_bytes = budget
+            before = _listing_calls(client)
+            listed = [chat.jid async for chat in client.iter_chats(page_size=10_000)]
+            calls.append(_listing_calls(client) - before)
+            assert len(listed) == len(set(listed))
+            assert set(listed) == expected
+    finally:
+        await client.disconnect()
+    assert calls[0] < calls[1], calls
+
+
+def _listing_calls(client: WhatsAppMCPClient) -> int:
+    server = client._mcp.metrics().get(client.config.server.name, {})  # no entry before the first tool call
+    return int(server.get("tools", {}).get("list_chats", {}).get("calls", 0))

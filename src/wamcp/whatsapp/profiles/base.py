@@ -18,6 +18,7 @@ from ..models import Chat, Contact, Message
 __all__ = [
     "CHAT_PAGE_BYTES",
     "FIRST_CHAT_PAGE",
+    "STDIO_CHAT_PAGE_BYTES",
     "ParseStats",
     "Profile",
     "ToolCaller",
@@ -32,8 +33,12 @@ ToolResult = dict[str, Any]
 ToolCaller = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
 
 #: What a chat-listing answer should stay under when a profile grows its pages (characters): half of the 1 MiB the
-#: SDK's HTTP transports accept in one message, whatever the chats' last messages hold.
+#: SDK's HTTP and WebSocket transports accept in one message, whatever the chats' last messages hold.
 CHAT_PAGE_BYTES = 512 * 1024
+#: The same over stdio, which has no message size limit: fewer, larger pages skip fewer rows on servers that page by
+#: ``OFFSET`` (listing the 116k chats of a 1M-message lharries account: 65 calls and 19 s of server CPU at 512 KiB,
+#: 20 calls and 7 s at 8 MiB).
+STDIO_CHAT_PAGE_BYTES = 8 * 1024 * 1024
 #: The first chat page a profile asks for before it knows how large chats are on this server.
 FIRST_CHAT_PAGE = 100
 

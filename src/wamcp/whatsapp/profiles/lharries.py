@@ -21,7 +21,7 @@ from ...redact import get_logger
 from ..jid import normalize_jid
 from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock
-from .base import FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
+from .base import CHAT_PAGE_BYTES, FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
 from .lharries_text import EMPTY_LISTING, derive_message_id, parse_message_listing, sender_jid_from_label
 from .pairing import request_pairing, whatsapp_status
 from .structured import decode_result, parse_message, records
@@ -251,6 +251,9 @@ class LharriesProfile:
 
     name = "lharries"
 
+    #: the byte budget of one chat-listing answer (the WhatsApp client raises it over stdio)
+    chat_page_bytes: int = CHAT_PAGE_BYTES
+
     def __init__(self, clock: ServerClock | None = None, *, server_name: str = "lharries/whatsapp-mcp") -> None:
         self.clock = clock if clock is not None else ServerClock()
         self.stats = ParseStats()
@@ -353,7 +356,7 @@ class LharriesProfile:
             if rows < limit:
                 return
             offset += limit
-            limit = next_page_limit(offset, page_size, rows, size)
+            limit = next_page_limit(offset, page_size, rows, size, self.chat_page_bytes)
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         chats, _ = await self._chats(

@@ -21,7 +21,7 @@ from ...redact import get_logger
 from ..jid import jid_user, normalize_jid
 from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock, epoch_to_utc
-from .base import FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
+from .base import CHAT_PAGE_BYTES, FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
 from .pairing import PAIRING_TOOLS, STATUS_TOOLS, request_pairing, whatsapp_status
 
 __all__ = ["StructuredProfile", "decode_result", "parse_chat", "parse_contact", "parse_message", "records"]
@@ -215,6 +215,9 @@ class StructuredProfile:
 
     name = "structured"
 
+    #: the byte budget of one chat-listing answer (the WhatsApp client raises it over stdio)
+    chat_page_bytes: int = CHAT_PAGE_BYTES
+
     def __init__(
         self,
         tools: Iterable[Mapping[str, Any]] = (),
@@ -361,7 +364,7 @@ class StructuredProfile:
             if not pageable or len(rows) < limit:
                 return
             offset += limit
-            limit = next_page_limit(offset, page_size, len(rows), answer_size(result))
+            limit = next_page_limit(offset, page_size, len(rows), answer_size(result), self.chat_page_bytes)
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         jid = normalize_jid(chat_jid)
