@@ -7,6 +7,9 @@ live :class:`~wamcp.core.session.Session` and call it from their own tasks, so c
 (bounded by ``max_concurrency``), never serialized behind a lock, and never see a half-dead session: when it dies,
 pending calls fail with ``MCPConnectionError`` and new calls wait for the next generation. With ``max_connections`` > 1
 a server is a pool of such connections, each with its own supervisor; each call goes to the least loaded live one.
+With several endpoints (``endpoint`` + ``endpoints``), connection *i* prefers endpoint *i* mod *N*, fails over to the
+others when it loses it, and probes it back in: once it answers, the connection takes no new calls, lets its calls in
+flight finish and reconnects to it.
 
 Supervisor tasks are asyncio tasks (the client runs on asyncio, as the sync facade does), so ``connect`` can return
 while the connection lives on without the caller holding a task group open.
@@ -18,8 +21,9 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
@@ -44,7 +48,7 @@ from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, is_transient
 from .session import Session, open_session
-from .transports.base import Transport, create_transports
+from .transports.base import Transport, create_endpoint_transports
 
 __all__ = ["MCPClient", "State"]
 
@@ -58,8 +62,15 @@ _RATE_LIMIT_TEXT = re.compile(r"rate[\s_-]*limit|too many requests|\b429\b", re.
 _MAX_RECONNECT_DELAY = 30.0
 #: Bound on a connection's teardown after it was lost (a dead HTTP peer must not hold a DELETE open for minutes).
 _TEARDOWN_GRACE = 2.0
-#: How long a health ping may take before the connection counts as dead.
+#: The same bound for a lost network connection: its peer is dead or hung, so waiting for it to acknowledge the goodbye
+#: (HTTP DELETE, WebSocket close) only delays the failover. stdio keeps the longer grace to stop its process cleanly.
+_LOST_TEARDOWN_GRACE = 0.1
+#: How long a health ping may take before the connection counts as dead, at most (see _ping_timeout).
 _HEALTH_TIMEOUT = 5.0
+#: ... and at least, however short the health-check interval: a busy server may well take a second to answer.
+_MIN_PING_TIMEOUT = 1.0
+#: How often a connection away from its preferred endpoint probes it when the health monitor is off (interval 0).
+_PROBE_INTERVAL_WITHOUT_MONITOR = 30.0
 #: A call still pending this long after its timeout means the connection is stuck (e.g. a write that never ends).
 _BACKSTOP_SLACK = 1.0
 #: A session that lived at least this long (seconds) resets the reconnect backoff; a shorter one counts as a failure.
@@ -71,26 +82,60 @@ _HEAL_INTERVAL = 5.0
 #: Aggregate state of a pool: the best state any of its connections is in.
 _STATE_RANK: dict[State, int] = {"connected": 0, "reconnecting": 1, "connecting": 2, "failed": 3, "disconnected": 4}
 
+EndpointState = Literal["up", "down", "unknown"]
+
+
+@dataclass
+class _EndpointHealth:
+    """What the pool last saw of one configured endpoint; shared by its connections, the latest observation wins."""
+
+    endpoint: str  # redacted, for status() and logs
+    state: EndpointState = "unknown"
+    last_error: str | None = None
+    last_checked: float | None = None  # epoch seconds
+
+
+def _ping_timeout(config: ServerConfig) -> float:
+    """How long a health ping may take: ``min(5 s, timeout, max(1 s, health_check_interval))``.
+
+    Tied to the interval so that a hung server is found within about two intervals (the wait for the next ping plus
+    the ping itself), floored at 1 s so a short interval does not make a busy server look dead, and 5 s when the
+    monitor is off (``health_check()`` called by hand).
+    """
+    interval = config.health_check_interval
+    scaled = max(_MIN_PING_TIMEOUT, interval) if interval > 0 else _HEALTH_TIMEOUT
+    return min(_HEALTH_TIMEOUT, config.timeout, scaled)
+
 
 class _Server:
     """Everything the client knows about one connection to a server; written only by its supervisor and the client.
 
     A server with ``max_connections`` > 1 is a pool: the registered object is slot 0 and owns the others
     (``members``); each slot has its own supervisor, transports, session and ``max_concurrency`` gate, while the
-    rate limiter, retry decision and cache are the server's and shared.
+    rate limiter, retry decision, cache and endpoint health are the server's and shared. ``transports`` are the
+    slot's connect candidates in the order it tries them: its preferred endpoint's first (two for ``auto``), then
+    the following endpoints' in turn; ``endpoint_of`` gives each candidate's endpoint number.
     """
 
     def __init__(
         self,
         config: ServerConfig,
-        transports: list[Transport],
+        groups: list[list[Transport]],
+        home: int,
         limiter: RateLimiter,
         idempotent: Callable[[str], bool],
     ) -> None:
         self.config = config
         self.name = config.name
-        self.transports = transports
+        order = [(home + step) % len(groups) for step in range(len(groups))]
+        self.transports = [transport for index in order for transport in groups[index]]
+        self.endpoint_of = [index for index in order for _ in groups[index]]
+        self.endpoint_count = len(groups)
+        self.home = home  # the endpoint this slot prefers: slot number mod endpoint count
         self.transport_index = 0
+        self.draining = False  # moving back to the preferred endpoint: no new calls, the running ones finish
+        self.return_to: int | None = None  # the preferred endpoint's transport that answered the probe
+        self.health = [_EndpointHealth(group[0].endpoint) for group in groups]  # the owner's list is the pool's
         self.limiter = limiter
         self.idempotent = idempotent
         self.retry = RetryPolicy.from_config(config)
@@ -121,6 +166,11 @@ class _Server:
     @property
     def transport(self) -> Transport:
         return self.transports[self.transport_index]
+
+    @property
+    def endpoint_index(self) -> int:
+        """The number of the endpoint in use or being tried (0 = ``endpoint``, 1 = ``endpoints[0]``, ...)."""
+        return self.endpoint_of[self.transport_index]
 
     def changed(self) -> anyio.Event:
         if self.owner is not self:
@@ -174,14 +224,15 @@ class MCPClient:
         *,
         rate_limits: RateLimits | None = None,
         idempotent: Callable[[str], bool] | None = None,
-        transport: Transport | None = None,
+        transport: Transport | Sequence[Transport] | None = None,
     ) -> None:
         """Register ``config`` under ``config.name`` (replacing a disconnected one of that name).
 
         ``rate_limits=None`` means no client-side limits (a 429 from the server still starts a cooldown).
         ``idempotent(tool)`` says whether a tool may be retried after a transient fault; by default only the tools in
-        ``config.idempotent_tools`` are. ``transport`` overrides the one built from the config (tests use the
-        in-memory transport); every connection of a pool (``max_connections``) then opens that same transport.
+        ``config.idempotent_tools`` are. ``transport`` overrides the ones built from the config (tests use the
+        in-memory transport): one transport, or a sequence of them standing for as many endpoints (in place of
+        ``endpoint`` + ``endpoints``); every connection of a pool (``max_connections``) then opens those same ones.
         """
         existing = self._servers.get(config.name)
         if existing is not None and _pool_state(existing) not in ("disconnected", "failed"):
@@ -189,20 +240,31 @@ class MCPClient:
                 f"server {config.name!r} is already registered and {_pool_state(existing)}",
                 hint="disconnect it first, or use another name",
             )
-        transports = [transport] if transport is not None else create_transports(config)
+        if transport is None:
+            given = None
+        elif isinstance(transport, Sequence):
+            given = [[one] for one in transport]
+        else:
+            given = [[transport]]
+        if given is not None and not given:
+            raise ConfigError(f"server {config.name!r}: no transport given")
+
+        def groups() -> list[list[Transport]]:
+            # Own transports per slot: an open stdio transport is one process, an HTTP/WebSocket one a connection.
+            return given if given is not None else create_endpoint_transports(config)
+
         limiter = RateLimiter(rate_limits if rate_limits is not None else RateLimits.disabled(), self._clock)
         chosen = idempotent if idempotent is not None else _default_idempotent(config)
-        srv = self._servers[config.name] = _Server(config, transports, limiter, chosen)
+        srv = self._servers[config.name] = _Server(config, groups(), 0, limiter, chosen)
         if config.cache_ttl > 0:
             srv.cache = ResponseCache(config.cache_ttl, config.cache_max_entries, self._clock)
         for slot in range(1, config.max_connections):
-            # Own transports per slot: an open stdio transport is one process, an HTTP/WebSocket one a connection.
-            extra = _Server(
-                config, [transport] if transport is not None else create_transports(config), limiter, chosen
-            )
-            extra.owner, extra.slot = srv, slot
+            # Slot i prefers endpoint i mod N: with max_connections >= N every endpoint carries calls.
+            extra = _Server(config, groups(), slot % srv.endpoint_count, limiter, chosen)
+            extra.owner, extra.slot, extra.health = srv, slot, srv.health
             srv.members.append(extra)
-        logger.debug("added server %s at %s (%s)", config.name, transports[0].endpoint, transports[0].kind)
+        first = srv.transport
+        logger.debug("added server %s at %s (%s)", config.name, first.endpoint, first.kind)
 
     def _server(self, name: str) -> _Server:
         try:
@@ -273,7 +335,8 @@ class MCPClient:
 
     def _start(self, srv: _Server) -> None:
         srv.run_id += 1
-        srv.transport_index = 0  # a fresh run prefers the primary endpoint (and streamable HTTP for auto) again
+        srv.transport_index = 0  # a fresh run prefers the slot's own endpoint (and streamable HTTP for auto) again
+        srv.draining, srv.return_to = False, None
         srv.state = "connecting"
         srv.stop = anyio.Event()
         if srv.concurrency is None:
@@ -312,6 +375,7 @@ class MCPClient:
                 srv.outcomes += 1
                 if srv.generation > 1:
                     self._metrics.record_reconnect(srv.name)
+                self._endpoint_seen(srv, srv.endpoint_index, None)
                 logger.info(
                     "connected to %s at %s (%s), generation %d",
                     srv.name,
@@ -332,6 +396,16 @@ class MCPClient:
                 if isinstance(error, MCPRateLimitError):
                     srv.limiter.enter_cooldown(error.retry_after)
                 more_candidates = srv.transport_index + 1 < len(srv.transports)
+                # A failed connect attempt takes the endpoint out, unless another transport of it comes next (auto:
+                # streamable HTTP refused, SSE not tried yet).
+                another_kind = (
+                    more_candidates
+                    and srv.endpoint_of[srv.transport_index + 1] == srv.endpoint_index
+                    and not isinstance(error, MCPAuthenticationError)
+                )
+                # (session_seen is this attempt's: the callback runs within the iteration that defined it.)
+                if session_seen is None and not another_kind:  # noqa: B023
+                    self._endpoint_seen(srv, srv.endpoint_index, error)
                 if not ever_connected and not (more_candidates and not isinstance(error, MCPAuthenticationError)):
                     # The first connect of a run is answered at once (no background retries): connect() raises.
                     srv.state = "failed"
@@ -353,9 +427,12 @@ class MCPClient:
                         reason = end_reason = await self._serve(srv, session, stop)
                         logger.debug("leaving session of %s: %s", srv.name, reason)
                         # Bound the teardown: a dead peer must not hold the close (DELETE, flush) open for long.
-                        scope.deadline = anyio.current_time() + _TEARDOWN_GRACE
+                        lost_peer = reason == "lost" and srv.transport.kind != "stdio"
+                        grace = _LOST_TEARDOWN_GRACE if lost_peer else _TEARDOWN_GRACE
+                        scope.deadline = anyio.current_time() + grace
                         if srv.run_id == run_id and srv.session is session:
                             srv.session = None
+                            srv.draining = False
                             if not stop.is_set():
                                 srv.state = "reconnecting"
                                 if session.close_cause is not None and reason == "lost":
@@ -375,6 +452,18 @@ class MCPClient:
             if session_seen is not None and end_reason == "failed":
                 # The session ended by an error while serving (an HTTP stream cut off mid-read): a loss like any other.
                 end_reason = "lost"
+            if session_seen is not None and end_reason == "lost":
+                hung_up = MCPConnectionError(f"the server at {srv.transport.endpoint} hung up")
+                self._endpoint_seen(srv, srv.endpoint_index, session_seen.close_cause or hung_up)
+            home, srv.return_to = srv.return_to, None
+            if home is not None and session_seen is not None:
+                # The preferred endpoint answered a probe and this connection's calls have finished (or the session
+                # was lost while they did): reconnect to it now, without a backoff.
+                failures, round_start = 0, None
+                srv.transport_index = home
+                srv.state = "reconnecting"
+                srv.notify()
+                continue
             if not ever_connected:
                 if (
                     attempt_error is not None
@@ -391,10 +480,10 @@ class MCPClient:
             ):
                 failures = 0
                 round_start = None
-                if end_reason == "lost" and srv.config.endpoints:
+                if end_reason == "lost" and srv.endpoint_count > 1:
                     # Failover: the endpoint that just failed counts as tried; the next one is tried at once.
                     round_start = srv.transport_index
-                    srv.transport_index = (srv.transport_index + 1) % len(srv.transports)
+                    srv.transport_index = _next_endpoint(srv)
                     # Info, not a warning: failover is the configured, expected answer to a lost endpoint.
                     logger.info(
                         "%s: lost the connection to %s; switching to %s",
@@ -448,7 +537,8 @@ class MCPClient:
         return ceiling * self._rng.random()
 
     async def _serve(self, srv: _Server, session: Session, stop: anyio.Event) -> str:
-        """Wait until the session is lost, stale (``session_timeout``) or we are told to stop; say which."""
+        """Wait until the session is lost, stale (``session_timeout``), the slot is ready to go back to its preferred
+        endpoint (``home``) or we are told to stop; say which."""
         reason = "stopped"
         async with anyio.create_task_group() as tg:
 
@@ -463,6 +553,15 @@ class MCPClient:
             tg.start_soon(self._watchdog, srv, session)
             if srv.config.health_check_interval > 0:
                 tg.start_soon(self._monitor, srv, session)
+            if srv.endpoint_index != srv.home:
+
+                async def go_home() -> None:
+                    nonlocal reason
+                    await self._return_home(srv)
+                    reason = "home"
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(go_home)
             if srv.config.session_timeout > 0:
 
                 async def expire() -> None:
@@ -494,14 +593,105 @@ class MCPClient:
 
     async def _monitor(self, srv: _Server, session: Session) -> None:
         interval = srv.config.health_check_interval
+        seconds = _ping_timeout(srv.config)
         while not session.closed.is_set():
             await anyio.sleep(interval)
+            heard = session.received
             try:
-                srv.latency = await session.ping(min(_HEALTH_TIMEOUT, srv.config.timeout))
+                srv.latency = await session.ping(seconds)
             except MCPClientError as err:
+                if isinstance(err, MCPTimeoutError) and session.received != heard and not session.closed.is_set():
+                    # Answers to other requests kept arriving while the ping waited: a busy server, not a hung one.
+                    logger.debug("health ping of %s was slow (%s) but the server is answering", srv.name, err)
+                    continue
                 logger.warning("health check of %s failed: %s; reconnecting", srv.name, err)
                 session.mark_closed(err)
                 return
+            self._endpoint_seen(srv, srv.endpoint_index, None)
+
+    async def _return_home(self, srv: _Server) -> None:
+        """Return when ``srv`` (away from its preferred endpoint) may reconnect to it: a probe of that endpoint
+        succeeded and the calls already routed to ``srv`` have finished."""
+        interval = srv.config.health_check_interval or _PROBE_INTERVAL_WITHOUT_MONITOR
+        while True:
+            await anyio.sleep(interval)
+            home = await self._probe_home(srv)
+            if home is not None:
+                break
+        srv.return_to, srv.draining = home, True
+        srv.notify()  # waiting callers pick again, and avoid this slot
+        logger.info(
+            "%s: connection %d of %d goes back to %s once its %d calls in flight finish",
+            srv.name,
+            srv.slot + 1,
+            len(srv.owner.members),
+            srv.transports[home].endpoint,
+            srv.assigned,
+        )
+        await self._drain(srv)
+
+    async def _probe_home(self, srv: _Server) -> int | None:
+        """Open a short session to ``srv``'s preferred endpoint and ping it: the transport that answered, if any.
+
+        Bounded by ``connect_timeout`` + the ping timeout + the teardown grace per transport (two with ``auto``).
+        """
+        ping = _ping_timeout(srv.config)
+        error: MCPClientError | None = None
+        for index, transport in enumerate(srv.transports):
+            if srv.endpoint_of[index] != srv.home:
+                break  # the preferred endpoint's transports come first
+            answered = False
+            try:
+                with anyio.move_on_after(srv.config.connect_timeout + ping + _TEARDOWN_GRACE) as bound:
+                    async with open_session(
+                        transport,
+                        server=srv.name,
+                        protocol=srv.config.protocol,
+                        connect_timeout=srv.config.connect_timeout,
+                    ) as probe:
+                        await probe.ping(ping)
+                        answered = True
+                        bound.deadline = anyio.current_time() + _TEARDOWN_GRACE
+            except MCPClientError as err:
+                error = error if answered else err
+            if answered:
+                self._endpoint_seen(srv, srv.home, None)
+                return index
+            if bound.cancelled_caught and error is None:
+                error = MCPTimeoutError(f"{transport.endpoint} did not answer a probe", server=srv.name)
+            logger.debug("%s: probe of %s failed: %s", srv.name, transport.endpoint, error)
+            if isinstance(error, MCPAuthenticationError):
+                break
+        self._endpoint_seen(srv, srv.home, error)
+        return None
+
+    async def _drain(self, srv: _Server) -> None:
+        """Wait until the calls routed to ``srv`` have finished (new ones avoid it), no longer than their deadlines."""
+        floor = anyio.current_time() + srv.config.timeout + _BACKSTOP_SLACK  # calls still queued at the gate
+        while srv.assigned > 0:
+            remaining = max([floor, *srv.deadlines.values()]) - anyio.current_time()
+            if remaining <= 0:
+                return  # a call outlived its deadline: the watchdog would drop the session anyway
+            with anyio.move_on_after(remaining):
+                await srv.changed().wait()
+
+    def _endpoint_seen(self, srv: _Server, index: int, error: BaseException | None) -> None:
+        """Record what ``srv`` just found out about endpoint ``index`` (``error`` None: it answered); log when it goes
+        out of rotation and when it comes back."""
+        health = srv.health[index]
+        before = health.state
+        health.last_checked = time.time()
+        if error is None:
+            health.state = "up"
+        else:
+            health.state = "down"
+            health.last_error = str(_as_client_error(error))
+        if srv.endpoint_count == 1 or before == health.state:
+            return
+        if health.state == "down":
+            logger.info("%s: endpoint %s is out of rotation: %s", srv.name, health.endpoint, health.last_error)
+        elif before == "down":
+            logger.info("%s: endpoint %s is back in rotation", srv.name, health.endpoint)
 
     async def disconnect(self, server_name: str) -> None:
         """Close the connection(s) to ``server_name`` (pending calls fail with ``MCPConnectionError``)."""
@@ -555,12 +745,13 @@ class MCPClient:
     def _pick(self, srv: _Server) -> tuple[_Server, Session | None]:
         """The slot for the next call and its live session: the live slot with the fewest calls assigned.
 
-        Slots with equal load take turns. A pooled slot whose supervisor gave up is restarted in the background
-        (at most every ``_HEAL_INTERVAL`` s) so the pool heals while the other slots carry the calls.
+        Slots with equal load take turns; a slot draining before it moves back to its preferred endpoint takes none.
+        A pooled slot whose supervisor gave up is restarted in the background (at most every ``_HEAL_INTERVAL`` s)
+        so the pool heals while the other slots carry the calls.
         """
         members = srv.members
         if len(members) == 1:
-            return srv, srv.live_session()
+            return srv, None if srv.draining else srv.live_session()
         best: _Server | None = None
         best_session: Session | None = None
         count = len(members)
@@ -568,7 +759,7 @@ class MCPClient:
         srv.next_pick = (start + 1) % count
         for offset in range(count):
             slot = members[(start + offset) % count]
-            session = slot.live_session()
+            session = None if slot.draining else slot.live_session()
             if session is None:
                 if slot.state in ("failed", "disconnected") and (slot.task is None or slot.task.done()):
                     now = self._clock.monotonic()
@@ -669,7 +860,7 @@ class MCPClient:
         def fails_over(error: BaseException) -> bool:
             # A lost connection moves the retry to another connection of the pool or the next endpoint, and the
             # retried call waits for a live session anyway: a backoff first would only add to what the failover costs.
-            return isinstance(error, MCPConnectionError) and (len(srv.members) > 1 or bool(srv.config.endpoints))
+            return isinstance(error, MCPConnectionError) and (len(srv.members) > 1 or srv.endpoint_count > 1)
 
         return await srv.retry.call(
             lambda: self._call_once(srv, tool_name, arguments, limit),
@@ -726,6 +917,8 @@ class MCPClient:
                     gate.release()
             finally:
                 slot.assigned -= 1
+                if slot.draining and not slot.assigned:
+                    slot.notify()  # the slot's last call finished: it may move back to its preferred endpoint
             return self._shape(srv, tool, result, time.perf_counter() - started)
         except MCPClientError as err:
             error = err
@@ -770,12 +963,17 @@ class MCPClient:
     async def list_tools(self, server_name: str) -> list[dict[str, Any]]:
         """The server's tools: ``[{"name", "description", "inputSchema", "outputSchema"}]`` (connects on first use)."""
         srv = self._server(server_name)
-        _slot, session = await self._session(srv, srv.config.timeout)
+        slot, session = await self._session(srv, srv.config.timeout)
+        slot.assigned += 1  # counted like a call, so a slot moving back to its preferred endpoint waits for it
         try:
             tools = await session.list_tools(srv.config.timeout)
         except MCPClientError as err:
             srv.last_error = err
             raise
+        finally:
+            slot.assigned -= 1
+            if slot.draining and not slot.assigned:
+                slot.notify()
         return [
             {
                 "name": tool.name,
@@ -798,11 +996,12 @@ class MCPClient:
             if session is None:
                 continue
             try:
-                slot.latency = await session.ping(min(_HEALTH_TIMEOUT, slot.config.timeout))
+                slot.latency = await session.ping(_ping_timeout(slot.config))
             except MCPClientError as err:
                 slot.last_error = err
                 session.mark_closed(err)
                 continue
+            self._endpoint_seen(slot, slot.endpoint_index, None)
             healthy = True
         return healthy
 
@@ -812,7 +1011,11 @@ class MCPClient:
         """A snapshot for humans and health endpoints (no secrets: the endpoint is redacted).
 
         For a pool the top level sums up (best state, total calls in flight, generations added up, the first live
-        connection's transport, endpoint and server info) and ``sessions`` lists each connection.
+        connection's transport, endpoint and server info) and ``sessions`` lists each connection (with the endpoint
+        it is on, the one it prefers, and ``draining`` while it moves back to that one). ``endpoints`` lists
+        each configured endpoint: ``{"endpoint", "state": "up" | "down" | "unknown" (not tried yet), "connections":
+        live connections on it, "last_error", "last_checked": epoch seconds}``, the state being the latest observation
+        (connect, loss, health ping or probe) by any connection.
         """
         srv = self._server(server_name)
         sessions = [_slot_status(slot) for slot in srv.members]
@@ -839,6 +1042,18 @@ class MCPClient:
             "cache": srv.cache.stats() if srv.cache is not None else None,
             "max_connections": len(srv.members),
             "sessions": sessions,
+            "endpoints": [
+                {
+                    "endpoint": health.endpoint,
+                    "state": health.state,
+                    "connections": sum(
+                        1 for slot in live if slot.endpoint_index == index and slot.live_session() is not None
+                    ),
+                    "last_error": health.last_error,
+                    "last_checked": health.last_checked,
+                }
+                for index, health in enumerate(srv.health)
+            ],
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -877,6 +1092,8 @@ def _slot_status(slot: _Server) -> dict[str, Any]:
         "state": slot.state,
         "transport": slot.transport.kind,
         "endpoint": slot.transport.endpoint,
+        "preferred_endpoint": slot.health[slot.home].endpoint,
+        "draining": slot.draining,  # takes no new calls: moving back to its preferred endpoint once they finish
         "connected_since": slot.connected_since if session is not None else None,
         "generation": slot.generation,
         "in_flight": slot.in_flight,
@@ -885,6 +1102,16 @@ def _slot_status(slot: _Server) -> dict[str, Any]:
         "latency": slot.latency,
         "last_error": str(slot.last_error) if slot.last_error is not None else None,
     }
+
+
+def _next_endpoint(srv: _Server) -> int:
+    """The first transport of the endpoint after the one ``srv`` is on (its other transports are skipped: lost)."""
+    count = len(srv.transports)
+    for step in range(1, count):
+        index = (srv.transport_index + step) % count
+        if srv.endpoint_of[index] != srv.endpoint_index:
+            return index
+    return (srv.transport_index + 1) % count
 
 
 def _block_dict(block: types.ContentBlock) -> dict[str, Any]:

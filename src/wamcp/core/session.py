@@ -62,13 +62,15 @@ _SDK_HTTP_ERROR = "Server returned an error response"
 
 
 class _WatchedReadStream:
-    """Forwards the transport's read stream to the SDK and calls ``on_eof`` once when it ends (peer gone)."""
+    """Forwards the transport's read stream to the SDK, counts what arrives (the health check tells a slow server
+    from a hung one by it), and calls ``on_eof`` once when it ends (peer gone)."""
 
-    __slots__ = ("_inner", "_on_eof")
+    __slots__ = ("_inner", "_on_eof", "received")
 
     def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
         self._inner = inner
         self._on_eof = on_eof
+        self.received = 0
 
     @property
     def last_context(self) -> Any:
@@ -81,6 +83,7 @@ class _WatchedReadStream:
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._on_eof()
             raise
+        self.received += 1
         return item
 
     def __aiter__(self) -> Self:
@@ -107,8 +110,11 @@ class _WatchedReadStream:
 class Session:
     """A live, initialized session. Safe to call from many tasks at once (requests are pipelined, not serialized)."""
 
-    def __init__(self, client_session: ClientSession, transport: Transport, server: str) -> None:
+    def __init__(
+        self, client_session: ClientSession, transport: Transport, server: str, stream: _WatchedReadStream | None = None
+    ) -> None:
         self._cs = client_session
+        self._stream = stream
         self.transport = transport
         self.server = server
         #: Set when the peer went away (end of stream) or a call found the connection closed.
@@ -120,6 +126,11 @@ class Session:
         if not self.closed.is_set():
             self.close_cause = cause
             self.closed.set()
+
+    @property
+    def received(self) -> int:
+        """Messages received from the server so far (answers, notifications): any sign of life."""
+        return self._stream.received if self._stream is not None else 0
 
     @property
     def protocol_version(self) -> str | None:
@@ -229,7 +240,7 @@ async def open_session(
                     message_handler=_log_incoming,
                     client_info=CLIENT_INFO,
                 ) as cs:
-                    session = Session(cs, transport, server)
+                    session = Session(cs, transport, server, watched)
                     try:
                         remaining = max(0.05, connect_timeout - (anyio.current_time() - started))
                         with anyio.fail_after(remaining):

@@ -15,6 +15,7 @@ from wamcp.core.transports import (
     StdioTransport,
     StreamableHTTPTransport,
     WebSocketTransport,
+    create_endpoint_transports,
     create_transports,
 )
 from wamcp.core.transports.base import (
@@ -58,6 +59,17 @@ def test_factory_picks_transport_from_connection_type() -> None:
     assert kinds(connection_type="stdio", endpoint="python server.py") == ["stdio"]
     assert kinds(connection_type="auto") == ["streamable_http", "sse"]
     assert kinds(connection_type="auto", endpoint="wss://h") == ["websocket"]
+
+
+def test_transports_are_grouped_by_endpoint_in_config_order() -> None:
+    config = ServerConfig(connection_type="auto", endpoint="http://a:1", endpoints=["http://b:2", "http://c:3"])
+
+    groups = create_endpoint_transports(config)
+
+    assert [[(t.kind, t.endpoint) for t in group] for group in groups] == [
+        [("streamable_http", f"http://{host}/mcp"), ("sse", f"http://{host}/sse")] for host in ("a:1", "b:2", "c:3")
+    ]
+    assert [t.endpoint for t in create_transports(config)] == [t.endpoint for group in groups for t in group]
 
 
 def test_headers_carry_custom_headers_and_bearer_token() -> None:

@@ -6,7 +6,14 @@ The session only ever talks to the :class:`~wamcp.core.transports.base.Transport
 
 from __future__ import annotations
 
-from .base import DEFAULT_PATHS, HttpRefusal, Transport, create_transports, resolve_url
+from .base import (
+    DEFAULT_PATHS,
+    HttpRefusal,
+    Transport,
+    create_endpoint_transports,
+    create_transports,
+    resolve_url,
+)
 from .memory import MemoryTransport
 from .sse import SSETransport
 from .stdio import StdioTransport
@@ -22,6 +29,7 @@ __all__ = [
     "StreamableHTTPTransport",
     "Transport",
     "WebSocketTransport",
+    "create_endpoint_transports",
     "create_transports",
     "resolve_url",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "Transport",
     "TransportStreams",
     "build_headers",
+    "create_endpoint_transports",
     "create_transports",
     "display_endpoint",
     "parse_retry_after",
@@ -232,14 +233,19 @@ class HttpTransport:
         return f"{type(self).__name__}({self.endpoint!r})"
 
 
-def create_transports(config: ServerConfig) -> list[Transport]:
-    """The transports to try for ``config``, in order: per endpoint (``endpoint``, then each of ``endpoints`` for
-    failover) one transport, or for ``auto`` streamable HTTP then SSE."""
-    candidates: list[Transport] = []
+def create_endpoint_transports(config: ServerConfig) -> list[list[Transport]]:
+    """The transports to try for ``config``, grouped by endpoint: ``endpoint`` first, then each of ``endpoints``
+    (failover and load balancing); per endpoint one transport, or for ``auto`` streamable HTTP then SSE."""
+    groups: list[list[Transport]] = []
     for endpoint in [config.endpoint, *config.endpoints]:
         one = config if endpoint == config.endpoint else config.model_copy(update={"endpoint": endpoint})
-        candidates.extend(_transports_for(one))
-    return candidates
+        groups.append(_transports_for(one))
+    return groups
+
+
+def create_transports(config: ServerConfig) -> list[Transport]:
+    """Every transport of :func:`create_endpoint_transports` in order, as one flat list."""
+    return [transport for group in create_endpoint_transports(config) for transport in group]
 
 
 def _transports_for(config: ServerConfig) -> list[Transport]:

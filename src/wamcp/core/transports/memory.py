@@ -2,8 +2,9 @@
 
 For fast unit tests of the client's logic (no process, no socket). The one thing to know: :meth:`MemoryTransport.drop`
 ends the current connection the way a dead peer does (end of stream, pending requests fail with "Connection closed");
-``fail_opens`` makes the next opens raise, ``swallow`` makes the server go silent and ``stall`` makes it stop reading,
-so reconnect, give-up, health-check and backstop paths run in milliseconds.
+``fail_opens`` makes the next opens raise, ``swallow`` makes the server go silent (``swallow_methods`` only for some
+requests) and ``stall`` makes it stop reading, so reconnect, give-up, health-check and backstop paths run in
+milliseconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class MemoryTransport:
         self.last_refusal: HttpRefusal | None = None
         #: While True, requests vanish on their way to the server (a peer that hangs without closing).
         self.swallow = False
+        #: Requests with these methods vanish, e.g. ``{"ping"}``: a server that answers calls but never a ping in time.
+        self.swallow_methods: set[str] = set()
         #: While True, nothing is read from the client at all, so its writes block (a wedged pipe or socket).
         self.stall = False
         self._live: list[MemoryObjectSendStream[SessionMessage | Exception]] = []
@@ -75,8 +78,9 @@ class MemoryTransport:
                         message = await from_client.receive()
                     except anyio.EndOfStream:
                         return
-                    if not self.swallow:
-                        await to_server_sink.send(message)
+                    if self.swallow or getattr(message.message, "method", None) in self.swallow_methods:
+                        continue
+                    await to_server_sink.send(message)
 
         async def server_to_client() -> None:
             async with from_server:
