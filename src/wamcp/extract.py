@@ -166,21 +166,24 @@ def _from_ms(ts_ms: int) -> datetime:
 def _row(chat_jid: str, message: Message) -> MessageRow:
     """A store row for ``message``: ``sender`` is the sender's phone number (when the server says who it is),
     ``sender_name`` the label the server shows; the business's own messages carry neither (``is_from_me``)."""
-    sender = message.sender_jid.split("@", 1)[0] if message.sender_jid else None
-    name = None if message.is_from_me else message.sender
+    sender_jid = message.sender_jid
+    sender = sender_jid.split("@", 1)[0] if sender_jid else None
+    from_me = bool(message.is_from_me)
+    name = None if from_me else message.sender
     if sender is None and name is not None and name.isdigit():
         sender = name
+    # Positional: this runs once per message, and keywords cost a NamedTuple noticeably more.
     return MessageRow(
-        chat_jid=message.chat_jid or chat_jid,
-        id=message.id,
-        ts_ms=_to_ms(message.timestamp),
-        sender=sender,
-        sender_name=name,
-        is_from_me=bool(message.is_from_me),
-        content=message.content,
-        media_type=message.media_type or None,
-        filename=None,
-        id_source=message.id_source,
+        message.chat_jid or chat_jid,
+        message.id,
+        int(message.timestamp.timestamp() * 1000),
+        sender,
+        name,
+        from_me,
+        message.content,
+        message.media_type or None,
+        None,
+        message.id_source,
     )
 
 
