@@ -123,6 +123,10 @@ def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str
         args = ["-m", "wamcp.demo", "demo-server", "--transport", "stdio", "--db", str(bridge), "--output", output]
         server: dict[str, Any] = {"endpoint": "demo", "connection_type": "stdio", "command": sys.executable}
         server["args"] = args
+        if os.environ.get("PYTHONPATH"):
+            # The SDK spawns stdio servers with a minimal environment: pass PYTHONPATH on, so that a worktree's
+            # sources are measured on both sides, not the installed package's.
+            server["env"] = {"PYTHONPATH": os.environ["PYTHONPATH"]}
     else:
         sys.path.insert(0, str(ROOT / "src"))
         from wamcp.demo import DemoServerProcess

@@ -166,21 +166,24 @@ def _from_ms(ts_ms: int) -> datetime:
 def _row(chat_jid: str, message: Message) -> MessageRow:
     """A store row for ``message``: ``sender`` is the sender's phone number (when the server says who it is),
     ``sender_name`` the label the server shows; the business's own messages carry neither (``is_from_me``)."""
-    sender = message.sender_jid.split("@", 1)[0] if message.sender_jid else None
-    name = None if message.is_from_me else message.sender
+    sender_jid = message.sender_jid
+    sender = sender_jid.split("@", 1)[0] if sender_jid else None
+    from_me = bool(message.is_from_me)
+    name = None if from_me else message.sender
     if sender is None and name is not None and name.isdigit():
         sender = name
+    # Positional: this runs once per message, and keywords cost a NamedTuple noticeably more.
     return MessageRow(
-        chat_jid=message.chat_jid or chat_jid,
-        id=message.id,
-        ts_ms=_to_ms(message.timestamp),
-        sender=sender,
-        sender_name=name,
-        is_from_me=bool(message.is_from_me),
-        content=message.content,
-        media_type=message.media_type or None,
-        filename=None,
-        id_source=message.id_source,
+        message.chat_jid or chat_jid,
+        message.id,
+        int(message.timestamp.timestamp() * 1000),
+        sender,
+        name,
+        from_me,
+        message.content,
+        message.media_type or None,
+        None,
+        message.id_source,
     )
 
 
@@ -362,16 +365,20 @@ class Extractor:
         run_id = summary.run_id
         listing = self._listing(chats)
         bounds: dict[str, tuple[int, int]] = {}
-        buffer: dict[str, list[MessageRow]] = {}
-        buffered = 0
+        buffer: list[MessageRow] = []
+        self._flush(summary)  # nothing should be queued yet; if it were, it commits first
 
         def flush(final: bool) -> None:
-            for jid, rows in buffer.items():
-                if final:
-                    state = self._walked_state(jid, states.get(jid), bounds.get(jid), run_id)
-                else:  # the cursor the chat had before the walk: these rows can only extend what it claims
-                    state = states.get(jid) or SyncState(jid, None, None, False, None, run_id)
-                self._save(jid, rows, state, summary)
+            # Mid-walk batches write rows only: the cursors the walked chats had before the walk stay as they are
+            # (these rows can only extend what they claim). The last batch commits with every walked chat's final
+            # cursor, so no cursor ever claims a row that is not stored.
+            final_states = (
+                [self._walked_state(jid, states.get(jid), bounds.get(jid), run_id) for jid in walked] if final else []
+            )
+            result = self._store.save_rows(buffer, states=final_states, run_id=run_id)
+            if buffer:
+                # A chat's rows in one batch count as one page, as a page of the per-chat path would.
+                self._count(summary, result.new, result.updated, pages=len({row.chat_jid for row in buffer}))
             buffer.clear()
 
         walk = self._source.iter_all_messages(  # type: ignore[attr-defined]
@@ -385,21 +392,20 @@ class Extractor:
                 if jid not in walked:
                     break  # the client moved on to chats it must read one by one
                 row = _row(jid, message)
-                low, high = bounds.get(jid, (row.ts_ms, row.ts_ms))
-                bounds[jid] = (min(low, row.ts_ms), max(high, row.ts_ms))
-                buffer.setdefault(jid, []).append(row)
-                buffered += 1
-                if buffered >= _ACCOUNT_WALK_BATCH:
+                ts_ms = row.ts_ms
+                seen = bounds.get(jid)
+                if seen is None:
+                    bounds[jid] = (ts_ms, ts_ms)
+                elif ts_ms < seen[0] or ts_ms > seen[1]:
+                    bounds[jid] = (min(seen[0], ts_ms), max(seen[1], ts_ms))
+                buffer.append(row)
+                if len(buffer) >= _ACCOUNT_WALK_BATCH:
                     flush(final=False)
-                    buffered = 0
         finally:
             await walk.aclose()
         # The cross-chat walk is complete: the walked chats' cursors may now cover what it read.
-        last_rows = set(buffer)
         flush(final=True)
         for jid in walked:
-            if jid not in last_rows:
-                self._save(jid, [], self._walked_state(jid, states.get(jid), bounds.get(jid), run_id), summary)
             summary.chats_done += 1
             self._progress.chat_done(jid, 0)
         return walked
@@ -537,8 +543,8 @@ class Extractor:
             if rows:
                 self._count(summary, result.new, result.updated)
 
-    def _count(self, summary: ExtractSummary, new: int, updated: int) -> None:
-        summary.pages += 1
+    def _count(self, summary: ExtractSummary, new: int, updated: int, *, pages: int = 1) -> None:
+        summary.pages += pages
         summary.messages_new += new
         summary.messages_updated += updated
         self._progress.messages_saved(new + updated)

@@ -167,7 +167,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _message_object(bridge: Bridge, m: BridgeMessage) -> dict[str, Any]:
+def _message_object(bridge: Bridge, m: BridgeMessage, sender_name: str | None = None) -> dict[str, Any]:
+    """One message as structured output; ``sender_name`` when the caller already looked up its sender label."""
     filename = None
     if m.media_type:
         row = bridge.media_row(m.id, m.chat_jid)
@@ -178,7 +179,7 @@ def _message_object(bridge: Bridge, m: BridgeMessage) -> dict[str, Any]:
         "chat_name": m.chat_name,
         "timestamp": _iso(m.timestamp),
         "sender": m.sender,
-        "sender_name": bridge.sender_label(m),
+        "sender_name": bridge.sender_label(m) if sender_name is None else sender_name,
         "content": m.content,
         "is_from_me": bool(m.is_from_me),
         "media_type": m.media_type or None,
@@ -238,10 +239,13 @@ def _list_messages(bridge: Bridge, a: Any, o: _Options) -> _Result:
         shown = found
     if not shown:
         return "No messages to display.", []
-    lines = [format_message_line(m, bridge.sender_label(m)) for m in shown]
+    labels = [bridge.sender_label(m) for m in shown]  # once per message, for its line and its object
+    lines = [format_message_line(m, label) for m, label in zip(shown, labels, strict=True)]
     if o.garble is not None:
         lines = [o.garble(line) for line in lines]
-    return "".join(lines), [_message_object(bridge, m) for m in shown] if o.structured else None
+    if not o.structured:
+        return "".join(lines), None
+    return "".join(lines), [_message_object(bridge, m, label) for m, label in zip(shown, labels, strict=True)]
 
 
 def _list_chats(bridge: Bridge, a: Any, _o: _Options) -> _Result:

@@ -537,6 +537,63 @@ class Store:
                 results.append(PageResult(new=new, updated=changed - new))
         return results
 
+    def save_rows(
+        self, rows: Iterable[MessageRow], *, states: Iterable[SyncState] = (), run_id: int | None = None
+    ) -> PageResult:
+        """Upsert messages of any chats and write the cursors ``states`` in ONE transaction; return what changed.
+
+        For bulk loads whose rows come in another order than the store's keys (the account walk reads across all
+        chats, newest first): one statement for all the rows, in key order, one for the chats they touch and one
+        for the cursors, instead of four statements per chat and page. In key order each B-tree page is visited
+        once per call however many chats the rows span. Idempotent like :meth:`save_page`; within the call the
+        last row for a key wins.
+        """
+        tag = self._tag
+        unique: dict[tuple[str, str], tuple[Any, ...]] = {}
+        newest: dict[str, int] = {}
+        for row in rows:
+            chat_jid = row.chat_jid
+            unique[(chat_jid, row.id)] = (*row, run_id, run_id, tag)
+            if newest.get(chat_jid, -(2**63)) < row.ts_ms:
+                newest[chat_jid] = row.ts_ms
+        now = _now_iso()
+        sync_params = sorted(
+            (
+                (
+                    s.chat_jid,
+                    s.newest_ts_ms,
+                    s.oldest_ts_ms,
+                    int(s.backfill_complete),
+                    s.cursor,
+                    run_id if run_id is not None else s.last_run,
+                    now,
+                    tag,
+                )
+                for s in states
+            ),
+            key=lambda params: params[0],
+        )
+        if not unique and not sync_params:
+            return PageResult(0, 0)
+        keys = sorted(unique)
+        new = changed = 0
+        with self._write(f"save {len(unique)} messages of {len(newest)} chats") as conn:
+            if keys:
+                (existing,) = conn.execute(
+                    "SELECT count(*) FROM json_each(?) AS k CROSS JOIN messages AS m"
+                    " ON m.chat_jid = k.value ->> 0 AND m.account = ? AND m.id = k.value ->> 1",
+                    (json.dumps(keys), tag),
+                ).fetchone()
+                changed = conn.executemany(_UPSERT_MESSAGE, [unique[key] for key in keys]).rowcount
+                new = len(keys) - int(existing)
+                conn.executemany(
+                    _TOUCH_CHAT,
+                    [(jid, int(jid.endswith("@g.us")), newest[jid], run_id, tag) for jid in sorted(newest)],
+                )
+            if sync_params:
+                conn.executemany(_UPSERT_SYNC_STATE, sync_params)
+        return PageResult(new=new, updated=changed - new)
+
     def _prepare_page(
         self, chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None
     ) -> tuple[str, dict[str, tuple[Any, ...]], int | None, tuple[Any, ...]]:

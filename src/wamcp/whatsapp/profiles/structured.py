@@ -92,6 +92,82 @@ def _pick(row: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+# A key no row has: a field none of whose aliases a row holds is looked up under it, and reads as None.
+_ABSENT = object()
+# Row shapes remembered per kind of record; a server sends one or a few, so more means rows of arbitrary keys.
+_MAX_SHAPES = 64
+
+
+class _Fields:
+    """Reads one kind of record's fields, each under the first of its aliases that the row holds.
+
+    Which alias a row uses is resolved once per row *shape* (its keys, in order), not per field and row: the rows
+    of one server share a shape, so each row then costs one lookup per field. Where a row holds several aliases of a
+    field, the first one that is neither null nor empty wins, as :func:`_pick` decides.
+    """
+
+    def __init__(self, *fields: tuple[str, ...]) -> None:
+        self._fields = fields
+        self._plans: dict[tuple[str, ...], tuple[tuple[Any, ...], tuple[tuple[int, tuple[str, ...]], ...]]] = {}
+
+    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The row's value of each field, in the order the fields were given: None where the row has none, and
+        possibly ``""`` (which callers read as none, as :func:`_pick` does)."""
+        shape = tuple(row)
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plan(shape)
+        keys, several = plan
+        if not several:
+            return tuple(map(row.get, keys))
+        values = list(map(row.get, keys))
+        for index, names in several:
+            values[index] = _pick(row, *names)
+        return tuple(values)
+
+    def _plan(self, shape: tuple[str, ...]) -> tuple[tuple[Any, ...], tuple[tuple[int, tuple[str, ...]], ...]]:
+        present = set(shape)
+        keys: list[Any] = []
+        several: list[tuple[int, tuple[str, ...]]] = []
+        for index, aliases in enumerate(self._fields):
+            held = tuple(name for name in aliases if name in present)
+            keys.append(held[0] if held else _ABSENT)
+            if len(held) > 1:
+                several.append((index, held))
+        plan = (tuple(keys), tuple(several))
+        if len(self._plans) < _MAX_SHAPES:
+            self._plans[shape] = plan
+        return plan
+
+
+_MESSAGE_FIELDS = _Fields(
+    ("id", "message_id", "messageId", "key"),
+    ("chat_jid", "chatJid", "chat_id", "jid", "remoteJid", "chat"),
+    ("timestamp", "time", "date", "sent_at", "messageTimestamp"),
+    ("is_from_me", "from_me", "fromMe", "isFromMe"),
+    ("sender_jid", "sender", "from", "author", "participant"),
+    ("sender_name", "push_name", "pushName", "sender_display_name"),
+    ("content", "text", "body", "message", "caption"),
+    ("media_type", "mediaType", "type"),
+    ("chat_name", "chatName"),
+)
+
+# JIDs already normalized: a listing names the same chats and senders over and over. Cleared when full.
+_JIDS: dict[str, str] = {}
+_MAX_JIDS = 1 << 16
+
+
+def _normal_jid(value: str) -> str:
+    """:func:`normalize_jid`, remembered (values it rejects are not, and raise again)."""
+    jid = _JIDS.get(value)
+    if jid is None:
+        jid = normalize_jid(value)
+        if len(_JIDS) >= _MAX_JIDS:
+            _JIDS.clear()
+        _JIDS[value] = jid
+    return jid
+
+
 def _flag(value: Any) -> bool | None:
     if value is None:
         return None
@@ -141,36 +217,36 @@ def parse_chat(row: Mapping[str, Any], clock: ServerClock) -> Chat:
 
 def parse_message(row: Mapping[str, Any], clock: ServerClock, chat_jid: str | None = None) -> Message:
     """One message object -> Message (raises KeyError/ValueError when it has no id or no time)."""
-    raw_id = _pick(row, "id", "message_id", "messageId", "key")
+    raw_id, raw_chat, raw_time, from_me, raw_sender, sender_name, content, media, chat_name = _MESSAGE_FIELDS.values(
+        row
+    )
     if isinstance(raw_id, dict):
         raw_id = raw_id.get("id")
+    elif raw_id == "":
+        raw_id = None
     if raw_id is None:
         raise KeyError("id")
     message_id = str(raw_id)
-    raw_chat = _pick(row, "chat_jid", "chatJid", "chat_id", "jid", "remoteJid", "chat")
+    if raw_chat == "":
+        raw_chat = None
     if raw_chat is None and chat_jid is None and ":" in message_id and "@" in message_id:
         raw_chat = message_id.rsplit(":", 1)[0]
-    jid = normalize_jid(str(raw_chat)) if raw_chat is not None else chat_jid
+    jid = _normal_jid(str(raw_chat)) if raw_chat is not None else chat_jid
     if "@" in message_id and ":" in message_id:  # "<chat_jid>:<id>"
         prefix, _, bare = message_id.rpartition(":")
         if "@" in prefix:
             message_id = bare
-    raw_time = _pick(row, "timestamp", "time", "date", "sent_at", "messageTimestamp")
     when = _instant(raw_time, clock)
     if when is None:
         raise KeyError("timestamp")
-    is_from_me = bool(_flag(_pick(row, "is_from_me", "from_me", "fromMe", "isFromMe")))
-    raw_sender = _pick(row, "sender_jid", "sender", "from", "author", "participant")
-    sender_name = _pick(row, "sender_name", "push_name", "pushName", "sender_display_name")
+    is_from_me = from_me if isinstance(from_me, bool) else bool(_flag(from_me))
     sender_jid: str | None = None
-    if raw_sender is not None:
+    if raw_sender is not None and raw_sender != "":
         try:
-            sender_jid = normalize_jid(str(raw_sender))
+            sender_jid = _normal_jid(str(raw_sender))
         except ValueError:
             sender_name = sender_name or raw_sender
     label = "Me" if is_from_me else str(sender_name or (jid_user(sender_jid) if sender_jid else "") or "")
-    content = _pick(row, "content", "text", "body", "message", "caption")
-    media = _pick(row, "media_type", "mediaType", "type")
     if media in ("text", "chat", "conversation"):
         media = None
     return Message(
@@ -181,7 +257,7 @@ def parse_message(row: Mapping[str, Any], clock: ServerClock, chat_jid: str | No
         content=str(content) if content is not None else "",
         is_from_me=is_from_me,
         media_type=str(media) if media else None,
-        chat_name=_pick(row, "chat_name", "chatName"),
+        chat_name=chat_name if chat_name != "" else None,
         sender_jid=sender_jid,
         id_source="server",
         server_time=raw_time if isinstance(raw_time, str) else None,
