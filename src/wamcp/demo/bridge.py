@@ -246,8 +246,9 @@ class _ListingOrder:
             return []
         return conn.execute(
             "SELECT chats.jid, chats.name, chats.last_message_time, messages.content, messages.sender,"
-            " messages.is_from_me FROM json_each(?) AS k CROSS JOIN chats ON chats.rowid = k.value ->> 0"
-            " LEFT JOIN messages ON messages.rowid = k.value ->> 1 ORDER BY k.key",
+            " messages.is_from_me FROM json_each(?) AS k"
+            " CROSS JOIN chats ON chats.rowid = json_extract(k.value, '$[0]')"
+            " LEFT JOIN messages ON messages.rowid = json_extract(k.value, '$[1]') ORDER BY k.key",
             (json.dumps(pairs),),
         ).fetchall()
 
@@ -433,8 +434,8 @@ class Bridge:
             if include_last_message and offset > 0 and limit > 0:
                 rows = self._listing_page(body, params, offset, limit)
             else:
-                rows = self._conn().execute(f"SELECT {_CHAT_COLUMNS}{body} LIMIT ? OFFSET ?", [*params, limit, offset])
-                rows = rows.fetchall()
+                sql = f"SELECT {_CHAT_COLUMNS}{body} LIMIT ? OFFSET ?"
+                rows = self._conn().execute(sql, [*params, limit, offset]).fetchall()
         except sqlite3.Error as err:
             log.info("list_chats: database error (as the real server): %s", err)
             return None

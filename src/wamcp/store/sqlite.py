@@ -581,7 +581,9 @@ class Store:
             if keys:
                 (existing,) = conn.execute(
                     "SELECT count(*) FROM json_each(?) AS k CROSS JOIN messages AS m"
-                    " ON m.chat_jid = k.value ->> 0 AND m.account = ? AND m.id = k.value ->> 1",
+                    # json_extract, not ->>: SQLite before 3.38 (still common with Python 3.11) lacks the operator
+                    " ON m.chat_jid = json_extract(k.value, '$[0]') AND m.account = ?"
+                    " AND m.id = json_extract(k.value, '$[1]')",
                     (json.dumps(keys), tag),
                 ).fetchone()
                 changed = conn.executemany(_UPSERT_MESSAGE, [unique[key] for key in keys]).rowcount
