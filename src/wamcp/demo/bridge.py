@@ -433,8 +433,8 @@ class Bridge:
             if include_last_message and offset > 0 and limit > 0:
                 rows = self._listing_page(body, params, offset, limit)
             else:
-                rows = self._conn().execute(f"SELECT {_CHAT_COLUMNS}{body} LIMIT ? OFFSET ?", [*params, limit, offset])
-                rows = rows.fetchall()
+                sql = f"SELECT {_CHAT_COLUMNS}{body} LIMIT ? OFFSET ?"
+                rows = self._conn().execute(sql, [*params, limit, offset]).fetchall()
         except sqlite3.Error as err:
             log.info("list_chats: database error (as the real server): %s", err)
             return None
