@@ -2,8 +2,10 @@
 
 The one thing to know: :meth:`Store.save_page` writes a page of messages **and** that chat's sync state (its cursor)
 in one ``BEGIN IMMEDIATE`` transaction, and every upsert is idempotent, so a process killed mid-page loses at most that
-page and a rerun converges to exactly the source. Counts are honest: a row that is stored again unchanged is neither new
-nor updated (the upsert's ``WHERE ... IS NOT ...`` turns it into a no-op that SQLite does not count as a change).
+page and a rerun converges to exactly the source. Bulk loads in another order than the keys (the account walk) go
+through :meth:`Store.stage_messages` instead, which writes them in key order with their cursors last. Counts are
+honest: a row that is stored again unchanged is neither new nor updated (the upsert's ``WHERE ... IS NOT ...`` turns
+it into a no-op that SQLite does not count as a change).
 
 Several WhatsApp accounts share one store: the account is part of every key. A :class:`Store` writes (and reads
 cursors) for one account, the default one unless it comes from :meth:`Store.for_account`; reads of messages and chats
@@ -20,6 +22,7 @@ pages; ``busy_timeout`` makes a second writer wait its turn instead of failing w
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
@@ -36,7 +39,16 @@ from ..errors import StoreError
 from ..redact import get_logger
 from .schema import SCHEMA_VERSION, migrate
 
-__all__ = ["DEFAULT_ACCOUNT", "ChatRow", "MessageRow", "PageResult", "Store", "SyncState", "account_tag"]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "ChatRow",
+    "MessageRow",
+    "PageResult",
+    "StagedMessages",
+    "Store",
+    "SyncState",
+    "account_tag",
+]
 
 log = get_logger(__name__)
 
@@ -177,6 +189,20 @@ def _message(row: tuple[Any, ...]) -> MessageRow:
     chat_jid, id_, ts_ms, sender, sender_name, is_from_me, content, media_type, filename, id_source = row
     return MessageRow(
         chat_jid, id_, ts_ms, sender, sender_name, bool(is_from_me), content, media_type, filename, id_source
+    )
+
+
+def _sync_params(state: SyncState, run_id: int | None, now: str, tag: str) -> tuple[Any, ...]:
+    """The parameters of ``_UPSERT_SYNC_STATE`` for ``state``, written by run ``run_id`` (None: its own)."""
+    return (
+        state.chat_jid,
+        state.newest_ts_ms,
+        state.oldest_ts_ms,
+        int(state.backfill_complete),
+        state.cursor,
+        run_id if run_id is not None else state.last_run,
+        now,
+        tag,
     )
 
 
@@ -537,64 +563,18 @@ class Store:
                 results.append(PageResult(new=new, updated=changed - new))
         return results
 
-    def save_rows(
-        self, rows: Iterable[MessageRow], *, states: Iterable[SyncState] = (), run_id: int | None = None
-    ) -> PageResult:
-        """Upsert messages of any chats and write the cursors ``states`` in ONE transaction; return what changed.
-
-        For bulk loads whose rows come in another order than the store's keys (the account walk reads across all
-        chats, newest first): one statement for all the rows, in key order, one for the chats they touch and one
-        for the cursors, instead of four statements per chat and page. In key order each B-tree page is visited
-        once per call however many chats the rows span. Idempotent like :meth:`save_page`; within the call the
-        last row for a key wins.
-        """
-        tag = self._tag
-        unique: dict[tuple[str, str], tuple[Any, ...]] = {}
-        newest: dict[str, int] = {}
-        for row in rows:
-            chat_jid = row.chat_jid
-            unique[(chat_jid, row.id)] = (*row, run_id, run_id, tag)
-            if newest.get(chat_jid, -(2**63)) < row.ts_ms:
-                newest[chat_jid] = row.ts_ms
-        now = _now_iso()
-        sync_params = sorted(
-            (
-                (
-                    s.chat_jid,
-                    s.newest_ts_ms,
-                    s.oldest_ts_ms,
-                    int(s.backfill_complete),
-                    s.cursor,
-                    run_id if run_id is not None else s.last_run,
-                    now,
-                    tag,
-                )
-                for s in states
-            ),
-            key=lambda params: params[0],
-        )
-        if not unique and not sync_params:
-            return PageResult(0, 0)
-        keys = sorted(unique)
-        new = changed = 0
-        with self._write(f"save {len(unique)} messages of {len(newest)} chats") as conn:
-            if keys:
-                (existing,) = conn.execute(
-                    "SELECT count(*) FROM json_each(?) AS k CROSS JOIN messages AS m"
-                    # json_extract, not ->>: SQLite before 3.38 (still common with Python 3.11) lacks the operator
-                    " ON m.chat_jid = json_extract(k.value, '$[0]') AND m.account = ?"
-                    " AND m.id = json_extract(k.value, '$[1]')",
-                    (json.dumps(keys), tag),
-                ).fetchone()
-                changed = conn.executemany(_UPSERT_MESSAGE, [unique[key] for key in keys]).rowcount
-                new = len(keys) - int(existing)
-                conn.executemany(
-                    _TOUCH_CHAT,
-                    [(jid, int(jid.endswith("@g.us")), newest[jid], run_id, tag) for jid in sorted(newest)],
-                )
-            if sync_params:
-                conn.executemany(_UPSERT_SYNC_STATE, sync_params)
-        return PageResult(new=new, updated=changed - new)
+    def stage_messages(self) -> StagedMessages:
+        """A scratch table for a bulk load whose rows come in another order than the store's keys (the account walk
+        reads across all chats, newest first); see :class:`StagedMessages`. Use it as a context manager."""
+        with self._guard("stage messages") as conn:
+            # Scratch tables live in a temporary file, not in memory (an account's messages would not fit the RSS
+            # budget); the file is gone when the connection closes, however the process ends. Setting temp_store
+            # drops every temporary table, so it is only set once (staged tables of other accounts may exist).
+            if conn.execute("PRAGMA temp_store").fetchone()[0] != _TEMP_STORE_FILE:
+                conn.execute(f"PRAGMA temp_store = {_TEMP_STORE_FILE}")
+            name = f"wamcp_staged_{next(_STAGE_NUMBERS)}"
+            conn.execute(f"CREATE TEMP TABLE {name} ({_MESSAGE_COLUMNS})")
+        return StagedMessages(self, name)
 
     def _prepare_page(
         self, chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None
@@ -610,17 +590,7 @@ class Store:
             unique[row.id] = (*row, run_id, run_id, tag)
             if newest is None or row.ts_ms > newest:
                 newest = row.ts_ms
-        sync_params = (
-            chat_jid,
-            state.newest_ts_ms,
-            state.oldest_ts_ms,
-            int(state.backfill_complete),
-            state.cursor,
-            run_id if run_id is not None else state.last_run,
-            _now_iso(),
-            tag,
-        )
-        return chat_jid, unique, newest, sync_params
+        return chat_jid, unique, newest, _sync_params(state, run_id, _now_iso(), tag)
 
     def count_messages(self, chat_jid: str | None = None, *, accounts: Sequence[str] | None = None) -> int:
         """How many messages are stored, in one chat (JID) or in all, of ``accounts`` (default: all)."""
@@ -731,3 +701,118 @@ class Store:
         with self._guard("check integrity") as conn:
             rows = conn.execute("PRAGMA integrity_check(20)").fetchall()
         return "; ".join(str(r[0]) for r in rows)
+
+
+_TEMP_STORE_FILE = 1  # PRAGMA temp_store: 0 default, 1 file, 2 memory
+_STAGE_NUMBERS = itertools.count(1)
+# Rows per transaction when staged rows are written: bounds how long the write lock is held and how large the WAL
+# grows, while each transaction still covers one contiguous key range.
+_STAGE_CHUNK = 100_000
+
+
+class StagedMessages:
+    """Messages of any chats held in a temporary table until :meth:`commit` writes them in the store's key order.
+
+    Written as they arrive, rows in time order land on a random page of the messages B-tree each: once the table
+    outgrows the page cache, every batch rewrites most of its pages (at 1M messages the store cost 20x its 100k
+    cost). Staged, they are appended, sorted once, and written in key order: each page of the table is written
+    about once, and the cost grows with the rows. Until :meth:`commit` the store's tables do not change; closing
+    without committing (or a killed process) discards the staged rows.
+    """
+
+    def __init__(self, store: Store, table: str) -> None:
+        self._store = store
+        self._table = table
+        self._newest: dict[str, int] = {}  # per chat: the newest staged row, for the chat's last-message time
+        self._closed = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def chats(self) -> int:
+        """How many chats the staged rows belong to."""
+        return len(self._newest)
+
+    def add(self, rows: Sequence[MessageRow]) -> None:
+        """Stage ``rows`` (appended; for a key staged twice the last row wins)."""
+        newest = self._newest
+        for row in rows:
+            if newest.get(row.chat_jid, -(2**63)) < row.ts_ms:
+                newest[row.chat_jid] = row.ts_ms
+        with self._store._guard("stage messages") as conn:
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(f"INSERT INTO temp.{self._table} VALUES ({', '.join('?' * 10)})", rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def commit(self, states: Iterable[SyncState] = (), *, run_id: int | None = None) -> PageResult:
+        """Write the staged rows in key order, in transactions of contiguous key ranges, the last one together with
+        the cursors ``states`` and the chats' last-message times; return what changed. Closes the stage."""
+        store = self._store
+        tag = store._tag
+        count = self._sort()
+        ordered = self._table
+        upsert = _UPSERT_MESSAGE.replace(
+            f"VALUES ({', '.join('?' * 13)})",
+            f"SELECT chat_jid, id, {', '.join(_MESSAGE_DATA_COLUMNS)}, ?, ?, ? FROM temp.{ordered}"
+            " WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
+        )
+        exists = (
+            f"SELECT count(*) FROM temp.{ordered} AS s CROSS JOIN messages AS m"
+            " ON m.chat_jid = s.chat_jid AND m.account = ? AND m.id = s.id WHERE s.rowid >= ? AND s.rowid < ?"
+        )
+        now = _now_iso()
+        sync_params = sorted((_sync_params(state, run_id, now, tag) for state in states), key=lambda p: p[0])
+        touches = [(jid, int(jid.endswith("@g.us")), self._newest[jid], run_id, tag) for jid in sorted(self._newest)]
+        # Rowids [start, stop) follow the key order; the last range (empty when nothing was staged) also carries
+        # the chats and the cursors, so they commit only once every row they claim is stored.
+        ranges = [(start, min(start + _STAGE_CHUNK, count + 1)) for start in range(1, count + 1, _STAGE_CHUNK)]
+        new = updated = 0
+        for start, stop in ranges or [(1, 1)]:
+            with store._write(f"save staged messages {start:,} to {stop - 1:,} of {count:,}") as conn:
+                if stop > start:
+                    (existing,) = conn.execute(exists, (tag, start, stop)).fetchone()
+                    changed = conn.execute(upsert, (run_id, run_id, tag, start, stop)).rowcount
+                    added = stop - start - int(existing)
+                    new += added
+                    updated += changed - added
+                if stop > count:
+                    conn.executemany(_TOUCH_CHAT, touches)
+                    conn.executemany(_UPSERT_SYNC_STATE, sync_params)
+        self.close()
+        return PageResult(new=new, updated=updated)
+
+    def _sort(self) -> int:
+        """Replace the staged table by a copy in key order (rowid 1, 2, … in that order); return its rows. A key
+        staged twice keeps its last row (the bare columns of ``max(rowid)``)."""
+        staged, ordered = self._table, f"{self._table}_ordered"
+        with self._store._guard("sort staged messages") as conn:
+            conn.execute(
+                f"CREATE TEMP TABLE {ordered} AS SELECT chat_jid, id, {', '.join(_MESSAGE_DATA_COLUMNS)},"
+                f" max(rowid) AS staged FROM temp.{staged} GROUP BY chat_jid, id ORDER BY chat_jid, id"
+            )
+            self._table = ordered
+            conn.execute(f"DROP TABLE temp.{staged}")
+            (count,) = conn.execute(f"SELECT count(*) FROM temp.{ordered}").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        """Drop the staged rows (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        store = self._store
+        with store._lock:
+            if store._owner._closed:
+                return  # the temporary tables went with the connection
+            with contextlib.suppress(sqlite3.Error):  # scratch only: nothing is lost if it lingers until close
+                store._conn.execute(f"DROP TABLE IF EXISTS temp.{self._table}")

@@ -10,9 +10,11 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from wamcp import extract
 from wamcp.errors import MCPConnectionError, MCPToolError
 from wamcp.extract import ExtractOptions, Extractor
 from wamcp.store import Store
@@ -250,3 +252,66 @@ async def test_max_history_limits_the_backfill_window(tmp_path: Path) -> None:
     }
     assert stored == expected
     assert 0 < len(stored) < len(messages)
+
+
+class _CrossChatProfile:
+    """Stands for a structured server's profile: its walk across chats reads every listed chat."""
+
+    def cross_chat_jids(self, chats: list[Chat]) -> set[str]:
+        return {chat.jid for chat in chats}
+
+
+class WalkingSource(FakeSource):
+    """A source that can also list every chat's messages in one walk, newest first across chats."""
+
+    profile = _CrossChatProfile()
+
+    def __init__(self, messages: list[Message], names: dict[str, str]) -> None:
+        super().__init__(messages, names)
+        self.walk_fails_after: int | None = None
+        self.walked = 0
+
+    async def iter_all_messages(
+        self, since: datetime | None = None, *, page_size: int = 500, chats: list[Chat] | None = None
+    ) -> AsyncIterator[Message]:
+        listed = {chat.jid for chat in chats or []}
+        for message in sorted(self.messages, key=lambda m: m.timestamp, reverse=True):
+            if message.chat_jid in listed and (since is None or message.timestamp >= since):
+                if self.walk_fails_after is not None and self.walked >= self.walk_fails_after:
+                    raise MCPToolError("the walk broke off", tool="list_messages")
+                self.walked += 1
+                yield message
+
+
+@pytest.mark.anyio
+async def test_account_walk_stores_every_message_once_and_claims_it(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(extract, "_ACCOUNT_WALK_BATCH", 50)  # several staged batches
+    messages = make_messages(2000, 80)
+    source = WalkingSource(messages, names_for(messages))
+    summary = await run(source, tmp_path / "s.db")
+    assert source.calls == 0  # no chat was read on its own
+    assert (summary.status, summary.messages_new, summary.chats_done) == ("complete", 2000, 80)  # type: ignore[attr-defined]
+    assert summary.pages == 80  # type: ignore[attr-defined]  # one per chat the walk stored rows for
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)
+        states = store.sync_states()
+    for jid in names_for(messages):
+        times = [int(m.timestamp.timestamp() * 1000) for m in messages if m.chat_jid == jid]
+        assert (states[jid].oldest_ts_ms, states[jid].newest_ts_ms) == (min(times), max(times))
+        assert states[jid].backfill_complete
+    again = await run(source, tmp_path / "s.db")
+    assert (again.messages_new, again.chats_skipped, source.calls) == (0, 80, 0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_walk_that_breaks_off_leaves_nothing_half_claimed(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(extract, "_ACCOUNT_WALK_BATCH", 50)
+    messages = make_messages(2000, 80)
+    source = WalkingSource(messages, names_for(messages))
+    source.walk_fails_after = 1500  # well past the first staged batches
+    summary = await run(source, tmp_path / "s.db")
+    # The chats were read one by one instead, and every message counted once, as new.
+    assert source.calls > 80
+    assert (summary.status, summary.messages_new, summary.messages_updated) == ("complete", 2000, 0)  # type: ignore[attr-defined]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)

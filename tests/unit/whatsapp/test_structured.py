@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wamcp.whatsapp.profiles import LharriesProfile, StructuredProfile, build_profile, detect_profile_name
+from wamcp.whatsapp.profiles import LharriesProfile, StructuredProfile, build_profile, detect_profile_name, structured
 from wamcp.whatsapp.profiles.base import ParseStats
 from wamcp.whatsapp.profiles.structured import decode_result, parse_chat, parse_contact, parse_message
 from wamcp.whatsapp.timeparse import ServerClock
@@ -262,3 +264,87 @@ async def test_structured_pages_with_bounds() -> None:
     got = [m for p in pages for m in p]
     assert all(after < m.timestamp < start for m in got)
     assert len({m.id for m in got}) == len(got)
+
+
+def test_rows_of_one_page_may_each_use_other_aliases() -> None:
+    profile = StructuredProfile([])
+    rows: list[dict[str, Any]] = [
+        {"id": "A1", "chat_jid": CHAT, "timestamp": "2025-03-28T12:00:00+00:00", "sender": "447700900123"},
+        {"message_id": "A2", "chatJid": "447700900999@c.us", "time": 1711627200, "from": "447700900999"},
+        # Several aliases of a field in one row: the first that is neither null nor empty wins.
+        {"id": "", "message_id": "A3", "chat_jid": None, "jid": CHAT, "date": "2025-03-28T12:00:01Z", "text": "t"},
+        {"id": "A4", "chat_jid": "", "timestamp": 1711627202, "sender_jid": "", "sender": "447700900124"},
+        {"id": "", "chat_jid": CHAT, "timestamp": 1711627203},  # no usable id
+        {"id": "A1", "chat_jid": CHAT, "timestamp": "2025-03-28T12:00:00+00:00", "sender": "447700900123"},
+    ]
+    messages = profile._messages(rows, "list_messages", "120363000000000000@g.us")
+    assert [m.id for m in messages] == ["A1", "A2", "A3", "A4", "A1"]
+    assert [m.chat_jid for m in messages] == [
+        CHAT,
+        "447700900999@s.whatsapp.net",
+        CHAT,
+        "120363000000000000@g.us",  # an empty chat falls back to the chat asked for
+        CHAT,
+    ]
+    assert [m.sender_jid for m in messages] == [
+        CHAT,
+        "447700900999@s.whatsapp.net",
+        None,
+        "447700900124@s.whatsapp.net",
+        CHAT,
+    ]
+    assert messages[2].content == "t"
+    assert messages[1].timestamp == datetime.fromtimestamp(1711627200, tz=UTC)
+    assert profile.stats.bad_rows == 1
+
+
+_ALIASES = {
+    "id": ("id", "message_id", "messageId", "key"),
+    "chat": ("chat_jid", "chatJid", "chat_id", "jid", "remoteJid", "chat"),
+    "time": ("timestamp", "time", "date", "sent_at", "messageTimestamp"),
+    "from_me": ("is_from_me", "from_me", "fromMe", "isFromMe"),
+    "sender": ("sender_jid", "sender", "from", "author", "participant"),
+    "sender_name": ("sender_name", "push_name", "pushName", "sender_display_name"),
+    "content": ("content", "text", "body", "message", "caption"),
+    "media": ("media_type", "mediaType", "type"),
+    "chat_name": ("chat_name", "chatName"),
+}
+
+
+def _first_alias(row: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The rule each field follows, written out alias by alias (what parse_message did per row before)."""
+    for name in names:
+        if row.get(name) is not None and row.get(name) != "":
+            return row[name]
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(sorted({name for names in _ALIASES.values() for name in names} | {"other"})),
+            st.sampled_from([None, "", "x", "0", 0, 1, True, False, "447700900123"]),
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_field_lookup_by_row_shape_equals_alias_by_alias(rows: list[dict[str, Any]]) -> None:
+    for row in rows * 2:  # the second time round, every shape is known
+        got = structured._MESSAGE_FIELDS.values(row)
+        expected = [_first_alias(row, names) for names in _ALIASES.values()]
+        assert [None if value == "" else value for value in got] == expected
+
+
+def test_normalized_jids_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(structured, "_JIDS", {})
+    monkeypatch.setattr(structured, "_MAX_JIDS", 3)
+    for n in range(10):
+        row = {"id": f"M{n}", "chat_jid": f"4477009001{n:02d}@c.us", "timestamp": 1711627200, "sender": "bad jid!"}
+        message = parse_message(row, CLOCK)
+        assert message.chat_jid == f"4477009001{n:02d}@s.whatsapp.net"
+        assert (message.sender_jid, message.sender) == (None, "bad jid!")  # rejected, shown as a name
+        assert len(structured._JIDS) <= 3
+    assert "bad jid!" not in structured._JIDS
