@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from wamcp.demo import generate_database
-from wamcp.demo.bridge import Bridge, BridgeChat, _chat, _SenderNames
+from wamcp.demo.bridge import Bridge, _SenderNames
 
 
 def _real_server(conn: sqlite3.Connection, sender: str) -> str:
@@ -67,40 +67,3 @@ def test_the_bridge_prepares_names_at_start_and_sees_changes_committed_later(tmp
     finally:
         bridge.close()
 
-
-def test_listing_pages_served_from_the_kept_order_equal_the_real_servers_offset_query(tmp_path: Path) -> None:
-    path = tmp_path / "messages.db"
-    generate_database(path, messages=3_000, seed=5)
-    bridge = Bridge(path, media_dir=tmp_path / "media")
-
-    def direct(sort_by: str, query: str | None, limit: int, page: int) -> list[BridgeChat]:
-        # lharries' own statement: LEFT JOIN on the last message, ORDER BY, LIMIT/OFFSET
-        sql = (
-            "SELECT chats.jid, chats.name, chats.last_message_time, messages.content, messages.sender,"
-            " messages.is_from_me FROM chats LEFT JOIN messages ON chats.jid = messages.chat_jid"
-            " AND chats.last_message_time = messages.timestamp"
-        )
-        params: list[object] = []
-        if query:
-            sql += " WHERE (LOWER(chats.name) LIKE LOWER(?) OR chats.jid LIKE ?)"
-            params += [f"%{query}%", f"%{query}%"]
-        sql += " ORDER BY " + ("chats.last_message_time DESC" if sort_by == "last_active" else "chats.name")
-        with sqlite3.connect(path) as conn:
-            rows = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, limit, page * limit]).fetchall()
-        return [_chat(row) for row in rows]
-
-    def served(sort_by: str, query: str | None, limit: int, page: int) -> list[BridgeChat]:
-        chats = bridge.list_chats(query=query, limit=limit, page=page, include_last_message=True, sort_by=sort_by)
-        assert chats is not None
-        return chats
-
-    try:
-        for sort_by, query, limit in (("name", None, 37), ("last_active", None, 50), ("name", "a", 11)):
-            pages = [served(sort_by, query, limit, page) for page in range(1, 6)]
-            assert pages == [direct(sort_by, query, limit, page) for page in range(1, 6)]
-            assert any(pages)
-        with sqlite3.connect(path) as conn:  # a new chat that sorts first: the kept order must be taken again
-            conn.execute("INSERT INTO chats (jid, name, last_message_time) VALUES ('1@s.whatsapp.net', ' ', NULL)")
-        assert served("name", None, 37, 1) == direct("name", None, 37, 1)
-    finally:
-        bridge.close()
