@@ -66,4 +66,3 @@ def test_the_bridge_prepares_names_at_start_and_sees_changes_committed_later(tmp
         assert sender_labels() == {"Renamed Customer"}
     finally:
         bridge.close()
-
