@@ -61,7 +61,7 @@ NOTES: list[str] = [
     "with other jobs. In session 2 the 1M figure was 28 % lower: the first call against the 1M server paid for "
     "its sender-name index (about 0.9 s); the demo server now prepares it before it answers the first client.",
     "- **Listing chats** is the other account-size cost, on the server: lharries' `list_chats` has only `OFFSET` "
-    "paging, so ours grows its pages (up to 10,000 chats, each answer under 512 KiB, 8 MiB over stdio) to skip "
+    "paging, so ours grows its pages (up to 10,000 chats, each answer under 512 KiB, 1 MiB over stdio) to skip "
     "fewer rows.",
 ]
 

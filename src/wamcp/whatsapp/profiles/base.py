@@ -37,8 +37,9 @@ ToolCaller = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
 CHAT_PAGE_BYTES = 512 * 1024
 #: The same over stdio, which has no message size limit: fewer, larger pages skip fewer rows on servers that page by
 #: ``OFFSET`` (listing the 116k chats of a 1M-message lharries account: 65 calls and 19 s of server CPU at 512 KiB,
-#: 20 calls and 7 s at 8 MiB).
-STDIO_CHAT_PAGE_BYTES = 8 * 1024 * 1024
+#: 20 calls and 7 s at 8 MiB). Not more than 1 MiB: the SDK holds several copies of an answer while it validates it,
+#: and 8 MiB pages of structured chats took a 1M-message extraction's peak RSS from ~260 to ~345 MB (1 MiB: 297 MB).
+STDIO_CHAT_PAGE_BYTES = 1024 * 1024
 #: The first chat page a profile asks for before it knows how large chats are on this server.
 FIRST_CHAT_PAGE = 100
 
