@@ -180,7 +180,7 @@ def _row(chat_jid: str, message: Message) -> MessageRow:
     return MessageRow(
         message.chat_jid or chat_jid,
         message.id,
-        int(message.timestamp.timestamp() * 1000),
+        _to_ms(message.timestamp),
         sender,
         name,
         from_me,
