@@ -17,7 +17,8 @@ Per chat and run:
 
 *Account walk* (first run or ``--full`` of a whole account): instead of one walk per chat, one keyset walk across
 all chats (``iter_all_messages``, 500 messages a call instead of one call per ~10-message chat) for the chats the
-profile can attribute in it (lharries: chats with a unique name; structured servers that list across chats: all).
+profile can attribute in it (lharries: chats with a unique name; structured servers that list across chats: all),
+read as a few concurrent walks over disjoint spans of time so that client and server work at once.
 Its rows arrive in time order across chats, so they are staged (``Store.stage_messages``) and written in the store's
 key order once the walk has finished, the last transaction together with the walked chats' cursors. A walk that is
 killed or fails leaves the store as it was: the next run (or the per-chat workers) read those chats again.
@@ -138,6 +139,9 @@ _FATAL = (MCPConnectionError, MCPAuthenticationError)
 _ACCOUNT_WALK_MIN_CHATS = 64
 # Chats per list_chats call.
 _CHAT_PAGE = 10_000
+# Concurrent spans of the account walk (bounded by --concurrency): one call in flight while the previous answer is
+# parsed and the next one queued; more only adds pages waiting in memory.
+_ACCOUNT_WALK_SPANS = 3
 # Rows buffered across chats before they are staged. Small: rows that outlive many allocations reach the garbage
 # collector's oldest generation, and each of its full collections walks every live object (at 1M messages, 116k
 # chats' worth: 20,000-row batches cost 2.3 s of collections, 2,000-row batches 0.9 s).
@@ -371,9 +375,10 @@ class Extractor:
         bounds: dict[str, tuple[int, int]] = {}
         buffer: list[MessageRow] = []
         self._flush(summary)  # nothing should be queued yet; if it were, it commits first
-        walk = self._source.iter_all_messages(  # type: ignore[attr-defined]
-            self._window_start(), page_size=self._options.page_size, chats=listing
-        )
+        walk_all = self._source.iter_all_messages  # type: ignore[attr-defined]
+        # Concurrent spans keep client and server busy at once (a single keyset walk makes them take turns).
+        extra = {"parallel": self._walk_parallel()} if "parallel" in inspect.signature(walk_all).parameters else {}
+        walk = walk_all(self._window_start(), page_size=self._options.page_size, chats=listing, **extra)
         # The walk reads across chats in time order: its rows are staged and written in key order once it has
         # finished (see Store.stage_messages), together with the walked chats' cursors, so no cursor ever claims a
         # row that is not stored. A walk that fails or is interrupted leaves the store as it was.
@@ -414,6 +419,9 @@ class Extractor:
             summary.chats_done += 1
             self._progress.chat_done(jid, 0)
         return walked
+
+    def _walk_parallel(self) -> int:
+        return max(1, min(self._options.concurrency, _ACCOUNT_WALK_SPANS))
 
     @staticmethod
     def _listing(chats: list[_PlannedChat]) -> list[Chat]:

@@ -61,8 +61,9 @@ async def _client(db: Path, media: Path, output: str) -> AsyncIterator[WhatsAppM
         demo.close()
 
 
+@pytest.mark.parametrize("parallel", [1, 3])
 @pytest.mark.parametrize("output", ["text", "structured"])
-async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, output: str) -> None:
+async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, output: str, parallel: int) -> None:
     async with _client(demo_db, tmp_path, output) as client:
         assert client.profile.name == ("lharries" if output == "text" else "structured")
         chats = [chat async for chat in client.iter_chats()]
@@ -76,21 +77,28 @@ async def test_every_message_comes_back_exactly(demo_db: Path, tmp_path: Path, o
         assert per_chat == expected
         assert len(ids) == sum(expected.values())
         everything = Counter(
-            [(m.chat_jid, m.content, m.is_from_me, m.timestamp.isoformat()) async for m in client.iter_all_messages()]
+            [
+                (m.chat_jid, m.content, m.is_from_me, m.timestamp.isoformat())
+                async for m in client.iter_all_messages(parallel=parallel)
+            ]
         )
         assert everything == expected
         assert client.stats.bad_lines == 0
         assert client.stats.bad_rows == 0
 
 
-async def test_structured_servers_are_read_in_one_walk_across_chats(demo_db: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [1, 4])
+async def test_structured_servers_are_read_in_one_walk_across_chats(
+    demo_db: Path, tmp_path: Path, parallel: int
+) -> None:
     """A JSON server that lists across chats with a ``before`` bound is read page after page, whatever the number of
-    chats; small pages cut many seconds in two, and every message still comes back exactly once."""
+    chats; small pages cut many seconds in two, and every message still comes back exactly once, also when the walk
+    is split into concurrent spans of time."""
     async with _client(demo_db, tmp_path, "structured") as client:
         chats = [chat async for chat in client.iter_chats(page_size=1000)]
         assert client.profile.cross_chat_jids(chats) == {c.jid for c in chats}
         calls_before = client.stats.calls
-        got = [m async for m in client.iter_all_messages(page_size=16, chats=chats)]
+        got = [m async for m in client.iter_all_messages(page_size=16, chats=chats, parallel=parallel)]
         expected = truth(demo_db)
         assert Counter((m.chat_jid, m.content, m.is_from_me, m.timestamp.isoformat()) for m in got) == expected
         assert len({(m.chat_jid, m.id) for m in got}) == len(got)

@@ -312,7 +312,8 @@ async def test_health_when_the_status_read_fails(tools: list[dict[str, Any]]) ->
     assert (await client.health_check())["mcp_connection"] is False
 
 
-async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize("parallel", [1, 2, 5])
+async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any]], parallel: int) -> None:
     rng = random.Random(5)
     names = {
         SHOP: "Isla Silva",
@@ -342,17 +343,19 @@ async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any
     messages.sort(key=lambda m: m.server_time, reverse=True)
     client, fake_mcp = make_client(messages, tools, chat_names=names)
     per_chat = {(m.chat_jid, m.id) for jid in names async for m in client.iter_messages(jid, page_size=60)}
-    everything = [(m.chat_jid, m.id) async for m in client.iter_all_messages(page_size=60)]
+    everything = [(m.chat_jid, m.id) async for m in client.iter_all_messages(page_size=60, parallel=parallel)]
     assert len(everything) == len(set(everything)) == len(messages)
     assert set(everything) == per_chat
     cross = [args for tool, args in fake_mcp.calls if tool == "list_messages" and "chat_jid" not in args]
     assert cross
     newest = datetime.fromisoformat(messages[0].server_time) + timedelta(seconds=1)
     assert cross[0]["before"] == newest.strftime("%Y-%m-%d %H:%M:%S")
+    # Split walks ask for spans with a lower bound; a single walk never does.
+    assert any("after" in args for args in cross) == (parallel > 1)
     with pytest.raises(ValueError, match="timezone-aware"):
         [m async for m in client.iter_all_messages(since=datetime(2025, 1, 1))]
     recent = datetime.fromisoformat(messages[100].server_time).replace(tzinfo=UTC)
-    newer = [m async for m in client.iter_all_messages(since=recent)]
+    newer = [m async for m in client.iter_all_messages(since=recent, parallel=parallel)]
     assert len(newer) == sum(1 for m in messages if m.server_time >= messages[100].server_time)
 
 

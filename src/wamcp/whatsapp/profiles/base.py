@@ -139,6 +139,7 @@ class Profile(Protocol):
         since: datetime | None = None,
         page_size: int = 500,
         chats: list[Chat] | None = None,
+        parallel: int = 1,
     ) -> AsyncIterator[Message]: ...
 
     async def search_contacts(self, call: ToolCaller, query: str) -> list[Contact]: ...

@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...errors import MCPProtocolError
@@ -24,6 +24,7 @@ from ..timeparse import ServerClock
 from .base import CHAT_PAGE_BYTES, FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
 from .lharries_text import EMPTY_LISTING, derive_message_id, parse_message_listing, sender_jid_from_label
 from .pairing import request_pairing, whatsapp_status
+from .spans import Span, walk_spans
 from .structured import decode_result, parse_message, records
 
 __all__ = [
@@ -477,9 +478,11 @@ class LharriesProfile:
         since: datetime | None = None,
         page_size: int = 500,
         chats: list[Chat] | None = None,
+        parallel: int = 1,
     ) -> AsyncIterator[Message]:
         """Every message of every chat, each once: one keyset walk across all chats, then per-chat walks for the
-        chats it cannot attribute.
+        chats it cannot attribute. ``parallel`` > 1 reads the cross-chat walk as that many concurrent walks over
+        disjoint spans of time (:mod:`.spans`), in no particular order.
 
         A cross-chat listing names chats, not JIDs, so the walk keeps the messages of chats whose name is unique
         (and media messages, which carry their JID) and leaves chats that share a name, or have none, to
@@ -497,9 +500,19 @@ class LharriesProfile:
         before = ServerClock.shift_text(self.clock.to_server_text(newest), 1) if newest is not None else None
         skip = set(per_chat)
         if unique:
-            async for message in self._walk(call, None, since=since, before=before, page_size=page_size, known=known):
-                if message.chat_jid is not None and message.chat_jid not in skip:
-                    yield message
+            oldest_activity = min((c.last_message_time for c in chat_list if c.last_message_time), default=None)
+
+            def walk(span: Span) -> AsyncIterator[list[Message]]:
+                return self._walk_pages(
+                    call, None, since=since, before=before, page_size=page_size, known=known, span=span
+                )
+
+            whole = Span(floor=None, ceiling=_text_key(before) if before is not None else None)
+            hint = _text_key(self.clock.to_server_text(oldest_activity)) if oldest_activity is not None else None
+            async for page in walk_spans(walk, whole, parallel=parallel, floor_hint=hint):
+                for message in page:
+                    if message.chat_jid is not None and message.chat_jid not in skip:
+                        yield message
         for jid in per_chat:
             async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
                 yield message
@@ -560,18 +573,28 @@ class LharriesProfile:
         before: str | None,
         page_size: int,
         known: Collection[str] | None = None,
+        span: Span | None = None,
     ) -> AsyncIterator[list[Message]]:
-        floor = self.clock.to_server_text(since) if since is not None else None
-        after = ServerClock.shift_text(floor, -1) if floor is not None else None
+        """Keyset pages newest first; with ``span``, only that span of a split walk (see :mod:`.spans`): its ceiling
+        replaces ``before``, its floor (re-read before each call: a split may raise it) bounds the walk below."""
+        since_floor = self.clock.to_server_text(since) if since is not None else None
+        if span is not None and span.ceiling is not None:
+            before = _key_text(span.ceiling)
         limit = page_size
         seen: set[str] = set()
         while True:
+            floor = _span_floor(since_floor, span)
+            after = ServerClock.shift_text(floor, -1) if floor is not None else None
             ambiguous_before = self.stats.ambiguous_headers
             page = await self._listing(
                 call, chat_jid=jid, query=None, limit=limit, before=before, after=after, known_chat_names=known
             )
             if jid is not None and page and page[0].chat_name is not None:
                 self._chat_names.setdefault(jid, page[0].chat_name)
+            floor = _span_floor(since_floor, span)  # a split may have raised it while the call was in flight
+            oldest = page[-1].server_time or "" if page else ""
+            if span is not None and page:
+                span.reached = _text_key(oldest)  # before yielding: a split while we wait must not cut below it
             fresh = [
                 message
                 for message in page
@@ -585,7 +608,8 @@ class LharriesProfile:
             # more messages than we read, and one more (cheap) call settles it.
             if len(page) < limit and self.stats.ambiguous_headers == ambiguous_before:
                 return
-            oldest = page[-1].server_time or ""
+            if span is not None and floor is not None and oldest < floor:
+                return  # past this span's floor (raised by a split): the older part is another walker's
             if oldest == page[0].server_time and len(page) >= limit:
                 if limit >= _MAX_LIMIT:
                     logger.error("list_messages: more than %d messages in one second; stopping", limit)
@@ -660,3 +684,21 @@ class LharriesProfile:
         # lharries exposes no bridge state; a read that works shows the bridge's database is there, no more.
         await call("list_chats", list_chats_arguments(limit=1))
         return "unknown"
+
+
+def _text_key(text: str) -> float:
+    """The server's wall-clock text as a span key: seconds, reading the naive text as if it were UTC, so key order
+    is the server's string order (it compares times as text)."""
+    return datetime.fromisoformat(text[:19]).replace(tzinfo=UTC).timestamp()
+
+
+def _key_text(key: float) -> str:
+    return datetime.fromtimestamp(key, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _span_floor(since_floor: str | None, span: Span | None) -> str | None:
+    """The walk's lower bound (inclusive, server text): the later of ``since`` and the span's floor."""
+    if span is None or span.floor is None:
+        return since_floor
+    floor = _key_text(span.floor)
+    return floor if since_floor is None or floor > since_floor else since_floor

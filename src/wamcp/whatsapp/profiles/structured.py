@@ -23,6 +23,7 @@ from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock, epoch_to_utc
 from .base import CHAT_PAGE_BYTES, FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
 from .pairing import PAIRING_TOOLS, STATUS_TOOLS, request_pairing, whatsapp_status
+from .spans import Span, walk_spans
 
 __all__ = ["StructuredProfile", "decode_result", "parse_chat", "parse_contact", "parse_message", "records"]
 
@@ -589,13 +590,16 @@ class StructuredProfile:
         since: datetime | None = None,
         page_size: int = 500,
         chats: list[Chat] | None = None,
+        parallel: int = 1,
     ) -> AsyncIterator[Message]:
         """Every message of every listed chat (``chats``, default: :meth:`iter_chats`), each once.
 
         Where the server lists messages across chats with a keyset bound (:meth:`lists_across_chats`), one walk
         reads them all, ``page_size`` a call whatever the chats' sizes; messages of chats not in the list (created
-        meanwhile) and messages newer than the newest the list reports are left for the next run. Otherwise it
-        walks chat by chat. A cross-chat row that does not say its chat raises :class:`MCPProtocolError`.
+        meanwhile) and messages newer than the newest the list reports are left for the next run. ``parallel`` > 1
+        reads that walk as concurrent walks over disjoint spans of time (:mod:`.spans`), in no particular order.
+        Otherwise it walks chat by chat. A cross-chat row that does not say its chat raises
+        :class:`MCPProtocolError`.
         """
         chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
         if not self.lists_across_chats():
@@ -605,8 +609,15 @@ class StructuredProfile:
             return
         listed = {chat.jid for chat in chat_list}
         newest = max((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
+        oldest = min((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
         before = newest + _OVERLAP if newest is not None else None
-        async for page in self._walk_across(call, listed, since=since, before=before, page_size=page_size):
+
+        def walk(span: Span) -> AsyncIterator[list[Message]]:
+            return self._walk_across(call, listed, since=since, before=before, page_size=page_size, span=span)
+
+        whole = Span(floor=since.timestamp() if since is not None else None, ceiling=None)
+        hint = oldest.timestamp() if oldest is not None else None
+        async for page in walk_spans(walk, whole, parallel=parallel, floor_hint=hint):
             for message in page:
                 yield message
 
@@ -618,16 +629,25 @@ class StructuredProfile:
         since: datetime | None,
         before: datetime | None,
         page_size: int,
+        span: Span | None = None,
     ) -> AsyncIterator[list[Message]]:
         """Keyset pages across all chats, newest first. Each page ends one overlap window past the previous page's
         oldest message, so a cut second is read again; only that window's keys are remembered to drop the repeats
-        (memory stays flat however long the walk)."""
-        after_text = self._wire_time(since - _OVERLAP) if since is not None else None
+        (memory stays flat however long the walk). With ``span``, only the messages that span owns (epoch seconds,
+        see :mod:`.spans`): its ceiling lowers ``before``, its floor (re-read before each call: a split may raise it)
+        bounds the walk below."""
+        if span is not None and span.ceiling is not None:
+            before = datetime.fromtimestamp(span.ceiling, UTC) + _OVERLAP
         before_text = self._wire_time(before)
         limit = page_size
         window: set[tuple[str, str]] = set()
         while True:
+            floor = _walk_floor(since, span)
+            after_text = self._wire_time(floor - _OVERLAP) if floor is not None else None
             messages = await self._page(call, chat_jid=None, limit=limit, page=0, before=before_text, after=after_text)
+            floor = _walk_floor(since, span)  # a split may have raised it while the call was in flight
+            if span is not None and messages:
+                span.reached = messages[-1].timestamp.timestamp()  # before yielding: splits must not cut below it
             fresh: list[Message] = []
             unseen = 0
             for message in messages:
@@ -641,13 +661,19 @@ class StructuredProfile:
                     self.stats.duplicates += 1
                     continue
                 unseen += 1
-                if message.chat_jid in listed and (since is None or message.timestamp >= since):
+                if (
+                    message.chat_jid in listed
+                    and (floor is None or message.timestamp >= floor)
+                    and (span is None or span.owns(message.timestamp.timestamp()))
+                ):
                     fresh.append(message)
             if fresh:
                 yield fresh
             if len(messages) < limit:
                 return
             oldest = messages[-1]
+            if floor is not None and oldest.timestamp < floor:
+                return  # past the walk's floor (a split may have raised it): the older part is another walker's
             if unseen == 0 or messages[0].timestamp < oldest.timestamp + _OVERLAP:
                 # The whole page lies inside one overlap window: grow the page until it gets past it.
                 if limit >= _MAX_LIMIT:
@@ -682,3 +708,11 @@ class StructuredProfile:
     async def whatsapp_status(self, call: ToolCaller, tool_names: set[str]) -> bool | str:
         status = await whatsapp_status(call, tool_names)
         return status if status is not None else "unknown"
+
+
+def _walk_floor(since: datetime | None, span: Span | None) -> datetime | None:
+    """A cross-chat walk's lower bound (inclusive): the later of ``since`` and the span's floor."""
+    if span is None or span.floor is None:
+        return since
+    floor = datetime.fromtimestamp(span.floor, UTC)
+    return floor if since is None or floor > since else since
