@@ -26,9 +26,11 @@ killed or fails leaves the store as it was: the next run (or the per-chat worker
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -153,6 +155,25 @@ _GROUP_PAGES = 200
 _GROUP_SECONDS = 0.25
 
 
+# Allocations between the garbage collector's youngest-generation passes during a run (CPython's default: 700).
+# A run keeps 100k+ chats and pages of thousands of rows alive across many allocations, so with the default each
+# page's rows were promoted to the oldest generation and its full passes walked everything alive: 16 full passes,
+# 2.4 s of a 7 s rerun's CPU at 1M messages. The rows hold no reference cycles worth collecting sooner.
+_GC_YOUNG_THRESHOLD = 100_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect the youngest generation after ``_GC_YOUNG_THRESHOLD`` allocations instead of CPython's 700 for the
+    duration of a run; the previous thresholds come back afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], _GC_YOUNG_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 class _PlannedChat(NamedTuple):
     """What a run keeps of each listed chat: a few fields instead of the whole :class:`Chat` (with its last
     message's text), so 100k+ chats stay small in memory."""
@@ -226,6 +247,10 @@ class Extractor:
         Connection and authentication failures that persist past the client's own reconnection end the run:
         they are raised after the run is recorded as ``failed``.
         """
+        with _fewer_collections():
+            return await self._run()
+
+    async def _run(self) -> ExtractSummary:
         store = self._store
         store.mark_interrupted_runs()
         summary = ExtractSummary(run_id=store.start_run(self._options.source))

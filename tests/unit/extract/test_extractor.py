@@ -6,6 +6,7 @@ server; a fault can be injected after N pages to stand for a killed process or a
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -315,3 +316,35 @@ async def test_a_walk_that_breaks_off_leaves_nothing_half_claimed(tmp_path: Path
     assert (summary.status, summary.messages_new, summary.messages_updated) == ("complete", 2000, 0)  # type: ignore[attr-defined]
     with Store.open(tmp_path / "s.db") as store:
         assert store.message_keys() == keys(messages)
+
+
+class _ThresholdWatchingSource(FakeSource):
+    """Records the garbage collector's thresholds while the run lists chats."""
+
+    seen: tuple[int, int, int] | None = None
+
+    async def iter_chats(self) -> AsyncIterator[Chat]:
+        self.seen = gc.get_threshold()
+        async for chat in super().iter_chats():
+            yield chat
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("crash", [False, True])
+async def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(tmp_path: Path, crash: bool) -> None:
+    messages = make_messages(50, 3)
+    source = _ThresholdWatchingSource(messages, names_for(messages))
+    source.crash_after = 0 if crash else None
+    before = gc.get_threshold()
+    try:
+        if crash:
+            with pytest.raises(Crash):
+                await run(source, tmp_path / "s.db")
+        else:
+            await run(source, tmp_path / "s.db")
+        assert source.seen is not None
+        assert source.seen[0] >= extract._GC_YOUNG_THRESHOLD
+        assert source.seen[1:] == before[1:]
+        assert gc.get_threshold() == before  # what the caller had, however the run ended
+    finally:
+        gc.set_threshold(*before)
