@@ -305,17 +305,29 @@ class Extractor:
         # rerun's listing of 116k chats costs ~60 calls instead of 116, and its server about half the CPU: the
         # listing is all a rerun pays for. The profile keeps each answer under its byte budget (HTTP transports
         # refuse messages over 1 MiB), growing its pages toward this cap.
-        if "page_size" in inspect.signature(self._source.iter_chats).parameters:
-            return self._source.iter_chats(page_size=_CHAT_PAGE)  # type: ignore[call-arg]
-        return self._source.iter_chats()
+        accepted = inspect.signature(self._source.iter_chats).parameters
+        if "page_size" not in accepted:
+            return self._source.iter_chats()
+        # The next page is asked for while this one is parsed (the client does so over stdio only).
+        ahead = {"pages_ahead": 1} if "pages_ahead" in accepted else {}
+        return self._source.iter_chats(page_size=_CHAT_PAGE, **ahead)  # type: ignore[call-arg]
 
     async def _plan(self) -> list[_PlannedChat]:
         wanted = {normalize_jid(jid) for jid in self._options.chats}
-        chats = [
-            _PlannedChat(c.jid, c.name, bool(c.is_group), _to_ms(c.last_message_time) if c.last_message_time else None)
-            async for c in self._iter_chats()
-            if not wanted or c.jid in wanted
-        ]
+        listing = self._iter_chats()
+        try:
+            chats = [
+                _PlannedChat(
+                    c.jid, c.name, bool(c.is_group), _to_ms(c.last_message_time) if c.last_message_time else None
+                )
+                async for c in listing
+                if not wanted or c.jid in wanted
+            ]
+        finally:
+            # Closed here, in this task, however we leave: pages asked for ahead are the listing's own tasks.
+            close = getattr(listing, "aclose", None)
+            if close is not None:
+                await close()
         # Most recently active first, so --max-chats keeps the chats that matter now.
         chats.sort(key=lambda c: c.last_ms if c.last_ms is not None else -(2**63), reverse=True)
         if self._options.max_chats is not None:

@@ -431,10 +431,19 @@ class WhatsAppMCPClient:
 
     # ------------------------------------------------------------------ typed API
 
-    async def iter_chats(self, *, page_size: int = 100) -> AsyncIterator[Chat]:
-        """Every chat once, as :class:`Chat`."""
+    async def iter_chats(self, *, page_size: int = 100, pages_ahead: int = 0) -> AsyncIterator[Chat]:
+        """Every chat once, as :class:`Chat`.
+
+        ``pages_ahead`` > 0 asks for that many listing pages before the current one is answered, so the server
+        works while this process parses (over stdio only: a page asked for ahead may overshoot the byte budget,
+        which the network transports' 1 MiB message limit would refuse). With it, close the iterator if you stop
+        early (``contextlib.aclosing``): the pages asked for ahead are tasks of this iterator.
+        """
         await self._ensure_ready()
-        async for chat in self.profile.iter_chats(self._call, page_size=page_size):
+        stdio = self.config.server.connection_type is MCPConnectionType.STDIO
+        listing = self.profile.iter_chats
+        extra = {"ahead": pages_ahead} if pages_ahead > 0 and stdio and _accepts(listing, "ahead") else {}
+        async for chat in listing(self._call, page_size=page_size, **extra):
             yield chat
 
     async def iter_messages(
@@ -494,13 +503,18 @@ class WhatsAppMCPClient:
         await self._ensure_ready()
         walk = self.profile.iter_all_messages
         # Plugin profiles written before ``parallel`` existed walk one span at a time.
-        extra = {"parallel": parallel} if parallel > 1 and "parallel" in inspect.signature(walk).parameters else {}
+        extra = {"parallel": parallel} if parallel > 1 and _accepts(walk, "parallel") else {}
         async for message in walk(self._call, since=since, page_size=page_size, chats=chats, **extra):
             yield message
 
     async def get_contacts(self, query: str) -> list[Contact]:
         await self._ensure_ready()
         return await self.profile.search_contacts(self._call, query)
+
+
+def _accepts(method: Any, parameter: str) -> bool:
+    """Whether a profile's method takes ``parameter`` (plugin profiles may predate it)."""
+    return parameter in inspect.signature(method).parameters
 
 
 def _unwrap(config: WhatsAppConfig | LoadedConfig | None) -> WhatsAppConfig | None:

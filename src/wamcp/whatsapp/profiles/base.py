@@ -8,10 +8,13 @@ the parser that knows the format, and lets tests drive a profile with a plain fu
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+
+import anyio
 
 from ..models import Chat, Contact, Message
 
@@ -19,11 +22,13 @@ __all__ = [
     "CHAT_PAGE_BYTES",
     "FIRST_CHAT_PAGE",
     "STDIO_CHAT_PAGE_BYTES",
+    "OffsetPage",
     "ParseStats",
     "Profile",
     "ToolCaller",
     "ToolResult",
     "answer_size",
+    "iter_offset_pages",
     "next_page_limit",
 ]
 
@@ -57,6 +62,91 @@ def next_page_limit(offset: int, page_size: int, rows: int, size: int, budget: i
     limit`` continues exactly there), within ``page_size`` and the rows that fit ``budget`` at that answer's size."""
     fits = max(1, budget * rows // max(size, 1))
     return next(n for n in range(max(1, min(page_size, fits, offset)), 0, -1) if offset % n == 0)
+
+
+#: One page of a listing paged by offsets, parsed: (chats, rows the server sent, characters of the answer).
+OffsetPage = tuple[list[Chat], int, int]
+
+
+class _Ahead:
+    """A page asked for before the caller needs it: its answer or its error, once it is there."""
+
+    def __init__(self, offset: int, limit: int) -> None:
+        self.offset = offset
+        self.limit = limit
+        self.ready = anyio.Event()
+        self.page: OffsetPage | None = None
+        self.error: Exception | None = None
+
+    async def fetch(self, get: Callable[[int, int], Awaitable[OffsetPage]]) -> None:
+        try:
+            self.page = await get(self.offset, self.limit)
+        except Exception as err:  # handed to the caller, who raises it when it reaches this page
+            self.error = err
+        finally:
+            self.ready.set()
+
+    async def result(self) -> OffsetPage:
+        await self.ready.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.page is not None
+        return self.page
+
+
+async def iter_offset_pages(
+    get: Callable[[int, int], Awaitable[OffsetPage]],
+    *,
+    page_size: int,
+    budget: int,
+    ahead: int = 0,
+) -> AsyncIterator[list[Chat]]:
+    """The pages of a listing paged by ``page`` x ``limit`` offsets, in order, until a short page.
+
+    ``get(offset, limit)`` asks for one page (``offset`` is always a multiple of ``limit``). Limits grow from
+    :data:`FIRST_CHAT_PAGE` toward ``page_size`` within ``budget`` (:func:`next_page_limit`). With ``ahead`` > 0 that
+    many further pages are asked for before the current one is answered, with limits from the newest answer the
+    caller has: the server works on the next page while the client validates and parses this one (one after the
+    other, a 116k-chat listing over stdio made each side wait for the other). Only where an answer a little over
+    ``budget`` does no harm (stdio: no message size limit). A page asked for past the end is dropped unread.
+    """
+    if ahead <= 0:  # one page at a time, no tasks: safe to abandon at any point
+        offset, limit = 0, min(page_size, FIRST_CHAT_PAGE)
+        while True:
+            chats, rows, size = await get(offset, limit)
+            yield chats
+            if rows < limit:
+                return
+            offset += limit
+            limit = next_page_limit(offset, page_size, rows, size, budget)
+    queue: deque[_Ahead] = deque()
+    try:
+        async with anyio.create_task_group() as group:
+
+            def ask(offset: int, limit: int) -> None:
+                page = _Ahead(offset, limit)
+                queue.append(page)
+                group.start_soon(page.fetch, get)
+
+            ask(0, min(page_size, FIRST_CHAT_PAGE))
+            try:
+                while True:
+                    current = queue.popleft()
+                    chats, rows, size = await current.result()
+                    if rows < current.limit:
+                        group.cancel_scope.cancel()  # pages asked for ahead lie past the end
+                        yield chats
+                        return
+                    while len(queue) <= ahead:
+                        last = queue[-1] if queue else current
+                        offset = last.offset + last.limit
+                        ask(offset, next_page_limit(offset, page_size, rows, size, budget))
+                    yield chats
+            except GeneratorExit:
+                group.cancel_scope.cancel()  # the caller stopped early: stop what was asked ahead
+    except BaseExceptionGroup as failed:
+        # A page's error as itself (the task group wraps what its body raises): callers catch MCPClientError.
+        raise failed.exceptions[0] from None
 
 
 @dataclass(slots=True)
@@ -102,7 +192,7 @@ class Profile(Protocol):
         query: str | None = None,
     ) -> list[Chat]: ...
 
-    def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]: ...
+    def iter_chats(self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0) -> AsyncIterator[Chat]: ...
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None: ...
 

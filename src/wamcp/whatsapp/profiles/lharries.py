@@ -12,7 +12,7 @@ import dataclasses
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,15 @@ from ...redact import get_logger
 from ..jid import normalize_jid
 from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock
-from .base import CHAT_PAGE_BYTES, FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
+from .base import (
+    CHAT_PAGE_BYTES,
+    OffsetPage,
+    ParseStats,
+    ToolCaller,
+    ToolResult,
+    answer_size,
+    iter_offset_pages,
+)
 from .lharries_text import EMPTY_LISTING, derive_message_id, parse_message_listing, sender_jid_from_label
 from .pairing import request_pairing, whatsapp_status
 from .spans import Span, walk_spans
@@ -333,31 +341,30 @@ class LharriesProfile:
             chats = [Chat(jid=c.jid, name=c.name, last_message_time=c.last_message_time) for c in chats]
         return chats
 
-    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]:
+    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0) -> AsyncIterator[Chat]:
         """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page.
 
         ``page_size`` is the most chats asked for at once. The server only knows ``page`` x ``limit`` offsets, so
         each next limit is the largest that the offset reached is a multiple of, within ``page_size`` and the chats
         that fit the byte budget at the last answer's size (:func:`~.base.next_page_limit`: the SDK's HTTP
         transports refuse a message over 1 MiB): pages start at 100, roughly double while answers are small, and
-        shrink when chats carry long last messages.
+        shrink when chats carry long last messages. ``ahead`` pages are asked for before the current one is answered
+        (:func:`~.base.iter_offset_pages`; close the iterator, e.g. with ``contextlib.aclosing``, if you stop early).
         """
         seen: set[str] = set()
-        offset = 0
-        limit = min(page_size, FIRST_CHAT_PAGE)
-        while True:
+
+        def page(offset: int, limit: int) -> Awaitable[OffsetPage]:
             arguments = list_chats_arguments(limit=limit, page=offset // limit, sort_by="name")
-            chats, rows, size = await self._chats_sized(call, "list_chats", arguments)
+            return self._chats_sized(call, "list_chats", arguments)
+
+        pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
+        async for chats in pages:
             for chat in chats:
                 if chat.jid in seen:
                     self.stats.duplicates += 1
                     continue
                 seen.add(chat.jid)
                 yield chat
-            if rows < limit:
-                return
-            offset += limit
-            limit = next_page_limit(offset, page_size, rows, size, self.chat_page_bytes)
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         chats, _ = await self._chats(

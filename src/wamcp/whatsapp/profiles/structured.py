@@ -12,7 +12,7 @@ list, and arguments are only sent when the tool's input schema declares them.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,15 @@ from ...redact import get_logger
 from ..jid import jid_user, normalize_jid
 from ..models import Chat, Contact, Message
 from ..timeparse import ServerClock, epoch_to_utc
-from .base import CHAT_PAGE_BYTES, FIRST_CHAT_PAGE, ParseStats, ToolCaller, ToolResult, answer_size, next_page_limit
+from .base import (
+    CHAT_PAGE_BYTES,
+    OffsetPage,
+    ParseStats,
+    ToolCaller,
+    ToolResult,
+    answer_size,
+    iter_offset_pages,
+)
 from .pairing import PAIRING_TOOLS, STATUS_TOOLS, request_pairing, whatsapp_status
 from .spans import Span, walk_spans
 
@@ -420,28 +428,31 @@ class StructuredProfile:
         }
         return self._chats(await self._rows(call, tool, self._arguments(tool, wanted)), tool)
 
-    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100) -> AsyncIterator[Chat]:
+    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0) -> AsyncIterator[Chat]:
         """Every chat once. Pages grow from 100 toward ``page_size`` while answers stay under the byte budget of
-        :func:`~.base.next_page_limit` (the limit always divides the offset reached, for ``page``-only servers)."""
+        :func:`~.base.next_page_limit` (the limit always divides the offset reached, for ``page``-only servers).
+        ``ahead`` pages are asked for before the current one is answered (:func:`~.base.iter_offset_pages`)."""
         tool = self._tool(_CHAT_TOOLS)
         accepted = self._schemas.get(tool)
         pageable = accepted is None or "page" in accepted or "offset" in accepted
         seen: set[str] = set()
-        offset = 0
-        limit = min(page_size, FIRST_CHAT_PAGE) if pageable else page_size
-        while True:
+
+        async def page(offset: int, limit: int) -> OffsetPage:
             arguments = self._arguments(tool, {"limit": limit, "page": offset // limit, "offset": offset})
             self.stats.calls += 1
             result = await call(tool, arguments)
             rows = records(decode_result(result, self.stats, tool))
-            for chat in self._chats(rows, tool):
+            return self._chats(rows, tool), len(rows), answer_size(result)
+
+        if pageable:
+            pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
+        else:
+            pages = _one_page(page, page_size)
+        async for chats in pages:
+            for chat in chats:
                 if chat.jid not in seen:
                     seen.add(chat.jid)
                     yield chat
-            if not pageable or len(rows) < limit:
-                return
-            offset += limit
-            limit = next_page_limit(offset, page_size, len(rows), answer_size(result), self.chat_page_bytes)
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         jid = normalize_jid(chat_jid)
@@ -716,3 +727,9 @@ def _walk_floor(since: datetime | None, span: Span | None) -> datetime | None:
         return since
     floor = datetime.fromtimestamp(span.floor, UTC)
     return floor if since is None or floor > since else since
+
+
+async def _one_page(get: Callable[[int, int], Awaitable[OffsetPage]], limit: int) -> AsyncIterator[list[Chat]]:
+    """A listing that cannot page: the one answer there is."""
+    chats, _rows, _size = await get(0, limit)
+    yield chats
