@@ -27,6 +27,7 @@ killed or fails leaves the store as it was: the next run (or the per-chat worker
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import inspect
 import time
@@ -36,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import anyio
+import anyio.to_thread
 
 from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
 from .redact import get_logger, redact
@@ -240,6 +242,7 @@ class Extractor:
         self._queued: list[tuple[str, list[MessageRow], SyncState]] = []
         self._queued_rows = 0
         self._queued_since = 0.0
+        self._flush_lock = anyio.Lock()
 
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
@@ -269,7 +272,8 @@ class Extractor:
             try:
                 await self._sync_all(chats, summary)
             finally:
-                self._flush(summary)  # what was read is valid whatever ends the run: keep it
+                with anyio.CancelScope(shield=True):
+                    await self._flush(summary)  # what was read is valid whatever ends the run: keep it
         except (*_FATAL, MCPTimeoutError) as err:
             fatal = err
         except BaseException:
@@ -411,7 +415,7 @@ class Extractor:
         listing = self._listing(chats)
         bounds: dict[str, tuple[int, int]] = {}
         buffer: list[MessageRow] = []
-        self._flush(summary)  # nothing should be queued yet; if it were, it commits first
+        await self._flush(summary)  # nothing should be queued yet; if it were, it commits first
         walk_all = self._source.iter_all_messages  # type: ignore[attr-defined]
         # Concurrent spans keep client and server busy at once (a single keyset walk makes them take turns).
         extra = {"parallel": self._walk_parallel()} if "parallel" in inspect.signature(walk_all).parameters else {}
@@ -518,11 +522,11 @@ class Extractor:
             if not rows:
                 continue
             if held:
-                read += self._save(jid, held, state, summary)
+                read += await self._save(jid, held, state, summary)
             newest = max(newest, max(r.ts_ms for r in rows))
             held = rows
         state = SyncState(jid, newest, state.oldest_ts_ms, state.backfill_complete, None, summary.run_id)
-        read += self._save(jid, held, state, summary)
+        read += await self._save(jid, held, state, summary)
         if not state.backfill_complete:
             before = _from_ms(state.oldest_ts_ms) if state.oldest_ts_ms is not None else None
             more, state = await self._backfill(jid, state, before=before, window=window, summary=summary)
@@ -555,17 +559,17 @@ class Extractor:
                 continue
             if held:
                 state = SyncState(jid, newest, oldest, False, None, summary.run_id)
-                read += self._save(jid, held, state, summary)
+                read += await self._save(jid, held, state, summary)
             page_newest = max(r.ts_ms for r in rows)
             page_oldest = min(r.ts_ms for r in rows)
             newest = page_newest if newest is None else max(newest, page_newest)
             oldest = page_oldest if oldest is None else min(oldest, page_oldest)
             held = rows
         state = SyncState(jid, newest, oldest, True, None, summary.run_id)
-        read += self._save(jid, held, state, summary)
+        read += await self._save(jid, held, state, summary)
         return read, state
 
-    def _save(self, jid: str, rows: list[MessageRow], state: SyncState, summary: ExtractSummary) -> int:
+    async def _save(self, jid: str, rows: list[MessageRow], state: SyncState, summary: ExtractSummary) -> int:
         """Queue ``rows`` (possibly none) with ``state`` for the next group commit; return how many rows.
 
         Pages commit in the order they were queued, each in the same transaction as its cursor, so what the
@@ -580,15 +584,23 @@ class Extractor:
             or len(self._queued) >= _GROUP_PAGES
             or time.monotonic() - self._queued_since >= _GROUP_SECONDS
         ):
-            self._flush(summary)
+            await self._flush(summary)
         return len(rows)
 
-    def _flush(self, summary: ExtractSummary) -> None:
-        """Commit every queued page with its cursor in one transaction; count the pages that held rows."""
+    async def _flush(self, summary: ExtractSummary) -> None:
+        """Commit every queued page with its cursor in one transaction; count the pages that held rows.
+
+        The transaction runs on a worker thread (SQLite releases the GIL), so the other workers keep reading while
+        it commits: in the event loop, a commit of ~200 chats' pages scattered over a large store stopped every
+        request for its duration. Flushes still commit one after another, in the order their pages were queued
+        (the lock is taken before the first await, and it is fair), so a chat's pages never land out of order.
+        """
         queued, self._queued, self._queued_rows = self._queued, [], 0
         if not queued:
             return
-        results = self._store.save_pages(queued, run_id=summary.run_id)
+        async with self._flush_lock:
+            save = functools.partial(self._store.save_pages, queued, run_id=summary.run_id)
+            results = await anyio.to_thread.run_sync(save)
         for (_jid, rows, _state), result in zip(queued, results, strict=True):
             if rows:
                 self._count(summary, result.new, result.updated)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gc
 import random
+import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from wamcp import extract
@@ -348,3 +350,37 @@ async def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(tmp
         assert gc.get_threshold() == before  # what the caller had, however the run ended
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.anyio
+async def test_reading_goes_on_while_a_group_commit_is_written(tmp_path: Path, monkeypatch: Any) -> None:
+    """A commit runs beside the workers, not in their event loop: the first commit waits (on its thread) until
+    another page has been read, which could never happen if committing stopped reading."""
+    monkeypatch.setattr(extract, "_GROUP_PAGES", 5)
+    messages = make_messages(400, 40)
+    source = FakeSource(messages, names_for(messages))
+    read_meanwhile = threading.Event()
+    committing = threading.Event()
+    original = Store.save_pages
+
+    def slow_save(self: Store, *args: Any, **kwargs: Any) -> Any:
+        if not committing.is_set():
+            committing.set()
+            assert read_meanwhile.wait(10), "no page was read while the commit was being written"
+        return original(self, *args, **kwargs)
+
+    original_pages = source.iter_message_pages
+
+    async def pages(chat_jid: str, **kwargs: Any) -> AsyncIterator[Sequence[Message]]:
+        async for page in original_pages(chat_jid, **kwargs):
+            await anyio.sleep(0.001)  # a round trip: what a real server costs
+            if committing.is_set():
+                read_meanwhile.set()
+            yield page
+
+    monkeypatch.setattr(Store, "save_pages", slow_save)
+    monkeypatch.setattr(source, "iter_message_pages", pages)
+    summary = await run(source, tmp_path / "s.db", concurrency=4)
+    assert summary.status == "complete"  # type: ignore[attr-defined]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)
