@@ -26,10 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from json.encoder import encode_basestring as _encode_string
 from pathlib import Path
-from typing import IO, Any, Final, Literal, NamedTuple, TextIO, cast, get_args
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, TextIO, cast, get_args
 
 from ..chat_export import write_chat_export
 from ..errors import StoreError
@@ -72,23 +69,41 @@ COLUMNS: Final[tuple[str, ...]] = (
     "account",
 )
 
-PARQUET_SCHEMA: Final = pa.schema(
-    [
-        pa.field("chat_jid", pa.string(), nullable=False),
-        pa.field("chat_name", pa.string()),
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("ts_ms", pa.int64(), nullable=False),
-        pa.field("sender", pa.string()),
-        pa.field("sender_name", pa.string()),
-        pa.field("is_from_me", pa.bool_(), nullable=False),
-        pa.field("content", pa.string(), nullable=False),
-        pa.field("media_type", pa.string()),
-        pa.field("filename", pa.string()),
-        pa.field("id_source", pa.string(), nullable=False),
-        pa.field("account", pa.string(), nullable=False),
-    ]
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    PARQUET_SCHEMA: pa.Schema  # module attribute, built on first access (see __getattr__)
+
+
+@functools.cache
+def _parquet_schema() -> pa.Schema:
+    # pyarrow is imported on first use (~0.25 s), not by every command that imports this module.
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("chat_jid", pa.string(), nullable=False),
+            pa.field("chat_name", pa.string()),
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
+            pa.field("ts_ms", pa.int64(), nullable=False),
+            pa.field("sender", pa.string()),
+            pa.field("sender_name", pa.string()),
+            pa.field("is_from_me", pa.bool_(), nullable=False),
+            pa.field("content", pa.string(), nullable=False),
+            pa.field("media_type", pa.string()),
+            pa.field("filename", pa.string()),
+            pa.field("id_source", pa.string(), nullable=False),
+            pa.field("account", pa.string(), nullable=False),
+        ]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PARQUET_SCHEMA":  # the Arrow schema of Parquet exports, built on first use
+        return _parquet_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Big enough for good compression and fast scans, small enough that one group's Python rows stay a few MB.
 PARQUET_ROW_GROUP_ROWS: Final = 32_768
@@ -274,6 +289,8 @@ def _parquet_table(rows: list[tuple[MessageRow, str | None, str]]) -> pa.Table:
     chat_jid, id_, ts_ms, sender, sender_name, is_from_me, content, media_type, filename, id_source = zip(
         *messages, strict=True
     )
+    import pyarrow as pa
+
     ts = pa.array(ts_ms, type=pa.int64())
     columns = [
         pa.array(chat_jid, type=pa.string()),
@@ -290,7 +307,7 @@ def _parquet_table(rows: list[tuple[MessageRow, str | None, str]]) -> pa.Table:
         pa.array(id_source, type=pa.string()),
         pa.array([account for _, _, account in rows], type=pa.string()),
     ]
-    return pa.Table.from_arrays(columns, schema=PARQUET_SCHEMA)
+    return pa.Table.from_arrays(columns, schema=_parquet_schema())
 
 
 def export_parquet(
@@ -305,12 +322,14 @@ def export_parquet(
     accounts: Sequence[str] | None = None,
 ) -> ExportResult:
     """Write Parquet (zstd) with :data:`PARQUET_SCHEMA`, one row group per ``row_group_rows`` messages."""
+    import pyarrow.parquet as pq
+
     target = Path(out)
     count = 0
     pending: list[tuple[MessageRow, str | None, str]] = []
     with (
         _atomic_output(target, text=False) as handle,
-        pq.ParquetWriter(handle, PARQUET_SCHEMA, compression="zstd") as writer,
+        pq.ParquetWriter(handle, _parquet_schema(), compression="zstd") as writer,
     ):
         for record in _records(store, chat_jids, since_ms, until_ms, batch_size, accounts):
             pending.append(record)
