@@ -77,6 +77,7 @@ class Measurement:
     cpu: float
     list_wall: float = 0.0
     sample: int | None = None
+    server_cpu: float = 0.0  # the demo server's CPU seconds while the messages were read (0: not measured)
 
     @property
     def rate(self) -> float:
@@ -85,6 +86,14 @@ class Measurement:
     @property
     def cpu_us_per_message(self) -> float:
         return self.cpu / self.messages * 1e6
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return self.cpu / self.calls * 1e3
+
+    @property
+    def server_cpu_ms_per_call(self) -> float:
+        return self.server_cpu / self.calls * 1e3
 
 
 def database(size: int) -> Path:
@@ -141,6 +150,7 @@ async def measure_ours(db: Path, chats: list[str] | None, concurrency: int = 1) 
             "endpoint": "stdio",
             "command": argv[0],
             "args": argv[1:],
+            "env": _server_env(),
             "health_check_interval": 0,
         },
         rate_limits={"messages_per_minute": 0, "chats_per_minute": 0, "requests_per_second": 0},
@@ -154,7 +164,7 @@ async def measure_ours(db: Path, chats: list[str] | None, concurrency: int = 1) 
     jids = chats if chats is not None else [chat.jid async for chat in client.iter_chats()]
     list_wall = time.perf_counter() - wall0
     calls0 = _tool_calls(client)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu()
     messages = 0
     queue = iter(jids)
 
@@ -165,10 +175,39 @@ async def measure_ours(db: Path, chats: list[str] | None, concurrency: int = 1) 
                 messages += 1
 
     await asyncio.gather(*(reader() for _ in range(concurrency)))
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu, server_cpu = time.perf_counter() - wall0, time.process_time() - cpu0, _server_cpu() - server0
     calls = _tool_calls(client) - calls0
     await client.disconnect()
-    return {"chats": len(jids), "messages": messages, "calls": calls, "wall": wall, "cpu": cpu, "list_wall": list_wall}
+    return {
+        "chats": len(jids),
+        "messages": messages,
+        "calls": calls,
+        "wall": wall,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "list_wall": list_wall,
+    }
+
+
+def _server_env() -> dict[str, str]:
+    """The server must run this checkout's code, as the client does: the SDK starts it with a minimal environment
+    (no ``PYTHONPATH``), which would run whatever ``wamcp`` the interpreter has installed instead."""
+    paths = [str(REPO / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _server_cpu() -> float:
+    """CPU seconds (user + system) of this process's children so far: the demo server, the only child."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return total
 
 
 def _tool_calls(client: Any) -> int:
@@ -185,12 +224,13 @@ async def measure_plain(db: Path, chats: list[str] | None) -> dict[str, Any]:
 
     empty = "No messages to display."
     calls = 0
-    async with stdio_client(stdio_parameters(db=db)) as (read, write), ClientSession(read, write) as session:
+    params = stdio_parameters(db=db, env=_server_env())
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         wall0 = time.perf_counter()
         jids = chats if chats is not None else await _plain_chat_list(session)
         list_wall = time.perf_counter() - wall0
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+        wall0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu()
         for jid in jids:
             page = 0
             while True:
@@ -203,8 +243,15 @@ async def measure_plain(db: Path, chats: list[str] | None) -> dict[str, Any]:
                 if not isinstance(block, TextContent) or block.text == empty:
                     break
                 page += 1
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return {"chats": len(jids), "calls": calls, "wall": wall, "cpu": cpu, "list_wall": list_wall}
+        wall, cpu, server_cpu = time.perf_counter() - wall0, time.process_time() - cpu0, _server_cpu() - server0
+    return {
+        "chats": len(jids),
+        "calls": calls,
+        "wall": wall,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "list_wall": list_wall,
+    }
 
 
 async def _plain_chat_list(session: Any) -> list[str]:
@@ -257,6 +304,7 @@ def run_measurement(client: str, run: Run, db: Path, chats: list[str] | None, ti
         data["cpu"],
         data["list_wall"],
         run.sample,
+        data.get("server_cpu", 0.0),
     )
 
 
@@ -400,7 +448,8 @@ def main() -> None:
             m = run_measurement(client, run, db, chats, args.timeout)
             print(
                 f"{run.size:>9,} {run.label():28} {client:5} calls={m.calls:,} wall={m.wall:.1f}s "
-                f"{m.rate:,.0f} msg/s cpu={m.cpu_us_per_message:.0f}µs/msg",
+                f"{m.rate:,.0f} msg/s cpu={m.cpu_us_per_message:.0f}µs/msg client={m.cpu_ms_per_call:.2f}ms/call "
+                f"server={m.server_cpu_ms_per_call:.2f}ms/call",
                 file=sys.stderr,
             )
             kept[(client, run.size, run.sample)] = asdict(m)
