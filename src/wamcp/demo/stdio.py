@@ -10,8 +10,8 @@ UTF-8 decoded with replacement characters, each line validated by the SDK's own 
 that does not validate is handed on as the exception, as the SDK does), answers written as the SDK writes them.
 Like ``stdio_server`` it moves fd 0 to the null device and fd 1 to stderr while it serves, so that stray output of
 the process cannot corrupt the protocol, and puts them back afterwards. When stdin or stdout is not a pipe or a
-socket (a terminal, a regular file), :func:`stdio_streams` falls back to the SDK's ``stdio_server``: the loop cannot
-watch a regular file, and a terminal's non-blocking flag would leak to the shell that shares it.
+socket (a terminal, a regular file), and on Windows, :func:`stdio_streams` falls back to the SDK's ``stdio_server``:
+the loop cannot watch a regular file, and a terminal's non-blocking flag would leak to the shell that shares it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import fcntl
 import os
 import stat
+import sys
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 
@@ -227,6 +227,8 @@ def _is_pipe_or_socket(fd: int) -> bool:
 def _claimed_std_fds() -> Iterator[tuple[int, int]]:
     """Private duplicates of fd 0 and 1 for the protocol; fd 0 reads the null device and fd 1 writes to stderr
     meanwhile (as ``stdio_server`` arranges it), both restored on exit."""
+    import fcntl  # POSIX only: stdio_streams serves Windows through the SDK's stdio_server
+
     wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
     wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
     saved_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
@@ -249,7 +251,7 @@ def _claimed_std_fds() -> Iterator[tuple[int, int]]:
 @contextlib.asynccontextmanager
 async def stdio_streams() -> AsyncIterator[tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]]:
     """The server's (read, write) streams over this process's stdin and stdout (for ``Server.run``)."""
-    if not (_is_pipe_or_socket(0) and _is_pipe_or_socket(1)):
+    if sys.platform == "win32" or not (_is_pipe_or_socket(0) and _is_pipe_or_socket(1)):
         async with stdio_server() as streams:
             yield streams
         return
