@@ -48,14 +48,22 @@ PLAIN_PAGE = 100
 NOTES: list[str] = [
     "- **Why ours is not 3× the plain loop.** The demo accounts are made of small chats (9 messages on average; "
     "the largest has ~1–2k), so reading an account is one round trip per chat for both clients (the plain loop "
-    "adds a cheap empty page per chat). A round trip costs ~0.45 ms of client CPU in the SDK's session alone and "
-    "~1.3 ms in the single-process demo server (SDK dispatch, stdio thread hops, query, formatting); on 2 cores "
-    "both processes are busy, so reading 8 chats at once (*ours8*) barely helps. Ours makes half the calls and "
-    "parses every line (~10 µs a message: UTC time, derived id, the header rules of docs/whatsapp.md), which the "
-    "plain loop skips. In session 3 (2026-12-02, shared machine) ours read the whole 100k account 1.4× faster "
-    "than the plain loop one chat at a time and 2.0× with 8 chats at once (1.7–1.8× in session 2; 1.1× on "
-    "2026-11-24). The 3× target needs deep chats, where `OFFSET` paging goes quadratic, or fewer round trips than "
-    "one per chat, which lharries' text output cannot give for chats whose names repeat; neither is true here.",
+    "adds a cheap empty page per chat). Since 2026-12-02 the demo server serves stdio on the event loop's own "
+    "pipes and runs short calls without a worker thread: 0.34–0.56 ms of server CPU per call instead of "
+    "0.93–1.55 ms. That sped the plain loop up as much as ours or more (100k account, four runs each on the same "
+    "loaded machine and hour: plain 34–59 s → 15–35 s, ours 19–37 s → 11–20 s, ours8 16–26 s → 7–21 s), so the "
+    "ratios fell while every client got faster. What is left per call is mostly the SDK on both sides: ~0.3 ms "
+    "of client CPU in `ClientSession` (nearly all of the plain loop's 0.31–0.49 ms) and ~0.3 ms of the server's "
+    "~0.4 ms in the SDK's dispatch (the tool itself, query and formatting, is ~75 µs). Ours adds ~0.1–0.2 ms "
+    "a call (0.43–0.73 ms in all): parsing (~6 µs a message: UTC time, derived id, the header rules of "
+    "docs/whatsapp.md) and the core layers (~30 µs), which the plain loop skips. One chat thus costs the plain "
+    "loop two sequential round trips (~1.5 ms of CPU) and ours one (~1 ms): one chat at a time, ours cannot "
+    "pass ~1.7× (measured 1.2–1.8×). With 8 chats at once (*ours8*) client and server work in parallel and a "
+    "chat costs max(client, server) ≈ 0.45–0.5 ms, ~3× on two idle cores; on this shared machine (load 2.5–4.6 "
+    "from other jobs) the two processes seldom get a core each and ours8 measured 1.1–2.1×. A cheaper server "
+    "call would now speed the plain loop more than ours8, whose bound is the client's SDK session. The 3× target "
+    "needs two free cores, deep chats (where `OFFSET` paging goes quadratic), or fewer round trips than one per "
+    "chat, which lharries' text output cannot give for chats whose names repeat.",
     "- **Linear cost.** With the same 1,000-chat sample method, ours read 39 % more messages per second at 1M than "
     "at 10k, and spent 33 % less client CPU per message: met, on a run where the 10k sample shared the machine "
     "with other jobs. In session 2 the 1M figure was 28 % lower: the first call against the 1M server paid for "
@@ -77,6 +85,7 @@ class Measurement:
     cpu: float
     list_wall: float = 0.0
     sample: int | None = None
+    server_cpu: float = 0.0  # the demo server's CPU seconds while the messages were read (0: not measured)
 
     @property
     def rate(self) -> float:
@@ -85,6 +94,14 @@ class Measurement:
     @property
     def cpu_us_per_message(self) -> float:
         return self.cpu / self.messages * 1e6
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return self.cpu / self.calls * 1e3
+
+    @property
+    def server_cpu_ms_per_call(self) -> float:
+        return self.server_cpu / self.calls * 1e3
 
 
 def database(size: int) -> Path:
@@ -141,6 +158,7 @@ async def measure_ours(db: Path, chats: list[str] | None, concurrency: int = 1) 
             "endpoint": "stdio",
             "command": argv[0],
             "args": argv[1:],
+            "env": _server_env(),
             "health_check_interval": 0,
         },
         rate_limits={"messages_per_minute": 0, "chats_per_minute": 0, "requests_per_second": 0},
@@ -154,7 +172,7 @@ async def measure_ours(db: Path, chats: list[str] | None, concurrency: int = 1) 
     jids = chats if chats is not None else [chat.jid async for chat in client.iter_chats()]
     list_wall = time.perf_counter() - wall0
     calls0 = _tool_calls(client)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu()
     messages = 0
     queue = iter(jids)
 
@@ -165,10 +183,39 @@ async def measure_ours(db: Path, chats: list[str] | None, concurrency: int = 1) 
                 messages += 1
 
     await asyncio.gather(*(reader() for _ in range(concurrency)))
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu, server_cpu = time.perf_counter() - wall0, time.process_time() - cpu0, _server_cpu() - server0
     calls = _tool_calls(client) - calls0
     await client.disconnect()
-    return {"chats": len(jids), "messages": messages, "calls": calls, "wall": wall, "cpu": cpu, "list_wall": list_wall}
+    return {
+        "chats": len(jids),
+        "messages": messages,
+        "calls": calls,
+        "wall": wall,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "list_wall": list_wall,
+    }
+
+
+def _server_env() -> dict[str, str]:
+    """The server must run this checkout's code, as the client does: the SDK starts it with a minimal environment
+    (no ``PYTHONPATH``), which would run whatever ``wamcp`` the interpreter has installed instead."""
+    paths = [str(REPO / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _server_cpu() -> float:
+    """CPU seconds (user + system) of this process's children so far: the demo server, the only child."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return total
 
 
 def _tool_calls(client: Any) -> int:
@@ -185,12 +232,13 @@ async def measure_plain(db: Path, chats: list[str] | None) -> dict[str, Any]:
 
     empty = "No messages to display."
     calls = 0
-    async with stdio_client(stdio_parameters(db=db)) as (read, write), ClientSession(read, write) as session:
+    params = stdio_parameters(db=db, env=_server_env())
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         wall0 = time.perf_counter()
         jids = chats if chats is not None else await _plain_chat_list(session)
         list_wall = time.perf_counter() - wall0
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+        wall0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu()
         for jid in jids:
             page = 0
             while True:
@@ -203,8 +251,15 @@ async def measure_plain(db: Path, chats: list[str] | None) -> dict[str, Any]:
                 if not isinstance(block, TextContent) or block.text == empty:
                     break
                 page += 1
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return {"chats": len(jids), "calls": calls, "wall": wall, "cpu": cpu, "list_wall": list_wall}
+        wall, cpu, server_cpu = time.perf_counter() - wall0, time.process_time() - cpu0, _server_cpu() - server0
+    return {
+        "chats": len(jids),
+        "calls": calls,
+        "wall": wall,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "list_wall": list_wall,
+    }
 
 
 async def _plain_chat_list(session: Any) -> list[str]:
@@ -257,6 +312,7 @@ def run_measurement(client: str, run: Run, db: Path, chats: list[str] | None, ti
         data["cpu"],
         data["list_wall"],
         run.sample,
+        data.get("server_cpu", 0.0),
     )
 
 
@@ -400,7 +456,8 @@ def main() -> None:
             m = run_measurement(client, run, db, chats, args.timeout)
             print(
                 f"{run.size:>9,} {run.label():28} {client:5} calls={m.calls:,} wall={m.wall:.1f}s "
-                f"{m.rate:,.0f} msg/s cpu={m.cpu_us_per_message:.0f}µs/msg",
+                f"{m.rate:,.0f} msg/s cpu={m.cpu_us_per_message:.0f}µs/msg client={m.cpu_ms_per_call:.2f}ms/call "
+                f"server={m.server_cpu_ms_per_call:.2f}ms/call",
                 file=sys.stderr,
             )
             kept[(client, run.size, run.sample)] = asdict(m)

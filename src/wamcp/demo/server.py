@@ -28,7 +28,6 @@ import platformdirs
 import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
-from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
@@ -40,6 +39,7 @@ from .bridge import Bridge
 from .data import generate_database
 from .faults import RATE_LIMIT_TEXT, FaultConfig, Faults
 from .pairing import PAIRING_REQUIRED_TEXT, Pairing, pairing_tools
+from .stdio import stdio_streams
 from .tools import LHARRIES_TOOL_NAMES, STRUCTURED_OUTPUT_SCHEMA, ToolOutput, call_tool, lharries_tools, tool_error
 from .websocket import WS_PATH, bearer_ok, serve_websocket
 
@@ -62,6 +62,8 @@ READY_PREFIX = "wamcp-demo-server listening on "
 DEFAULT_MESSAGES = 20000
 _PATHS = {"http": "/mcp", "sse": "/sse", "websocket": WS_PATH}
 _PAIRING_TOOL_NAMES = frozenset({"get_connection_status", "request_pairing", "confirm_pairing"})
+#: The most messages a call run on the event loop may ask for (see :func:`_bounded`).
+_INLINE_LIMIT = 1000
 #: The session id in the SSE endpoint event and in each POST's query string.
 _SSE_SESSION_ID = re.compile(rb"session_id=([0-9a-f]{32})")
 
@@ -113,12 +115,19 @@ class DemoServer:
         # HTTP transports answer a rate limit with 429 before the request reaches a tool.
         self._rate_limit_in_tools = config.transport in ("stdio", "websocket")
         self._locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
+        # stdio serves one client: a short call runs on the event loop instead of a worker thread (the thread hop
+        # cost more CPU than such a call). Network transports keep threads, so that one connection's call never
+        # holds up another's.
+        self._inline_short_calls = config.transport == "stdio"
         self.server: Server[Any] = Server(
             "whatsapp",
             version=f"wamcp-demo {__version__}",
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
+        # The SDK wraps every message in an OpenTelemetry span; the real server (mcp 1.6) has none, and the demo
+        # never exports any, so it is pure cost per call.
+        self.server.middleware = []
 
     def close(self) -> None:
         self.bridge.close()
@@ -163,7 +172,10 @@ class DemoServer:
             out = tool_error(name, PAIRING_REQUIRED_TEXT)
         else:
             garble = self.faults.garble if self.config.faults.malformed_rate else None
-            out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble, self.structured)
+            if self._inline_short_calls and _bounded(name, arguments):
+                out = call_tool(self.bridge, name, arguments, garble, self.structured)
+            else:
+                out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble, self.structured)
         return out.to_result(self.structured)
 
     def _pairing_call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
@@ -179,6 +191,23 @@ class DemoServer:
                 return tool_error(name, "code: a string is required")
             value = self.pairing.confirm(code)
         return ToolOutput([json.dumps(value)], value)
+
+
+def _bounded(name: str, arguments: dict[str, Any] | None) -> bool:
+    """A call whose cost is bounded by the page it returns, i.e. milliseconds: one chat by JID, or one page of one
+    chat's messages without a text search. Anything else (listings by ``OFFSET``, searches, media) may take a
+    second on a big account, and on the event loop it would hold up even the health pings, so it gets a thread."""
+    if name == "get_chat":
+        return True
+    if name != "list_messages" or not arguments:
+        return False
+    limit = arguments.get("limit", 20)
+    return (
+        bool(arguments.get("chat_jid"))
+        and not arguments.get("query")
+        and isinstance(limit, int)
+        and limit <= _INLINE_LIMIT
+    )
 
 
 # -- HTTP gate: bearer token, 429s and dropped connections -----------------------------------------------------
@@ -410,7 +439,7 @@ async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None)
             async def stdio() -> None:
                 # No readiness line on stdio: the handshake is the readiness, and the line would only clutter the
                 # terminal of the client that spawned us (its stderr is ours).
-                async with stdio_server() as (read, write):
+                async with stdio_streams() as (read, write):
                     await demo.server.run(read, write, demo.server.create_initialization_options())
 
             await _until_signal(stdio)
