@@ -268,6 +268,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._names: _SenderNames | None = None
         self._names_lock = threading.Lock()
+        self._closed = False
         self._names_version = -1
         self._watch: sqlite3.Connection | None = None  # sees other connections' commits (PRAGMA data_version)
         self._sent = 0
@@ -296,6 +297,7 @@ class Bridge:
         with self._lock:
             conns, self._all = self._all, []
         with self._names_lock:
+            self._closed = True  # a warm-up still to come must not open a connection nobody closes
             if self._watch is not None:
                 conns.append(self._watch)
                 self._watch = None
@@ -309,9 +311,11 @@ class Bridge:
         self._local = threading.local()
 
     def warm(self) -> None:
-        """Build the sender-name lookup now (the server calls this before it answers): on a 1M-message database it
-        takes about a second, which would otherwise land on the first call that shows a sender."""
+        """Build the sender-name lookup now (the server starts this on a thread when it starts): on a 1M-message
+        database it takes about a second, which would otherwise land on the first call that shows a sender."""
         with self._names_lock:
+            if self._closed:
+                return
             names = self._fresh_names()
             assert self._watch is not None  # opened by _fresh_names
             names.index_senders(self._watch)

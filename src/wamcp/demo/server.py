@@ -15,6 +15,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -104,10 +105,10 @@ class DemoServer:
         self.config = config
         media_dir = config.media_dir or Path(platformdirs.user_cache_dir("wamcp")) / "demo-media"
         self.bridge = Bridge(db_path, media_dir=media_dir, timezone=config.timezone, seed=config.seed)
-        try:
-            self.bridge.warm()  # before the first client: its first call would otherwise build the lookups
-        except sqlite3.Error as err:  # a damaged database fails its first tool call instead, with the details
-            log.debug("could not prepare the sender lookups: %s", err)
+        # The sender lookups (~1 s on a 1M-message database) are built on a thread from the start, so that neither
+        # the first client's handshake nor a chat listing (which shows no senders) waits for them; a call that shows
+        # senders waits for the lookups' lock.
+        threading.Thread(target=self._warm, name="wamcp-demo-warm", daemon=True).start()
         self.faults = Faults(config.faults)
         self.pairing = Pairing(required=config.require_pairing, seed=config.seed)
         self.structured = config.output == "structured"
@@ -128,6 +129,12 @@ class DemoServer:
         # The SDK wraps every message in an OpenTelemetry span; the real server (mcp 1.6) has none, and the demo
         # never exports any, so it is pure cost per call.
         self.server.middleware = []
+
+    def _warm(self) -> None:
+        try:
+            self.bridge.warm()
+        except sqlite3.Error as err:  # a damaged database fails its first tool call instead, with the details
+            log.debug("could not prepare the sender lookups: %s", err)
 
     def close(self) -> None:
         self.bridge.close()

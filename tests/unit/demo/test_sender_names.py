@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 from wamcp.demo import generate_database
 from wamcp.demo.bridge import Bridge, _SenderNames
@@ -66,3 +68,34 @@ def test_the_bridge_prepares_names_at_start_and_sees_changes_committed_later(tmp
         assert sender_labels() == {"Renamed Customer"}
     finally:
         bridge.close()
+
+
+def test_the_server_lists_chats_while_it_prepares_the_sender_lookups(tmp_path: Path, monkeypatch: Any) -> None:
+    """The lookups are built on a thread: a chat listing (all an incremental run asks for) does not wait for them;
+    a message listing, which shows senders, waits and then shows the names."""
+    from wamcp.demo.server import DemoServer, DemoServerConfig
+    from wamcp.demo.tools import call_tool
+
+    path = tmp_path / "messages.db"
+    generate_database(path, messages=60, seed=3)
+    release = threading.Event()
+    started = threading.Event()
+    real_warm = Bridge.warm
+
+    def slow_warm(self: Bridge) -> None:
+        started.set()
+        assert release.wait(10)
+        real_warm(self)
+
+    monkeypatch.setattr(Bridge, "warm", slow_warm)
+    demo = DemoServer(DemoServerConfig(db=path, media_dir=tmp_path / "media"), path)
+    try:
+        assert started.wait(10)
+        listing = call_tool(demo.bridge, "list_chats", {"limit": 5}, None, False)
+        assert "jid" in "".join(listing.blocks)  # answered while the lookups are still being built
+        release.set()
+        messages = call_tool(demo.bridge, "list_messages", {"limit": 5}, None, False)
+        assert "From: " in "".join(messages.blocks)
+    finally:
+        release.set()
+        demo.close()
