@@ -203,12 +203,18 @@ def worker_engine_profile(db: Path) -> dict[str, Any]:
     as_of = int(newest[0]) if newest and newest[0] is not None else 0
 
     class StepTimer:
-        """Times each statement of _build_sessions, named by the table it creates."""
+        """Times each statement of _build_sessions, named by the table it creates (the rest: the connection's)."""
 
         def execute(self, sql: str, *args: Any) -> Any:
             words = sql.split()
             table = words[words.index("TABLE") + 1] if "TABLE" in words else "other queries"
             return timed(f"SQL: {table}", duck.execute, sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(duck, name)
+
+    cut = kpis_module.cut_conversations
+    kpis_module.cut_conversations = lambda *args: timed("cut sessions and turns (Arrow)", cut, *args)  # type: ignore[assignment]
 
     timed("SQL: all of _build_sessions", kpis_module._build_sessions, StepTimer(), options, as_of)
     duck.close()
