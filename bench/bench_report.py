@@ -154,7 +154,7 @@ def worker_engine_frt(db: Path) -> dict[str, Any]:
 
     options = ReportOptions.from_text(timezone="Europe/Berlin")
     t0, c0 = time.perf_counter(), time.process_time()
-    duck = load_store(db)
+    duck = load_store(db, names_and_media=False)  # what FRT needs, as the pandas baseline reads
     t_load = time.perf_counter() - t0
     newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchone()
     as_of = int(newest[0]) if newest and newest[0] is not None else 0
@@ -192,7 +192,8 @@ def worker_engine_profile(db: Path) -> dict[str, Any]:
         return result
 
     per_chat, names = timed(
-        "read: SQLite → Arrow (ADBC, one packed row per chat)", load_module._read_store, db, None, None
+        "read: SQLite → Arrow (ADBC, one packed row per chat)",
+        lambda: load_module._read_store(db, None, None, names_and_media=False),
     )
     messages, chats = timed("unpack + sort into conversation order (Arrow)", load_module._unpack_all, per_chat)
     import duckdb
