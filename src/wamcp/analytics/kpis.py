@@ -190,20 +190,16 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         log.warning("DuckDB did not return the messages in storage order; cutting sessions with a sort instead")
         conversations = _cut_conversations(duck, as_of_ms, "ORDER BY pos")
         assert conversations is not None  # sorted by pos: in order by construction
-    duck.register("_sessions_arrow", conversations.sessions)
-    duck.register("_turns_arrow", conversations.turns)
-    try:
-        duck.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE sessions AS
-            SELECT s.chat_no, k.kind, s.customer_initiated, s.start_ts, s.end_ts
-            FROM _sessions_arrow s JOIN chat_kind k USING (chat_no)
-            """
-        )
-        duck.execute("CREATE OR REPLACE TEMP TABLE turn_starts AS SELECT * FROM _turns_arrow")
-    finally:
-        duck.unregister("_sessions_arrow")
-        duck.unregister("_turns_arrow")
+    # registered, not copied: DuckDB scans the Arrow tables in place, for the connection's lifetime
+    duck.register("session_cut", conversations.sessions)
+    duck.register("turn_starts", conversations.turns)
+    duck.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW sessions AS
+        SELECT s.chat_no, k.kind, s.customer_initiated, s.start_ts, s.end_ts
+        FROM session_cut s JOIN chat_kind k USING (chat_no)
+        """
+    )
     # a customer-initiated session's first response is the reply to the customer turn that opens it
     bt = functools.partial(_business_time_sql, options.business_hours)
     duck.execute(
