@@ -366,7 +366,8 @@ def load_store(
     report "as of" a date must not see the future. ``accounts`` (names) keeps only those accounts' chats (default:
     all). ``names_and_media=False`` leaves out ``media_type`` and every chat column but ``chat_no``, ``jid`` and
     ``account``: enough for sessions, FRT and reply times, not for the whole report, at about 60 % of the load's
-    CPU time. The caller closes the returned connection.
+    CPU time; ``messages`` is then a view of the loaded Arrow columns (same rows, same order, no copy and no
+    ``rowid``). The caller closes the returned connection.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamcp-duckdb") as pool:
         # a new DuckDB database takes ~0.1 s to set up its catalog: done meanwhile, as reading releases the GIL
@@ -386,21 +387,30 @@ def _to_duckdb(
     duck: duckdb.DuckDBPyConnection, messages: pa.Table, chats: pa.Table, names: pa.Table | None
 ) -> duckdb.DuckDBPyConnection:
     """Fill the empty database ``duck`` with the ``messages`` and ``chats`` tables (closing it on failure); without
-    ``names``, with only the columns :func:`load_store` keeps without names and media."""
+    ``names``, with only the columns :func:`load_store` keeps without names and media, and ``messages`` a view."""
     try:
         # Every timestamp is handled as UTC ms; zone conversion happens explicitly in the KPI SQL.
         duck.execute("SET TimeZone = 'UTC'")
-        duck.register("_messages_arrow", messages)
         duck.register("_chats_arrow", chats)
-        # kept in the Arrow table's order (preserve_insertion_order): every later pass reads the messages in it
-        media = ", nullif(media_type, '') AS media_type" if names is not None else ""
-        duck.execute(
-            "CREATE TABLE messages AS SELECT chat_no, pos, code // 2 AS ts_ms, (code % 2)::INTEGER AS is_from_me"
-            f"{media} FROM _messages_arrow"
-        )
         if names is None:
+            # read once (by the session cut): a view of the Arrow columns, rather than a copy into DuckDB
+            code = messages["code"]
+            columns = {
+                "chat_no": messages["chat_no"],
+                "pos": messages["pos"],
+                "ts_ms": pc.divide(code, _int64(2)),  # truncating, as DuckDB's // below
+                "is_from_me": pc.cast(pc.bit_wise_and(code, _int64(1)), pa.int32()),
+            }
+            duck.register("messages", pa.table(columns))
             duck.execute("CREATE TABLE chats AS SELECT chat_no, jid, account FROM _chats_arrow")
         else:
+            duck.register("_messages_arrow", messages)
+            # kept in the Arrow table's order (preserve_insertion_order): every later pass reads the messages in it
+            duck.execute(
+                "CREATE TABLE messages AS SELECT chat_no, pos, code // 2 AS ts_ms, (code % 2)::INTEGER AS is_from_me, "
+                "nullif(media_type, '') AS media_type FROM _messages_arrow"
+            )
+            duck.unregister("_messages_arrow")
             chat_names = pa.table(
                 {"account": _text(names["account"]), "jid": _text(names["jid"]), "name": _text(names["name"])}
             )
@@ -412,8 +422,7 @@ def _to_duckdb(
                 "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (account, jid)"
             )
             duck.unregister("_names_arrow")
-        for view in ("_messages_arrow", "_chats_arrow"):
-            duck.unregister(view)
+        duck.unregister("_chats_arrow")
     except Exception:
         duck.close()
         raise
