@@ -16,6 +16,7 @@ import json
 import platform
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -208,7 +209,7 @@ def worker_engine_profile(db: Path) -> dict[str, Any]:
     import duckdb
 
     empty = timed("DuckDB start-up (in load_store: during the read, in a thread)", duckdb.connect, ":memory:")
-    duck = timed("Arrow → DuckDB tables", load_module._to_duckdb, empty, messages, chats, names)
+    duck = timed("Arrow → DuckDB (messages: a view, no copy)", load_module._to_duckdb, empty, messages, chats, names)
     newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchall()[0]
     as_of = int(newest[0]) if newest and newest[0] is not None else 0
 
@@ -296,6 +297,8 @@ def _best(results: list[dict[str, Any]]) -> dict[str, Any]:
     the two minima need not fall on the same run)."""
     best = dict(min(results, key=lambda r: r["total_s"]))
     best["best_cpu_s"] = min(r["cpu_s"] for r in results)
+    best["median_total_s"] = statistics.median(r["total_s"] for r in results)
+    best["median_cpu_s"] = statistics.median(r["cpu_s"] for r in results)
     return best
 
 
@@ -440,8 +443,9 @@ def write_markdown(path: Path, rows: list[dict[str, Any]], repeat: int) -> None:
         f"({'met' if e['end_to_end_s'] <= 10 else 'NOT met'}), peak RSS {e['peak_rss_mb']:.0f} MB. About 1 s of it is "
         "fixed: vl-convert starting its JavaScript engine and rendering the six charts.",
         f"- **≥ 5× faster than pandas**: {'met' if wall_ratio >= 5 else 'NOT met'} in wall time ({wall_ratio:.1f}×), "
-        f"{'met' if cpu_ratio >= 5 else 'NOT met'} in CPU time ({cpu_ratio:.1f}×). On the same FRT/unanswered "
-        "computation the engine takes "
+        f"{'met' if cpu_ratio >= 5 else 'NOT met'} in CPU time ({cpu_ratio:.1f}×), best against best; medians of "
+        f"the {repeat} runs: {p['median_total_s'] / f['median_total_s']:.1f}× wall, "
+        f"{p['median_cpu_s'] / f['median_cpu_s']:.1f}× CPU. On the same FRT/unanswered computation the engine takes "
         f"{f['total_s']:.2f} s (load {f['load_s']:.2f} s, sessions and FRT {f['total_s'] - f['load_s']:.2f} s) "
         f"against pandas' {p['total_s']:.2f} s (load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s), and it "
         "computes more (business-hours FRT, session ends). See below for where its time goes.",
@@ -468,10 +472,13 @@ def write_markdown(path: Path, rows: list[dict[str, Any]], repeat: int) -> None:
         "",
         f"The floor is getting the rows out of SQLite: the read alone is {read:.2f} s of the profiled "
         f"{total:.2f} s, in native code, with one packed row per chat (SQLite still decodes every row and formats "
-        "every timestamp as text). After it: one stable integer sort per range of chats, a copy into DuckDB, the "
-        "cut (neighbour comparisons on Arrow slices: no sort, no GROUP BY, no window) and per-session "
-        f"business-time arithmetic in SQL. A 5× margin over pandas' {p['total_s']:.2f} s leaves "
-        f"{p['total_s'] / 5:.2f} s for all of it.",
+        "every timestamp as text). After it: one stable integer sort per range of chats (both on their own "
+        "threads), the Arrow columns registered in DuckDB, the cut (neighbour comparisons on Arrow slices: no sort, "
+        "no GROUP BY, no window) and per-session business-time arithmetic in SQL. A 5× margin over pandas' "
+        f"{p['total_s']:.2f} s ({p['best_cpu_s']:.2f} s CPU) leaves {p['total_s'] / 5:.2f} s "
+        f"({p['best_cpu_s'] / 5:.2f} s CPU) for all of it. Wall time gets below that because the read and the "
+        "unpacking run on both cores; CPU time does not, as the read alone takes about half of the allowance and a "
+        "fresh process pays for its first touch of every buffer (system time, page faults) on top.",
         "",
         f"pandas in the same run: load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s. Loading through ADBC "
         f"instead of sqlite3 would take pandas' load to {q['load_s']:.2f} s (its whole run: {q['total_s']:.2f} s).",
