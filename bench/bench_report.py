@@ -442,10 +442,10 @@ def write_markdown(path: Path, rows: list[dict[str, Any]], repeat: int) -> None:
         f"- **≤ 10 s end to end for {big['size']:,} messages**: {e['end_to_end_s']:.1f} s "
         f"({'met' if e['end_to_end_s'] <= 10 else 'NOT met'}), peak RSS {e['peak_rss_mb']:.0f} MB. About 1 s of it is "
         "fixed: vl-convert starting its JavaScript engine and rendering the six charts.",
-        f"- **≥ 5× faster than pandas**: {'met' if wall_ratio >= 5 else 'NOT met'} in wall time ({wall_ratio:.1f}×), "
-        f"{'met' if cpu_ratio >= 5 else 'NOT met'} in CPU time ({cpu_ratio:.1f}×), best against best; medians of "
-        f"the {repeat} runs: {p['median_total_s'] / f['median_total_s']:.1f}× wall, "
-        f"{p['median_cpu_s'] / f['median_cpu_s']:.1f}× CPU. On the same FRT/unanswered computation the engine takes "
+        f"- **≥ 5× faster than pandas**: {'met' if wall_ratio >= 5 else 'NOT met'} in wall time ({wall_ratio:.2f}×), "
+        f"{'met' if cpu_ratio >= 5 else 'NOT met'} in CPU time ({cpu_ratio:.2f}×), best against best; medians of "
+        f"the {repeat} runs: {p['median_total_s'] / f['median_total_s']:.2f}× wall, "
+        f"{p['median_cpu_s'] / f['median_cpu_s']:.2f}× CPU. On the same FRT/unanswered computation the engine takes "
         f"{f['total_s']:.2f} s (load {f['load_s']:.2f} s, sessions and FRT {f['total_s'] - f['load_s']:.2f} s) "
         f"against pandas' {p['total_s']:.2f} s (load {p['load_s']:.2f} s, compute {p['compute_s']:.2f} s), and it "
         "computes more (business-hours FRT, session ends). See below for where its time goes.",
