@@ -1,12 +1,12 @@
 """The business KPIs of ``/work/shared/KPIS.md``, computed in DuckDB SQL over the loaded store.
 
-Everything is derived from ordered passes over the messages, which :mod:`.load` stores in conversation order
-``(chat, ts_ms, id)``: neighbour windows flag where sessions and customer turns open and where a business reply
-follows, and ``turn_edges`` / ``session_edges`` keep just those rows (:func:`_cut_conversations`); ``sessions``,
-``frt``, ``turns`` and the summaries come from them. The one rule a reader must keep in mind: a new session starts
-after a gap of more than 24 h, **except** for a business reply to a customer's pending turn — that reply belongs to
-the customer's session however late it is, so a slow answer is a long FRT, never an unanswered session plus a
-business-initiated one.
+Everything is derived from one ordered pass over the messages, which :mod:`.load` stores in conversation order
+``(chat, ts_ms, id)``: they come back from DuckDB in that order and :mod:`.sessions` cuts them into sessions and
+customer turns with neighbour comparisons in Arrow (:func:`_cut_conversations`); ``sessions``, ``turn_starts``,
+``frt``, ``turns`` and the summaries come from that cut. The one rule a reader must keep in mind: a new session
+starts after a gap of more than 24 h, **except** for a business reply to a customer's pending turn — that reply
+belongs to the customer's session however late it is, so a slow answer is a long FRT, never an unanswered session
+plus a business-initiated one.
 
 Business-hours time is plain SQL arithmetic, not a Python helper: each session or turn gets ``bt``, the business
 milliseconds elapsed between a fixed Monday and its local wall-clock time (whole weeks x weekly hours, plus a
@@ -29,10 +29,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..redact import get_logger, mask_phone, redact
 from .load import load_store, store_accounts, strings
 from .options import DAY_MS, WEEK_MS, BusinessHours, ReportOptions
+from .sessions import Conversations, cut_conversations
 
 __all__ = [
     "BUCKET_KEYS",
@@ -70,7 +72,7 @@ SESSION_COLUMNS = (
     "answered",
 )
 _DIRECT_SUFFIXES = ("@s.whatsapp.net", "@c.us", "@lid")
-_STORAGE_ORDER = ""  # an empty window: the rows as stored, in conversation order (see _cut_conversations)
+_STORAGE_ORDER = ""  # no ORDER BY: the rows as stored, in conversation order (see _cut_conversations)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -93,7 +95,12 @@ def _business_time_sql(hours: BusinessHours, wall_ms: str) -> str:
     shifted = f"({wall_ms} + {3 * DAY_MS})"
     in_week = f"((({shifted} % {WEEK_MS}) + {WEEK_MS}) % {WEEK_MS})"
     weeks = f"(({shifted} - {in_week}) // {WEEK_MS})"
-    terms = [f"least(greatest({in_week} - {start}, 0), {end - start})" for start, end in hours.intervals]
+    # the interval's part of the week so far; a CASE costs DuckDB half what least(greatest(...)) does
+    terms = [
+        f"(CASE WHEN {in_week} <= {start} THEN 0 WHEN {in_week} >= {end} THEN {end - start} "
+        f"ELSE {in_week} - {start} END)"
+        for start, end in hours.intervals
+    ]
     return f"({weeks} * {hours.week_ms} + " + (" + ".join(terms) if terms else "0") + ")"
 
 
@@ -153,7 +160,8 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
 
 
 def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> Callable[[str], str]:
-    """``chat_kind``, the tables of :func:`_cut_conversations`, ``sessions`` and ``frt``: what FRT figures need.
+    """``chat_kind``, ``sessions``, ``turn_starts`` (one row per customer turn, from :func:`_cut_conversations`) and
+    ``frt``: what FRT figures need.
 
     Returns the SQL builder for local wall-clock ms (``wall("ts_ms")``), valid for every timestamp in the data.
     """
@@ -168,22 +176,28 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         FROM chats
         """
     )
-    bounds = duck.execute("SELECT min(ts_ms), max(ts_ms) FROM messages").fetchone()
-    first_ms = bounds[0] if bounds and bounds[0] is not None else as_of_ms
-    last_ms = max(bounds[1] if bounds and bounds[1] is not None else as_of_ms, as_of_ms)
+    # fetchall(), not fetchone(): DuckDB keeps an unfinished result open, and the next relation fails
+    ((low, high),) = duck.execute("SELECT min(ts_ms), max(ts_ms) FROM messages").fetchall()
+    first_ms = low if low is not None else as_of_ms
+    last_ms = max(high if high is not None else as_of_ms, as_of_ms)
     offsets = _utc_offsets(options.timezone, first_ms, last_ms)
 
     def wall(ts: str) -> str:
         return _wall_clock_sql(offsets, ts)
 
-    if not _cut_conversations(duck, as_of_ms, _STORAGE_ORDER):
-        log.warning("DuckDB did not stream the messages in storage order; cutting sessions with a sort instead")
-        _cut_conversations(duck, as_of_ms, "ORDER BY pos")
+    conversations = _cut_conversations(duck, as_of_ms, _STORAGE_ORDER)
+    if conversations is None:
+        log.warning("DuckDB did not return the messages in storage order; cutting sessions with a sort instead")
+        conversations = _cut_conversations(duck, as_of_ms, "ORDER BY pos")
+        assert conversations is not None  # sorted by pos: in order by construction
+    # registered, not copied: DuckDB scans the Arrow tables in place, for the connection's lifetime
+    duck.register("session_cut", conversations.sessions)
+    duck.register("turn_starts", conversations.turns)
     duck.execute(
         """
-        CREATE OR REPLACE TEMP TABLE sessions AS
-        SELECT e.chat_no, k.kind, NOT e.outbound AS customer_initiated, e.ts_ms AS start_ts, e.end_ts
-        FROM session_edges e JOIN chat_kind k USING (chat_no) WHERE e.new_session
+        CREATE OR REPLACE TEMP VIEW sessions AS
+        SELECT s.chat_no, k.kind, s.customer_initiated, s.start_ts, s.end_ts
+        FROM session_cut s JOIN chat_kind k USING (chat_no)
         """
     )
     # a customer-initiated session's first response is the reply to the customer turn that opens it
@@ -193,9 +207,9 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         CREATE OR REPLACE TEMP TABLE frt AS
         WITH opening AS (
             -- wall-clock time is a function of the timestamp: computed per session, not per message
-            SELECT e.chat_no, k.kind, e.ts_ms AS start_ts, e.reply_ts AS first_out_ts,
-                   {wall("e.ts_ms")} AS start_wall, {wall("e.reply_ts")} AS first_out_wall
-            FROM turn_edges e JOIN chat_kind k USING (chat_no) WHERE e.turn_start AND e.new_session
+            SELECT t.chat_no, k.kind, t.start_ts, t.reply_ts AS first_out_ts,
+                   {wall("t.start_ts")} AS start_wall, {wall("t.reply_ts")} AS first_out_wall
+            FROM turn_starts t JOIN chat_kind k USING (chat_no) WHERE t.opens_session
         ), timed AS (
             SELECT *, {bt("start_wall")} AS start_bt, {bt("first_out_wall")} AS first_out_bt FROM opening
         )
@@ -211,75 +225,24 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
     return wall
 
 
-def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> bool:
-    """``turn_edges`` and ``session_edges``; ``True`` if the windows saw their rows in ``pos`` order.
-
-    One pass of neighbour windows flags each message: does it open a session (``new_session``), open a customer
-    turn (``turn_start``), and is it the customer's last message before a business reply (``reply_ts``: that
-    reply's time)? Each table then keeps only its flagged rows, where the next one tells the rest: a turn's reply
-    is on its own row or on the next edge unless that one opens a turn; a session ends just before the next
-    session opens (that message's ``prev_ts``), or on the last message. So there is no GROUP BY, no running count.
+def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> Conversations | None:
+    """Sessions and customer turns of the messages up to ``as_of_ms`` (:func:`.sessions.cut_conversations`);
+    ``None`` if DuckDB did not return the messages in ``pos`` order.
 
     ``messages`` is stored in conversation order, numbered by ``pos`` (see load.py), so with ``order`` empty the
-    windows stream over the rows as stored, with no sort. That is how DuckDB runs ``OVER ()``, not a promise of
-    SQL, so the rows kept (about half of every chunk of messages, so a reordering of chunks, the way parallel
-    execution reorders, cannot hide) check that ``pos`` only grew; the caller falls back to ``ORDER BY pos``
-    (correct, several times slower) if it did not. A neighbour from another chat does not count as a neighbour.
+    rows come back as stored, with no sort: DuckDB keeps insertion order in results without ORDER BY
+    (``preserve_insertion_order``, its default). That is a setting, not a promise of SQL, so ``pos`` is checked
+    to have only grown; the caller falls back to ``ORDER BY pos`` (correct, a sort slower) if it did not.
     """
-    flagged = f"""
-        neighbours AS (
-            SELECT chat_no, pos, ts_ms, is_from_me <> 0 AS outbound,
-                   lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
-                   lag(chat_no, 1, -1) OVER ({order}) = chat_no AS has_prev,
-                   lag(ts_ms) OVER ({order}) AS prev_ts, lag(is_from_me) OVER ({order}) <> 0 AS prev_out,
-                   lead(chat_no, 1, -1) OVER ({order}) = chat_no AND lead(is_from_me) OVER ({order}) <> 0 AS next_out,
-                   lead(ts_ms) OVER ({order}) AS next_ts, lead(pos, 1, -1) OVER ({order}) = -1 AS is_last
-            FROM messages WHERE ts_ms <= {int(as_of_ms)}
-        ), flagged AS (
-            SELECT chat_no, pos, ts_ms, outbound, in_order, prev_ts, is_last,
-                   CASE WHEN next_out AND NOT outbound THEN next_ts END AS reply_ts,
-                   -- a reply to a pending customer turn never opens a session, however late it comes
-                   NOT has_prev OR (ts_ms - prev_ts > {SESSION_GAP_MS} AND NOT (outbound AND NOT prev_out))
-                       AS new_session,
-                   NOT outbound AND (NOT has_prev OR prev_out OR ts_ms - prev_ts > {SESSION_GAP_MS}) AS turn_start
-            FROM neighbours
-        )"""
-    duck.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE turn_edges AS
-        WITH {flagged}, edges AS (
-            SELECT chat_no, pos, ts_ms, new_session, turn_start, reply_ts,
-                   in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
-                   lead(turn_start, 1, true) OVER ({order}) AS next_opens,
-                   lead(reply_ts) OVER ({order}) AS next_reply_ts
-            FROM flagged WHERE turn_start OR reply_ts IS NOT NULL
-        )
-        SELECT chat_no, pos, ts_ms, new_session, turn_start, in_order,
-               -- only a turn's last message can be followed by the business: its own row, or the next edge
-               CASE WHEN reply_ts IS NOT NULL THEN reply_ts WHEN NOT next_opens THEN next_reply_ts END AS reply_ts
-        FROM edges
-        """
+    rows = _table(
+        duck,
+        f"SELECT chat_no, pos, ts_ms, is_from_me <> 0 AS outbound FROM messages WHERE ts_ms <= $as_of {order}",
+        {"as_of": as_of_ms},
     )
-    duck.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE session_edges AS
-        WITH {flagged}, edges AS (
-            SELECT chat_no, pos, ts_ms, outbound, new_session, is_last,
-                   in_order AND lag(pos, 1, -1) OVER ({order}) < pos AS in_order,
-                   -- the message before the next session's first one ends this session (even in another chat)
-                   lead(CASE WHEN new_session THEN prev_ts ELSE ts_ms END) OVER ({order}) AS next_end_ts
-            FROM flagged WHERE new_session OR is_last
-        )
-        SELECT chat_no, pos, ts_ms, outbound, new_session, in_order,
-               CASE WHEN is_last THEN ts_ms ELSE next_end_ts END AS end_ts
-        FROM edges
-        """
-    )
-    ((in_order,),) = duck.execute(
-        "SELECT coalesce(bool_and(in_order), true) FROM "
-        "(SELECT in_order FROM turn_edges UNION ALL SELECT in_order FROM session_edges)"
-    ).fetchall()
-    return bool(in_order)
+    pos = rows["pos"]
+    if len(pos) > 1 and not pc.all(pc.less(pos[:-1], pos[1:])).as_py():
+        return None
+    return cut_conversations(rows, SESSION_GAP_MS)
 
 
 def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:
@@ -289,9 +252,9 @@ def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: 
         f"""
         CREATE OR REPLACE TEMP TABLE turns AS
         WITH opening AS (
-            SELECT e.chat_no, e.pos, k.kind, e.ts_ms AS start_ts, e.reply_ts, {wall("e.ts_ms")} AS start_wall,
-                   {wall("e.reply_ts")} AS reply_wall
-            FROM turn_edges e JOIN chat_kind k USING (chat_no) WHERE e.turn_start
+            SELECT t.chat_no, t.pos, k.kind, t.start_ts, t.reply_ts, {wall("t.start_ts")} AS start_wall,
+                   {wall("t.reply_ts")} AS reply_wall
+            FROM turn_starts t JOIN chat_kind k USING (chat_no)
         ), timed AS (
             SELECT * EXCLUDE (reply_wall), {bt("start_wall")} AS start_bt, {bt("reply_wall")} AS reply_bt FROM opening
         )

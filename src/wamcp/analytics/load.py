@@ -4,16 +4,17 @@ DuckDB's ``sqlite_scanner`` extension cannot be downloaded here, so rows cross S
 is the ADBC SQLite driver (native code straight into Arrow buffers); when it is missing or cannot read the store,
 Python's sqlite3 module does the same job, about 0.3 s per million messages slower. Either way SQLite is asked for
 **one row per chat**: ``group_concat`` packs the chat's timestamps (``ts_ms * 2 + is_from_me``) and media types into
-two strings, which Arrow splits and casts in C++. SQLite feeds each chat's rows to ``group_concat`` in primary-key
-order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table itself, which needs no sorter because
-the GROUP BY key is the key prefix), so one stable sort by ``(chat, timestamp)`` puts the messages in the order
-KPIS.md asks for, timestamp ties broken by ``id``. Large stores are read in ranges of chat JIDs on parallel threads
-(``_READ_PARTS``) and joined in range order.
+two strings, which Arrow splits and casts in C++ (the media types, sender and chat names only when asked for: the
+FRT figures need none of them, and they are about 40 % of the read). SQLite feeds each chat's rows to
+``group_concat`` in primary-key order ``(chat_jid, id)`` (``NOT INDEXED`` pins the plan to a scan of the table
+itself, which needs no sorter because the GROUP BY key is the key prefix), so one stable sort by ``(chat,
+timestamp)`` puts the messages in the order KPIS.md asks for, timestamp ties broken by ``id``. Large stores are read
+in ranges of chat JIDs on parallel threads (``_READ_PARTS``) and joined in range order.
 
 The one thing to know: the DuckDB ``messages`` table is **stored in that order**, and ``pos`` numbers it (0..n-1).
-The KPI SQL relies on it: with ``preserve_insertion_order`` (DuckDB's default) a scan returns rows in that order, so
-sessions are cut with streaming ``lag``/running sums ``OVER ()`` instead of one sort per window (checking, through
-``pos``, that they did see that order). The message text is never read, and the store is opened **read-only**
+The KPIs rely on it: with ``preserve_insertion_order`` (DuckDB's default) a scan returns rows in that order, so
+sessions are cut by comparing neighbours, with no sort (checking, through ``pos``, that they did come in that
+order). The message text is never read, and the store is opened **read-only**
 (``mode=ro``): a report can run during an extraction (WAL mode: it reads the last commit), and a mistyped path is
 an error rather than a new empty file. A chat is ``(chat_jid, account)`` (the primary key's prefix, so the plan is
 unchanged): the same customer writing to two business numbers is two chats, never one.
@@ -45,19 +46,20 @@ _MEDIA_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a media type na
 # Every text column is coalesced to '' (and made NULL again in DuckDB): the ADBC driver infers a column's type from
 # its first rows, so a column that starts with NULLs would be read as integers and fail on the first string.
 # ``own_sender`` keeps NULL and '' apart with a one-character prefix.
+# ``account`` is NOT NULL ('' for the default account), so it needs no coalescing.
 _PER_CHAT_SQL = """
-    SELECT chat_jid,
-           group_concat(ts_ms * 2 + (is_from_me <> 0)) AS packed,
-           group_concat(coalesce(media_type, ''), char(31)) AS media,
-           coalesce(max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END), '') AS sender_name,
-           coalesce('=' || max(CASE WHEN is_from_me <> 0 THEN sender END), '') AS own_sender,
-           account
+    SELECT chat_jid, account, group_concat(ts_ms * 2 + (is_from_me <> 0)) AS packed{details}
     FROM messages NOT INDEXED {where}
     GROUP BY chat_jid, account
 """
-# ``account`` is NOT NULL ('' for the default account), so it needs no coalescing.
+# Only the full report needs these (media shares, display names): about 40 % of the read's CPU.
+_DETAILS_SQL = """,
+           group_concat(coalesce(media_type, ''), char(31)) AS media,
+           coalesce(max(CASE WHEN is_from_me = 0 THEN nullif(trim(sender_name), '') END), '') AS sender_name,
+           coalesce('=' || max(CASE WHEN is_from_me <> 0 THEN sender END), '') AS own_sender"""
 _NAMES_SQL = "SELECT account, jid, coalesce('=' || name, '') AS name FROM chats"
-_PER_CHAT_COLUMNS = ("chat_jid", "packed", "media", "sender_name", "own_sender", "account")
+_PER_CHAT_COLUMNS = ("chat_jid", "account", "packed")
+_DETAILS_COLUMNS = ("media", "sender_name", "own_sender")
 _NAMES_COLUMNS = ("account", "jid", "name")
 #: The messages are read in this many ranges of chat JIDs, each read and unpacked on its own thread (SQLite, the ADBC
 #: driver and Arrow's kernels release the GIL): on two cores the load takes ~40 % less wall time. Each chat is read
@@ -123,8 +125,11 @@ def strings(values: Iterable[str | None]) -> pa.Array:
     return result
 
 
-def _read_adbc(db_path: Path, per_chat_sqls: Sequence[str]) -> tuple[list[pa.Table], pa.Table] | None:
-    """(per-chat rows of each range, chat names) through the ADBC SQLite driver; ``None`` if it cannot do it.
+def _read_adbc(
+    db_path: Path, per_chat_sqls: Sequence[str], names: bool
+) -> tuple[list[pa.Table], pa.Table | None] | None:
+    """(per-chat rows of each range, chat names if ``names``) through the ADBC SQLite driver; ``None`` if it
+    cannot do it.
 
     Each range is read on its own connection and thread (the driver releases the GIL while SQLite works).
     """
@@ -158,21 +163,24 @@ def _read_adbc(db_path: Path, per_chat_sqls: Sequence[str]) -> tuple[list[pa.Tab
         finally:
             database.close()
 
+    first_sqls = [per_chat_sqls[0], _NAMES_SQL] if names else [per_chat_sqls[0]]
     try:
         if len(per_chat_sqls) == 1:
-            per_chat, names = read([per_chat_sqls[0], _NAMES_SQL])
-            return [per_chat], names
+            first = read(first_sqls)
+            return [first[0]], first[1] if names else None
         with ThreadPoolExecutor(max_workers=len(per_chat_sqls) - 1, thread_name_prefix="wamcp-read") as pool:
             rest = [pool.submit(read, [sql]) for sql in per_chat_sqls[1:]]
-            first, names = read([per_chat_sqls[0], _NAMES_SQL])
-            return [first, *(future.result()[0] for future in rest)], names
+            first = read(first_sqls)
+            return [first[0], *(future.result()[0] for future in rest)], first[1] if names else None
     except (adbc_driver_manager.Error, OSError, pa.ArrowException) as err:
         # a failed read surfaces from the Arrow stream as OSError/ArrowException, a failed call as adbc's Error
         log.debug("ADBC SQLite driver could not read the store (%s); reading through sqlite3", err)
         return None
 
 
-def _read_sqlite3(conn: sqlite3.Connection, per_chat_sqls: Sequence[str]) -> tuple[list[pa.Table], pa.Table]:
+def _read_sqlite3(
+    conn: sqlite3.Connection, per_chat_sqls: Sequence[str], columns: Sequence[str], names: bool
+) -> tuple[list[pa.Table], pa.Table | None]:
     """The same tables as :func:`_read_adbc`, through Python's sqlite3 module (one Python object per value, so
     the ranges are read one after the other, in one transaction)."""
     gc_was_enabled = gc.isenabled()
@@ -181,14 +189,16 @@ def _read_sqlite3(conn: sqlite3.Connection, per_chat_sqls: Sequence[str]) -> tup
     try:
         conn.execute("BEGIN")  # one read transaction, as in _read_adbc
         per_chat = [row for sql in per_chat_sqls for row in conn.execute(sql).fetchall()]
-        names = conn.execute(_NAMES_SQL).fetchall()
+        name_rows = conn.execute(_NAMES_SQL).fetchall() if names else None
         conn.execute("COMMIT")
     finally:
         if gc_was_enabled:
             gc.enable()
     return (
-        [pa.table({name: strings(row[i] for row in per_chat) for i, name in enumerate(_PER_CHAT_COLUMNS)})],
-        pa.table({name: strings(row[i] for row in names) for i, name in enumerate(_NAMES_COLUMNS)}),
+        [pa.table({name: strings(row[i] for row in per_chat) for i, name in enumerate(columns)})],
+        None
+        if name_rows is None
+        else pa.table({name: strings(row[i] for row in name_rows) for i, name in enumerate(_NAMES_COLUMNS)}),
     )
 
 
@@ -206,9 +216,15 @@ def _range_bounds(conn: sqlite3.Connection, parts: int) -> list[str]:
 
 
 def _read_store(
-    db_path: Path, until_ms: int | None, accounts: Sequence[str] | None, parts: int | None = None
-) -> tuple[list[pa.Table], pa.Table]:
-    """The per-chat rows (one table per range of chat JIDs, in JID order) and the chat names."""
+    db_path: Path,
+    until_ms: int | None,
+    accounts: Sequence[str] | None,
+    parts: int | None = None,
+    *,
+    names_and_media: bool = True,
+) -> tuple[list[pa.Table], pa.Table | None]:
+    """The per-chat rows (one table per range of chat JIDs, in JID order) and the chat names (``None`` without
+    ``names_and_media``, which also leaves the media types and sender columns out of the per-chat rows)."""
     conn = open_store_readonly(db_path)  # also checks that this is a wamcp store, with a clear error if not
     try:
         conditions = [] if until_ms is None else [f"ts_ms <= {int(until_ms)}"]
@@ -230,12 +246,18 @@ def _read_store(
                 where.append(f"chat_jid >= {_sql_text(low)}")
             if high is not None:
                 where.append(f"chat_jid < {_sql_text(high)}")
-            per_chat_sqls.append(_PER_CHAT_SQL.format(where=f"WHERE {' AND '.join(where)}" if where else ""))
-        tables = _read_adbc(db_path, per_chat_sqls)
+            per_chat_sqls.append(
+                _PER_CHAT_SQL.format(
+                    details=_DETAILS_SQL if names_and_media else "",
+                    where=f"WHERE {' AND '.join(where)}" if where else "",
+                )
+            )
+        tables = _read_adbc(db_path, per_chat_sqls, names_and_media)
         if tables is not None:
             return tables
+        columns = (*_PER_CHAT_COLUMNS, *_DETAILS_COLUMNS) if names_and_media else _PER_CHAT_COLUMNS
         try:
-            return _read_sqlite3(conn, per_chat_sqls)
+            return _read_sqlite3(conn, per_chat_sqls, columns, names_and_media)
         except sqlite3.Error as err:
             raise StoreError(f"cannot read store {db_path}: {err}") from err
     finally:
@@ -276,28 +298,30 @@ def _conversation_order(chat_no: pa.Array, ts_ms: pa.Array) -> pa.Array:
 
 def _unpack(per_chat: pa.Table, first_chat: int = 0) -> tuple[pa.Table, pa.Table]:
     """Per-chat packed rows -> (messages without ``pos``, chats) Arrow tables, numbering chats from ``first_chat``
-    (so that the ranges of a split read follow each other)."""
+    (so that the ranges of a split read follow each other). The media and sender columns are unpacked when read."""
     jids = _text(per_chat["chat_jid"])
     packed = pc.split_pattern(_text(per_chat["packed"]), ",")
     codes = pc.cast(pc.list_flatten(packed), pa.int64())
     chat_no = pc.cast(_offset(pc.list_parent_indices(packed), first_chat), pa.int32())
-    media_lists = pc.split_pattern(_text(per_chat["media"]), _MEDIA_SEPARATOR)
-    media = pc.cast(pc.list_flatten(media_lists), pa.string())
-    if len(media) != len(codes):
-        # a media type containing the separator would misalign the columns: drop media rather than mislabel it
-        log.warning("media types could not be read reliably; media shares are left out of this report")
-        media = pa.nulls(len(codes), type=pa.string())
-    by_stream = pa.table({"chat_no": chat_no, "code": codes, "media_type": media})
-    messages = by_stream.take(_conversation_order(chat_no, pc.divide(codes, _int64(2))))
+    by_stream = pa.table({"chat_no": chat_no, "code": codes})
     chats = pa.table(
         {
             "chat_no": pc.cast(_offset(pc.indices_nonzero(pc.is_valid(jids)), first_chat), pa.int32()),
             "jid": jids,
-            "sender_name": _text(per_chat["sender_name"]),
-            "own_sender": _text(per_chat["own_sender"]),
             "account": _text(per_chat["account"]),
         }
     )
+    if "media" in per_chat.column_names:
+        media_lists = pc.split_pattern(_text(per_chat["media"]), _MEDIA_SEPARATOR)
+        media = pc.cast(pc.list_flatten(media_lists), pa.string())
+        if len(media) != len(codes):
+            # a media type containing the separator would misalign the columns: drop media rather than mislabel it
+            log.warning("media types could not be read reliably; media shares are left out of this report")
+            media = pa.nulls(len(codes), type=pa.string())
+        by_stream = by_stream.append_column("media_type", media)
+        chats = chats.append_column("sender_name", _text(per_chat["sender_name"]))
+        chats = chats.append_column("own_sender", _text(per_chat["own_sender"]))
+    messages = by_stream.take(_conversation_order(chat_no, pc.divide(codes, _int64(2))))
     return messages, chats
 
 
@@ -327,7 +351,11 @@ def _unpack_all(parts: Sequence[pa.Table]) -> tuple[pa.Table, pa.Table]:
 
 
 def load_store(
-    db_path: Path, *, until_ms: int | None = None, accounts: Sequence[str] | None = None
+    db_path: Path,
+    *,
+    until_ms: int | None = None,
+    accounts: Sequence[str] | None = None,
+    names_and_media: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection holding ``messages`` and ``chats`` from the store at ``db_path``.
 
@@ -336,13 +364,16 @@ def load_store(
     ``chats``: ``chat_no, jid, name, sender_name`` (a customer's own display name, when the chat has none) and
     ``own_sender`` (the business's number as seen in that chat). Messages newer than ``until_ms`` are left out: a
     report "as of" a date must not see the future. ``accounts`` (names) keeps only those accounts' chats (default:
-    all). The caller closes the returned connection.
+    all). ``names_and_media=False`` leaves out ``media_type`` and every chat column but ``chat_no``, ``jid`` and
+    ``account``: enough for sessions, FRT and reply times, not for the whole report, at about 60 % of the load's
+    CPU time; ``messages`` is then a view of the loaded Arrow columns (same rows, same order, no copy and no
+    ``rowid``). The caller closes the returned connection.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamcp-duckdb") as pool:
         # a new DuckDB database takes ~0.1 s to set up its catalog: done meanwhile, as reading releases the GIL
         connecting = pool.submit(duckdb.connect, ":memory:")
         try:
-            per_chat, names = _read_store(db_path, until_ms, accounts)
+            per_chat, names = _read_store(db_path, until_ms, accounts, names_and_media=names_and_media)
             messages, chats = _unpack_all(per_chat)
         except BaseException:
             if connecting.exception() is None:
@@ -353,31 +384,45 @@ def load_store(
 
 
 def _to_duckdb(
-    duck: duckdb.DuckDBPyConnection, messages: pa.Table, chats: pa.Table, names: pa.Table
+    duck: duckdb.DuckDBPyConnection, messages: pa.Table, chats: pa.Table, names: pa.Table | None
 ) -> duckdb.DuckDBPyConnection:
-    """Fill the empty database ``duck`` with the ``messages`` and ``chats`` tables (closing it on failure)."""
+    """Fill the empty database ``duck`` with the ``messages`` and ``chats`` tables (closing it on failure); without
+    ``names``, with only the columns :func:`load_store` keeps without names and media, and ``messages`` a view."""
     try:
-        chat_names = pa.table(
-            {"account": _text(names["account"]), "jid": _text(names["jid"]), "name": _text(names["name"])}
-        )
         # Every timestamp is handled as UTC ms; zone conversion happens explicitly in the KPI SQL.
         duck.execute("SET TimeZone = 'UTC'")
-        duck.register("_messages_arrow", messages)
         duck.register("_chats_arrow", chats)
-        duck.register("_names_arrow", chat_names)
-        # kept in the Arrow table's order (preserve_insertion_order): every later pass reads the messages in it
-        duck.execute(
-            "CREATE TABLE messages AS SELECT chat_no, pos, code // 2 AS ts_ms, (code % 2)::INTEGER AS is_from_me, "
-            "nullif(media_type, '') AS media_type FROM _messages_arrow"
-        )
-        duck.execute(
-            "CREATE TABLE chats AS SELECT c.chat_no, c.jid, "
-            "CASE WHEN n.name <> '' THEN n.name[2:] END AS name, nullif(c.sender_name, '') AS sender_name, "
-            "CASE WHEN c.own_sender <> '' THEN c.own_sender[2:] END AS own_sender, c.account "
-            "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (account, jid)"
-        )
-        for view in ("_messages_arrow", "_chats_arrow", "_names_arrow"):
-            duck.unregister(view)
+        if names is None:
+            # read once (by the session cut): a view of the Arrow columns, rather than a copy into DuckDB
+            code = messages["code"]
+            columns = {
+                "chat_no": messages["chat_no"],
+                "pos": messages["pos"],
+                "ts_ms": pc.divide(code, _int64(2)),  # truncating, as DuckDB's // below
+                "is_from_me": pc.cast(pc.bit_wise_and(code, _int64(1)), pa.int32()),
+            }
+            duck.register("messages", pa.table(columns))
+            duck.execute("CREATE TABLE chats AS SELECT chat_no, jid, account FROM _chats_arrow")
+        else:
+            duck.register("_messages_arrow", messages)
+            # kept in the Arrow table's order (preserve_insertion_order): every later pass reads the messages in it
+            duck.execute(
+                "CREATE TABLE messages AS SELECT chat_no, pos, code // 2 AS ts_ms, (code % 2)::INTEGER AS is_from_me, "
+                "nullif(media_type, '') AS media_type FROM _messages_arrow"
+            )
+            duck.unregister("_messages_arrow")
+            chat_names = pa.table(
+                {"account": _text(names["account"]), "jid": _text(names["jid"]), "name": _text(names["name"])}
+            )
+            duck.register("_names_arrow", chat_names)
+            duck.execute(
+                "CREATE TABLE chats AS SELECT c.chat_no, c.jid, "
+                "CASE WHEN n.name <> '' THEN n.name[2:] END AS name, nullif(c.sender_name, '') AS sender_name, "
+                "CASE WHEN c.own_sender <> '' THEN c.own_sender[2:] END AS own_sender, c.account "
+                "FROM _chats_arrow c LEFT JOIN _names_arrow n USING (account, jid)"
+            )
+            duck.unregister("_names_arrow")
+        duck.unregister("_chats_arrow")
     except Exception:
         duck.close()
         raise

@@ -163,3 +163,32 @@ def test_a_store_read_in_ranges_loads_the_same_as_in_one_piece(
     assert [row[1] for row in split[0]] == list(range(len(whole[0])))
     assert [row[0] for row in split[1]] == list(range(len(whole[1])))
     assert analyze(store, options).kpis == whole_report.kpis
+
+
+def test_a_load_without_names_and_media_gives_the_same_first_response_times(tmp_path: Path, reader: str) -> None:
+    store = sample_store(tmp_path / "store.db")
+    options = ReportOptions.from_text(timezone="Europe/Berlin")
+
+    def frt(names_and_media: bool) -> list[tuple[object, ...]]:
+        duck = load_store(store, names_and_media=names_and_media)
+        try:
+            (as_of,) = duck.execute("SELECT max(ts_ms) FROM messages").fetchall()[0]
+            kpis._build_sessions(duck, options, as_of)
+            return duck.execute("SELECT * FROM frt ORDER BY start_ts, chat_no").fetchall()
+        finally:
+            duck.close()
+
+    full = frt(True)
+    assert len(full) > 50
+    assert frt(False) == full
+    lean = load_store(store, names_and_media=False)
+    try:  # what is left out is left out, not filled with NULLs that would read as "no media"
+        assert [d[0] for d in lean.execute("SELECT * FROM messages LIMIT 0").description] == [
+            "chat_no",
+            "pos",
+            "ts_ms",
+            "is_from_me",
+        ]
+        assert [d[0] for d in lean.execute("SELECT * FROM chats LIMIT 0").description] == ["chat_no", "jid", "account"]
+    finally:
+        lean.close()

@@ -1,0 +1,79 @@
+"""The conversation cut on its own: sessions and customer turns of messages given in conversation order."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from wamcp.analytics.sessions import cut_conversations
+
+H = 3_600_000
+DAY = 24 * H
+
+
+def messages(*rows: tuple[int, int, bool]) -> pa.Table:
+    """``(chat_no, ts_ms, outbound)`` rows, numbered by ``pos`` in the order given."""
+    return pa.table(
+        {
+            "chat_no": pa.array([r[0] for r in rows], pa.int32()),
+            "pos": pa.array(range(len(rows)), pa.int64()),
+            "ts_ms": pa.array([r[1] for r in rows], pa.int64()),
+            "outbound": pa.array([r[2] for r in rows], pa.bool_()),
+        }
+    )
+
+
+def test_sessions_end_on_their_last_message_and_a_late_reply_stays_in_the_customers_session() -> None:
+    cut = cut_conversations(
+        messages(
+            (0, 0, False),  # chat 0: customer asks
+            (0, 30 * H, True),  # 30 h later the business answers: still the customer's session
+            (0, 60 * H, True),  # 30 h after that, the business writes again: a business-initiated session
+            (1, 0, True),  # chat 1 opens with the business
+            (1, H, False),
+            (1, 2 * H, True),
+        ),
+        DAY,
+    )
+    assert cut.sessions.to_pylist() == [
+        {"chat_no": 0, "start_ts": 0, "end_ts": 30 * H, "customer_initiated": True},
+        {"chat_no": 0, "start_ts": 60 * H, "end_ts": 60 * H, "customer_initiated": False},
+        {"chat_no": 1, "start_ts": 0, "end_ts": 2 * H, "customer_initiated": False},
+    ]
+    assert cut.turns.to_pylist() == [
+        {"chat_no": 0, "pos": 0, "start_ts": 0, "reply_ts": 30 * H, "opens_session": True},
+        {"chat_no": 1, "pos": 4, "start_ts": H, "reply_ts": 2 * H, "opens_session": False},
+    ]
+
+
+def test_a_turn_is_answered_by_the_message_after_its_last_one_and_never_across_chats() -> None:
+    cut = cut_conversations(
+        messages(
+            (0, 0, False),
+            (0, 10, False),  # same turn
+            (0, 20, True),  # answers the turn that opened at 0
+            (0, 30, False),  # a new turn, never answered in chat 0 ...
+            (1, 40, True),  # ... so chat 1's business message is no reply to it
+            (1, 50, False),
+            (1, 50 + 25 * H, False),  # more than 24 h later: a new turn and a new session
+        ),
+        DAY,
+    )
+    assert [(t["pos"], t["reply_ts"], t["opens_session"]) for t in cut.turns.to_pylist()] == [
+        (0, 20, True),
+        (3, None, False),
+        (5, None, False),
+        (6, None, True),
+    ]
+    assert [(s["start_ts"], s["end_ts"]) for s in cut.sessions.to_pylist()] == [
+        (0, 30),
+        (40, 50),
+        (50 + 25 * H, 50 + 25 * H),
+    ]
+
+
+def test_no_messages_and_one_message() -> None:
+    empty = cut_conversations(messages(), DAY)
+    assert (empty.sessions.num_rows, empty.turns.num_rows) == (0, 0)
+    one = cut_conversations(messages((3, 7, False)), DAY)
+    assert one.sessions.to_pylist() == [{"chat_no": 3, "start_ts": 7, "end_ts": 7, "customer_initiated": True}]
+    assert one.turns.to_pylist() == [{"chat_no": 3, "pos": 0, "start_ts": 7, "reply_ts": None, "opens_session": True}]
