@@ -71,6 +71,13 @@ def demo_server(
         float, typer.Option(help="Share of tool calls whose connection is dropped unanswered (0..1; not stdio).")
     ] = 0.0,
     serial: Annotated[bool, typer.Option(help="Handle one request at a time per connection.")] = False,
+    sdk_stdio: Annotated[
+        bool,
+        typer.Option(
+            help="Serve stdio through the SDK's stdio_server and every call on a worker thread, as the real "
+            "lharries server does: its per-call cost, for benchmarks (default: the demo's faster pipes)."
+        ),
+    ] = False,
 ) -> None:
     """Run the demo WhatsApp MCP server (the lharries/whatsapp-mcp tool contract) on synthetic or copied data."""
     _serve(locals())
@@ -117,6 +124,7 @@ def _serve(opts: dict[str, Any]) -> None:
         pairing_tools=opts["pairing_tools"],
         media_dir=opts["media_dir"],
         faults=faults,
+        sdk_stdio=opts["sdk_stdio"],
     )
     # SIGTERM ends the server like Ctrl-C does: graceful shutdown, then exit 0.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

@@ -29,6 +29,7 @@ import platformdirs
 import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
+from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
@@ -86,6 +87,8 @@ class DemoServerConfig:
     pairing_tools: bool = False
     media_dir: Path | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: stdio through the SDK's ``stdio_server`` and every call on a thread: the real server's costs per call
+    sdk_stdio: bool = False
 
 
 def default_database(messages: int = DEFAULT_MESSAGES, seed: int = 1, timezone: str = "UTC") -> Path:
@@ -119,7 +122,7 @@ class DemoServer:
         # stdio serves one client: a short call runs on the event loop instead of a worker thread (the thread hop
         # cost more CPU than such a call). Network transports keep threads, so that one connection's call never
         # holds up another's.
-        self._inline_short_calls = config.transport == "stdio"
+        self._inline_short_calls = config.transport == "stdio" and not config.sdk_stdio
         self.server: Server[Any] = Server(
             "whatsapp",
             version=f"wamcp-demo {__version__}",
@@ -446,7 +449,10 @@ async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None)
             async def stdio() -> None:
                 # No readiness line on stdio: the handshake is the readiness, and the line would only clutter the
                 # terminal of the client that spawned us (its stderr is ours).
-                async with stdio_streams() as (read, write):
+                # --sdk-stdio: the SDK's transport (a worker thread per line), as mcp 1.6 servers such as lharries
+                # serve, so that benchmarks pay what a real server costs per call.
+                streams = stdio_server() if config.sdk_stdio else stdio_streams()
+                async with streams as (read, write):
                     await demo.server.run(read, write, demo.server.create_initialization_options())
 
             await _until_signal(stdio)
