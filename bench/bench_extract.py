@@ -337,7 +337,9 @@ def render(rows: list[dict[str, Any]], baselines: list[dict[str, Any]], server_e
                 f"| {b['stored']:,} | {ours['full_wall']:.1f} s | {b['wall'] / ours['full_wall']:.1f}× "
                 f"| {_baseline_cpu(b)} | {_cpu_cell(ours, 'full')} | {_cpu_speedup(b, ours)} |"
             )
-    if NOTES.exists():
+    if server_extra:
+        lines += ["", "The analysis of both pages is in [extract.md](extract.md)."]
+    elif NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
 
