@@ -514,7 +514,9 @@ class LharriesProfile:
                     call, None, since=since, before=before, page_size=page_size, known=known, span=span
                 )
 
-            whole = Span(floor=None, ceiling=_text_key(before) if before is not None else None)
+            # ``since`` bounds the spans too, so that splits share out what lies above it.
+            floor = _text_key(self.clock.to_server_text(since)) if since is not None else None
+            whole = Span(floor=floor, ceiling=_text_key(before) if before is not None else None)
             hint = _text_key(self.clock.to_server_text(oldest_activity)) if oldest_activity is not None else None
             async for page in walk_spans(walk, whole, parallel=parallel, floor_hint=hint):
                 for message in page:
