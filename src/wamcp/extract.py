@@ -30,6 +30,7 @@ import contextlib
 import functools
 import gc
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -164,16 +165,30 @@ _GROUP_SECONDS = 0.25
 _GC_YOUNG_THRESHOLD = 100_000
 
 
+# Runs in progress in this process (accounts are extracted concurrently) and the thresholds before the first one.
+_gc_runs = 0
+_gc_before: tuple[int, int, int] | None = None
+_gc_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Collect the youngest generation after ``_GC_YOUNG_THRESHOLD`` allocations instead of CPython's 700 for the
-    duration of a run; the previous thresholds come back afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], _GC_YOUNG_THRESHOLD), *before[1:])
+    """Collect the youngest generation after ``_GC_YOUNG_THRESHOLD`` allocations instead of CPython's 700 while
+    runs are in progress; the thresholds from before the first of them come back when the last one ends."""
+    global _gc_runs, _gc_before
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_before = gc.get_threshold()
+            gc.set_threshold(max(_gc_before[0], _GC_YOUNG_THRESHOLD), *_gc_before[1:])
+        _gc_runs += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0 and _gc_before is not None:
+                gc.set_threshold(*_gc_before)
+                _gc_before = None
 
 
 class _PlannedChat(NamedTuple):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from wamcp import extract
@@ -384,3 +385,43 @@ async def test_reading_goes_on_while_a_group_commit_is_written(tmp_path: Path, m
     assert summary.status == "complete"  # type: ignore[attr-defined]
     with Store.open(tmp_path / "s.db") as store:
         assert store.message_keys() == keys(messages)
+
+
+@pytest.mark.anyio
+async def test_overlapping_runs_restore_the_thresholds_the_first_one_found(tmp_path: Path) -> None:
+    """Accounts are extracted concurrently: when the run that began first ends first, the thresholds stay raised
+    for the other, and come back as they were before either began when the last one ends."""
+    before = gc.get_threshold()
+    second_started = anyio.Event()
+    first_done = anyio.Event()
+    seen_after_first: list[int] = []
+
+    class First(FakeSource):
+        async def iter_chats(self) -> AsyncIterator[Chat]:
+            await second_started.wait()
+            async for chat in super().iter_chats():
+                yield chat
+
+    class Second(FakeSource):
+        async def iter_chats(self) -> AsyncIterator[Chat]:
+            second_started.set()
+            await first_done.wait()
+            seen_after_first.append(gc.get_threshold()[0])
+            async for chat in super().iter_chats():
+                yield chat
+
+    messages = make_messages(40, 3)
+
+    async def first_run() -> None:
+        await run(First(messages, names_for(messages)), tmp_path / "a.db")
+        first_done.set()
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(first_run)
+            await anyio.lowlevel.checkpoint()  # the first run begins first
+            group.start_soon(run, Second(messages, names_for(messages)), tmp_path / "b.db")
+        assert seen_after_first == [max(before[0], extract._GC_YOUNG_THRESHOLD)]  # still raised for the second
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*before)
