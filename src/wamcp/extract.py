@@ -366,8 +366,11 @@ class Extractor:
             else:
                 chats = [c for c in chats if c.jid not in walked]
         # A fixed pool of workers pulls chats from one queue: memory stays flat with 100k+ chats (one task per
-        # chat would hold a coroutine per chat for the whole run).
-        queue = iter(chats)
+        # chat would hold a coroutine per chat for the whole run). The queue is in JID order, the leading column of
+        # the messages, messages_chat_ts and sync_state keys: each group commit then writes B-tree pages next to the
+        # previous one's instead of pages anywhere in the file (1M messages saved chat by chat: 28.6 s of CPU in
+        # activity order, 10.9 s in JID order, once the table outgrew the page cache).
+        queue = iter(sorted(chats, key=lambda c: c.jid))
         fatal: list[BaseException] = []
 
         async def worker() -> None:

@@ -243,6 +243,28 @@ async def test_max_chats_keeps_most_recent_and_chat_filter_selects(tmp_path: Pat
         assert {k[0] for k in store.message_keys()} == {other}
 
 
+class _OrderRecordingSource(FakeSource):
+    def __init__(self, messages: list[Message], names: dict[str, str]) -> None:
+        super().__init__(messages, names)
+        self.read: list[str] = []
+
+    def iter_message_pages(self, chat_jid: str, **kwargs: Any) -> AsyncIterator[Sequence[Message]]:
+        self.read.append(chat_jid)
+        return super().iter_message_pages(chat_jid, **kwargs)
+
+
+@pytest.mark.anyio
+async def test_chats_are_read_one_by_one_in_jid_order_whatever_the_listing_order(tmp_path: Path) -> None:
+    messages = make_messages(300, 40)
+    # Listed in reverse JID order (a server lists by activity, which has nothing to do with JIDs).
+    names = dict(sorted(names_for(messages).items(), reverse=True))
+    source = _OrderRecordingSource(messages, names)
+    await run(source, tmp_path / "s.db", concurrency=1)
+    assert source.read == sorted(names)
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)
+
+
 @pytest.mark.anyio
 async def test_max_history_limits_the_backfill_window(tmp_path: Path) -> None:
     messages = make_messages(300, 3)
