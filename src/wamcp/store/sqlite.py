@@ -573,7 +573,7 @@ class Store:
             if conn.execute("PRAGMA temp_store").fetchone()[0] != _TEMP_STORE_FILE:
                 conn.execute(f"PRAGMA temp_store = {_TEMP_STORE_FILE}")
             # Builds with SQLITE_SECURE_DELETE (Debian's, for one) zero every page a dropped or rewritten table frees:
-            # for scratch rows that vanish with the connection that is pure cost (1.3 s of a 1M-row commit).
+            # for scratch rows that vanish with the connection that is pure cost (up to ~1 s of a 1M-row commit).
             conn.execute("PRAGMA temp.secure_delete = OFF")
             name = f"wamcp_staged_{next(_STAGE_NUMBERS)}"
             conn.execute(f"CREATE TEMP TABLE {name} ({_MESSAGE_COLUMNS})")
