@@ -213,6 +213,12 @@ class WhatsAppConfig(BaseSettings):
     server_timezone: str | None = Field(
         None, description="IANA zone the server prints times in; default: this machine's zone"
     )
+    chat_listing_interval: float = Field(
+        3600.0,
+        ge=0,
+        description="seconds between extraction runs that list every chat; the runs in between list only the chats"
+        " active lately (0: every run lists every chat)",
+    )
     accounts: dict[str, WhatsAppConfig] = Field(
         default_factory=dict,
         description="several business numbers, one server each, by name; each inherits the keys above it sets not",

@@ -141,7 +141,7 @@ async def extract_accounts(
             result.summary, result.error = await _run_account(
                 client,
                 store.for_account(result.account),
-                replace(base, source=result.source),
+                replace(base, source=result.source, chat_listing_interval=config.chat_listing_interval),
                 progress(result.account) if progress is not None else None,
                 quiet_connect,
             )

@@ -54,6 +54,7 @@ class ExtractRequest:
     demo: bool = False
     demo_db: Path | None = None
     full: bool = False
+    refresh_chats: bool = False
     chats: tuple[str, ...] = ()
     concurrency: int = 16
     quiet: bool = False
@@ -175,9 +176,11 @@ async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: Extrac
                 max_chats=request.max_chats,
                 max_history_hours=request.max_history,
                 full=request.full,
+                refresh_chats=request.refresh_chats,
                 chats=request.chats,
                 concurrency=request.concurrency,
                 source=describe(config),
+                chat_listing_interval=config.chat_listing_interval,
             )
             return await Extractor(client, store, options, progress=bars).run()
     finally:
@@ -206,6 +209,7 @@ def _options(request: ExtractRequest) -> ExtractOptions:
         max_chats=request.max_chats,
         max_history_hours=request.max_history,
         full=request.full,
+        refresh_chats=request.refresh_chats,
         chats=request.chats,
         concurrency=request.concurrency,
     )
@@ -367,6 +371,13 @@ def extract(
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and extract from it.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Re-fetch everything, not only what is new.")] = False,
+    refresh_chats: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-chats",
+            help="List every chat this run (renamed idle chats), even within the config's chat_listing_interval.",
+        ),
+    ] = False,
     chat: Annotated[list[str] | None, typer.Option("--chat", help="Only this chat JID (repeatable).")] = None,
     all_accounts: Annotated[
         bool, typer.Option("--all", help="Every account of the config's whatsapp.accounts, concurrently.")
@@ -407,6 +418,7 @@ def extract(
         max_history=max_history,
         demo=demo,
         full=full,
+        refresh_chats=refresh_chats,
         chats=tuple(chat or ()),
         concurrency=concurrency,
         quiet=quiet or state.quiet,

@@ -17,7 +17,8 @@ Tables:
 ``sync_state``  per ``(chat_jid, account)``: newest and oldest ``ts_ms`` stored, whether the backfill reached the
                 start of the history window (``backfill_complete``), the opaque ``cursor`` of an interrupted
                 backfill, the run.
-``runs``        one row per extraction run (of one account): when, against what, how it ended and what it changed.
+``runs``        one row per extraction run (of one account): when, against what, how it ended, what it changed and
+                whether it listed every chat (``listing``).
 """
 
 from __future__ import annotations
@@ -149,6 +150,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sync_state_v3 RENAME TO sync_state;
 
     ALTER TABLE runs ADD COLUMN account TEXT NOT NULL DEFAULT '';
+    """,
+    # 3 -> 4: which chats a run listed: 'all', or 'recent' (only the chats active since the last full listing, see
+    # docs/DESIGN.md section 6). Older runs listed every chat; NULL reads as 'all'.
+    """
+    ALTER TABLE runs ADD COLUMN listing TEXT;
     """,
 )
 

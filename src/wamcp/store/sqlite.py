@@ -400,12 +400,14 @@ class Store:
         messages_updated: int = 0,
         calls: int = 0,
         errors: list[str] | None = None,
+        listing: str = "all",
     ) -> None:
-        """Record how run ``run_id`` ended (``status`` e.g. ``complete``, ``partial``, ``failed``) and what it did."""
+        """Record how run ``run_id`` ended (``status`` e.g. ``complete``, ``partial``, ``failed``) and what it did;
+        ``listing`` is ``all`` when it listed every chat, ``recent`` when only recently active ones."""
         with self._write("finish a run") as conn:
             cur = conn.execute(
                 """UPDATE runs SET finished_at = ?, status = ?, chats_total = ?, chats_done = ?, chats_failed = ?,
-                   messages_new = ?, messages_updated = ?, calls = ?, errors = ? WHERE id = ?""",
+                   messages_new = ?, messages_updated = ?, calls = ?, errors = ?, listing = ? WHERE id = ?""",
                 (
                     _now_iso(),
                     status,
@@ -416,11 +418,31 @@ class Store:
                     messages_updated,
                     calls,
                     json.dumps(errors or [], ensure_ascii=False),
+                    listing,
                     run_id,
                 ),
             )
             if cur.rowcount != 1:
                 raise StoreError(f"cannot finish run {run_id}: no such run in store {self._path}")
+
+    def last_full_listing(self) -> datetime | None:
+        """When this account's newest run that listed every chat started, counting runs that ended ``complete`` or
+        ``partial`` (their listing was stored whole); None if there is none."""
+        with self._guard("read the last full listing") as conn:
+            (started,) = conn.execute(
+                "SELECT max(started_at) FROM runs WHERE account = ? AND status IN ('complete', 'partial')"
+                " AND coalesce(listing, 'all') = 'all'",
+                (self._tag,),
+            ).fetchone()
+        return datetime.strptime(started, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if started else None
+
+    def newest_chat_activity(self) -> int | None:
+        """The newest last-message time (``ts_ms``) of this account's chats as last listed, or None."""
+        with self._guard("read the newest chat activity") as conn:
+            (newest,) = conn.execute(
+                "SELECT max(last_message_ts_ms) FROM chats WHERE account = ?", (self._tag,)
+            ).fetchone()
+        return int(newest) if newest is not None else None
 
     def mark_interrupted_runs(self) -> int:
         """Mark this account's runs left ``running`` by a killed process as ``interrupted``; return how many.

@@ -431,8 +431,11 @@ class WhatsAppMCPClient:
 
     # ------------------------------------------------------------------ typed API
 
-    async def iter_chats(self, *, page_size: int = 100, pages_ahead: int = 0) -> AsyncIterator[Chat]:
-        """Every chat once, as :class:`Chat`.
+    async def iter_chats(
+        self, *, page_size: int = 100, pages_ahead: int = 0, by_activity: bool = False
+    ) -> AsyncIterator[Chat]:
+        """Every chat once, as :class:`Chat`; with ``by_activity``, most recently active first where the server can
+        sort so (lharries' ``sort_by=last_active``; check the order if it matters), for callers that stop early.
 
         ``pages_ahead`` > 0 asks for that many listing pages before the current one is answered, so the server
         works while this process parses (over stdio only: a page asked for ahead may overshoot the byte budget,
@@ -442,9 +445,21 @@ class WhatsAppMCPClient:
         await self._ensure_ready()
         stdio = self.config.server.connection_type is MCPConnectionType.STDIO
         listing = self.profile.iter_chats
-        extra = {"ahead": pages_ahead} if pages_ahead > 0 and stdio and _accepts(listing, "ahead") else {}
-        async for chat in listing(self._call, page_size=page_size, **extra):
-            yield chat
+        extra: dict[str, Any] = (
+            {"ahead": pages_ahead} if pages_ahead > 0 and stdio and _accepts(listing, "ahead") else {}
+        )
+        if by_activity and _accepts(listing, "by_activity"):
+            extra["by_activity"] = True
+        chats = listing(self._call, page_size=page_size, **extra)
+        try:
+            async for chat in chats:
+                yield chat
+        finally:
+            # A caller that stops early closes us; the profile's listing must be closed here, in this task, since
+            # its pages asked for ahead are its own tasks.
+            close = getattr(chats, "aclose", None)
+            if close is not None:
+                await close()
 
     async def iter_messages(
         self, chat_jid: str, since: datetime | None = None, *, page_size: int = 500

@@ -69,12 +69,14 @@ def test_demo_extract_stores_exactly_the_demo_database(tmp_path: Path, env: dict
     assert store_integrity(tmp_path / "store.db") == ("ok", 20_000, 20_000)
     assert "\x1b[" not in first.stderr  # no progress bars when not on a terminal
 
-    # Nothing new on the server: the rerun skips every chat (the chat listing is its only cost) and adds nothing.
+    # Nothing new on the server: the rerun lists only the chats active lately (the first run listed every chat
+    # moments ago), skips each of them and adds nothing.
     second = run_cli([WAMCP, "extract", "--demo", "--db", "store.db", "--json"], cwd=tmp_path, env=env, timeout=110)
     assert second.returncode == 0, second.stderr
     again = only_json_object(second.stdout)
     assert again["status"] == "complete"
-    assert again["chats_total"] == summary["chats_total"] == again["chats_skipped"]
+    assert (summary["listing"], again["listing"]) == ("all", "recent")
+    assert again["chats_total"] == again["chats_skipped"] < summary["chats_total"]
     assert (again["messages_new"], again["messages_updated"], again["pages"]) == (0, 0, 0)
     assert store_messages(tmp_path / "store.db") == expected
 

@@ -1,8 +1,8 @@
-"""Nightly runs: a rerun with nothing new costs the chat listing only; new messages, new chats and renamed chats
-are picked up; nothing is ever duplicated.
+"""Nightly runs: a rerun with nothing new costs the chat listing only (all of it, or between full listings the
+recently active chats); new messages, new chats and renamed chats are picked up; nothing is ever duplicated.
 
-The second run's server is started with ``--crash-after N`` (N = the chat listing's calls): it would die on any
-further tool call, so a clean exit proves the extractor made no per-chat call at all.
+Reruns' servers are started with ``--crash-after N`` (N = the chat listing's calls): they would die on any further
+tool call, so a clean exit proves the extractor made no per-chat call at all.
 """
 
 from __future__ import annotations
@@ -69,13 +69,23 @@ def test_rerun_with_nothing_new_makes_no_call_per_chat_and_adds_nothing(account:
     assert first["status"] == "complete"
     assert store_messages(store) == server_messages(account)
 
+    # A run that lists every chat (as every run does once chat_listing_interval has passed) ...
     budget = write_config(
         tmp_path / "c2.json", stdio_server(account, "--crash-after", str(listing_calls(len(server_chats(account)))))
     )
-    second = extract(budget, store)
+    second = extract(budget, store, "--refresh-chats")
     assert second["status"] == "complete"
+    assert second["listing"] == "all"
     assert second["chats_skipped"] == second["chats_total"] == first["chats_total"]
     assert (second["messages_new"], second["messages_updated"], second["pages"]) == (0, 0, 0)
+
+    # ... and the runs in between, which list the most recently active chats and stop: two listing calls (the
+    # first page, and the next one asked for while the first is read), nothing else.
+    third = extract(write_config(tmp_path / "c3.json", stdio_server(account, "--crash-after", "2")), store)
+    assert third["status"] == "complete"
+    assert third["listing"] == "recent"
+    assert third["chats_skipped"] == third["chats_total"] < first["chats_total"]
+    assert (third["messages_new"], third["messages_updated"], third["pages"]) == (0, 0, 0)
     assert store_messages(store) == server_messages(account)
 
 
@@ -99,7 +109,9 @@ def test_new_messages_new_chats_and_renamed_chats_are_picked_up(account: Path, t
     store = tmp_path / "s.db"
     config = write_config(tmp_path / "c.json", stdio_server(account))
     first = extract(config, store)
-    busy, renamed = _direct_chats_with_incoming(account)[:2]
+    candidates = _direct_chats_with_incoming(account)
+    busy = candidates[0]
+    renamed = min(candidates[1:], key=lambda jid: server_chats(account)[jid][1])  # idle the longest
     later = _after_everything(account)
     add_message(account, busy, "Is the blue vase back in stock?", later)
     add_message(account, busy, "Same second, second message", later)
@@ -107,17 +119,25 @@ def test_new_messages_new_chats_and_renamed_chats_are_picked_up(account: Path, t
     newcomer = "447700900999@s.whatsapp.net"
     add_message(account, newcomer, "First message from a new customer", later + timedelta(seconds=7))
 
+    # The next run lists the chats active lately: the new messages and the new chat, not the idle renamed chat.
     second = extract(config, store)
     assert second["status"] == "complete"
+    assert second["listing"] == "recent"
     assert second["messages_new"] == 3
-    assert second["chats_total"] == first["chats_total"] + 1
     assert second["chats_skipped"] == second["chats_total"] - 2  # only `busy` and the newcomer cost a call
     assert store_messages(store) == server_messages(account)
     verdict, count, keys = store_integrity(store)
     assert (verdict, count, keys) == ("ok", sum(server_messages(account).values()), count)
     names = store_chat_names(store)
-    assert names[renamed] == "Renamed Customer"
     assert newcomer in names
+    assert names[renamed] != "Renamed Customer"
+
+    # A run that lists every chat (--refresh-chats, or the first one after chat_listing_interval) renames it.
+    refresh = extract(config, store, "--refresh-chats")
+    assert refresh["listing"] == "all"
+    assert refresh["chats_total"] == first["chats_total"] + 1
+    assert (refresh["messages_new"], refresh["pages"]) == (0, 0)
+    assert store_chat_names(store)[renamed] == "Renamed Customer"
 
     # A message that reached the bridge late, in the same second as the newest one already stored, is picked up
     # with the chat's next message: each catch-up re-reads the newest stored second whole.
@@ -144,6 +164,9 @@ def test_a_renamed_contact_writing_again_is_not_duplicated(account: Path, tmp_pa
     second = extract(config, store)
     assert second["messages_new"] == 1
     assert store_messages(store) == server_messages(account)
+    # A rename that comes with a message (as lharries' bridge stores names) needs no full listing.
+    assert second["listing"] == "recent"
+    assert store_chat_names(store)[customer] == "New Name"
 
 
 def test_structured_server_is_extracted_in_one_walk_across_chats(account: Path, tmp_path: Path) -> None:

@@ -75,3 +75,32 @@ async def test_over_stdio_the_same_listing_takes_fewer_larger_pages(many_chats: 
 def _listing_calls(client: WhatsAppMCPClient) -> int:
     server = client._mcp.metrics().get(client.config.server.name, {})  # no entry before the first tool call
     return int(server.get("tools", {}).get("list_chats", {}).get("calls", 0))
+
+
+@pytest.mark.parametrize("mode", ["lharries", "structured"])
+async def test_a_listing_by_activity_comes_newest_first_and_can_be_left_early(
+    many_chats: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What the extractor's runs between full listings do: read the newest chats with the next page asked for
+    # ahead, then stop. Leaving must close the pages' tasks in this task (else asyncio logs a task that exited a
+    # cancel scope in another task), and the session must stay usable.
+    with sqlite3.connect(many_chats) as conn:
+        newest = [jid for (jid,) in conn.execute("SELECT jid FROM chats ORDER BY last_message_time DESC LIMIT 150")]
+    client = WhatsAppMCPClient(Demo(transport="stdio", mode=mode, db=many_chats).config())
+    try:
+        assert await client.initialize(), client.last_error
+        listing = client.iter_chats(page_size=10_000, pages_ahead=1, by_activity=True)
+        seen = []
+        async for chat in listing:
+            seen.append(chat)
+            if len(seen) == 150:
+                break
+        await listing.aclose()
+        times = [chat.last_message_time for chat in seen]
+        assert times == sorted(times, reverse=True)  # type: ignore[type-var]
+        assert {chat.jid for chat in seen} == set(newest)
+        assert len([chat async for chat in client.iter_chats(page_size=10_000)]) > 10_000
+    finally:
+        await client.disconnect()
+    assert "Task exception was never retrieved" not in caplog.text
+    assert "cancel scope" not in caplog.text

@@ -98,7 +98,7 @@ def test_a_version_2_store_migrates_keeping_every_row_in_the_default_account(tmp
         assert _table(path, table, "DISTINCT account") == [("",)]
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         primary_key = sorted((row[5], row[1]) for row in conn.execute("PRAGMA table_info(messages)") if row[5])
         assert [name for _, name in primary_key] == ["chat_jid", "account", "id"]
         index = [row[2] for row in conn.execute("PRAGMA index_info(messages_chat_ts)")]

@@ -9,7 +9,7 @@ the parser that knows the format, and lets tests drive a profile with a plain fu
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -100,7 +100,7 @@ async def iter_offset_pages(
     page_size: int,
     budget: int,
     ahead: int = 0,
-) -> AsyncIterator[list[Chat]]:
+) -> AsyncGenerator[list[Chat], None]:
     """The pages of a listing paged by ``page`` x ``limit`` offsets, in order, until a short page.
 
     ``get(offset, limit)`` asks for one page (``offset`` is always a multiple of ``limit``). Limits grow from

@@ -8,6 +8,7 @@ the same across all chats.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -341,8 +342,12 @@ class LharriesProfile:
             chats = [Chat(jid=c.jid, name=c.name, last_message_time=c.last_message_time) for c in chats]
         return chats
 
-    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0) -> AsyncIterator[Chat]:
-        """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page.
+    async def iter_chats(
+        self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0, by_activity: bool = False
+    ) -> AsyncIterator[Chat]:
+        """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page; with
+        ``by_activity``, most recently active first, for callers that stop early (a chat that becomes active while
+        it is listed moves to the top, already passed, and is missed by this listing, not by the next one).
 
         ``page_size`` is the most chats asked for at once. The server only knows ``page`` x ``limit`` offsets, so
         each next limit is the largest that the offset reached is a multiple of, within ``page_size`` and the chats
@@ -354,17 +359,19 @@ class LharriesProfile:
         seen: set[str] = set()
 
         def page(offset: int, limit: int) -> Awaitable[OffsetPage]:
-            arguments = list_chats_arguments(limit=limit, page=offset // limit, sort_by="name")
+            order = "last_active" if by_activity else "name"
+            arguments = list_chats_arguments(limit=limit, page=offset // limit, sort_by=order)
             return self._chats_sized(call, "list_chats", arguments)
 
         pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
-        async for chats in pages:
-            for chat in chats:
-                if chat.jid in seen:
-                    self.stats.duplicates += 1
-                    continue
-                seen.add(chat.jid)
-                yield chat
+        async with contextlib.aclosing(pages):  # a caller that stops early closes us; we close the pages' tasks
+            async for chats in pages:
+                for chat in chats:
+                    if chat.jid in seen:
+                        self.stats.duplicates += 1
+                        continue
+                    seen.add(chat.jid)
+                    yield chat
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         chats, _ = await self._chats(

@@ -11,8 +11,9 @@ list, and arguments are only sent when the tool's input schema declares them.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -428,17 +429,23 @@ class StructuredProfile:
         }
         return self._chats(await self._rows(call, tool, self._arguments(tool, wanted)), tool)
 
-    async def iter_chats(self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0) -> AsyncIterator[Chat]:
+    async def iter_chats(
+        self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0, by_activity: bool = False
+    ) -> AsyncIterator[Chat]:
         """Every chat once. Pages grow from 100 toward ``page_size`` while answers stay under the byte budget of
         :func:`~.base.next_page_limit` (the limit always divides the offset reached, for ``page``-only servers).
-        ``ahead`` pages are asked for before the current one is answered (:func:`~.base.iter_offset_pages`)."""
+        ``ahead`` pages are asked for before the current one is answered (:func:`~.base.iter_offset_pages`).
+        ``by_activity`` asks for ``sort_by=last_active`` where the tool takes it (the server's order otherwise)."""
         tool = self._tool(_CHAT_TOOLS)
         accepted = self._schemas.get(tool)
         pageable = accepted is None or "page" in accepted or "offset" in accepted
         seen: set[str] = set()
 
         async def page(offset: int, limit: int) -> OffsetPage:
-            arguments = self._arguments(tool, {"limit": limit, "page": offset // limit, "offset": offset})
+            wanted: dict[str, Any] = {"limit": limit, "page": offset // limit, "offset": offset}
+            if by_activity:
+                wanted["sort_by"] = "last_active"
+            arguments = self._arguments(tool, wanted)
             self.stats.calls += 1
             result = await call(tool, arguments)
             rows = records(decode_result(result, self.stats, tool))
@@ -448,11 +455,12 @@ class StructuredProfile:
             pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
         else:
             pages = _one_page(page, page_size)
-        async for chats in pages:
-            for chat in chats:
-                if chat.jid not in seen:
-                    seen.add(chat.jid)
-                    yield chat
+        async with contextlib.aclosing(pages):  # a caller that stops early closes us; we close the pages' tasks
+            async for chats in pages:
+                for chat in chats:
+                    if chat.jid not in seen:
+                        seen.add(chat.jid)
+                        yield chat
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         jid = normalize_jid(chat_jid)
@@ -729,7 +737,7 @@ def _walk_floor(since: datetime | None, span: Span | None) -> datetime | None:
     return floor if since is None or floor > since else since
 
 
-async def _one_page(get: Callable[[int, int], Awaitable[OffsetPage]], limit: int) -> AsyncIterator[list[Chat]]:
+async def _one_page(get: Callable[[int, int], Awaitable[OffsetPage]], limit: int) -> AsyncGenerator[list[Chat], None]:
     """A listing that cannot page: the one answer there is."""
     chats, _rows, _size = await get(0, limit)
     yield chats
