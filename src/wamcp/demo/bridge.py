@@ -296,11 +296,17 @@ class Bridge:
         """Close every connection opened by any thread."""
         with self._lock:
             conns, self._all = self._all, []
-        with self._names_lock:
-            self._closed = True  # a warm-up still to come must not open a connection nobody closes
-            if self._watch is not None:
-                conns.append(self._watch)
-                self._watch = None
+        self._closed = True  # a warm-up still to come must not open a connection nobody closes
+        # A warm-up in progress holds the lookups' lock for up to a second or two on a big database: closing does
+        # not wait for it (a server told to stop would exit that much later); the warm-up closes its connection
+        # when it ends, or dies with the process (a daemon thread).
+        if self._names_lock.acquire(blocking=False):
+            try:
+                if self._watch is not None:
+                    conns.append(self._watch)
+                    self._watch = None
+            finally:
+                self._names_lock.release()
         with self._listing_lock:
             if self._listing_db is not None:
                 conns.append(self._listing_db)
@@ -309,6 +315,11 @@ class Bridge:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (another thread may set it at any time)."""
+        return self._closed
 
     def warm(self) -> None:
         """Build the sender-name lookup now (the server starts this on a thread when it starts): on a 1M-message
@@ -319,6 +330,9 @@ class Bridge:
             names = self._fresh_names()
             assert self._watch is not None  # opened by _fresh_names
             names.index_senders(self._watch)
+            if self.closed:  # closed meanwhile, without waiting for us: the connection is ours to close
+                self._watch.close()
+                self._watch = None
 
     def _refresh_names(self) -> None:
         """Drop the sender-name snapshot when another connection (a test, the send tools) committed since it was

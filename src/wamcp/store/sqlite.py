@@ -27,7 +27,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +139,8 @@ WHERE ({", ".join(f"messages.{c}" for c in _MESSAGE_DATA_COLUMNS)})
 # A name the server omits (NULL) never erases one we know; the last message time only moves forward.
 # From this many chats on, upsert_chats compares the listing with the table first and writes only what changed.
 _CHAT_DIFF_MIN = 1_000
+# Keys per `IN (...)` list when a few chats are read by key (well under SQLite's limit on bound parameters).
+_IN_CHUNK = 500
 
 _UPSERT_CHAT = """
 INSERT INTO chats (jid, name, is_group, last_message_ts_ms, updated_run, account) VALUES (?, ?, ?, ?, ?, ?)
@@ -711,14 +713,22 @@ class Store:
             ).fetchone()
         return None if row is None else _sync_state(row)
 
-    def sync_states(self) -> dict[str, SyncState]:
-        """The sync state of every chat of this account ever synced, by JID."""
+    def sync_states(self, jids: Collection[str] | None = None) -> dict[str, SyncState]:
+        """The sync state of every chat of this account ever synced (or of those of ``jids`` that were), by JID."""
+        select = (
+            "SELECT chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run FROM sync_state"
+            " WHERE account = ?"
+        )
         with self._guard("read sync states") as conn:
-            rows = conn.execute(
-                "SELECT chat_jid, newest_ts_ms, oldest_ts_ms, backfill_complete, cursor, last_run FROM sync_state"
-                " WHERE account = ?",
-                (self._tag,),
-            ).fetchall()
+            if jids is None:
+                rows = conn.execute(select, (self._tag,)).fetchall()
+            else:
+                wanted = list(jids)
+                rows = []
+                for start in range(0, len(wanted), _IN_CHUNK):
+                    chunk = wanted[start : start + _IN_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows += conn.execute(f"{select} AND chat_jid IN ({marks})", (self._tag, *chunk)).fetchall()
         return {row[0]: _sync_state(row) for row in rows}
 
     def integrity_check(self) -> str:

@@ -99,3 +99,32 @@ def test_the_server_lists_chats_while_it_prepares_the_sender_lookups(tmp_path: P
     finally:
         release.set()
         demo.close()
+
+
+def test_closing_does_not_wait_for_a_warm_up_in_progress(tmp_path: Path, monkeypatch: Any) -> None:
+    """A server told to stop while it still builds its lookups (a rerun that only lists chats) stops at once; the
+    warm-up closes its own connection when it ends."""
+    path = tmp_path / "messages.db"
+    generate_database(path, messages=60, seed=3)
+    building, release = threading.Event(), threading.Event()
+    index_senders = _SenderNames.index_senders
+
+    def slow_index(self: _SenderNames, conn: sqlite3.Connection) -> None:
+        building.set()
+        assert release.wait(10)
+        index_senders(self, conn)
+
+    monkeypatch.setattr(_SenderNames, "index_senders", slow_index)
+    bridge = Bridge(path, media_dir=tmp_path / "media")
+    warm = threading.Thread(target=bridge.warm)
+    warm.start()
+    try:
+        assert building.wait(10)
+        bridge.close()  # returns while the warm-up is still blocked (it would hang here if close waited)
+        assert bridge.closed
+        assert warm.is_alive()
+    finally:
+        release.set()
+        warm.join(10)
+    assert not warm.is_alive()
+    assert bridge._watch is None  # the warm-up closed the connection it opened
