@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from .._exiting import skip_final_collection
 from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd
 from ._errors import state
 from .logs import setup_logging
@@ -54,4 +55,7 @@ report_cmd.register(app)
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        skip_final_collection()

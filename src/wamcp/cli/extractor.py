@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from .._exiting import skip_final_collection
 from .extract_cmd import extract
 from .logs import setup_logging
 
@@ -25,4 +26,7 @@ app.command(help=extract.__doc__)(extract)
 def main() -> None:
     """Console-script entry point (and ``python whatsapp_mcp_extractor.py``)."""
     setup_logging(verbose=False, quiet=False)
-    app()
+    try:
+        app()
+    finally:
+        skip_final_collection()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from .._exiting import skip_final_collection
 from .commands import demo_data, demo_server, standalone
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
@@ -15,4 +16,7 @@ app.command("demo-server")(standalone(demo_server))
 app.command("demo-data")(standalone(demo_data))
 
 if __name__ == "__main__":
-    app()
+    try:
+        app()
+    finally:
+        skip_final_collection()
