@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..redact import get_logger
-from ..store.schema import SCHEMA_VERSION
+from ..store.schema import READABLE_FROM
 from ..store.sqlite import DEFAULT_ACCOUNT, account_tag
 
 __all__ = ["load_store", "open_store_readonly", "store_accounts", "strings"]
@@ -88,10 +88,10 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
         conn.close()
         raise StoreError(f"{db_path} is not a wamcp store (no messages/chats tables)", hint="pass --db whatsapp.db")
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version < SCHEMA_VERSION:
+    if version < READABLE_FROM:
         conn.close()
         raise StoreError(
-            f"store {db_path} has schema version {version}, older than this wamcp ({SCHEMA_VERSION})",
+            f"store {db_path} has schema version {version}, older than this wamcp ({READABLE_FROM})",
             hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
         )
     return conn

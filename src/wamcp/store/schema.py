@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "READABLE_FROM", "SCHEMA_VERSION", "migrate"]
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: the initial schema
@@ -159,6 +159,10 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The oldest version readers (exports, reports, read-only opens) understand: version 3's layout (the account in
+#: every key). Later migrations only add what the extractor itself writes and reads, so a store an older wamcp
+#: wrote can be read before the next extraction migrates it.
+READABLE_FROM = 3
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple, Self
 from ..config import DEFAULT_ACCOUNT
 from ..errors import StoreError
 from ..redact import get_logger
-from .schema import SCHEMA_VERSION, migrate
+from .schema import READABLE_FROM, SCHEMA_VERSION, migrate
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -288,9 +288,9 @@ class Store:
             conn.execute(f"PRAGMA cache_size = -{CACHE_SIZE_KIB}")
             conn.execute("PRAGMA temp_store = MEMORY")
             if readonly:
-                if version < SCHEMA_VERSION:
+                if version < READABLE_FROM:
                     raise StoreError(
-                        f"store {db} has schema version {version}, older than this wamcp ({SCHEMA_VERSION})",
+                        f"store {db} has schema version {version}, older than this wamcp ({READABLE_FROM})",
                         hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
                     )
                 return
@@ -436,7 +436,13 @@ class Store:
                 " AND coalesce(listing, 'all') = 'all'",
                 (self._tag,),
             ).fetchone()
-        return datetime.strptime(started, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if started else None
+        if not started:
+            return None
+        try:
+            moment = datetime.fromisoformat(started)  # written as ...T12:00:00.000000Z; any ISO form is read
+        except ValueError:  # not ours: list every chat, which is always right
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
     def newest_chat_activity(self) -> int | None:
         """The newest last-message time (``ts_ms``) of this account's chats as last listed, or None."""

@@ -210,3 +210,21 @@ def test_listing_the_same_chats_in_another_account_adds_them_there(store: Store,
     assert names[("sales", rows[0].jid)] == "c0"
     assert names[("support", rows[0].jid)] == "renamed"
     assert len(names) == 2 * count
+
+
+def test_a_version_3_store_is_read_before_and_migrated_by_the_next_write(tmp_path: Path) -> None:
+    # Version 4 only records which listing each run made: readers (export, report) need not wait for an extraction.
+    path = tmp_path / "v3.db"
+    _v2_store(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executescript(f"BEGIN; {MIGRATIONS[2]} PRAGMA user_version = 3; COMMIT;")
+    finally:
+        conn.close()
+    with Store.open(path, readonly=True) as store:
+        assert len(store.message_keys()) == 48
+    with Store.open(path) as store:
+        assert store.last_full_listing() is not None  # the old run listed every chat (NULL listing)
+        assert [run["listing"] for run in store.runs()] == [None]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
