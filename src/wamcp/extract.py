@@ -355,8 +355,8 @@ class Extractor:
         A run lists every chat (renames of idle chats, late messages to them) when asked to (``--full``,
         ``--refresh-chats``, interval 0), when it selects chats (``--chat``, ``--max-chats``) and when the last run
         that did is older than ``chat_listing_interval``. The runs in between list chats newest first and stop
-        :data:`_RECENT_MARGIN` before the newest activity the store knows: a rerun with nothing new costs one or
-        two calls instead of a listing of every chat (116k chats: ~60 calls and ~10 s of server CPU).
+        :data:`_RECENT_MARGIN` before the newest activity the store knows: a rerun with nothing new costs one call
+        (100 chats) instead of a listing of every chat (116k chats: ~60 calls and ~10 s of server CPU).
         """
         options = self._options
         if options.full or options.refresh_chats or options.chats or options.max_chats is not None:

@@ -20,8 +20,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import anyio
 import httpx2
@@ -44,7 +43,7 @@ from ..errors import (
     MCPToolError,
 )
 from ..redact import get_logger, redact
-from .transports.base import HttpRefusal, Transport, parse_retry_after
+from .transports.base import HttpRefusal, ReceivingStream, Transport, parse_retry_after
 
 __all__ = ["Protocol", "Session", "open_session", "translate_error"]
 
@@ -61,7 +60,7 @@ _REFUSAL_WINDOW = 30.0
 _SDK_HTTP_ERROR = "Server returned an error response"
 
 
-class _WatchedReadStream:
+class _WatchedReadStream(ReceivingStream[SessionMessage | Exception]):
     """Forwards the transport's read stream to the SDK, counts what arrives (the health check tells a slow server
     from a hung one by it), and calls ``on_eof`` once when it ends (peer gone)."""
 
@@ -86,25 +85,8 @@ class _WatchedReadStream:
         self.received += 1
         return item
 
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 class Session:

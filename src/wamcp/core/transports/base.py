@@ -15,9 +15,11 @@ import ssl
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
 import httpx2
 from mcp.client._transport import TransportStreams
 
@@ -27,8 +29,10 @@ from ...redact import redact
 
 __all__ = [
     "DEFAULT_PATHS",
+    "ClosingStream",
     "HttpRefusal",
     "HttpTransport",
+    "ReceivingStream",
     "Transport",
     "TransportStreams",
     "build_headers",
@@ -46,6 +50,44 @@ DEFAULT_PATHS: dict[MCPConnectionType, str] = {
     MCPConnectionType.STREAMABLE_HTTP: "/mcp",
     MCPConnectionType.WEBSOCKET: "/ws",
 }
+
+
+_Item = TypeVar("_Item")
+
+
+class ClosingStream:
+    """``async with`` for the SDK's stream protocols: leaving the block closes the stream (:meth:`aclose`)."""
+
+    __slots__ = ()
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class ReceivingStream(ClosingStream, Generic[_Item]):
+    """... and ``async for``: iterating receives until the end of the stream (:meth:`receive`)."""
+
+    __slots__ = ()
+
+    async def receive(self) -> _Item:
+        raise NotImplementedError
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> _Item:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
 
 
 @dataclass(frozen=True)

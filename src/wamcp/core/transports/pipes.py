@@ -20,12 +20,13 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
 
 import anyio
 import mcp_types as types
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
+
+from .base import ClosingStream, ReceivingStream
 
 __all__ = ["LineParser", "Pipes", "parse_answer", "parse_line", "pipe_streams"]
 
@@ -195,7 +196,7 @@ class _LineWriter(asyncio.Protocol):
         await self._can_write.wait()
 
 
-class _ReadStream:
+class _ReadStream(ReceivingStream[SessionMessage | Exception]):
     """``ReadStream[SessionMessage | Exception]`` over the line reader (the SDK's stream protocol)."""
 
     def __init__(self, reader: _LineReader, parse: LineParser) -> None:
@@ -211,29 +212,11 @@ class _ReadStream:
             raise anyio.EndOfStream
         return self._parse(line)
 
-    def __aiter__(self) -> _ReadStream:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
     async def aclose(self) -> None:
         self._closed = True
 
-    async def __aenter__(self) -> _ReadStream:
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
-
-
-class _WriteStream:
+class _WriteStream(ClosingStream):
     """``WriteStream[SessionMessage]``: one line per message, written by the loop (the transport buffers)."""
 
     def __init__(self, transport: asyncio.WriteTransport, protocol: _LineWriter) -> None:
@@ -252,15 +235,6 @@ class _WriteStream:
 
     async def aclose(self) -> None:
         self._closed = True
-
-    async def __aenter__(self) -> _WriteStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
 
 
 class Pipes:
