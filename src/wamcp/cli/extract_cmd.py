@@ -14,9 +14,9 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
@@ -25,15 +25,20 @@ from rich.table import Table
 
 from ..config import DEFAULT_ACCOUNT, MCPConnectionType, WhatsAppConfig, load_config
 from ..errors import ConfigError, MCPClientError, MCPConnectionError
-from ..extract import ExtractOptions, Extractor, ExtractSummary
-from ..extract_accounts import AccountsSummary, accounts_selected, describe, extract_accounts
 from ..redact import get_logger, redact
+from ..stdio_process import started_early_for
 from ..store import Store
 from ..store.export import FORMATS, export
-from ..whatsapp import WhatsAppMCPClient
 from ._errors import ExitCode, err_console, guarded, report_error, state
 from .logs import setup_logging
 from .progress import AccountBars, ExtractBars
+
+if TYPE_CHECKING:
+    from ..extract import ExtractOptions, ExtractSummary
+    from ..extract_accounts import AccountsSummary
+
+# The extraction layers (and through them ``mcp``, ~1 s of imports) are imported inside the functions that run an
+# extraction, after a stdio server has been started (`started_early_for`): its start-up then overlaps them.
 
 __all__ = ["ExtractRequest", "demo_server_overrides", "register", "run_extract"]
 
@@ -158,6 +163,10 @@ def _quiet_logger(name: str, *, unless: bool) -> Iterator[None]:
 
 
 async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: ExtractBars) -> ExtractSummary:
+    from ..extract import Extractor
+    from ..extract_accounts import describe
+    from ..whatsapp import WhatsAppMCPClient
+
     client = WhatsAppMCPClient(config)
     try:
         # The client logs its own failure to initialize; the CLI reports it once, as its one error line.
@@ -172,15 +181,8 @@ async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: Extrac
                 error.hint = hint
             raise error
         with Store.open(request.db) as store:
-            options = ExtractOptions(
-                max_chats=request.max_chats,
-                max_history_hours=request.max_history,
-                full=request.full,
-                refresh_chats=request.refresh_chats,
-                chats=request.chats,
-                concurrency=request.concurrency,
-                source=describe(config),
-                chat_listing_interval=config.chat_listing_interval,
+            options = replace(
+                _options(request), source=describe(config), chat_listing_interval=config.chat_listing_interval
             )
             return await Extractor(client, store, options, progress=bars).run()
     finally:
@@ -205,6 +207,8 @@ def _print_summary(summary: ExtractSummary, db: Path, console: Console) -> None:
 
 
 def _options(request: ExtractRequest) -> ExtractOptions:
+    from ..extract import ExtractOptions
+
     return ExtractOptions(
         max_chats=request.max_chats,
         max_history_hours=request.max_history,
@@ -267,6 +271,8 @@ def run_accounts(request: ExtractRequest) -> int:
                 "--auth-token name one server",
                 hint="set each account's server in the config's whatsapp.accounts",
             )
+        from ..extract_accounts import accounts_selected, extract_accounts
+
         available = load_config(request.config).config.account_configs()
         try:
             names = accounts_selected(list(available), request.accounts)
@@ -329,7 +335,10 @@ def run_extract(request: ExtractRequest) -> int:
     console = Console(stderr=True, quiet=request.quiet)
     try:
         config = _config_for(request)
-        with ExtractBars(enabled=not request.quiet and not request.as_json) as bars:
+        with (
+            started_early_for(config.server),
+            ExtractBars(enabled=not request.quiet and not request.as_json) as bars,
+        ):
             summary = anyio.run(_extract, request, config, bars)
     except MCPClientError as err:
         return _failed(request, err)

@@ -10,7 +10,6 @@ the status would otherwise be lost before our error mapping sees it.
 from __future__ import annotations
 
 import email.utils
-import shlex
 import ssl
 import time
 from contextlib import AbstractAsyncContextManager
@@ -201,19 +200,6 @@ def tls_verify(config: ServerConfig) -> bool | ssl.SSLContext:
                 hint="point verify_tls at a PEM file, or set it to true/false",
             ) from err
     return True
-
-
-def stdio_command(config: ServerConfig) -> tuple[str, list[str]]:
-    """The command line for a stdio server: ``command`` + ``args``, else the endpoint split like a shell would."""
-    if config.command:
-        return config.command, list(config.args)
-    try:
-        words = shlex.split(config.endpoint)
-    except ValueError as err:
-        raise ConfigError(f"stdio endpoint {config.endpoint!r} is not a valid command line: {err}") from err
-    if not words:
-        raise ConfigError("stdio server has no command", hint='set "command" (and "args") in the server config')
-    return words[0], [*words[1:], *config.args]
 
 
 def http_client(config: ServerConfig, refusals: _RefusalRecorder) -> httpx2.AsyncClient:
