@@ -8,8 +8,9 @@ on ``asyncio`` pipe transports. It speaks exactly what the SDK's stdio transport
 (decoded with replacement characters), ``\\r\\n`` accepted, a line that does not validate handed on as the exception,
 messages written as the SDK writes them. The one thing to know: :func:`parse_line` validates every line as the SDK
 does (what a server reads), :func:`parse_answer` takes a plain successful answer, the bulk of what a client reads,
-with ``json.loads`` and a checked envelope and hands everything else to :func:`parse_line`; the session still
-validates each answer's ``result`` against the request's result type, so only the envelope check is ours.
+with pydantic-core's JSON reader (the SDK's own) and a checked envelope, and hands everything else to
+:func:`parse_line`; the session still validates each answer's ``result`` against the request's result type, so only
+the envelope check is ours.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import os
 from collections.abc import AsyncIterator, Callable
 
@@ -25,6 +25,7 @@ import anyio
 import mcp_types as types
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
+from pydantic_core import from_json
 
 from .base import ClosingStream, ReceivingStream
 
@@ -55,12 +56,15 @@ def parse_line(line: bytes) -> SessionMessage | Exception:
 def parse_answer(line: bytes) -> SessionMessage | Exception:
     """:func:`parse_line` with a fast path for ``{"jsonrpc": "2.0", "id": <int|str>, "result": {...}}``.
 
-    Validating the union of every JSON-RPC message shape costs the SDK ~3 ms per 500-message page, three times what
-    ``json.loads`` does; such an answer's fields need no coercion, so it is built without validation once its
-    envelope is checked here (exactly three keys, the right types). Anything else takes the SDK's path.
+    Validating the union of every JSON-RPC message shape costs the SDK ~3 ms per 500-message page; such an answer's
+    fields need no coercion, so it is built without validation once its envelope is checked here (exactly three
+    keys, the right types). It is read by ``pydantic_core.from_json``, the JSON reader the SDK's validation itself
+    uses (so big integers, NaN and duplicate keys come out alike) and ~1.8x faster than ``json.loads`` on such pages
+    (7 % of a 1M structured extraction's CPU went to ``json.loads``). Anything else takes the SDK's path, and so
+    does any line the reader refuses (invalid UTF-8, lone surrogates): the SDK decides what those are.
     """
     try:
-        data = json.loads(line)
+        data = from_json(line)
     except ValueError:
         return parse_line(line)
     if type(data) is dict and len(data) == 3 and data.get("jsonrpc") == "2.0":
