@@ -18,7 +18,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -45,6 +45,7 @@ __all__ = [
     "ServerConfig",
     "WhatsAppConfig",
     "account_env_var",
+    "accounts_selected",
     "default_config_paths",
     "flatten",
     "load_config",
@@ -641,3 +642,13 @@ def write_sample_config(directory: str | os.PathLike[str] = ".") -> Path:
     target = Path(directory) / SAMPLE_FILE_NAME
     target.write_text(json.dumps(sample_config(), indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def accounts_selected(available: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """``wanted`` (or every account when empty), in configured order; ValueError naming an unknown one."""
+    if not wanted:
+        return list(available)
+    unknown = [name for name in wanted if name not in available]
+    if unknown:
+        raise ValueError(f"no account named {unknown[0]!r} in the config (accounts: {', '.join(available)})")
+    return [name for name in available if name in wanted]

@@ -11,13 +11,13 @@ stops or rolls back another's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
 
-from .config import WhatsAppConfig
+from .config import WhatsAppConfig, accounts_selected
 from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
 from .extract import ExtractOptions, Extractor, ExtractProgress, ExtractSummary, MessageSource
 from .redact import get_logger, redact
@@ -204,13 +204,3 @@ def _recorded_summary(store: Store) -> ExtractSummary | None:
         messages_updated=int(run["messages_updated"]),
         pages=int(run["calls"]),
     )
-
-
-def accounts_selected(available: Sequence[str], wanted: Sequence[str]) -> list[str]:
-    """``wanted`` (or every account when empty), in configured order; ValueError naming an unknown one."""
-    if not wanted:
-        return list(available)
-    unknown = [name for name in wanted if name not in available]
-    if unknown:
-        raise ValueError(f"no account named {unknown[0]!r} in the config (accounts: {', '.join(available)})")
-    return [name for name in available if name in wanted]

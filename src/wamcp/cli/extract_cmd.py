@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..config import DEFAULT_ACCOUNT, MCPConnectionType, WhatsAppConfig, load_config
+from ..config import DEFAULT_ACCOUNT, MCPConnectionType, WhatsAppConfig, accounts_selected, load_config
 from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger, redact
 from ..stdio_process import started_early_for
@@ -271,8 +271,6 @@ def run_accounts(request: ExtractRequest) -> int:
                 "--auth-token name one server",
                 hint="set each account's server in the config's whatsapp.accounts",
             )
-        from ..extract_accounts import accounts_selected, extract_accounts
-
         available = load_config(request.config).config.account_configs()
         try:
             names = accounts_selected(list(available), request.accounts)
@@ -280,9 +278,14 @@ def run_accounts(request: ExtractRequest) -> int:
             raise ConfigError(str(err), hint="see `wamcp config show`") from None
         quiet = _QuietWhileConnecting(unless=state.verbose)
         with (
+            contextlib.ExitStack() as servers,
             Store.open(request.db) as store,
             AccountBars(names, enabled=not request.quiet and not request.as_json) as bars,
         ):
+            for name in names:  # each stdio server starts while the extraction layers are imported
+                servers.enter_context(started_early_for(available[name].server))
+            from ..extract_accounts import extract_accounts
+
             summary = anyio.run(
                 functools.partial(
                     extract_accounts,
