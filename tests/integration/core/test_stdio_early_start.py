@@ -21,6 +21,8 @@ from wamcp.config import ServerConfig
 from wamcp.core.transports import StdioTransport
 from wamcp.stdio_process import claim, safe_environment, started_early, started_early_for
 
+from .processes import alive
+
 pytestmark = pytest.mark.integration
 
 # Appends its pid to starts.txt and says it on stdout (a JSON-RPC notification), then reads its input to the end
@@ -35,14 +37,6 @@ if "stubborn" in sys.argv:
     time.sleep(60)
 sys.stdin.read()
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _starts(tmp_path: Path, at_least: int = 1) -> list[int]:
@@ -91,15 +85,15 @@ async def test_the_transport_takes_over_the_early_server(server: ServerConfig, t
     assert first == early
     assert second != early
     assert _starts(tmp_path) == [early, second]
-    assert not _alive(early)
-    assert not _alive(second)
+    assert not alive(early)
+    assert not alive(second)
 
 
 def test_an_early_server_nobody_takes_is_stopped_when_the_block_ends(server: ServerConfig, tmp_path: Path) -> None:
     with started_early_for(server):
         [early] = _starts(tmp_path)
-        assert _alive(early)
-    assert not _alive(early)
+        assert alive(early)
+    assert not alive(early)
     assert claim(server.command or "", list(server.args), server.env, None) is None
 
 
@@ -111,8 +105,8 @@ async def test_other_parameters_do_not_take_the_early_server(server: ServerConfi
         with anyio.fail_after(10):
             async with StdioTransport(other).open() as (read, _):
                 assert await _said_pid(read) != early
-        assert _alive(early)  # still waiting for its own connection
-    assert not _alive(early)
+        assert alive(early)  # still waiting for its own connection
+    assert not alive(early)
 
 
 def test_a_stubborn_early_server_is_terminated_then_killed(
@@ -123,7 +117,7 @@ def test_a_stubborn_early_server_is_terminated_then_killed(
     started = time.monotonic()
     with started_early_for(stubborn):
         [early] = _starts(tmp_path)
-    assert not _alive(early)
+    assert not alive(early)
     assert time.monotonic() - started < 5
 
 

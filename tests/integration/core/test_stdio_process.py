@@ -19,15 +19,9 @@ import pytest
 from wamcp.config import ServerConfig
 from wamcp.core.transports import StdioTransport
 
+from .processes import alive
+
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _server(tmp_path: Path, body: str) -> StdioTransport:
@@ -67,7 +61,7 @@ async def test_a_server_that_exits_at_end_of_input_is_not_waited_for(
             pids = await _pids(tmp_path)
             started = time.monotonic()
     assert time.monotonic() - started < 1.5  # no 2 s grace: it exited as soon as its input ended
-    assert not _alive(pids["server"])
+    assert not alive(pids["server"])
 
 
 async def test_a_server_that_ignores_end_of_input_is_stopped_with_its_children(
@@ -79,11 +73,11 @@ async def test_a_server_that_ignores_end_of_input_is_stopped_with_its_children(
     with anyio.fail_after(15):
         async with transport.open():
             pids = await _pids(tmp_path)
-            assert _alive(pids["server"])
-            assert _alive(pids["child"])
-    assert not _alive(pids["server"])
+            assert alive(pids["server"])
+            assert alive(pids["child"])
+    assert not alive(pids["server"])
     with anyio.fail_after(5):  # SIGTERM reached the whole group, the grandchild included
-        while _alive(pids["child"]):  # noqa: ASYNC110 - polling another process
+        while alive(pids["child"]):  # noqa: ASYNC110 - polling another process
             await anyio.sleep(0.02)
 
 
@@ -94,7 +88,7 @@ async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path, monkeypat
     with anyio.fail_after(15):
         async with transport.open():
             pids = await _pids(tmp_path)
-    assert not _alive(pids["server"])
+    assert not alive(pids["server"])
 
 
 async def test_a_cancelled_caller_leaves_no_server_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +101,7 @@ async def test_a_cancelled_caller_leaves_no_server_behind(tmp_path: Path, monkey
                 pids.update(await _pids(tmp_path))
                 await anyio.sleep(60)
     assert scope.cancelled_caught
-    assert not _alive(pids["server"])
+    assert not alive(pids["server"])
 
 
 async def test_the_server_gets_the_safe_default_environment_and_its_own_variables(
