@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import inspect
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -45,6 +44,7 @@ from .redact import get_logger, redact
 from .store.sqlite import ChatRow, MessageRow, Store, SyncState
 from .whatsapp.jid import normalize_jid
 from .whatsapp.models import Chat, Message
+from .whatsapp.profiles.base import accepts_keyword
 
 __all__ = ["ExtractOptions", "ExtractProgress", "ExtractSummary", "Extractor", "MessageSource"]
 
@@ -339,14 +339,14 @@ class Extractor:
         # rerun's listing of 116k chats costs ~60 calls instead of 116, and its server about half the CPU: the
         # listing is all a rerun pays for. The profile keeps each answer under its byte budget (HTTP transports
         # refuse messages over 1 MiB), growing its pages toward this cap.
-        accepted = inspect.signature(self._source.iter_chats).parameters
-        order = {"by_activity": True} if by_activity and "by_activity" in accepted else {}
-        if "page_size" not in accepted:
+        listing = self._source.iter_chats
+        order = {"by_activity": True} if by_activity and accepts_keyword(listing, "by_activity") else {}
+        if not accepts_keyword(listing, "page_size"):
             return self._source.iter_chats(**order)
         # The next page is asked for while this one is parsed (the client does so over stdio only); not when the
         # listing will likely stop within its first page (a page asked for ahead is work the server does anyway,
         # and the demo's first deep page walks the whole listing order).
-        ahead = {"pages_ahead": 1} if "pages_ahead" in accepted and not by_activity else {}
+        ahead = {"pages_ahead": 1} if accepts_keyword(listing, "pages_ahead") and not by_activity else {}
         return self._source.iter_chats(page_size=_CHAT_PAGE, **ahead, **order)  # type: ignore[call-arg]
 
     def _recent_cutoff(self) -> int | None:
@@ -483,7 +483,7 @@ class Extractor:
         await self._flush(summary)  # nothing should be queued yet; if it were, it commits first
         walk_all = self._source.iter_all_messages  # type: ignore[attr-defined]
         # Concurrent spans keep client and server busy at once (a single keyset walk makes them take turns).
-        extra = {"parallel": self._walk_parallel()} if "parallel" in inspect.signature(walk_all).parameters else {}
+        extra = {"parallel": self._walk_parallel()} if accepts_keyword(walk_all, "parallel") else {}
         walk = walk_all(self._window_start(), page_size=self._options.page_size, chats=listing, **extra)
         # The walk reads across chats in time order: its rows are staged and written in key order once it has
         # finished (see Store.stage_messages), together with the walked chats' cursors, so no cursor ever claims a

@@ -10,7 +10,6 @@ tool calls and their output into :mod:`wamcp.whatsapp.models`. The one thing to 
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import json
 import threading
@@ -25,7 +24,7 @@ from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger
 from .jid import normalize_jid, validate_phone_number
 from .models import Chat, Contact, Message
-from .profiles.base import CHAT_PAGE_BYTES, STDIO_CHAT_PAGE_BYTES, ParseStats, Profile, ToolResult
+from .profiles.base import CHAT_PAGE_BYTES, STDIO_CHAT_PAGE_BYTES, ParseStats, Profile, ToolResult, accepts_keyword
 from .profiles.detect import build_profile
 from .profiles.lharries import LHARRIES_TOOLS, LharriesProfile
 from .profiles.structured import StructuredProfile
@@ -446,9 +445,9 @@ class WhatsAppMCPClient:
         stdio = self.config.server.connection_type is MCPConnectionType.STDIO
         listing = self.profile.iter_chats
         extra: dict[str, Any] = (
-            {"ahead": pages_ahead} if pages_ahead > 0 and stdio and _accepts(listing, "ahead") else {}
+            {"ahead": pages_ahead} if pages_ahead > 0 and stdio and accepts_keyword(listing, "ahead") else {}
         )
-        if by_activity and _accepts(listing, "by_activity"):
+        if by_activity and accepts_keyword(listing, "by_activity"):
             extra["by_activity"] = True
         chats = listing(self._call, page_size=page_size, **extra)
         try:
@@ -518,18 +517,13 @@ class WhatsAppMCPClient:
         await self._ensure_ready()
         walk = self.profile.iter_all_messages
         # Plugin profiles written before ``parallel`` existed walk one span at a time.
-        extra = {"parallel": parallel} if parallel > 1 and _accepts(walk, "parallel") else {}
+        extra = {"parallel": parallel} if parallel > 1 and accepts_keyword(walk, "parallel") else {}
         async for message in walk(self._call, since=since, page_size=page_size, chats=chats, **extra):
             yield message
 
     async def get_contacts(self, query: str) -> list[Contact]:
         await self._ensure_ready()
         return await self.profile.search_contacts(self._call, query)
-
-
-def _accepts(method: Any, parameter: str) -> bool:
-    """Whether a profile's method takes ``parameter`` (plugin profiles may predate it)."""
-    return parameter in inspect.signature(method).parameters
 
 
 def _unwrap(config: WhatsAppConfig | LoadedConfig | None) -> WhatsAppConfig | None:

@@ -8,6 +8,7 @@ the parser that knows the format, and lets tests drive a profile with a plain fu
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields
@@ -27,6 +28,7 @@ __all__ = [
     "Profile",
     "ToolCaller",
     "ToolResult",
+    "accepts_keyword",
     "answer_size",
     "iter_offset_pages",
     "next_page_limit",
@@ -47,6 +49,12 @@ CHAT_PAGE_BYTES = 512 * 1024
 STDIO_CHAT_PAGE_BYTES = 1024 * 1024
 #: The first chat page a profile asks for before it knows how large chats are on this server.
 FIRST_CHAT_PAGE = 100
+
+
+def accepts_keyword(method: Callable[..., Any], name: str) -> bool:
+    """Whether ``method`` takes the keyword ``name``: newer keywords are passed only to methods that declare them, so
+    plugin profiles and other message sources written before them keep working."""
+    return name in inspect.signature(method).parameters
 
 
 def answer_size(result: ToolResult) -> int:
