@@ -398,7 +398,8 @@ def _to_duckdb(
             columns = {
                 "chat_no": messages["chat_no"],
                 "pos": messages["pos"],
-                "ts_ms": pc.divide(code, _int64(2)),  # truncating, as DuckDB's // below
+                # arithmetic shift: floor division, so times before 1970 (negative codes) decode too
+                "ts_ms": pc.shift_right(code, _int64(1)),
                 "is_from_me": pc.cast(pc.bit_wise_and(code, _int64(1)), pa.int32()),
             }
             duck.register("messages", pa.table(columns))
@@ -407,7 +408,7 @@ def _to_duckdb(
             duck.register("_messages_arrow", messages)
             # kept in the Arrow table's order (preserve_insertion_order): every later pass reads the messages in it
             duck.execute(
-                "CREATE TABLE messages AS SELECT chat_no, pos, code // 2 AS ts_ms, (code % 2)::INTEGER AS is_from_me, "
+                "CREATE TABLE messages AS SELECT chat_no, pos, code >> 1 AS ts_ms, (code & 1)::INTEGER AS is_from_me, "
                 "nullif(media_type, '') AS media_type FROM _messages_arrow"
             )
             duck.unregister("_messages_arrow")

@@ -75,6 +75,21 @@ def test_messages_are_loaded_in_conversation_order(tmp_path: Path, reader: str) 
     ]
 
 
+@pytest.mark.parametrize("names_and_media", [True, False], ids=["full load", "times only"])
+def test_times_before_1970_are_read_back_exactly(tmp_path: Path, names_and_media: bool) -> None:
+    # The loader packs (time, from-me) into one integer per message; negative times must unpack like the others.
+    times = [-86_400_001, -1_500, -1, 0, 1_500]
+    b = StoreBuilder()
+    for i, ts in enumerate(times):
+        b.msg(ANA, ts, out=i % 2 == 0, msg_id=f"t{i}")
+    duck = load_store(b.write(tmp_path / "store.db"), names_and_media=names_and_media)
+    try:
+        rows = duck.execute("SELECT ts_ms, is_from_me FROM messages ORDER BY pos").fetchall()
+    finally:
+        duck.close()
+    assert rows == [(ts, int(i % 2 == 0)) for i, ts in enumerate(times)]
+
+
 def test_chat_names_and_senders_keep_null_apart_from_empty(tmp_path: Path, reader: str) -> None:
     b = StoreBuilder().chat(ANA, "").chat(BEN, "Ben's Bikes").msg(ANA, "2026-03-02 09:00", sender_name=" Ana ")
     b.msg(BEN, "2026-03-02 09:00").msg(BEN, "2026-03-02 09:05", out=True)
