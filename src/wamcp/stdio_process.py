@@ -26,6 +26,7 @@ from .errors import ConfigError
 __all__ = [
     "ServerProcess",
     "claim",
+    "launch_parameters",
     "safe_environment",
     "server_errlog",
     "spawn",
@@ -206,12 +207,19 @@ def stdio_command(config: ServerConfig) -> tuple[str, list[str]]:
     return words[0], [*words[1:], *config.args]
 
 
+def launch_parameters(config: ServerConfig) -> tuple[str, list[str], dict[str, str] | None, str | None]:
+    """``(command, args, env, cwd)`` of a configured stdio server: what :func:`spawn`, :func:`claim` and
+    :func:`started_early` take, derived in one place so that an early start and its connection always match."""
+    command, args = stdio_command(config)
+    return command, args, dict(config.env) or None, config.cwd
+
+
 def started_early_for(server: ServerConfig) -> contextlib.AbstractContextManager[None]:
     """:func:`started_early` for a configured stdio server; nothing for the other transports or a bad command line."""
     if server.connection_type != MCPConnectionType.STDIO:
         return contextlib.nullcontext()
     try:
-        command, args = stdio_command(server)
+        launch = launch_parameters(server)
     except ConfigError:  # the connection reports it
         return contextlib.nullcontext()
-    return started_early(command, args, dict(server.env) or None, server.cwd)
+    return started_early(*launch)

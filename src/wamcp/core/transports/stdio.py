@@ -27,7 +27,7 @@ from mcp.client._transport import TransportStreams
 
 from ...config import ServerConfig
 from ...redact import get_logger, redact
-from ...stdio_process import ServerProcess, claim, server_errlog, spawn, stdio_command
+from ...stdio_process import ServerProcess, claim, launch_parameters, server_errlog, spawn
 from .base import HttpRefusal
 from .pipes import Pipes, parse_answer
 
@@ -51,9 +51,8 @@ class StdioTransport:
     last_refusal: HttpRefusal | None = None
 
     def __init__(self, config: ServerConfig) -> None:
-        self.command, self.args = stdio_command(config)
-        self._env = dict(config.env) or None
-        self._cwd = config.cwd
+        self._launch = launch_parameters(config)
+        self.command, self.args, self._env, self._cwd = self._launch
 
     @property
     def endpoint(self) -> str:
@@ -70,9 +69,7 @@ class StdioTransport:
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
-        process = claim(self.command, self.args, self._env, self._cwd) or spawn(
-            self.command, self.args, self._env, self._cwd
-        )
+        process = claim(*self._launch) or spawn(*self._launch)
         try:
             # No await between the spawn and this try: a cancellation in the gap would leak the live process.
             pipes = await Pipes.open(process.from_child, process.to_child, parse=parse_answer)
