@@ -19,6 +19,7 @@ import threading
 import time
 from array import array
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -543,6 +544,24 @@ class Bridge:
             .fetchone()
         )
         return _message(row) if row else None
+
+    def media_filenames(self, messages: Sequence[BridgeMessage]) -> dict[tuple[str, str], str]:
+        """``(id, chat_jid)`` → file name (``""`` when none is stored) of those of ``messages`` that carry media, as
+        :meth:`media_row` tells them one by one, in one query per 500 messages instead of one each."""
+        conn = self._conn()
+        found: dict[tuple[str, str], str] = {}
+        wanted = {(m.id, m.chat_jid) for m in messages}
+        ids = sorted({m.id for m in messages})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                f"SELECT id, chat_jid, media_type, filename FROM messages WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for id_, chat_jid, media_type, filename in rows:
+                if media_type and (id_, chat_jid) in wanted:
+                    found[id_, chat_jid] = str(filename or "")
+        return found
 
     def media_row(self, message_id: str, chat_jid: str) -> tuple[str, str] | None:
         """(media_type, filename) of a media message, or None."""

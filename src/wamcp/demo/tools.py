@@ -11,7 +11,7 @@ schemas (which a 2.3.0 ``MCPServer`` would add).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -152,9 +152,19 @@ def _blocks(value: Any) -> list[str]:
     return [_json_block(value)]
 
 
-def format_message_line(message: BridgeMessage, sender_label: str) -> str:
-    """One ``list_messages`` line (with its newline); only media lines carry the message id and chat JID."""
-    head = f"[{message.timestamp:%Y-%m-%d %H:%M:%S}] "
+def _line_time(timestamp: datetime, iso: str | None = None) -> str:
+    """``timestamp`` as the real server prints it (``%Y-%m-%d %H:%M:%S``), cut from its ISO form (``iso`` when the
+    caller has it): strftime costs twice as much, and the text is the same for four-digit years."""
+    if timestamp.year < 1000:  # strftime does not pad the year; isoformat does
+        return f"{timestamp:%Y-%m-%d %H:%M:%S}"
+    text = iso if iso is not None else timestamp.isoformat(timespec="seconds")
+    return f"{text[:10]} {text[11:19]}"
+
+
+def format_message_line(message: BridgeMessage, sender_label: str, iso: str | None = None) -> str:
+    """One ``list_messages`` line (with its newline); only media lines carry the message id and chat JID. ``iso``:
+    the timestamp's ``isoformat()`` when the caller already made it."""
+    head = f"[{_line_time(message.timestamp, iso)}] "
     if message.chat_name:
         head += f"Chat: {message.chat_name} "
     media = ""
@@ -167,17 +177,27 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _message_object(bridge: Bridge, m: BridgeMessage, sender_name: str | None = None) -> dict[str, Any]:
-    """One message as structured output; ``sender_name`` when the caller already looked up its sender label."""
+def _message_object(
+    bridge: Bridge,
+    m: BridgeMessage,
+    sender_name: str | None = None,
+    iso: str | None = None,
+    filenames: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, Any]:
+    """One message as structured output. What the caller already has saves lookups: ``sender_name`` (its sender
+    label), ``iso`` (its timestamp's ``isoformat()``), ``filenames`` (:meth:`Bridge.media_filenames` of its page)."""
     filename = None
     if m.media_type:
-        row = bridge.media_row(m.id, m.chat_jid)
-        filename = row[1] if row else None
+        if filenames is None:
+            row = bridge.media_row(m.id, m.chat_jid)
+            filename = row[1] if row else None
+        else:
+            filename = filenames.get((m.id, m.chat_jid))
     return {
         "id": m.id,
         "chat_jid": m.chat_jid,
         "chat_name": m.chat_name,
-        "timestamp": _iso(m.timestamp),
+        "timestamp": _iso(m.timestamp) if iso is None else iso,
         "sender": m.sender,
         "sender_name": bridge.sender_label(m) if sender_name is None else sender_name,
         "content": m.content,
@@ -240,12 +260,24 @@ def _list_messages(bridge: Bridge, a: Any, o: _Options) -> _Result:
     if not shown:
         return "No messages to display.", []
     labels = [bridge.sender_label(m) for m in shown]  # once per message, for its line and its object
-    lines = [format_message_line(m, label) for m, label in zip(shown, labels, strict=True)]
+    if not o.structured:
+        return _joined_lines(shown, labels, None, o), None
+    isos = [m.timestamp.isoformat() for m in shown]  # once per message, for its line and its object
+    filenames = bridge.media_filenames([m for m in shown if m.media_type])
+    objects = [
+        _message_object(bridge, m, label, iso, filenames) for m, label, iso in zip(shown, labels, isos, strict=True)
+    ]
+    return _joined_lines(shown, labels, isos, o), objects
+
+
+def _joined_lines(shown: list[BridgeMessage], labels: list[str], isos: list[str] | None, o: _Options) -> str:
+    if isos is None:
+        lines = [format_message_line(m, label) for m, label in zip(shown, labels, strict=True)]
+    else:
+        lines = [format_message_line(m, label, iso) for m, label, iso in zip(shown, labels, isos, strict=True)]
     if o.garble is not None:
         lines = [o.garble(line) for line in lines]
-    if not o.structured:
-        return "".join(lines), None
-    return "".join(lines), [_message_object(bridge, m, label) for m, label in zip(shown, labels, strict=True)]
+    return "".join(lines)
 
 
 def _list_chats(bridge: Bridge, a: Any, _o: _Options) -> _Result:

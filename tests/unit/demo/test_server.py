@@ -93,6 +93,39 @@ async def test_structured_output_carries_message_objects(connect: Connect) -> No
 
 
 @pytest.mark.anyio
+async def test_structured_page_agrees_with_its_lines_and_the_database(connect: Connect, db_copy: Path) -> None:
+    # A whole page is built at once (timestamps formatted once, file names looked up in one query): each object
+    # must still say what its own line says and what the database holds for that one message.
+    async with connect(output="structured") as (client, _):
+        result = await client.call_tool("list_messages", {"limit": 200, "include_context": False})
+    objects = result.structured_content["result"]
+    text = _text(result)
+    assert len(objects) == 200
+    with sqlite3.connect(db_copy) as db:
+        stored = {
+            (id_, chat): (media_type, filename)
+            for id_, chat, media_type, filename in db.execute("SELECT id, chat_jid, media_type, filename FROM messages")
+        }
+    media = position = 0
+    for obj in objects:  # the text is the objects' lines in order (contents may span lines)
+        line = (
+            f"[{obj['timestamp'][:10]} {obj['timestamp'][11:19]}] Chat: {obj['chat_name']} From: {obj['sender_name']}: "
+        )
+        media_type, filename = stored[obj["id"], obj["chat_jid"]]
+        if media_type:
+            media += 1
+            assert obj["filename"] == (filename or "")
+            line += f"[{media_type} - Message ID: {obj['id']} - Chat JID: {obj['chat_jid']}] "
+        else:
+            assert obj["filename"] is None
+        line += f"{obj['content']}\n"
+        assert text.startswith(line, position)
+        position += len(line)
+    assert position == len(text)
+    assert media > 0
+
+
+@pytest.mark.anyio
 async def test_pairing_required_until_confirmed(connect: Connect) -> None:
     async with connect(require_pairing=True) as (client, _):
         names = {t.name for t in (await client.list_tools()).tools}
