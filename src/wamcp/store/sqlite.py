@@ -789,7 +789,9 @@ class StagedMessages:
         with self._store._guard("stage messages") as conn:
             conn.execute("BEGIN")
             try:
-                conn.executemany(f"INSERT INTO temp.{self._table} VALUES ({', '.join('?' * 10)})", rows)
+                # Plain tuples: sqlite3 binds a tuple subclass item by item through the sequence protocol, ~25 %
+                # slower per row than the copy (measured on 300k stored rows: 8.0 vs 6.5 µs per row in all).
+                conn.executemany(f"INSERT INTO temp.{self._table} VALUES ({', '.join('?' * 10)})", map(tuple, rows))
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
