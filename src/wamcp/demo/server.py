@@ -9,6 +9,7 @@ Every HTTP transport binds 127.0.0.1 by default and announces itself on stderr w
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import signal
@@ -36,6 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..errors import ConfigError
 from ..redact import get_logger
 from .bridge import Bridge
 from .data import generate_database
@@ -385,7 +387,19 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            # Also when no server holds it: a connection that ended in the last minute (TIME_WAIT) on that local
+            # port blocks a listener there too, which thousands of short HTTP calls make likely.
+            raise ConfigError(
+                f"port {port} on {host} is in use (by another server, or by a connection that closed in the last "
+                "minute)",
+                hint="choose another --port, or --port 0 for a free one",
+            ) from None
+        raise
     sock.listen(128)
     sock.setblocking(False)
     return sock

@@ -149,3 +149,25 @@ def test_wamcp_cli_registers_the_demo_commands() -> None:
     bad = subprocess.run([str(wamcp), "demo-server", "--transport", "x"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "unknown transport" in bad.stderr
+
+
+def test_a_port_in_use_is_one_line_that_says_what_to_do() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "wamcp.demo", "demo-server", "--transport", "http", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use (by another server, or by a connection"
+        " that closed in the last minute) — choose another --port, or --port 0 for a free one"
+    ]
