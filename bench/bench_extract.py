@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -61,6 +63,26 @@ def write_config(path: Path, server: dict[str, Any], output: str = "text") -> Pa
     }
     path.write_text(json.dumps({"whatsapp": section}), encoding="utf-8")
     return path
+
+
+def host_reference() -> float:
+    """CPU seconds of a fixed job (JSON, hashing, SQLite inserts, plain Python loops; about a quarter of a second
+    on the 2-core benchmark machine), best of three. The shared host's speed swings ~1.8× within an hour; timed next
+    to each run, it tells rows taken at different speeds apart (lower = faster host)."""
+    rows = [(f"{i % 997}@s.whatsapp.net", f"{i:032X}", 1_700_000_000_000 + i, "hello " * 6) for i in range(80_000)]
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        text = json.dumps(rows)
+        json.loads(text)
+        hashlib.sha256(text.encode()).hexdigest()
+        with contextlib.closing(sqlite3.connect(":memory:")) as db:
+            db.execute("CREATE TABLE t (a, b, c, d)")
+            db.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+            db.execute("SELECT a, count(*) FROM t GROUP BY a ORDER BY a").fetchall()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, time.process_time() - start)
+    return best
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -140,6 +162,7 @@ def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str
         config = write_config(RESULTS / f"extract-config-{transport}-{output}.json", server, output)
         command = [WAMCP, "extract", "--config", str(config), "--db", str(store), "--json", "--quiet"]
         pid = server_proc.pid if server_proc is not None else None
+        reference = host_reference()
         full = measure(command, pid)
         rerun = measure(command, pid)
     finally:
@@ -163,6 +186,7 @@ def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str
         "rerun_wall": rerun["wall"],
         "rerun_extract": rerun["summary"]["duration"],
         "rerun_pages": rerun["summary"]["pages"],
+        "host_ref_s": reference,
     }
 
 
@@ -309,6 +333,7 @@ def render(
     """The page; ``measured`` holds the date and load average of the measurement (``--report-only`` runs later)."""
     measured = measured or {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()}
     load = ", ".join(f"{x:.1f}" for x in measured["load"])
+    with_reference = any("host_ref_s" in r for r in rows)
     lines = [
         "# Benchmark: `wamcp extract`",
         "",
@@ -321,7 +346,13 @@ def render(
         "Demo accounts from `wamcp demo-data --messages N --seed 1` (~9 messages per chat). Rate limits off, default "
         "concurrency (16 chats in flight). *Extraction* is the run as its JSON summary reports it; *end to end* "
         "adds start-up (imports, spawning/connecting the server) and is what `time wamcp extract` shows. Peak RSS "
-        "is the extractor process alone (sampled every 20 ms).",
+        "is the extractor process alone (sampled every 20 ms)."
+        + (
+            " *Host reference*: CPU seconds of a fixed job (`host_reference`) timed just before the row's run; the "
+            "shared host's speed swings ~1.8× within an hour, and rows with a lower reference ran on a faster host."
+            if with_reference
+            else ""
+        ),
         "",
         "*Server output*: `text` is the demo server's default, lharries' text format (a cross-chat listing names "
         "chats, not JIDs, so chats sharing a name are read one call per chat); `structured` is the same server with "
@@ -339,10 +370,11 @@ def render(
         ),
         "| messages | chats | transport | server output | full: extraction | full: end to end | msg/s (extraction) "
         "| msg/s (end to end) | peak RSS | CPU s: extractor + server | rerun, nothing new: extraction / end to end "
-        "| rerun / full (wall) | rerun / full (CPU) |",
-        "|---:|---:|:--|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rerun / full (wall) | rerun / full (CPU) |" + (" host reference |" if with_reference else ""),
+        "|---:|---:|:--|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if with_reference else ""),
     ]
     for r in rows:
+        reference = f" {r['host_ref_s']:.3f} s |" if "host_ref_s" in r else " – |"
         lines.append(
             f"| {r['messages']:,} | {r['chats']:,} | {r['transport']} | {r.get('output', 'text')} "
             f"| {r['full_extract']:.1f} s "
@@ -351,6 +383,7 @@ def render(
             f"| {r['full_rss_mb']:.0f} MB | {_cpu_cell(r, 'full')} "
             f"| {r['rerun_extract']:.2f} s / {r['rerun_wall']:.1f} s "
             f"| {100 * r['rerun_wall'] / r['full_wall']:.1f}% | {_cpu_ratio(r)} |"
+            + (reference if with_reference else "")
         )
     if baselines:
         lines += [
