@@ -156,7 +156,8 @@ def bench_wamcp(messages: int, transport: str, output: str = "text") -> dict[str
         sys.path.insert(0, str(ROOT / "src"))
         from wamcp.demo import DemoServerProcess
 
-        server_proc = DemoServerProcess(transport="http", db=bridge, extra_args=["--output", output]).start()
+        extra = ["--output", output] + (["--json-response"] if transport == "http-json" else [])
+        server_proc = DemoServerProcess(transport="http", db=bridge, extra_args=extra).start()
         server = {"endpoint": server_proc.url, "connection_type": "streamable_http"}
     try:
         config = write_config(RESULTS / f"extract-config-{transport}-{output}.json", server, output)
@@ -357,6 +358,14 @@ def render(
         "*Server output*: `text` is the demo server's default, lharries' text format (a cross-chat listing names "
         "chats, not JIDs, so chats sharing a name are read one call per chat); `structured` is the same server with "
         "`--output structured` (JSON rows that name their chat, read in one walk across chats).",
+        *(
+            [
+                "*Transport* `http` is streamable HTTP answered as SSE streams (the SDK's default); `http-json` is the "
+                "same server with `--json-response`, which answers each call with one plain JSON body."
+            ]
+            if any(r["transport"] == "http-json" for r in rows)
+            else []
+        ),
         "",
         *(
             [
@@ -425,7 +434,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k only")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--transports", nargs="+", default=["stdio", "http"])
+    parser.add_argument(
+        "--transports",
+        nargs="+",
+        default=["stdio", "http"],
+        choices=["stdio", "http", "http-json"],
+        help="http-json: streamable HTTP from a server that answers plain JSON (demo-server --json-response)",
+    )
     parser.add_argument("--outputs", nargs="+", default=["text", "structured"], choices=["text", "structured"])
     parser.add_argument("--http-max", type=int, default=None, help="skip streamable HTTP above this many messages")
     parser.add_argument("--no-baseline", action="store_true")
@@ -453,7 +468,7 @@ def main() -> None:
     for size in sizes:
         for output in args.outputs:
             for transport in args.transports:
-                if transport == "http" and args.http_max is not None and size > args.http_max:
+                if transport != "stdio" and args.http_max is not None and size > args.http_max:
                     continue
                 runs = []
                 for _ in range(args.repeat):

@@ -78,6 +78,13 @@ def demo_server(
             "lharries server does: its per-call cost, for benchmarks (default: the demo's faster pipes)."
         ),
     ] = False,
+    json_response: Annotated[
+        bool,
+        typer.Option(
+            help="http only: answer each request with one JSON body instead of an SSE stream, as servers built "
+            "with json_response=True do."
+        ),
+    ] = False,
 ) -> None:
     """Run the demo WhatsApp MCP server (the lharries/whatsapp-mcp tool contract) on synthetic or copied data."""
     _serve(locals())
@@ -89,6 +96,8 @@ def _serve(opts: dict[str, Any]) -> None:
 
     if opts["transport"] not in _TRANSPORTS:
         raise ConfigError(f"unknown transport {opts['transport']!r}: choose one of {', '.join(_TRANSPORTS)}")
+    if opts["json_response"] and opts["transport"] != "http":
+        raise ConfigError(f"--json-response is for --transport http only, not {opts['transport']}")
     if opts["output"] not in ("text", "structured"):
         raise ConfigError(f"unknown output {opts['output']!r}: choose text or structured")
     for knob in ("error_rate", "malformed_rate", "spike_rate", "drop_rate"):
@@ -125,6 +134,7 @@ def _serve(opts: dict[str, Any]) -> None:
         media_dir=opts["media_dir"],
         faults=faults,
         sdk_stdio=opts["sdk_stdio"],
+        json_response=opts["json_response"],
     )
     # SIGTERM ends the server like Ctrl-C does: graceful shutdown, then exit 0.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

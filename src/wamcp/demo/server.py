@@ -91,6 +91,8 @@ class DemoServerConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: stdio through the SDK's ``stdio_server`` and every call on a thread: the real server's costs per call
     sdk_stdio: bool = False
+    #: streamable HTTP answers each request with one JSON body instead of an SSE stream (the SDK's two modes)
+    json_response: bool = False
 
 
 def default_database(messages: int = DEFAULT_MESSAGES, seed: int = 1, timezone: str = "UTC") -> Path:
@@ -369,7 +371,10 @@ def build_asgi_app(demo: DemoServer) -> ASGIApp:
     streams: _SseStreams | None = None
     if config.transport == "http":
         app: ASGIApp = demo.server.streamable_http_app(
-            streamable_http_path="/mcp", host=config.host, transport_security=_security(config.host)
+            streamable_http_path="/mcp",
+            json_response=config.json_response,
+            host=config.host,
+            transport_security=_security(config.host),
         )
     else:
         sse = SseServerTransport("/messages/", security_settings=_security(config.host))

@@ -11,7 +11,7 @@ schemas (which a 2.3.0 ``MCPServer`` would add).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -189,10 +189,8 @@ def _message_object(
     filename = None
     if m.media_type:
         if filenames is None:
-            row = bridge.media_row(m.id, m.chat_jid)
-            filename = row[1] if row else None
-        else:
-            filename = filenames.get((m.id, m.chat_jid))
+            filenames = bridge.media_filenames([m])
+        filename = filenames.get((m.id, m.chat_jid))
     return {
         "id": m.id,
         "chat_jid": m.chat_jid,
@@ -271,10 +269,8 @@ def _list_messages(bridge: Bridge, a: Any, o: _Options) -> _Result:
 
 
 def _joined_lines(shown: list[BridgeMessage], labels: list[str], isos: list[str] | None, o: _Options) -> str:
-    if isos is None:
-        lines = [format_message_line(m, label) for m, label in zip(shown, labels, strict=True)]
-    else:
-        lines = [format_message_line(m, label, iso) for m, label, iso in zip(shown, labels, isos, strict=True)]
+    given: Sequence[str | None] = [None] * len(shown) if isos is None else isos
+    lines = [format_message_line(m, label, iso) for m, label, iso in zip(shown, labels, given, strict=True)]
     if o.garble is not None:
         lines = [o.garble(line) for line in lines]
     return "".join(lines)

@@ -81,6 +81,18 @@ def test_demo_extract_stores_exactly_the_demo_database(tmp_path: Path, env: dict
     assert store_messages(tmp_path / "store.db") == expected
 
 
+def test_a_server_answering_plain_json_is_extracted_exactly(account: Path, tmp_path: Path) -> None:
+    """Streamable HTTP servers may answer each call with one JSON body (``json_response=True``) instead of an SSE
+    stream; the extraction is the same."""
+    with DemoServerProcess(transport="http", db=account, extra_args=["--json-response"]) as server:
+        config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
+        summary = extract(config, tmp_path / "s.db")
+        rerun = extract(config, tmp_path / "s.db")
+    assert summary["exit_code"] == 0, summary
+    assert store_messages(tmp_path / "s.db") == server_messages(account)
+    assert rerun["messages_new"] == 0
+
+
 def test_chat_option_extracts_only_the_named_chats(served_account: tuple[Path, str], tmp_path: Path) -> None:
     bridge, url = served_account
     config = write_config(tmp_path / "mcp_config.json", http_server(url))

@@ -52,6 +52,46 @@ async def test_streamable_http_serves_the_contract() -> None:
 
 
 @pytest.mark.anyio
+async def test_streamable_http_with_json_responses_serves_the_contract() -> None:
+    """``--json-response``: each POST is answered with one ``application/json`` body, not an SSE stream."""
+    with DemoServerProcess(transport="http", db=FIXTURE_DB, extra_args=["--json-response"]) as server:
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "probe", "version": "1"},
+            },
+        }
+        async with httpx2.AsyncClient(timeout=20) as http:
+            answer = await http.post(
+                server.url, json=initialize, headers={"Accept": "application/json, text/event-stream"}
+            )
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/json")
+        assert answer.json()["result"]["serverInfo"]["name"]
+        with anyio.fail_after(30):
+            async with Client(server.url, mode="legacy") as client:
+                await _golden(client, probe_calls())
+
+
+def test_json_response_is_refused_off_http() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "wamcp.demo", "demo-server", "--transport", "sse", "--json-response"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == ["error: --json-response is for --transport http only, not sse"]
+
+
+@pytest.mark.anyio
 async def test_sse_serves_the_contract() -> None:
     with DemoServerProcess(transport="sse", db=FIXTURE_DB) as server:
         assert server.url.endswith("/sse")
