@@ -289,6 +289,10 @@ class Extractor:
         fatal: BaseException | None = None
         try:
             chats = await self._plan(summary)
+            # Counts with separators: a bare 7+ digit number would be masked as a phone number in the log.
+            logger.debug(
+                "listed %s chats (%s) in %.1f s", f"{len(chats):,}", summary.listing, time.perf_counter() - started
+            )
             summary.chats_total = len(chats)
             self._progress.chats_planned(len(chats))
             store.upsert_chats((ChatRow(c.jid, c.name, c.is_group, c.last_ms) for c in chats), run_id=summary.run_id)
@@ -475,6 +479,7 @@ class Extractor:
         its client walks the others one by one afterwards. The first message of such a chat shows that the
         cross-chat part is over: the walk stops there, and the concurrent per-chat workers take the remaining chats.
         """
+        began = time.perf_counter()
         states = self._states
         run_id = summary.run_id
         listing = self._listing(chats)
@@ -512,10 +517,12 @@ class Extractor:
                 await walk.aclose()
             staged.add(buffer)
             self._progress.messages_saved(len(buffer))
+            logger.debug("the account walk read %s chats in %.1f s", f"{len(bounds):,}", time.perf_counter() - began)
             # The cross-chat walk is complete: the walked chats' cursors may now cover what it read.
             final = [self._walked_state(jid, states.get(jid), bounds.get(jid), run_id) for jid in walked]
             chats_with_rows = staged.chats
             result = staged.commit(final, run_id=run_id)
+            logger.debug("stored the walk's %s new messages in %.1f s", f"{result.new:,}", time.perf_counter() - began)
         if chats_with_rows:
             # One page per chat the walk stored rows for, as the per-chat path counts a chat's single page.
             summary.pages += chats_with_rows

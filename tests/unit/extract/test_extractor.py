@@ -7,6 +7,7 @@ server; a fault can be injected after N pages to stand for a killed process or a
 from __future__ import annotations
 
 import gc
+import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -310,11 +311,17 @@ class WalkingSource(FakeSource):
 
 
 @pytest.mark.anyio
-async def test_account_walk_stores_every_message_once_and_claims_it(tmp_path: Path, monkeypatch: Any) -> None:
+async def test_account_walk_stores_every_message_once_and_claims_it(
+    tmp_path: Path, monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(extract, "_ACCOUNT_WALK_BATCH", 50)  # several staged batches
     messages = make_messages(2000, 80)
     source = WalkingSource(messages, names_for(messages))
-    summary = await run(source, tmp_path / "s.db")
+    with caplog.at_level(logging.DEBUG, logger="wamcp.extract"):
+        summary = await run(source, tmp_path / "s.db")
+    # --verbose shows where a run's time went, phase by phase
+    phases = [r.getMessage().rsplit(" in ", 1)[0] for r in caplog.records if r.name == "wamcp.extract"]
+    assert phases == ["listed 80 chats (all)", "the account walk read 80 chats", "stored the walk's 2,000 new messages"]
     assert source.calls == 0  # no chat was read on its own
     assert (summary.status, summary.messages_new, summary.chats_done) == ("complete", 2000, 80)  # type: ignore[attr-defined]
     assert summary.pages == 80  # type: ignore[attr-defined]  # one per chat the walk stored rows for
