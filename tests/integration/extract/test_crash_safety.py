@@ -7,6 +7,7 @@ normal run must leave exactly the server's messages: none lost, none duplicated,
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import sqlite3
@@ -73,17 +74,26 @@ def _extract_cmd(config: Path, store: Path, *extra: str) -> list[str]:
     return [WAMCP, "extract", "--config", str(config), "--db", str(store), "--quiet", *extra]
 
 
+@pytest.mark.parametrize("output", ["text", "structured"])
 def test_sigkill_at_ten_random_moments_then_a_normal_run_stores_exactly_the_server(
-    account: Path, tmp_path: Path
+    account: Path, tmp_path: Path, output: str
 ) -> None:
+    """``structured``: JSON rows that name their chat, so a fresh store's account walk reads every chat (in concurrent
+    spans of time) and its rows are staged until it ends."""
     rng = random.Random(20261124)
     home = tmp_path / "home"
     home.mkdir()
     env = user_env(home)
     store = tmp_path / "store.db"
     # 80 ms per call and two chats at a time: one extraction takes several seconds, long enough for ten kills.
-    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "80"]) as server:
+    with DemoServerProcess(
+        transport="http", db=account, extra_args=["--latency-ms", "80", "--output", output]
+    ) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
+        if output == "structured":
+            settings = json.loads(config.read_text(encoding="utf-8"))
+            settings["whatsapp"]["profile"] = "structured"
+            config.write_text(json.dumps(settings), encoding="utf-8")
         killed_mid_run = 0
         for attempt in range(1, KILLS + 1):
             # The first kills land in the account-wide walk of a fresh store (nothing is claimed until it ends);
