@@ -12,6 +12,7 @@ import signal
 import time
 
 import anyio
+import psutil
 import pytest
 
 from wamcp.core import (
@@ -65,6 +66,30 @@ async def test_fifty_concurrent_calls_share_one_session(target: Target) -> None:
     assert results == {i: f"message {i}" for i in range(50)}
     assert status["generation"] == 1
     assert status["in_flight"] == 0
+
+
+@pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
+async def test_sequential_calls_reuse_their_connections(transport: str, servers: Servers) -> None:
+    """A long extraction makes ~100k calls: each must not leave a closed TCP connection behind (the SDK closes a
+    streamable HTTP answer before its end, which made every call open a new connection and park a socket in
+    TIME_WAIT for a minute, enough to run out of local ports at 1M messages)."""
+    target = servers.target(transport)
+    port = int(target.endpoint.rsplit(":", 1)[1].split("/")[0])
+
+    def closed_connections() -> int:
+        return sum(
+            1
+            for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_TIME_WAIT and port in (c.laddr.port, c.raddr.port if c.raddr else None)
+        )  # on either side: whichever closes first keeps the socket
+
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        with anyio.fail_after(30):
+            for i in range(200):
+                assert (await client.execute_tool(name, "echo", {"text": f"call {i}"}))["text"] == f"call {i}"
+        assert closed_connections() <= 5
 
 
 async def test_tool_error_carries_server_text_and_is_not_retried(target: Target) -> None:

@@ -178,6 +178,9 @@ async def test_search_messages_finds_the_rows_containing_the_query(
     expected = [row for row in db_rows if query in row["content"].lower() and not row["media_type"]]
     assert 0 < len(expected) < 500
     jid = expected[0]["chat_jid"]
+    # Hits name their chat only; the client maps a name to its JID from the chats it has listed (docs/whatsapp.md).
+    # Listed here, not left to whichever test ran before on this worker.
+    assert len([chat async for chat in client.iter_chats()]) == len(db_chats)
 
     found = [m for m in await client.search_messages(query, limit=500) if not m["media_type"]]
     in_chat = await client.search_messages(query, chat_jid=jid, limit=500)

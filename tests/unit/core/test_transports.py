@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ssl
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+import anyio
+import httpx2
 import pytest
 
 from wamcp.config import MCPConnectionType, ServerConfig
@@ -19,6 +23,7 @@ from wamcp.core.transports import (
     create_transports,
 )
 from wamcp.core.transports.base import (
+    _EndOfStreamTransport,
     build_headers,
     display_endpoint,
     parse_retry_after,
@@ -121,3 +126,61 @@ def test_retry_after_in_seconds_or_as_http_date() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert 55 < (parse_retry_after(in_a_minute) or 0) <= 60
+
+
+class _EventStream(httpx2.AsyncByteStream):
+    """A POST's SSE answer: the response event, then ``tail`` (the rest up to the end of the stream), then the end,
+    or no end at all (``endless``)."""
+
+    def __init__(self, *, tail: bytes = b"", endless: bool = False) -> None:
+        self.tail = tail
+        self.endless = endless
+        self.read_to_end = False
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'event: message\ndata: {"jsonrpc": "2.0", "id": 1, "result": {}}\n\n'
+        if self.tail:
+            yield self.tail
+        if self.endless:
+            await anyio.sleep_forever()
+        self.read_to_end = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def _read_first_event_and_close(stream: _EventStream) -> None:
+    """What the SDK does with a POST's event stream: read up to the response, then close the response."""
+    transport = _EndOfStreamTransport(
+        httpx2.MockTransport(lambda _request: httpx2.Response(200, headers=_SSE, stream=stream))
+    )
+    async with (
+        httpx2.AsyncClient(transport=transport) as client,
+        client.stream("POST", "http://127.0.0.1:9/mcp") as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                break
+
+
+_SSE = {"content-type": "text/event-stream"}
+
+
+@pytest.mark.anyio
+async def test_a_post_event_stream_is_read_to_its_end_before_it_is_closed() -> None:
+    """So that its connection can serve the next call (see test_sequential_calls_reuse_their_connections)."""
+    stream = _EventStream(tail=b": the end\n\n")
+    with anyio.fail_after(5):
+        await _read_first_event_and_close(stream)
+    assert (stream.read_to_end, stream.closed) == (True, True)
+
+
+@pytest.mark.anyio
+async def test_a_post_event_stream_that_does_not_end_is_closed_after_a_short_wait() -> None:
+    stream = _EventStream(endless=True)
+    started = time.monotonic()
+    with anyio.fail_after(5):
+        await _read_first_event_and_close(stream)
+    assert (stream.read_to_end, stream.closed) == (False, True)
+    assert time.monotonic() - started < 2.0  # EVENT_STREAM_END_WAIT (0.02 s) plus scheduling, never a hang

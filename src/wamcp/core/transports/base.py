@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import ssl
 import time
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -202,16 +203,77 @@ def tls_verify(config: ServerConfig) -> bool | ssl.SSLContext:
     return True
 
 
-def http_client(config: ServerConfig, refusals: _RefusalRecorder) -> httpx2.AsyncClient:
-    """One configured HTTP client: headers, TLS, timeouts, and a hook that remembers refusals (the caller owns it)."""
+def http_client(
+    config: ServerConfig, refusals: _RefusalRecorder, *, reuse_event_stream_connections: bool = False
+) -> httpx2.AsyncClient:
+    """One configured HTTP client: headers, TLS, timeouts, and a hook that remembers refusals (the caller owns it).
+    ``reuse_event_stream_connections``: see :class:`_EndOfStreamTransport` (streamable HTTP)."""
     # Reads can legitimately idle for long on SSE streams; request deadlines are enforced by the session instead.
     timeout = httpx2.Timeout(config.connect_timeout, read=max(300.0, config.timeout), write=config.timeout)
+    verify = tls_verify(config)
+    transport = (
+        _EndOfStreamTransport(httpx2.AsyncHTTPTransport(verify=verify)) if reuse_event_stream_connections else None
+    )
     return httpx2.AsyncClient(
         headers=build_headers(config),
         timeout=timeout,
-        verify=tls_verify(config),
+        verify=verify,
+        transport=transport,
         event_hooks={"response": [refusals.on_response]},
     )
+
+
+#: How long closing a POST's event stream waits for the server's end of stream (normally already on its way).
+EVENT_STREAM_END_WAIT = 0.02
+#: Closing reads at most this much of the rest of a POST's event stream; more means the stream is not ending.
+_EVENT_STREAM_END_BYTES = 64 * 1024
+
+
+class _EndOfStreamTransport(httpx2.AsyncBaseTransport):
+    """Lets a POST answered by an event stream give its connection back to the pool.
+
+    The SDK's streamable HTTP client closes each POST's SSE answer as soon as the JSON-RPC response has arrived,
+    before the server's end of stream, and httpx can only reuse a connection whose response was read to the end: so
+    every call opened a new TCP connection (client and server set one up and tear it down per call, and each left a
+    socket in TIME_WAIT). Closing such a stream here first reads what is left of it, for at most
+    :data:`EVENT_STREAM_END_WAIT` seconds (the server ends it right after the response); a stream that does not end
+    in time is closed as before. No hook of the SDK or of httpx does this, hence the wrapper.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        event_stream = response.headers.get("content-type", "").startswith("text/event-stream")
+        if request.method == "POST" and event_stream and isinstance(response.stream, httpx2.AsyncByteStream):
+            response.stream = _ReadToEndOnClose(response.stream)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _ReadToEndOnClose(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._inner:
+            yield part
+
+    async def aclose(self) -> None:
+        try:
+            read = 0
+            with anyio.move_on_after(EVENT_STREAM_END_WAIT):
+                async for part in self._inner:
+                    read += len(part)
+                    if read > _EVENT_STREAM_END_BYTES:
+                        break
+        except (httpx2.HTTPError, httpx2.StreamError, anyio.ClosedResourceError):
+            pass  # the connection is not reusable then; closing below discards it as before
+        finally:
+            await self._inner.aclose()
 
 
 class _RefusalRecorder:

@@ -30,7 +30,7 @@ class StreamableHTTPTransport(HttpTransport):
     async def _open(self) -> AsyncIterator[TransportStreams]:
         # We own the client's lifecycle: the SDK only closes clients it created itself.
         async with (
-            http_client(self._config, self._refusals) as client,
+            http_client(self._config, self._refusals, reuse_event_stream_connections=True) as client,
             streamable_http_client(self.url, http_client=client) as streams,
         ):
             yield streams
