@@ -172,18 +172,21 @@ async def test_iter_message_pages_cover_the_open_window_page_by_page(
 
 
 async def test_search_messages_finds_the_rows_containing_the_query(
-    client: WhatsAppMCPClient, db_rows: list[dict[str, Any]], db_chats: dict[str, str | None]
+    demo: Demo, db_rows: list[dict[str, Any]], db_chats: dict[str, str | None]
 ) -> None:
     query = "order"
     expected = [row for row in db_rows if query in row["content"].lower() and not row["media_type"]]
     assert 0 < len(expected) < 500
     jid = expected[0]["chat_jid"]
-    # Hits name their chat only; the client maps a name to its JID from the chats it has listed (docs/whatsapp.md).
-    # Listed here, not left to whichever test ran before on this worker.
-    assert len([chat async for chat in client.iter_chats()]) == len(db_chats)
-
-    found = [m for m in await client.search_messages(query, limit=500) if not m["media_type"]]
-    in_chat = await client.search_messages(query, chat_jid=jid, limit=500)
+    # A fresh client, which has listed no chat: lharries hits name their chat only, and the client looks the names
+    # up itself (docs/whatsapp.md).
+    client = WhatsAppMCPClient(demo.config())
+    assert await client.initialize(), client.last_error
+    try:
+        found = [m for m in await client.search_messages(query, limit=500) if not m["media_type"]]
+        in_chat = await client.search_messages(query, chat_jid=jid, limit=500)
+    finally:
+        await client.disconnect()
 
     assert Counter((m["content"], m["is_from_me"], datetime.fromisoformat(m["timestamp"])) for m in found) == Counter(
         key(row) for row in expected
@@ -199,6 +202,36 @@ async def test_search_messages_finds_the_rows_containing_the_query(
         row["content"] for row in expected if row["chat_jid"] == jid
     )
     assert {m["chat_jid"] for m in in_chat} == {jid}
+    # Mapped to its JID, a hit has the id the message has when its chat is read.
+    assert {m["id"] for m in found if m["chat_jid"] == jid} == {m["id"] for m in in_chat}
+
+
+async def test_a_fresh_clients_search_hit_names_its_chat_unless_the_name_is_shared(
+    demo: Demo, db_rows: list[dict[str, Any]], db_chats: dict[str, str | None]
+) -> None:
+    names = Counter(db_chats.values())
+    contents = Counter(row["content"] for row in db_rows)
+    plain = [
+        row
+        for row in db_rows
+        if contents[row["content"]] == 1 and len(row["content"]) > 12 and "\n" not in row["content"]
+        if "[" not in row["content"] and "%" not in row["content"] and "_" not in row["content"]
+    ]
+    unique = next(row for row in plain if names[db_chats[row["chat_jid"]]] == 1)
+    shared = next(row for row in plain if names[db_chats[row["chat_jid"]]] > 1)
+    client = WhatsAppMCPClient(demo.config())
+    assert await client.initialize(), client.last_error
+    try:
+        hits = {
+            row["chat_jid"]: [m["chat_jid"] for m in await client.search_messages(row["content"])]
+            for row in (unique, shared)
+        }
+    finally:
+        await client.disconnect()
+
+    assert hits[unique["chat_jid"]] == [unique["chat_jid"]]
+    # lharries names the chat only; the JSON servers give the JID itself.
+    assert hits[shared["chat_jid"]] == [None if demo.mode == "lharries" else shared["chat_jid"]]
 
 
 async def test_export_chat_json_csv_and_txt_hold_the_whole_chat_oldest_first(

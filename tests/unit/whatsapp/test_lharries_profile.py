@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from wamcp.errors import MCPToolError
-from wamcp.whatsapp.profiles.lharries import LharriesProfile, list_messages_arguments
+from wamcp.whatsapp.profiles.lharries import LharriesProfile, list_chats_arguments, list_messages_arguments
 from wamcp.whatsapp.timeparse import ServerClock
 
 from .lharries_format import PrintedMessage, format_listing
@@ -93,7 +93,60 @@ async def test_search_maps_only_unique_chat_names(probe_calls: dict[int, Any]) -
     assert [c.jid for c in chats] == ["1@g.us", "2@g.us", "3@g.us"]
     found = await profile.search_messages(call, "stall")
     assert [m.chat_jid for m in found] == [None, None]
-    assert call.calls[-1] == ("list_messages", list_messages_arguments(query="stall", limit=20))
+    # "Other" was not listed, so it is looked up by name (this server knows no such chat).
+    assert call.calls[-2:] == [
+        ("list_messages", list_messages_arguments(query="stall", limit=20)),
+        ("list_chats", list_chats_arguments(query="Other", limit=200, sort_by="name")),
+    ]
+
+
+def chats_answer(chats: list[dict[str, Any]]) -> Any:
+    """A ``list_chats`` like lharries': the chats whose name or JID holds the query, sorted as asked, one page."""
+
+    def answer(args: dict[str, Any]) -> dict[str, Any]:
+        query = (args.get("query") or "").lower()
+        rows = [c for c in chats if query in (c["name"] or "").lower() or query in c["jid"]]
+        if args["sort_by"] == "name":
+            rows.sort(key=lambda c: c["name"] or "")
+        start = args["page"] * args["limit"]
+        return {"content": [{"type": "text", "text": json.dumps(r)} for r in rows[start : start + args["limit"]]]}
+
+    return answer
+
+
+async def test_a_fresh_search_looks_up_the_chat_names_it_has_not_listed() -> None:
+    chats = [{"jid": f"{n}@s.whatsapp.net", "name": f"Ana {n}"} for n in range(30)]
+    chats += [{"jid": "900@s.whatsapp.net", "name": "Ana 7"}]  # shares "Ana 7" with 7@
+    printed = [
+        PrintedMessage(f"2025-03-28 10:{n:02}:00", f"{n}@s.whatsapp.net", f"Ana {n}", "Me", "x", True)
+        for n in (12, 7, 3)
+    ]
+
+    def run(lines: list[PrintedMessage]) -> Any:
+        return caller(
+            {"list_chats": chats_answer(chats), "list_messages": {"content": [], "text": format_listing(lines)}}
+        )
+
+    profile = LharriesProfile(ServerClock("UTC"))
+    call = run(printed)
+    found = await profile.search_messages(call, "x")
+    assert [m.chat_jid for m in found] == ["12@s.whatsapp.net", None, "3@s.whatsapp.net"]
+    # One lookup per name (by substring, as lharries: "Ana 1" would match "Ana 12" too; sorted by name).
+    assert [args["query"] for tool, args in call.calls if tool == "list_chats"] == ["Ana 12", "Ana 3", "Ana 7"]
+    again = await profile.search_messages(call, "x")
+    assert [m.id for m in again] == [m.id for m in found]
+    assert [tool for tool, _ in call.calls].count("list_chats") == 3  # learnt once: "Ana 7" is shared, not unknown
+
+    # Many unknown names: every chat is listed once instead.
+    many = [
+        PrintedMessage(f"2025-03-28 11:{n:02}:00", f"{n}@s.whatsapp.net", f"Ana {n}", "Me", "x", True)
+        for n in reversed(range(20))
+    ]
+    profile = LharriesProfile(ServerClock("UTC"))
+    call = run(many)
+    found = await profile.search_messages(call, "x")
+    assert [m.chat_jid for m in found] == [f"{n}@s.whatsapp.net" if n != 7 else None for n in reversed(range(20))]
+    assert all("query" not in args for tool, args in call.calls if tool == "list_chats")
 
 
 async def test_iter_messages_settles_an_ambiguous_short_page_with_one_more_call() -> None:

@@ -69,6 +69,13 @@ _LOG_EXCERPT = 160
 _MAX_LIMIT = 100_000
 #: Reads of one listing that looks damaged before the call fails (a chat's failure is retried by the next run).
 _LISTING_READS = 3
+# Unknown chat names a cross-chat page looks up one by one (more: list every chat once), and the chats and pages
+# each lookup asks for (lharries matches the query anywhere in the name or the JID, so a short name can match many
+# chats; sorted by name, the exact ones come together).
+_NAME_LOOKUPS = 8
+_NAME_LOOKUP_CHATS = 200
+_NAME_LOOKUP_PAGES = 5
+_NAME_LISTING_PAGE = 1000
 # Lines (after a "\n") that start with a header's timestamp, brackets or not, and those that are headers of any chat.
 # A literal "\n" lets the regex engine skip ahead; "^" with MULTILINE made the check ~4x slower (~1 ms per 500 lines).
 _TIMESTAMP_LED = re.compile(r"\n\[?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[\] ]")
@@ -390,7 +397,10 @@ class LharriesProfile:
         before: str | None,
         after: str | None,
         known_chat_names: Collection[str] | None = None,
+        resolve_names: bool = False,
     ) -> list[Message]:
+        """One ``list_messages`` answer, parsed. ``resolve_names``: a cross-chat answer names each message's chat
+        only by its name; look up the names no listed chat has (:meth:`_learn_chat_names`) so they map to JIDs."""
         # The chat's exact name is the strongest rule against header-shaped content (rule 2), and the only way
         # to split "Chat: <name> From: <sender>" right when the name itself holds " From: ".
         if chat_jid is not None and chat_jid not in self._chat_names and await self.get_chat(call, chat_jid) is None:
@@ -398,17 +408,9 @@ class LharriesProfile:
         arguments = list_messages_arguments(
             chat_jid=chat_jid, query=query, limit=limit, page=page, before=before, after=after
         )
-        previous: str | None = None
-        for _read in range(_LISTING_READS):
-            self.stats.calls += 1
-            result = await call("list_messages", arguments)
-            text = result.get("text") or ""
-            if result.get("structured_content") is not None or _looks_like_json(text):
-                # A lharries successor that kept the tool names but answers in JSON (detected as lharries when it
-                # declares no output schema): decode it the structured way rather than count every line as junk.
-                return self._json_messages(result, chat_jid)
-            stats = ParseStats()
-            messages = parse_message_listing(
+
+        def parse(text: str, stats: ParseStats) -> list[Message]:
+            return parse_message_listing(
                 text,
                 clock=self.clock,
                 chat_jid=chat_jid,
@@ -421,11 +423,26 @@ class LharriesProfile:
                 known_sender_names=self._sender_names(),
                 stats=stats,
             )
+
+        previous: str | None = None
+        for _read in range(_LISTING_READS):
+            self.stats.calls += 1
+            result = await call("list_messages", arguments)
+            text = result.get("text") or ""
+            if result.get("structured_content") is not None or _looks_like_json(text):
+                # A lharries successor that kept the tool names but answers in JSON (detected as lharries when it
+                # declares no output schema): decode it the structured way rather than count every line as junk.
+                return self._json_messages(result, chat_jid)
+            stats = ParseStats()
+            messages = parse(text, stats)
             # An odd answer the server gives twice is its word (e.g. a content line that starts like a header);
             # one that changes between reads was damaged on its way.
             if not _looks_damaged(text, stats) or text == previous:
                 if text == previous:
                     logger.info("list_messages: the same odd answer twice, taken as the server's word: %r", arguments)
+                if resolve_names and chat_jid is None and await self._learn_chat_names(call, messages):
+                    stats = ParseStats()
+                    messages = parse(text, stats)  # again, now that the hits' chat names map to JIDs
                 _add_stats(self.stats, stats)
                 return messages
             logger.warning("list_messages: lines that belong to no message (damaged output?); reading it again")
@@ -435,6 +452,32 @@ class LharriesProfile:
             "differently each time",
             hint="the server's output is garbled; the next run retries",
         )
+
+    async def _learn_chat_names(self, call: ToolCaller, messages: list[Message]) -> bool:
+        """Learn the chats of cross-chat hits whose name no chat listed so far has; True if that taught us any name.
+
+        A fresh client has listed nothing, and without this its first search could map no hit to its chat. A few
+        names are looked up one by one (``list_chats`` with the name as its query); more, and every chat is listed
+        once, which also serves every later search. Names several chats share stay unmapped.
+        """
+        known = self._sender_names()
+        unknown = sorted(
+            {m.chat_name for m in messages if m.chat_jid is None and m.chat_name and m.chat_name not in known}
+        )
+        if not unknown:
+            return False
+        before = self._names_key()
+        if len(unknown) > _NAME_LOOKUPS:
+            logger.info("list_messages: %d chat names not listed yet; listing every chat once", len(unknown))
+            async for _chat in self.iter_chats(call, page_size=_NAME_LISTING_PAGE):
+                pass
+        for name in unknown if len(unknown) <= _NAME_LOOKUPS else ():
+            # By name, so every chat of that exact name comes in one run: read on while a full page may have cut it.
+            for page in range(_NAME_LOOKUP_PAGES):
+                chats = await self.list_chats(call, query=name, limit=_NAME_LOOKUP_CHATS, page=page, sort_by="name")
+                if len(chats) < _NAME_LOOKUP_CHATS or (chats[-1].name or "") > name:
+                    break
+        return self._names_key() != before
 
     def _json_messages(self, result: ToolResult, chat_jid: str | None) -> list[Message]:
         messages: list[Message] = []
@@ -468,6 +511,7 @@ class LharriesProfile:
             page=page,
             before=self.clock.to_server_text(before) if before else None,
             after=self.clock.to_server_text(after) if after else None,
+            resolve_names=True,
         )
 
     async def iter_messages(
