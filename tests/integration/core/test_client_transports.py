@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from urllib.parse import urlsplit
 
 import anyio
 import psutil
@@ -74,7 +75,7 @@ async def test_sequential_calls_reuse_their_connections(transport: str, servers:
     streamable HTTP answer before its end, which made every call open a new connection and park a socket in
     TIME_WAIT for a minute, enough to run out of local ports at 1M messages)."""
     target = servers.target(transport)
-    port = int(target.endpoint.rsplit(":", 1)[1].split("/")[0])
+    port = urlsplit(target.endpoint).port
 
     def closed_connections() -> int:
         return sum(
