@@ -264,7 +264,12 @@ def worker_pandas(db: Path, reader: str = "sqlite3") -> dict[str, Any]:
     prev_ts = df["ts_ms"].shift()
     prev_out = out.shift(fill_value=False).astype(bool)
     gap = (df["ts_ms"] - prev_ts) > DAY_MS
-    new_session = ~same_chat | (gap & ~(out & ~prev_out))
+    opens = ~same_chat | (gap & ~(out & ~prev_out))
+    # a late reply closes the customer's session: their next message opens one (docs/report.md)
+    late_reply = same_chat & gap & out & ~prev_out
+    marks = pd.Series(pd.NA, index=df.index, dtype="boolean").mask(~out | opens, False).mask(late_reply, True)
+    closed = marks.ffill().fillna(False).astype(bool)
+    new_session = opens | (~out & same_chat & closed.shift(fill_value=False).astype(bool))
     df["session"] = new_session.cumsum()
     df["out"] = out
     first = df.groupby("session", sort=False).agg(

@@ -414,8 +414,9 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         SELECT count(*) AS sessions, count(*) FILTER (WHERE answered) AS answered,
                count(*) FILTER (WHERE answered AND frt_s * 1000 <= $target_ms) AS within_target,
                count(*) FILTER (WHERE answered AND bh_frt_s * 1000 <= $target_ms) AS within_target_bh,
-               -- only an unanswered session younger than the target is undecided; an answered one always counts
-               count(*) FILTER (WHERE answered OR start_ts <= $as_of - $target_ms) AS eligible,
+               -- sessions younger than the target are left out, answered or not (KPIS.md): keeping the young ones
+               -- that happen to be answered already would flatter the rate with the quickest answers
+               count(*) FILTER (WHERE start_ts <= $as_of - $target_ms) AS eligible,
                count(*) FILTER (WHERE start_ts <= $as_of - $target_ms AND NOT answered) AS unanswered
         FROM frt WHERE {in_period}
         """,

@@ -59,6 +59,9 @@ def cut_conversations(messages: pa.Table, gap_ms: int) -> Conversations:
     """Sessions and customer turns of ``messages`` (``chat_no`` int32, ``pos`` int64, ``ts_ms`` int64,
     ``outbound`` bool, no nulls, in conversation order); a gap of more than ``gap_ms`` opens a new session.
 
+    A business reply to a pending customer turn stays in the customer's session however late it comes; a late one
+    (over ``gap_ms``) closes it, so the customer's next message opens a new session whatever the gap.
+
     A session ends on the message before the next session's first one (or on the last message). A turn is a run of
     customer messages; its ``reply_ts`` is the business message that follows its last one (null if none does), and
     ``opens_session`` says it is the first message of a customer-initiated session, whose FRT it times.
@@ -78,9 +81,20 @@ def cut_conversations(messages: pa.Table, gap_ms: int) -> Conversations:
     other_chat = pc.invert(same_chat)
     # a business message right after a customer's one: a reply to a pending turn never opens a session
     reply_to_pending = pc.and_(out[1:], inbound[:-1])
-    new_session = pa.concat_arrays(
+    opens = pa.concat_arrays(
         [_array([True], pa.bool_()), pc.or_(other_chat, pc.and_(long_gap, pc.invert(reply_to_pending)))]
     )
+    # A late reply (over the gap) closes the customer's session (KPIS.md): the business messages right after it
+    # finish that reply, and the customer's next message opens a new session. "Closed" is carried forward from a
+    # late reply (true) to the next customer message or session start (false).
+    late_reply = pa.concat_arrays(
+        [_array([False], pa.bool_()), pc.and_(pc.and_(long_gap, reply_to_pending), same_chat)]
+    )
+    resets = pc.or_(inbound, opens)
+    marks = pc.if_else(late_reply, True, pc.if_else(resets, False, pa.nulls(n, pa.bool_())))
+    closed = pc.fill_null_forward(marks)
+    after_closed = pa.concat_arrays([_array([False], pa.bool_()), pc.and_(inbound[1:], closed[:-1])])
+    new_session = pc.or_(opens, after_closed)
     turn_start = pa.concat_arrays([inbound[:1], pc.and_(inbound[1:], pc.or_(pc.or_(other_chat, out[:-1]), long_gap))])
     # a customer message followed, in its chat, by a business one: the last message of a turn that got a reply
     replied = pa.concat_arrays([pc.and_(pc.and_(inbound[:-1], same_chat), out[1:]), _array([False], pa.bool_())])

@@ -193,6 +193,22 @@ def test_late_reply_belongs_to_the_customers_session(run: Analyze) -> None:
     assert result.kpis["unanswered"]["unanswered"] == 0
 
 
+def test_a_late_reply_closes_the_customers_session(run: Analyze) -> None:
+    b = (
+        StoreBuilder(tz=TZ)
+        .msg(ANA, "2026-03-02 09:00")
+        .msg(ANA, "2026-03-03 15:00", out=True)  # 30 h later: answers the first session and closes it
+        .msg(ANA, "2026-03-03 15:01", out=True)  # the rest of that reply, still the same session
+        .msg(ANA, "2026-03-03 15:05")  # 4 min later, yet a new session
+        .msg(ANA, "2026-03-03 15:10", out=True)
+    )
+    result = run(b)
+    rows = sessions(result)
+    assert [(r["answered"], r["frt_seconds"]) for r in rows] == [(True, 30 * 3600), (True, 300)]
+    assert result.kpis["workload"]["sessions"] == 2
+    assert result.kpis["frt"]["sessions"] == 2
+
+
 def test_gap_over_24h_between_inquiries_starts_a_new_session(run: Analyze) -> None:
     b = (
         StoreBuilder(tz=TZ)
@@ -217,16 +233,18 @@ def test_unanswered_rate_skips_sessions_younger_than_the_target(run: Analyze) ->
         .msg(BEN, "2026-03-02 11:00")
         .msg(BEN, "2026-03-02 11:30", out=True)
         .msg(CAROL, "2026-03-02 12:00")  # 30 min old at the as-of time: may still be answered
-        .msg(DAVE, "2026-03-02 12:20")  # young too, but already answered: its outcome is known
+        .msg(DAVE, "2026-03-02 12:20")  # young too, and already answered: still left out, like every young one
         .msg(DAVE, "2026-03-02 12:25", out=True)
         .msg(ANA, "2026-03-02 12:30", out=True, msg_id="zz")  # newest message = as-of; answers ANA late
     )
     k = run(b).kpis
-    # ANA answered after 2.5 h, BEN after 30 min, DAVE after 5 min, CAROL undecided: 3 eligible, none unanswered
-    assert k["unanswered"] == {"eligible_sessions": 3, "unanswered": 0, "rate": 0.0}
+    # ANA (answered after 2.5 h) and BEN (30 min) are old enough; CAROL and DAVE started < 1 h before 12:30
+    assert k["unanswered"] == {"eligible_sessions": 2, "unanswered": 0, "rate": 0.0}
+    # attainment is over every answered session: ANA late, BEN and DAVE in time
     assert k["target"]["attainment"] == pytest.approx(2 / 3, abs=1e-6)
     k_later = run(b, until="2026-03-02T13:00").kpis
-    assert k_later["unanswered"] == {"eligible_sessions": 4, "unanswered": 1, "rate": 0.25}
+    # at 13:00 CAROL (12:00) is an hour old and still unanswered; DAVE (12:20) is still young
+    assert k_later["unanswered"] == {"eligible_sessions": 3, "unanswered": 1, "rate": pytest.approx(1 / 3)}
 
 
 def test_until_hides_messages_after_the_as_of_time(run: Analyze) -> None:

@@ -45,6 +45,36 @@ def test_sessions_end_on_their_last_message_and_a_late_reply_stays_in_the_custom
     ]
 
 
+def test_a_late_reply_closes_the_session_and_the_customers_next_message_opens_one() -> None:
+    cut = cut_conversations(
+        messages(
+            (0, 0, False),
+            (0, 30 * H, True),  # late reply: closes the customer's session
+            (0, 30 * H + 1, True),  # the rest of the reply
+            (0, 30 * H + 2, False),  # a new session, however close
+            (0, 30 * H + 3, False),
+            (0, 30 * H + 4, True),  # an ordinary reply: the session goes on
+            (0, 30 * H + 5, False),
+            (1, 0, False),  # another chat: nothing carries over
+            (1, 1, True),
+            (1, 2, False),
+        ),
+        DAY,
+    )
+    assert [(s["chat_no"], s["start_ts"], s["end_ts"]) for s in cut.sessions.to_pylist()] == [
+        (0, 0, 30 * H + 1),
+        (0, 30 * H + 2, 30 * H + 5),
+        (1, 0, 2),
+    ]
+    assert [(t["pos"], t["reply_ts"], t["opens_session"]) for t in cut.turns.to_pylist()] == [
+        (0, 30 * H, True),
+        (3, 30 * H + 4, True),
+        (6, None, False),
+        (7, 1, True),
+        (9, None, False),
+    ]
+
+
 def test_a_turn_is_answered_by_the_message_after_its_last_one_and_never_across_chats() -> None:
     cut = cut_conversations(
         messages(
