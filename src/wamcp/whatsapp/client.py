@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..chat_export import format_chat_export
 from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
@@ -34,7 +34,8 @@ __all__ = ["ExportFormat", "WhatsAppMCPClient", "get_whatsapp_mcp_client"]
 
 logger = get_logger(__name__)
 
-ExportFormat = Literal["json", "csv", "txt"]
+ExportFormat = Literal["json", "jsonl", "csv", "txt"]
+_EXPORT_FORMATS: frozenset[str] = frozenset(get_args(ExportFormat))
 _READ_PREFIXES = ("list_", "get_", "search_", "read_", "check_")
 _CSV_FIELDS = (
     "id",
@@ -311,20 +312,29 @@ class WhatsAppMCPClient:
     async def export_chat(
         self,
         chat_jid: str,
-        format: ExportFormat = "json",  # the seed's parameter name, shadowing the builtin on purpose
-        include_media: bool = False,
+        format: str | None = None,  # the seed's parameter name, shadowing the builtin on purpose
+        include_media: bool | None = None,
         *,
         business_name: str = "Business",
     ) -> dict[str, Any]:
-        """A whole chat, oldest first, as ``json``, ``csv`` or WhatsApp's own ``txt`` export format.
+        """A whole chat, oldest first, as ``json``, ``jsonl``, ``csv`` or WhatsApp's own ``txt`` export format.
 
+        ``format`` and ``include_media`` default to the configuration's ``export_format`` and ``include_media``.
         Returns ``{"chat_jid", "chat_name", "format", "content": str, "message_count", "exported_at",
         "include_media"}``. Without ``include_media`` media messages keep their type but no file; with it, servers
-        that offer ``download_media`` are asked for each media file and ``media_path`` is filled in (json/csv).
-        In ``txt``, the business's own messages appear under ``business_name``.
+        that offer ``download_media`` are asked for each media file and ``media_path`` is filled in (json, jsonl,
+        csv). In ``txt``, the business's own messages appear under ``business_name``. Parquet is binary: export
+        the store with ``wamcp export --format parquet`` instead.
         """
-        if format not in ("json", "csv", "txt"):
-            raise ValueError(f"unknown export format {format!r}: expected json, csv or txt")
+        if format is None:
+            format = self.config.export_format
+        if include_media is None:
+            include_media = self.config.include_media
+        if format not in _EXPORT_FORMATS:
+            hint = (
+                "; parquet is binary: use `wamcp export --format parquet` on the store" if format == "parquet" else ""
+            )
+            raise ValueError(f"unknown export format {format!r}: expected json, jsonl, csv or txt{hint}")
         jid = normalize_jid(chat_jid)
         await self._ensure_ready()
         chat = await self.profile.get_chat(self._call, jid)
@@ -337,6 +347,8 @@ class WhatsAppMCPClient:
         if format == "json":
             payload = {"chat": chat.to_dict() if chat else {"jid": jid}, "messages": rows}
             content = json.dumps(payload, ensure_ascii=False, indent=2)
+        elif format == "jsonl":
+            content = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         elif format == "csv":
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=[*_CSV_FIELDS, "media_path"], extrasaction="ignore")

@@ -129,6 +129,11 @@ async def _use_tool(server_name: str, tool_name: str, arguments: Mapping[str, An
         raise MCPTimeoutError(
             f"{tool_name} on {server_name} took longer than {timeout:g} s", server=server_name, tool=tool_name
         ) from err
+    finally:
+        if not client.config.session_persistence:
+            # session_persistence: false — each call gets its own session; the next one connects again.
+            with anyio.CancelScope(shield=True):
+                await client.disconnect()
 
 
 def _no_deadline() -> anyio.CancelScope:

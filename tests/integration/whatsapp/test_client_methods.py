@@ -264,6 +264,25 @@ async def test_export_chat_json_csv_and_txt_hold_the_whole_chat_oldest_first(
     )
 
 
+async def test_export_chat_defaults_to_the_configured_format_and_media_setting(
+    demo: Demo, db_rows: list[dict[str, Any]]
+) -> None:
+    jid = sample_chats(db_rows)[0]
+    rows = sorted(rows_of(db_rows, jid), key=lambda row: row["utc"])
+    client = WhatsAppMCPClient(demo.config().model_copy(update={"export_format": "jsonl", "include_media": True}))
+    try:
+        export = await client.export_chat(jid)
+        with pytest.raises(ValueError, match="wamcp export --format parquet"):
+            await client.export_chat(jid, format="parquet")
+    finally:
+        await client.disconnect()
+
+    assert (export["format"], export["include_media"]) == ("jsonl", True)
+    lines = [json.loads(line) for line in export["content"].splitlines()]
+    assert [datetime.fromisoformat(m["timestamp"]) for m in lines] == [row["utc"] for row in rows]
+    assert all(m["chat_jid"] == jid and "media_path" in m for m in lines)
+
+
 async def test_health_check_reports_both_connections(demo: Demo, client: WhatsAppMCPClient) -> None:
     health = await client.health_check()
 

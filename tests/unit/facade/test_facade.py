@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psutil
 import pytest
 
 import mcp_utils
@@ -106,6 +107,22 @@ def test_use_mcp_tool_initializes_from_the_config_on_first_use(configured: Path,
     assert len(chats) == min(50, len(known))
     assert all(chat["jid"] in known for chat in chats)
     assert all(set(chat) >= {"jid", "name", "last_message_time", "last_message"} for chat in chats)
+
+
+def test_without_session_persistence_each_call_has_its_own_session(configured: Path) -> None:
+    path = configured / "mcp_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["whatsapp"]["session_persistence"] = False
+    path.write_text(json.dumps(config), encoding="utf-8")
+    arguments = {"limit": 5, "page": 0, "include_last_message": True, "sort_by": "last_active"}
+
+    first = mcp_utils.use_mcp_tool(SERVER, "list_chats", arguments)
+    assert not get_whatsapp_mcp_client().is_initialized  # closed after the call: no server process is left
+    assert not [p for p in psutil.Process().children(recursive=True) if "demo-server" in " ".join(p.cmdline())]
+    second = mcp_utils.use_mcp_tool(SERVER, "list_chats", arguments)
+
+    assert first == second
+    assert len(first) == 5
 
 
 def test_list_messages_is_routed_to_parsed_message_dicts(configured: Path, demo_db: Path) -> None:
