@@ -265,7 +265,10 @@ class Bridge:
         self.zone = ZoneInfo(timezone)
         self._seed = seed
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Each thread's read connection, by thread: one whose thread has ended is closed when the next one opens
+        # (the server's worker threads come and go; left open, each dead thread's connection kept its cache and its
+        # map of the file: 3.6 GB of RSS after a few hundred HTTP calls spread over 20 minutes, on a 36 MB database).
+        self._all: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
         self._names: _SenderNames | None = None
         self._names_lock = threading.Lock()
@@ -285,7 +288,11 @@ class Bridge:
             conn = self._open_readonly()
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                for thread, old in list(self._all.items()):
+                    if not thread.is_alive():
+                        del self._all[thread]
+                        old.close()  # the thread that used it has ended: nothing can be using it now
+                self._all[threading.current_thread()] = conn
         return conn
 
     def _open_readonly(self) -> sqlite3.Connection:
@@ -296,7 +303,7 @@ class Bridge:
     def close(self) -> None:
         """Close every connection opened by any thread."""
         with self._lock:
-            conns, self._all = self._all, []
+            conns, self._all = list(self._all.values()), {}
         self._closed = True  # a warm-up still to come must not open a connection nobody closes
         # A warm-up in progress holds the lookups' lock for up to a second or two on a big database: closing does
         # not wait for it (a server told to stop would exit that much later); the warm-up closes its connection

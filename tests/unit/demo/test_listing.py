@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -100,5 +101,32 @@ def test_a_change_committed_by_another_connection_shows_on_the_next_page(tied_db
         assert after is not None
         assert before is not None
         assert after[1:] == before[:-1]  # everything moved one place down
+    finally:
+        bridge.close()
+
+
+def test_the_connections_of_ended_threads_are_closed(tied_db: Path, tmp_path: Path) -> None:
+    """Each thread reads through its own connection; the server's worker threads come and go, and their connections
+    must go with them (kept, each held its cache and a map of the whole file)."""
+    bridge = Bridge(tied_db, media_dir=tmp_path / "media")
+    opened: list[sqlite3.Connection] = []
+    original = bridge._open_readonly
+
+    def tracked() -> sqlite3.Connection:
+        opened.append(original())
+        return opened[-1]
+
+    bridge._open_readonly = tracked  # type: ignore[method-assign]
+    try:
+        for _ in range(5):
+            thread = threading.Thread(target=bridge.get_chat, args=("none@s.whatsapp.net", True))
+            thread.start()
+            thread.join()
+        assert bridge.get_chat("none@s.whatsapp.net", True) is None  # this thread's connection stays open
+        assert len(opened) == 6
+        for conn in opened[:5]:
+            with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+                conn.execute("SELECT 1")
+        assert opened[5].execute("SELECT 1").fetchone() == (1,)
     finally:
         bridge.close()
