@@ -398,10 +398,20 @@ class Extractor:
             close = getattr(listing, "aclose", None)
             if close is not None:
                 await close()
+        if summary.listing == "recent":
+            # The chats an earlier run listed but did not bring up to date (left out by --max-chats, failed, cut
+            # short) are not in a listing of the recent ones: they come too, or a "complete" run would leave them.
+            listed = {c.jid for c in chats}
+            behind = [_PlannedChat(*row) for row in self._store.chats_behind() if row[0] not in listed]
+            if behind:
+                logger.info("%s chats listed earlier are behind; syncing them too", f"{len(behind):,}")
+                chats += behind
         # Most recently active first, so --max-chats keeps the chats that matter now.
         chats.sort(key=lambda c: c.last_ms if c.last_ms is not None else floor, reverse=True)
         if self._options.max_chats is not None:
             chats = chats[: self._options.max_chats]
+        if wanted or self._options.max_chats is not None:
+            summary.listing = "selected"  # every chat listed, only some kept: not a listing later runs can lean on
         return chats
 
     async def _sync_all(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:

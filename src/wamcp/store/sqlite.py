@@ -444,6 +444,21 @@ class Store:
             return None
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
+    def chats_behind(self) -> list[tuple[str, str | None, bool, int | None]]:
+        """This account's chats, as last listed, that the store does not hold up to their listed activity: never
+        synced (a ``--max-chats`` run listed them but left them out; their sync failed), a history not read to its
+        end, or newer activity listed than read. ``(jid, name, is_group, last_message_ts_ms)``, by JID."""
+        with self._guard("read the chats behind") as conn:
+            rows = conn.execute(
+                "SELECT c.jid, c.name, c.is_group, c.last_message_ts_ms FROM chats c"
+                " LEFT JOIN sync_state s ON s.account = c.account AND s.chat_jid = c.jid"
+                " WHERE c.account = ? AND (s.chat_jid IS NULL OR NOT s.backfill_complete"
+                " OR c.last_message_ts_ms > coalesce(s.newest_ts_ms, -9223372036854775808))"
+                " ORDER BY c.jid",
+                (self._tag,),
+            ).fetchall()
+        return [(jid, name, bool(is_group), last) for jid, name, is_group, last in rows]
+
     def newest_chat_activity(self) -> int | None:
         """The newest last-message time (``ts_ms``) of this account's chats as last listed, or None."""
         with self._guard("read the newest chat activity") as conn:

@@ -149,7 +149,7 @@ async def test_runs_that_select_or_refetch_list_every_chat(tmp_path: Path, optio
     source = _source()
     await run(source, tmp_path / "s.db")
     summary = await run(source, tmp_path / "s.db", **options)
-    assert summary.listing == "all"
+    assert summary.listing == ("all" if "full" in options else "selected")  # selected: only some chats kept
     assert source.listed == len(source.names)
 
 
@@ -180,3 +180,29 @@ async def test_the_first_full_listing_of_a_store_made_before_listings_were_recor
     with Store.open(db) as store, store._write("forget the listing") as conn:
         conn.execute("UPDATE runs SET listing = NULL")
     assert (await run(source, db)).listing == "recent"
+
+
+async def test_a_recent_listing_also_syncs_the_chats_an_earlier_run_left_behind(tmp_path: Path) -> None:
+    source = _source()
+    db = tmp_path / "s.db"
+    first = await run(source, db, max_chats=3)  # lists every chat, keeps three: not a full listing to lean on
+    assert (first.listing, first.chats_total) == ("selected", 3)
+
+    failing = sorted(source.names)[5]
+    source.fail_chat = failing
+    second = await run(source, db)  # so this one lists every chat
+    assert second.listing == "all"
+    assert failing in second.failed
+    with Store.open(db) as store:
+        assert store.message_keys() == keys([m for m in source.messages if m.chat_jid != failing])
+
+    source.fail_chat = None
+    third = await run(source, db)  # the chat that failed is behind too, and comes back
+    assert third.listing == "recent"
+    assert not third.failed
+    with Store.open(db) as store:
+        assert store.message_keys() == keys(source.messages)
+
+    source.calls = 0
+    fourth = await run(source, db)  # nothing behind any more: nothing to do
+    assert (fourth.listing, fourth.messages_new, source.calls) == ("recent", 0, 0)
