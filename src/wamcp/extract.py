@@ -415,7 +415,7 @@ class Extractor:
         return chats
 
     async def _sync_all(self, chats: list[_PlannedChat], summary: ExtractSummary) -> None:
-        walkable = self._account_walk(chats)
+        walkable = self._account_walk(chats, summary)
         if walkable:
             try:
                 walked = await self._walk_account(chats, walkable, summary)
@@ -463,13 +463,14 @@ class Extractor:
         if fatal:
             raise fatal[0]
 
-    def _account_walk(self, chats: list[_PlannedChat]) -> set[str]:
+    def _account_walk(self, chats: list[_PlannedChat], summary: ExtractSummary) -> set[str]:
         """The walk reads every listed chat, so it pays only when every listed chat needs its whole history: a
         new store or ``--full``, with no ``--chat``/``--max-chats`` selection, on a server whose profile can
         attribute a cross-chat listing to chats (``cross_chat_jids``). Returns the chats the walk would read (none:
-        no walk)."""
+        no walk). Only after a listing of every chat: lharries' lines name chats, and a name is only known to be
+        unique against all of them."""
         options = self._options
-        if not options.account_walk or options.chats or options.max_chats is not None:
+        if not options.account_walk or options.chats or options.max_chats is not None or summary.listing != "all":
             return set()
         if len(chats) < _ACCOUNT_WALK_MIN_CHATS or not hasattr(self._source, "iter_all_messages"):
             return set()

@@ -530,8 +530,15 @@ class WhatsAppMCPClient:
         walk = self.profile.iter_all_messages
         # Plugin profiles written before ``parallel`` existed walk one span at a time.
         extra = {"parallel": parallel} if parallel > 1 and accepts_keyword(walk, "parallel") else {}
-        async for message in walk(self._call, since=since, page_size=page_size, chats=chats, **extra):
-            yield message
+        messages = walk(self._call, since=since, page_size=page_size, chats=chats, **extra)
+        try:
+            async for message in messages:
+                yield message
+        finally:
+            # As in iter_chats: a parallel walk's readers are tasks of the profile's iterator, closed in this task.
+            close = getattr(messages, "aclose", None)
+            if close is not None:
+                await close()
 
     async def get_contacts(self, query: str) -> list[Contact]:
         await self._ensure_ready()

@@ -120,6 +120,19 @@ def test_max_chats_keeps_the_most_recently_active_chats(served_account: tuple[Pa
     assert stored == expected
 
 
+def test_runs_after_a_selective_one_still_bring_every_chat(served_account: tuple[Path, str], tmp_path: Path) -> None:
+    """A --max-chats run, then a --max-history run that finds nothing in its window (a quiet day), then a plain
+    run, all within the hour between full listings: the plain run must still bring every chat, and say so."""
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    assert extract(config, tmp_path / "s.db", "--max-chats", "3")["exit_code"] == 0
+    assert extract(config, tmp_path / "q.db", "--max-history", "0.001")["messages_new"] == 0
+    for db in ("s.db", "q.db"):
+        summary = extract(config, tmp_path / db)
+        assert (summary["exit_code"], summary["status"]) == (0, "complete"), summary
+        assert store_messages(tmp_path / db) == server_messages(bridge)
+
+
 def test_max_history_keeps_only_the_last_hours(served_account: tuple[Path, str], tmp_path: Path) -> None:
     bridge, url = served_account
     config = write_config(tmp_path / "mcp_config.json", http_server(url))

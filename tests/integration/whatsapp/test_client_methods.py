@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -345,3 +346,22 @@ async def test_timestamps_are_utc_instants_of_the_stored_local_times(
 
     assert sorted(m.timestamp for m in messages) == sorted(row["utc"] for row in rows_of(db_rows, jid))
     assert all(m.timestamp.tzinfo == UTC for m in messages)
+
+
+async def test_the_account_walk_reads_only_the_chats_given_and_stops_cleanly_when_asked(
+    client: WhatsAppMCPClient, db_rows: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    chats = [chat async for chat in client.iter_chats()]
+    some = chats[: len(chats) // 3]
+    wanted = {chat.jid for chat in some}
+
+    read = [m async for m in client.iter_all_messages(chats=some, parallel=3)]
+    walk = client.iter_all_messages(chats=chats, parallel=3)
+    async for _first in walk:
+        break
+    await walk.aclose()  # the walk's readers are stopped here, in this task: nothing is left running
+
+    assert {m.chat_jid for m in read} <= wanted
+    assert Counter(m.chat_jid for m in read) == Counter(row["chat_jid"] for row in db_rows if row["chat_jid"] in wanted)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert await client.list_chats(limit=1)  # the connection still serves calls

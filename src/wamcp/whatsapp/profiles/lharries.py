@@ -281,6 +281,7 @@ class LharriesProfile:
         self._names_version = 0
         self._sender_cache: tuple[tuple[int, int], frozenset[str]] | None = None
         self._jids_cache: tuple[tuple[int, int], dict[str, str]] | None = None
+        self._listed_all = False  # every chat's name seen (a listing read to its end)
 
     def is_idempotent(self, tool_name: str) -> bool:
         return tool_name in LHARRIES_TOOLS
@@ -379,6 +380,7 @@ class LharriesProfile:
                         continue
                     seen.add(chat.jid)
                     yield chat
+        self._listed_all = True
 
     async def get_chat(self, call: ToolCaller, chat_jid: str) -> Chat | None:
         chats, _ = await self._chats(
@@ -544,19 +546,28 @@ class LharriesProfile:
 
         A cross-chat listing names chats, not JIDs, so the walk keeps the messages of chats whose name is unique
         (and media messages, which carry their JID) and leaves chats that share a name, or have none, to
-        :meth:`iter_messages`. Headers must name a known chat (``chats``, default: :meth:`iter_chats`), and the walk
-        starts just after the newest message those chats report, so a chat created meanwhile waits for the next
+        :meth:`iter_messages`. Only the messages of ``chats`` (default: every chat) come out; the walk knows every
+        chat's name (it lists the chats first if this profile has not listed them all), and starts just after the
+        newest message the chats asked for report, so a chat created meanwhile waits for the next
         run. Far fewer calls than one walk per chat when chats are small.
         """
+        if chats is not None and not self._listed_all:
+            # Lines name chats: telling a header from content that looks like one, and a chat from another of the
+            # same name, takes every chat's name, not only those of the chats asked for.
+            async for _chat in self.iter_chats(call, page_size=1000):
+                pass
         chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
         self._remember(chat_list)
-        across = self.cross_chat_jids(chat_list)
+        unique_names = self._jids_by_name()  # among every chat listed, not only those asked for
+        across = {
+            jid for jid in self.cross_chat_jids(chat_list) if unique_names.get(self._chat_names[jid] or "") == jid
+        }
         unique = bool(across)
         per_chat = [chat.jid for chat in chat_list if chat.jid not in across]
-        known = frozenset(chat.name or "" for chat in chat_list)  # one object for all pages: parsers index it once
+        # every chat's name, in one object for all pages: parsers index it once
+        known = frozenset(name or "" for name in self._chat_names.values())
         newest = max((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
         before = ServerClock.shift_text(self.clock.to_server_text(newest), 1) if newest is not None else None
-        skip = set(per_chat)
         if unique:
             oldest_activity = min((c.last_message_time for c in chat_list if c.last_message_time), default=None)
 
@@ -569,10 +580,14 @@ class LharriesProfile:
             floor = _text_key(self.clock.to_server_text(since)) if since is not None else None
             whole = Span(floor=floor, ceiling=_text_key(before) if before is not None else None)
             hint = _text_key(self.clock.to_server_text(oldest_activity)) if oldest_activity is not None else None
-            async for page in walk_spans(walk, whole, parallel=parallel, floor_hint=hint):
-                for message in page:
-                    if message.chat_jid is not None and message.chat_jid not in skip:
-                        yield message
+            # Closed here when our caller stops early: left to the garbage collector, the walk's task group would
+            # be exited from another task (anyio refuses).
+            async with contextlib.aclosing(walk_spans(walk, whole, parallel=parallel, floor_hint=hint)) as pages:
+                async for page in pages:
+                    for message in page:
+                        # Only the chats asked for: a media line names its chat's JID, whichever chat that is.
+                        if message.chat_jid in across:
+                            yield message
         for jid in per_chat:
             async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
                 yield message

@@ -15,7 +15,7 @@ points fall on whole seconds, the resolution these servers filter at.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -59,7 +59,7 @@ async def walk_spans(
     parallel: int,
     floor_hint: float | None = None,
     min_split: float = MIN_SPLIT_SECONDS,
-) -> AsyncIterator[list[Message]]:
+) -> AsyncGenerator[list[Message], None]:
     """Every page of ``span``, read by up to ``parallel`` concurrent walkers, in no particular order.
 
     ``floor_hint`` estimates where history starts when ``span.floor`` is ``None`` (e.g. the oldest chat's last

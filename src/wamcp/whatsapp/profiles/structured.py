@@ -636,9 +636,12 @@ class StructuredProfile:
 
         whole = Span(floor=since.timestamp() if since is not None else None, ceiling=None)
         hint = oldest.timestamp() if oldest is not None else None
-        async for page in walk_spans(walk, whole, parallel=parallel, floor_hint=hint):
-            for message in page:
-                yield message
+        # Closed here when our caller stops early: left to the garbage collector, the walk's task group would be
+        # exited from another task (anyio refuses).
+        async with contextlib.aclosing(walk_spans(walk, whole, parallel=parallel, floor_hint=hint)) as pages:
+            async for page in pages:
+                for message in page:
+                    yield message
 
     async def _walk_across(
         self,
