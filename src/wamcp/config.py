@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -184,11 +185,31 @@ class ServerConfig(_Strict):
     def _endpoint_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        return value.strip()
+        return _checked_url(value.strip())
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints_are_urls(cls, value: list[str]) -> list[str]:
+        return [_checked_url(url.strip()) for url in value]
 
     def token(self) -> str | None:
         """The auth token in clear, for building the ``Authorization`` header (never log it)."""
         return self.auth_token.get_secret_value() if self.auth_token else None
+
+
+def _checked_url(value: str) -> str:
+    """``value`` if it is not a URL (``stdio``, ``demo``) or a URL whose host and port can be read; else a
+    ValueError that says so (urllib's own, e.g. "Port out of range", would surface only when connecting)."""
+    if "://" not in value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - reading it validates it
+    except ValueError as err:
+        raise ValueError(f"not a valid URL ({err}); e.g. http://localhost:3000") from None
+    if not parts.hostname:
+        raise ValueError("the URL has no host; e.g. http://localhost:3000")
+    return value
 
 
 #: The seed's name for the server configuration used by ``MCPClient.add_server``.
@@ -336,8 +357,12 @@ class LoadedConfig:
 
 
 def _redact_block(data: dict[str, Any]) -> dict[str, Any]:
-    from .redact import mask_phone, redact_headers
+    from .redact import mask_phone, redact, redact_headers
 
+    server = data["server"]
+    # credentials in the URLs themselves (user:password@, ?token=)
+    server["endpoint"] = redact(server["endpoint"], phones=False)
+    server["endpoints"] = [redact(url, phones=False) for url in server["endpoints"]]
     if data["server"].get("auth_token"):
         data["server"]["auth_token"] = "***"
     if data.get("phone_number"):

@@ -25,6 +25,12 @@ __all__ = [
 
 _PHONE_RE = re.compile(r"(?<![\w.])\+?\d{7,15}(?![\d])")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s'\",]+")
+# A password in a URL (``scheme://user:password@host``).
+_URL_PASSWORD_RE = re.compile(r"(://[^/@:\s'\"]+:)[^@/\s'\"]+@")
+# Credentials in a URL's query (``...?token=...``), as some servers take them.
+_QUERY_SECRET_RE = re.compile(
+    r"(?i)([?&](?:access_token|token|auth|api_key|apikey|key|secret|password|sig|signature)=)[^&\s'\"#]+"
+)
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie", "x-auth-token"})
 
 _lock = threading.Lock()
@@ -55,6 +61,8 @@ def redact(text: str, *, phones: bool = True) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     text = _BEARER_RE.sub(r"\1***", text)
+    text = _QUERY_SECRET_RE.sub(r"\1***", text)
+    text = _URL_PASSWORD_RE.sub(r"\1***@", text)
     if phones:
         text = _PHONE_RE.sub(lambda m: mask_phone(m.group(0)), text)
     return text

@@ -17,6 +17,7 @@ from wamcp.config import (
     write_sample_config,
 )
 from wamcp.errors import ConfigError
+from wamcp.redact import redact
 
 SEED_SAMPLE = {
     "whatsapp": {
@@ -191,6 +192,37 @@ def test_token_never_in_repr_or_redacted_view() -> None:
     assert "s3cr3t-token-value" not in repr(loaded.config)
     assert "s3cr3t-token-value" not in json.dumps(loaded.redacted())
     assert loaded.redacted()["whatsapp"]["server"]["auth_token"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "says"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("ws://[::1/ws", "Invalid IPv6 URL"),
+        ("http://127.0.0.1:99999", "Port out of range"),
+        ("http://127.0.0.1:abc/mcp", "could not be cast"),
+        ("http:///mcp", "no host"),
+    ],
+)
+def test_an_unreadable_endpoint_url_is_a_config_error(endpoint: str, says: str) -> None:
+    for environ in ({"MCP_WHATSAPP_ENDPOINT": endpoint}, {}):
+        overrides = {} if environ else {"server": {"endpoints": [endpoint]}}
+        with pytest.raises(ConfigError, match=says) as caught:
+            load_config(use_file=False, environ=environ, overrides=overrides)
+        assert "e.g. http://localhost:3000" in str(caught.value)
+    assert load_config(use_file=False, environ={"MCP_WHATSAPP_ENDPOINT": "stdio"}).config.server.endpoint == "stdio"
+
+
+def test_credentials_in_the_endpoint_url_are_masked_in_the_redacted_view_and_errors() -> None:
+    url = "https://ann:pa55word@example.test:8443/mcp?token=t0k3nv4lue&mode=x"
+    loaded = load_config(use_file=False, environ={"MCP_WHATSAPP_ENDPOINT": url})
+    shown = loaded.redacted()["whatsapp"]["server"]["endpoint"]
+    assert shown == "https://ann:***@example.test:8443/mcp?token=***&mode=x"
+    with pytest.raises(ConfigError) as caught:
+        load_config(use_file=False, environ={"MCP_WHATSAPP_ENDPOINT": url.replace("8443", "99999")})
+    message = redact(str(caught.value))
+    assert "pa55word" not in message
+    assert "t0k3nv4lue" not in message
 
 
 def test_world_readable_file_with_token_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

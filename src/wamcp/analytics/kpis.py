@@ -376,6 +376,20 @@ def _label(chat_name: str | None, sender_name: str | None, user_part: str) -> st
     return "unknown contact"
 
 
+def _series_bounds(
+    since_ms: int | None, as_of_ms: int | None, first_ms: int | None, newest_ms: int | None
+) -> dict[str, Any]:
+    """The daily series' first and last instants: the period, cut to the days that have messages (a --since years
+    before the data, or an --until years after it, would otherwise make a row, and a chart bar, for every day)."""
+    if since_ms is None or as_of_ms is None or since_ms > as_of_ms:
+        return {"has_days": False, "series_from": 0, "series_to": 0}
+    start = max(since_ms, first_ms) if first_ms is not None else since_ms
+    end = min(as_of_ms, newest_ms) if newest_ms is not None else as_of_ms
+    if start > end:  # no message in the period: its days, but at most one
+        start = end = since_ms
+    return {"has_days": True, "series_from": start, "series_to": end}
+
+
 def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Analysis:
     """All KPIs of KPIS.md for ``duck`` (a connection from :func:`~wamcp.analytics.load.load_store`)."""
     newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchone()
@@ -511,8 +525,8 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         CREATE OR REPLACE TEMP TABLE daily AS
         WITH days AS (
             SELECT d::DATE AS day FROM range(
-                timezone($tz, epoch_ms($since::BIGINT)::TIMESTAMPTZ)::DATE,
-                timezone($tz, epoch_ms($as_of::BIGINT)::TIMESTAMPTZ)::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
+                timezone($tz, epoch_ms($series_from::BIGINT)::TIMESTAMPTZ)::DATE,
+                timezone($tz, epoch_ms($series_to::BIGINT)::TIMESTAMPTZ)::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
             WHERE $has_days
         ), counts AS (
             SELECT epoch_ms(wall_ms)::DATE AS day, count(*) FILTER (WHERE NOT outbound) AS inbound,
@@ -522,7 +536,7 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         SELECT day, coalesce(inbound, 0) AS inbound, coalesce(outbound, 0) AS outbound
         FROM days LEFT JOIN counts USING (day) ORDER BY day
         """,
-        p | {"has_days": as_of_ms is not None and since_ms is not None and since_ms <= as_of_ms},
+        p | _series_bounds(since_ms, as_of_ms, first_ms, newest_ms),
     )
     _run(
         duck,

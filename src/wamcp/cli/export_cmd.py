@@ -49,6 +49,8 @@ def _instant_ms(text: str | None, option: str, zone: tzinfo | None) -> int | Non
         raise fail(
             f"{option} {text!r} is not an ISO-8601 date or time; use e.g. 2025-03-28 or 2025-03-28T12:53Z"
         ) from None
+    if not 1970 <= moment.year < 2200:  # a typo; and datetime cannot shift the years 1 and 9999 to other zones
+        raise fail(f"{option} {text!r} is outside the years 1970-2199; use e.g. 2025-03-28 or 2025-03-28T12:53Z")
     if moment.tzinfo is None and zone is not None:
         moment = moment.replace(tzinfo=zone)
     # A naive moment with no zone is local time, which datetime.timestamp() assumes.
@@ -128,6 +130,11 @@ def export_command(
         for name in accounts or ():
             if name not in known:
                 raise fail(f"no account {name!r} in store {db} (accounts: {', '.join(known) or 'none'})")
+        if chats:
+            stored = {chat.jid for chat in store.chats(accounts=accounts or None)}
+            for jid in chats:
+                if jid not in stored:
+                    raise fail(f"no chat {jid!r} in store {db}; `wamcp export --format csv` lists every chat's JID")
         result = export(
             store,
             fmt.value,

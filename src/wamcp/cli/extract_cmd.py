@@ -379,7 +379,7 @@ def extract(
     ] = None,
     max_chats: Annotated[int | None, typer.Option("--max-chats", min=1, help="Only the N most recent chats.")] = None,
     max_history: Annotated[
-        float | None, typer.Option("--max-history", min=0, help="Only messages of the last HOURS hours.")
+        float | None, typer.Option("--max-history", min=0, max=1_000_000, help="Only messages of the last HOURS hours.")
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and extract from it.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Re-fetch everything, not only what is new.")] = False,

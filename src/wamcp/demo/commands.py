@@ -44,7 +44,7 @@ def demo_server(
     ] = None,
     transport: Annotated[str, typer.Option(help="stdio, sse (/sse), http (/mcp) or websocket (/ws).")] = "stdio",
     host: Annotated[str, typer.Option(help="Address to bind (network transports).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one (printed on stderr).")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one (printed on stderr).")] = 0,
     messages: Annotated[int, typer.Option(help="Size of the generated dataset when --db is not given.")] = 20000,
     seed: Annotated[int, typer.Option(help="Seed of the generated data and of every fault knob.")] = 1,
     timezone: Annotated[str, typer.Option(help="The business's IANA time zone for generated data.")] = "UTC",

@@ -365,6 +365,13 @@ def test_heatmap_and_daily_volume_use_the_configured_zone(run: Analyze) -> None:
     assert [str(d["day"]) for d in result.tables["daily"].to_pylist()] == ["2026-03-02"]
 
 
+def test_the_daily_series_spans_the_days_with_messages_however_wide_the_period(run: Analyze) -> None:
+    b = StoreBuilder(tz=TZ).msg(ANA, "2026-03-02 10:00").msg(ANA, "2026-03-04 10:30", out=True)
+    result = run(b, since="1970-01-01", until="2199-12-31")
+    assert [str(d["day"]) for d in result.tables["daily"].to_pylist()] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    assert result.kpis["period"]["days"] > 80_000  # the period itself is what was asked for
+
+
 def test_workload_ratio_and_media_share(run: Analyze) -> None:
     b = (
         StoreBuilder(tz=TZ)

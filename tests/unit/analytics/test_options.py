@@ -125,6 +125,9 @@ def test_options_from_text_checks_the_period() -> None:
     assert options.until_ms - options.since_ms == 31 * DAY_MS - 1
     with pytest.raises(ConfigError, match="before --since"):
         ReportOptions.from_text(timezone="UTC", since="2026-03-31", until="2026-03-01")
+    for since, until in (("0001-01-01", None), (None, "9999-12-31T23:59"), ("1969-12-31", None)):
+        with pytest.raises(ConfigError, match="outside the years 1970-2199"):
+            ReportOptions.from_text(timezone="Asia/Tokyo", since=since, until=until)
     assert WEEK_MS == 7 * DAY_MS
 
 
