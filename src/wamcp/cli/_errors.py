@@ -1,7 +1,7 @@
 """Exit codes and the one place where exceptions become a one-line message for people.
 
 0 complete; 1 partial (some chats failed, the rest is stored); 2 usage or configuration error;
-3 cannot connect or authenticate. ``--verbose`` adds the exception chain.
+3 cannot connect or authenticate; 4 an internal error (a bug). ``--verbose`` adds the exception chain.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class ExitCode(IntEnum):
     PARTIAL = 1
     USAGE = 2
     CONNECT = 3
+    INTERNAL = 4
     INTERRUPTED = 130
 
 
@@ -87,6 +88,17 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         except (MCPClientError, OSError) as err:
             raise typer.Exit(report_error(err, verbose=state.verbose)) from None
+        except Exception as err:  # a bug of ours: still one line for people, the traceback with --verbose
+            message = redact(str(err)) or "no message"
+            err_console.print(
+                f"[bold red]error:[/] internal error, {type(err).__name__}: {message} "
+                "(a bug: please report it with the output of --verbose)",
+                markup=True,
+                highlight=False,
+            )
+            if state.verbose:
+                logging.getLogger("wamcp").error("traceback", exc_info=err)
+            raise typer.Exit(ExitCode.INTERNAL) from None
 
     return wrapper
 

@@ -9,7 +9,7 @@ import typer
 from .. import __version__
 from .._exiting import skip_final_collection
 from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd
-from ._errors import state
+from ._errors import ExitCode, err_console, state
 from .logs import setup_logging
 
 app = typer.Typer(
@@ -57,5 +57,8 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (option parsing, start-up)
+        err_console.print("interrupted")
+        raise SystemExit(ExitCode.INTERRUPTED) from None
     finally:
         skip_final_collection()
