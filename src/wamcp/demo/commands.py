@@ -44,7 +44,7 @@ def demo_server(
     ] = None,
     transport: Annotated[str, typer.Option(help="stdio, sse (/sse), http (/mcp) or websocket (/ws).")] = "stdio",
     host: Annotated[str, typer.Option(help="Address to bind (network transports).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one (printed on stderr).")] = 0,
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one (printed on stderr).")] = 0,
     messages: Annotated[int, typer.Option(help="Size of the generated dataset when --db is not given.")] = 20000,
     seed: Annotated[int, typer.Option(help="Seed of the generated data and of every fault knob.")] = 1,
     timezone: Annotated[str, typer.Option(help="The business's IANA time zone for generated data.")] = "UTC",
@@ -98,6 +98,8 @@ def _serve(opts: dict[str, Any]) -> None:
         raise ConfigError(f"unknown transport {opts['transport']!r}: choose one of {', '.join(_TRANSPORTS)}")
     if opts["json_response"] and opts["transport"] != "http":
         raise ConfigError(f"--json-response is for --transport http only, not {opts['transport']}")
+    if not 0 <= opts["port"] <= 65535:
+        raise ConfigError(f"--port {opts['port']} is not a port: use 1-65535, or 0 for a free one")
     if opts["output"] not in ("text", "structured"):
         raise ConfigError(f"unknown output {opts['output']!r}: choose text or structured")
     for knob in ("error_rate", "malformed_rate", "spike_rate", "drop_rate"):
@@ -151,16 +153,23 @@ def demo_data(
     messages: Annotated[int, typer.Option(help="Number of messages (1k … 2M).")] = 20000,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
     timezone: Annotated[str, typer.Option(help="The business's IANA time zone (DST zones work).")] = "UTC",
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
 ) -> None:
     """Generate a deterministic synthetic bridge database for a small business, with its ground truth."""
-    _generate(out, messages, seed, timezone)
+    _generate(out, messages, seed, timezone, force=force)
 
 
-def _generate(out: Path, messages: int, seed: int, timezone: str) -> None:
+def _generate(out: Path, messages: int, seed: int, timezone: str, *, force: bool) -> None:
     from ..demo.data import generate_database
 
     if messages < 1:
         raise ConfigError(f"--messages must be at least 1, got {messages}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
+    if out.exists() and not force:
+        raise ConfigError(f"--out {out} exists (a store or a database you may need); pass --force to replace it")
+    for stale in (out, out.with_name(out.name + "-wal"), out.with_name(out.name + "-shm")):
+        stale.unlink(missing_ok=True)  # a replaced database's journal must not be applied to the new one
     result = generate_database(out, messages=messages, seed=seed, timezone=_check_zone(timezone))
     typer.echo(
         f"wrote {result.messages} messages in {result.chats} chats to {result.db_path} "

@@ -149,6 +149,18 @@ def test_cli_help_and_demo_data(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "x.db.truth.json").read_text(encoding="utf-8"))["messages"] == 900
     assert runner.invoke(app, ["demo-data", "--out", str(out), "--timezone", "Mars/Base"]).exit_code == 2
     assert runner.invoke(app, ["demo-data", "--out", str(out), "--messages", "0"]).exit_code == 2
+    # An existing file is kept unless --force says otherwise, and a missing directory is not made up.
+    (tmp_path / "x.db-wal").write_bytes(b"stale journal")
+    refused = runner.invoke(app, ["demo-data", "--out", str(out), "--messages", "50"])
+    assert refused.exit_code == 2
+    assert "--force" in refused.output
+    assert json.loads((tmp_path / "x.db.truth.json").read_text(encoding="utf-8"))["messages"] == 900
+    replaced = runner.invoke(app, ["demo-data", "--out", str(out), "--messages", "50", "--force"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((tmp_path / "x.db.truth.json").read_text(encoding="utf-8"))["messages"] == 50
+    assert not (tmp_path / "x.db-wal").exists()
+    missing = runner.invoke(app, ["demo-data", "--out", str(tmp_path / "nope" / "y.db"), "--messages", "50"])
+    assert missing.exit_code == 2
 
 
 @pytest.mark.parametrize(
