@@ -602,6 +602,12 @@ def load_config(
                 hint=f"create one with `wamcp config init` and rename {SAMPLE_FILE_NAME}",
             )
     elif use_file:
+        env_file = environ.get("MCP_CONFIG_FILE")
+        if env_file and not Path(env_file).is_file():  # named on purpose: a typo must not fall back to other files
+            raise ConfigError(
+                f"MCP_CONFIG_FILE={env_file} is not a file",
+                hint="point it at your mcp_config.json, or unset it to use ./mcp_config.json",
+            )
         file_path = next((p for p in default_config_paths() if p.is_file()), None)
     if file_path is not None:
         file_data = _read_file(file_path)

@@ -13,6 +13,7 @@ __all__ = [
     "MCPAuthenticationError",
     "MCPClientError",
     "MCPConnectionError",
+    "MCPHandshakeError",
     "MCPProtocolError",
     "MCPRateLimitError",
     "MCPTimeoutError",
@@ -96,6 +97,11 @@ class MCPToolError(MCPClientError):
 
 class MCPProtocolError(MCPClientError):
     """The server answered with something we cannot understand (garbled output, wrong shape)."""
+
+
+class MCPHandshakeError(MCPProtocolError):
+    """What answers at the endpoint does not complete an MCP handshake: not an MCP server (a web page, another
+    API), or one speaking a protocol we do not. Connecting failed, so the CLI treats it as such (exit code 3)."""
 
 
 class ConfigError(MCPClientError):

@@ -6,7 +6,8 @@ import pytest
 import typer
 
 from wamcp.cli._errors import ExitCode, guarded, state
-from wamcp.errors import ConfigError, MCPConnectionError
+from wamcp.errors import ConfigError, MCPConnectionError, MCPHandshakeError
+from wamcp.whatsapp.jid import InvalidJIDError
 
 
 def _raising(error: BaseException) -> typer.Exit:
@@ -24,6 +25,8 @@ def _raising(error: BaseException) -> typer.Exit:
     [
         (ConfigError("bad key"), ExitCode.USAGE, "error: bad key"),
         (MCPConnectionError("refused"), ExitCode.CONNECT, "error: refused"),
+        (MCPHandshakeError("not an MCP server"), ExitCode.CONNECT, "error: not an MCP server"),
+        (InvalidJIDError("'x' is neither a JID nor a phone number"), ExitCode.USAGE, "neither a JID"),
         (RuntimeError("Attempted to exit cancel scope"), ExitCode.INTERNAL, "internal error, RuntimeError"),
         (KeyError("x"), ExitCode.INTERNAL, "internal error, KeyError"),
         (KeyboardInterrupt(), ExitCode.INTERRUPTED, "interrupted"),

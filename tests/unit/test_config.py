@@ -225,6 +225,12 @@ def test_credentials_in_the_endpoint_url_are_masked_in_the_redacted_view_and_err
     assert "t0k3nv4lue" not in message
 
 
+def test_a_config_file_named_by_the_environment_must_exist(tmp_path: Path) -> None:
+    for named in (tmp_path / "missing.json", tmp_path):
+        with pytest.raises(ConfigError, match=r"MCP_CONFIG_FILE=.* is not a file"):
+            load_config(environ={"MCP_CONFIG_FILE": str(named)})
+
+
 def test_world_readable_file_with_token_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     data = json.loads(json.dumps(SEED_SAMPLE))
     data["whatsapp"]["server"]["auth_token"] = "tok-world-readable"

@@ -21,6 +21,7 @@ from ..errors import (
     MCPAuthenticationError,
     MCPClientError,
     MCPConnectionError,
+    MCPHandshakeError,
     MCPTimeoutError,
     StoreError,
 )
@@ -43,9 +44,9 @@ class ExitCode(IntEnum):
 
 def exit_code_for(error: BaseException) -> ExitCode:
     """Map an error class to the documented exit code."""
-    if isinstance(error, ConfigError | StoreError):
+    if isinstance(error, ConfigError | StoreError | ValueError):  # ValueError: a bad value given (a JID, a number)
         return ExitCode.USAGE
-    if isinstance(error, MCPConnectionError | MCPAuthenticationError | MCPTimeoutError):
+    if isinstance(error, MCPConnectionError | MCPHandshakeError | MCPAuthenticationError | MCPTimeoutError):
         return ExitCode.CONNECT
     if isinstance(error, MCPClientError):
         return ExitCode.PARTIAL

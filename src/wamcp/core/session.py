@@ -37,6 +37,7 @@ from ..errors import (
     MCPAuthenticationError,
     MCPClientError,
     MCPConnectionError,
+    MCPHandshakeError,
     MCPProtocolError,
     MCPRateLimitError,
     MCPTimeoutError,
@@ -387,6 +388,17 @@ def _network_reason(err: BaseException) -> tuple[str, str]:
     )
 
 
+_HANDSHAKE_HINT = (
+    "is this an MCP server's endpoint? check --mcp-endpoint (its path, e.g. /mcp or /sse) and --mcp-connection"
+)
+
+
+def _first_line(text: str) -> str:
+    """The first line of an error text (pydantic's and the SDK's run over several), redacted and cut short."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return redact(first)[:200]
+
+
 def translate_error(
     err: BaseException,
     *,
@@ -438,10 +450,10 @@ def translate_error(
                 hint="the server stopped or dropped us; the client reconnects on the next call",
             )
         if tool is None:
-            return MCPProtocolError(
-                f"{where} rejected the MCP handshake: {redact(leaf.message)} (code {leaf.code})",
+            return MCPHandshakeError(
+                f"{where} did not complete the MCP handshake: {_first_line(leaf.message)} (code {leaf.code})",
                 server=server,
-                hint="try protocol 'legacy' in the server config",
+                hint=_HANDSHAKE_HINT,
             )
         return MCPToolError(
             f"{where}: {what} failed: {redact(leaf.message)} (code {leaf.code})",
@@ -471,6 +483,12 @@ def translate_error(
             return MCPConnectionError(f"cannot reach {where}: {reason}", server=server, hint=hint)
         return MCPConnectionError(f"{where}: {what}: {reason}", server=server, tool=tool, hint=hint)
     if isinstance(leaf, ValidationError | RuntimeError | ValueError):
+        if tool is None:
+            return MCPHandshakeError(
+                f"{where} did not complete the MCP handshake: its answer is not MCP's ({_first_line(str(leaf))})",
+                server=server,
+                hint=_HANDSHAKE_HINT,
+            )
         return MCPProtocolError(
             f"{where} sent an answer we cannot use ({what}): {redact(str(leaf))[:300]}",
             server=server,

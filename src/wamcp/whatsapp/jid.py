@@ -36,6 +36,11 @@ _MAX_PHONE_DIGITS = 15
 _PHONE_PUNCTUATION = str.maketrans("", "", " -().\u00a0/")
 
 
+# Examples in error hints, written so that redaction (which masks any run of 7+ digits) leaves them readable.
+_EXAMPLE_PHONE = "+44 7700 900123"
+_EXAMPLE_JID = "<country code><number>@s.whatsapp.net"
+
+
 class InvalidJIDError(MCPClientError, ValueError):
     """A chat or contact identifier that is neither a JID nor a phone number."""
 
@@ -65,7 +70,7 @@ def normalize_jid(value: str) -> str:
     """
     text = value.strip()
     if not text:
-        raise InvalidJIDError("empty chat identifier", hint="pass a JID such as 447700900123@s.whatsapp.net")
+        raise InvalidJIDError("empty chat identifier", hint=f"pass a JID such as {_EXAMPLE_JID}")
     if "@" in text:
         user, _, domain = text.partition("@")
         domain = domain.lower()
@@ -86,7 +91,7 @@ def normalize_jid(value: str) -> str:
         return bare + (GROUP_SUFFIX if len(bare) > _MAX_PHONE_DIGITS else USER_SUFFIX)
     raise InvalidJIDError(
         f"{_shown(text)!r} is neither a JID nor a phone number",
-        hint="use 447700900123@s.whatsapp.net, 1203…@g.us or +447700900123",
+        hint=f"use a JID ({_EXAMPLE_JID}, or a group's <digits>@g.us) or a phone number ({_EXAMPLE_PHONE})",
     )
 
 
@@ -108,7 +113,7 @@ def validate_phone_number(number: str, *, strict: bool = False) -> str:
     except phonenumbers.NumberParseException as err:
         raise InvalidPhoneNumberError(
             f"{_shown(number)!r} is not a phone number ({err._msg})",
-            hint="use international E.164 form, e.g. +447700900123",
+            hint=f"use international E.164 form, e.g. {_EXAMPLE_PHONE}",
         ) from err
     if not strict and not phonenumbers.is_possible_number(parsed):
         digits = "".join(ch for ch in text if ch.isdigit())
@@ -118,7 +123,7 @@ def validate_phone_number(number: str, *, strict: bool = False) -> str:
     if not valid:
         raise InvalidPhoneNumberError(
             f"{_shown(number)!r} is not a valid phone number for its country code",
-            hint="use international E.164 form with the country code, e.g. +447700900123",
+            hint=f"use international E.164 form with the country code, e.g. {_EXAMPLE_PHONE}",
         )
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 

@@ -266,7 +266,8 @@ async def test_client_loads_the_configuration_when_none_is_given(
     tools: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MCP_CONFIG_FILE", str(tmp_path / "none.json"))
+    monkeypatch.delenv("MCP_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))  # no user config file either
     monkeypatch.setenv("MCP_WHATSAPP_SERVER_TIMEZONE", "UTC")
     fake = FakeLharriesMCP(history(2), tools=tools)
     client = WhatsAppMCPClient(mcp_client=fake)  # type: ignore[arg-type]
