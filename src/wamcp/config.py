@@ -163,7 +163,7 @@ class ServerConfig(_Strict):
     protocol: Literal["legacy", "auto", "2026-07-28"] = "legacy"
     verify_tls: bool | str = Field(True, description="False, True or a path to a CA bundle")
     endpoints: list[str] = Field(default_factory=list, description="extra endpoints for failover")
-    max_connections: int = Field(1, ge=1)
+    max_connections: int = Field(1, ge=1, le=64, description="sessions in the pool (each its own process over stdio)")
     max_concurrency: int = Field(64, ge=1, description="requests in flight per session")
     idempotent_tools: list[str] | None = Field(
         None, description="tools safe to retry; None lets the caller or profile decide"

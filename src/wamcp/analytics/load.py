@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..redact import get_logger
-from ..store.schema import READABLE_FROM
+from ..store.schema import READABLE_FROM, SCHEMA_VERSION
 from ..store.sqlite import DEFAULT_ACCOUNT, account_tag
 
 __all__ = ["load_store", "open_store_readonly", "store_accounts", "strings"]
@@ -93,6 +93,12 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
         raise StoreError(
             f"store {db_path} has schema version {version}, older than this wamcp ({READABLE_FROM})",
             hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
+        )
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"store {db_path} has schema version {version}, newer than this wamcp understands ({SCHEMA_VERSION})",
+            hint="upgrade wamcp",
         )
     return conn
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from enum import IntEnum
 from typing import ParamSpec, TypeVar
@@ -80,6 +82,11 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        # SIGTERM (systemd, `timeout`, `kill`) stops a command the way Ctrl-C does: what was read is kept, the run
+        # is marked interrupted, exit 130. Python's default would end the process at once. Passed on as SIGINT, so
+        # that whoever handles Ctrl-C at that moment (asyncio cancels its main task cleanly) handles it.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _as_sigint) if in_main else None
         try:
             return func(*args, **kwargs)
         except typer.Exit:
@@ -100,8 +107,15 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             if state.verbose:
                 logging.getLogger("wamcp").error("traceback", exc_info=err)
             raise typer.Exit(ExitCode.INTERNAL) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _as_sigint(signum: int, frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:

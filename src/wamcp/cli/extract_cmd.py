@@ -333,6 +333,15 @@ def _export_after(request: ExtractRequest, console: Console) -> int | None:
 
 def run_extract(request: ExtractRequest) -> int:
     """Run one extraction and return the exit code; prints a summary (or JSON with ``as_json``)."""
+    try:
+        return _run_extract(request)
+    except KeyboardInterrupt:
+        if request.as_json:  # a nightly job's log still gets its line
+            typer.echo(json.dumps({"status": "interrupted", "db": str(request.db)}))
+        raise
+
+
+def _run_extract(request: ExtractRequest) -> int:
     if request.all_accounts or request.accounts:
         return run_accounts(request)
     console = Console(stderr=True, quiet=request.quiet)

@@ -10,7 +10,10 @@ import collections
 import csv
 import itertools
 import json
+import signal
 import sqlite3
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -283,3 +286,42 @@ def test_an_unknown_chat_jid_is_named_and_exits_1(served_account: tuple[Path, st
     assert summary["chats_done"] == summary["chats_total"] == 1
     expected = collections.Counter({k: n for k, n in server_messages(bridge).items() if k[0] == real})
     assert store_messages(tmp_path / "s.db") == expected
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """systemd and `timeout` stop jobs with SIGTERM: the run ends as interrupted (exit 130, a JSON line for the
+    job's log), keeps what it read, and the next run completes the store exactly."""
+    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
+        config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
+        argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json", "--concurrency", "2"]
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not _stored_any(tmp_path / "s.db"):
+                time.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert process.returncode == 130, stderr
+        assert only_json_object(stdout.decode())["status"] == "interrupted"
+        assert b"Traceback" not in stderr
+        with sqlite3.connect(tmp_path / "s.db") as conn:
+            assert conn.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+        write_config(config, http_server(server.url))
+        rerun = run_cli([WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json"], cwd=tmp_path, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert store_messages(tmp_path / "s.db") == server_messages(account)
+
+
+def _stored_any(db: Path) -> bool:
+    """Some chat's messages are committed (the run is well under way)."""
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as conn:
+            return bool(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+    except sqlite3.Error:
+        return False

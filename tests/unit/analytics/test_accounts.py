@@ -94,3 +94,11 @@ def test_a_store_from_before_accounts_asks_to_be_migrated_first(tmp_path: Path) 
     with pytest.raises(StoreError, match=r"schema version 2, older than this wamcp \(3\)") as caught:
         analyze(path, OPTIONS)
     assert "wamcp extract" in str(caught.value)
+
+
+def test_a_store_from_a_newer_wamcp_is_refused(tmp_path: Path) -> None:
+    path = sample_store(tmp_path / "store.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match=r"schema version 99, newer than this wamcp"):
+        analyze(path, OPTIONS)
