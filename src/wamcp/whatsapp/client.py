@@ -9,13 +9,14 @@ tool calls and their output into :mod:`wamcp.whatsapp.models`. The one thing to 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from ..chat_export import format_chat_export
 from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
@@ -53,6 +54,23 @@ _CSV_FIELDS = (
 def _default_idempotent(tool: str) -> bool:
     """Before the profile is known: read tools are retry-safe, anything else (``send_*``, pairing) is not."""
     return tool in LHARRIES_TOOLS or tool.startswith(_READ_PREFIXES)
+
+
+_T = TypeVar("_T")
+
+
+@contextlib.asynccontextmanager
+async def _closing(items: AsyncIterator[_T]) -> AsyncGenerator[AsyncIterator[_T], None]:
+    """``items``, closed in this task when the block ends however the caller stops (``break``, ``aclose()``, an
+    error): a profile's listing asks for pages ahead and its account walk reads spans, each in tasks of its own
+    iterator, which anyio lets only the task that opened them close (left to the garbage collector, they fail).
+    Unlike ``contextlib.aclosing``, it accepts iterators that have no ``aclose`` (plugin profiles)."""
+    try:
+        yield items
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
 
 
 class WhatsAppMCPClient:
@@ -461,16 +479,9 @@ class WhatsAppMCPClient:
         )
         if by_activity and accepts_keyword(listing, "by_activity"):
             extra["by_activity"] = True
-        chats = listing(self._call, page_size=page_size, **extra)
-        try:
+        async with _closing(listing(self._call, page_size=page_size, **extra)) as chats:
             async for chat in chats:
                 yield chat
-        finally:
-            # A caller that stops early closes us; the profile's listing must be closed here, in this task, since
-            # its pages asked for ahead are its own tasks.
-            close = getattr(chats, "aclose", None)
-            if close is not None:
-                await close()
 
     async def iter_messages(
         self, chat_jid: str, since: datetime | None = None, *, page_size: int = 500
@@ -530,15 +541,9 @@ class WhatsAppMCPClient:
         walk = self.profile.iter_all_messages
         # Plugin profiles written before ``parallel`` existed walk one span at a time.
         extra = {"parallel": parallel} if parallel > 1 and accepts_keyword(walk, "parallel") else {}
-        messages = walk(self._call, since=since, page_size=page_size, chats=chats, **extra)
-        try:
+        async with _closing(walk(self._call, since=since, page_size=page_size, chats=chats, **extra)) as messages:
             async for message in messages:
                 yield message
-        finally:
-            # As in iter_chats: a parallel walk's readers are tasks of the profile's iterator, closed in this task.
-            close = getattr(messages, "aclose", None)
-            if close is not None:
-                await close()
 
     async def get_contacts(self, query: str) -> list[Contact]:
         await self._ensure_ready()
