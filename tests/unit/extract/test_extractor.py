@@ -281,6 +281,23 @@ async def test_max_history_limits_the_backfill_window(tmp_path: Path) -> None:
     assert 0 < len(stored) < len(messages)
 
 
+@pytest.mark.anyio
+async def test_chats_quiet_since_before_the_history_window_cost_no_call(tmp_path: Path) -> None:
+    messages = make_messages(400, 40)
+    source = FakeSource(messages, names_for(messages))
+    last = {jid: max(m.timestamp for m in messages if m.chat_jid == jid) for jid in source.names}
+    now = sorted(last.values())[-5] + timedelta(hours=1)  # about five chats were active in the last 24 h ...
+    active = {jid for jid, t in last.items() if t > now - timedelta(hours=24)}
+    assert 0 < len(active) < len(last)
+    with Store.open(tmp_path / "s.db") as store:
+        opts = ExtractOptions(page_size=50, max_history_hours=24)
+        summary = await Extractor(source, store, opts, now=lambda: now).run()
+        stored = store.message_keys()
+    assert source.calls == len(active)  # ... and only they cost a call
+    assert summary.chats_skipped == len(last) - len(active)
+    assert stored == {(m.chat_jid or "", m.id) for m in messages if m.timestamp > now - timedelta(hours=24)}
+
+
 class _CrossChatProfile:
     """Stands for a structured server's profile: its walk across chats reads every listed chat."""
 
