@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from ..errors import StoreError
 from ..redact import get_logger
 from ..store.schema import READABLE_FROM, SCHEMA_VERSION
-from ..store.sqlite import DEFAULT_ACCOUNT, account_tag
+from ..store.sqlite import DEFAULT_ACCOUNT, account_tag, readonly_uri
 
 __all__ = ["load_store", "open_store_readonly", "store_accounts", "strings"]
 
@@ -76,7 +76,7 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
             f"no store at {db_path}", hint="run `wamcp extract` first, pass --db, or try `wamcp demo` for sample data"
         )
     try:
-        conn = sqlite3.connect(_readonly_uri(db_path), uri=True)
+        conn = sqlite3.connect(readonly_uri(db_path), uri=True)
     except sqlite3.Error as err:  # pragma: no cover - is_file() above catches the usual causes
         raise StoreError(f"cannot open store {db_path}: {err}") from err
     try:
@@ -113,10 +113,6 @@ def store_accounts(db_path: Path) -> list[str]:
     finally:
         conn.close()
     return sorted(DEFAULT_ACCOUNT if tag == "" else tag for tag in tags)
-
-
-def _readonly_uri(db_path: Path) -> str:
-    return f"{db_path.resolve().as_uri()}?mode=ro"
 
 
 def strings(values: Iterable[str | None]) -> pa.Array:
@@ -157,7 +153,7 @@ def _read_adbc(
             statement.close()
 
     def read(sqls: Sequence[str]) -> list[pa.Table]:
-        database = adbc_driver_sqlite.connect(_readonly_uri(db_path))
+        database = adbc_driver_sqlite.connect(readonly_uri(db_path))
         try:
             conn = adbc_driver_manager.AdbcConnection(database)
             try:

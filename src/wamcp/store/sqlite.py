@@ -218,6 +218,18 @@ def _is_corruption(err: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
+def readonly_uri(db: Path) -> str:
+    """The URI to read the store at ``db``: ``mode=ro``, and ``immutable=1`` too when it lies in a directory we cannot
+    write (a read-only mount, a backup) and has no write-ahead log to replay: a WAL-mode database read with
+    ``mode=ro`` alone needs to create its ``-shm`` file there, and SQLite would answer "unable to open database
+    file". Nothing can be writing to it then, which is what ``immutable`` promises."""
+    uri = f"{db.resolve().as_uri()}?mode=ro"
+    wal, shm = (db.with_name(db.name + suffix) for suffix in ("-wal", "-shm"))
+    if not os.access(db.parent, os.W_OK) and not shm.exists() and not (wal.exists() and wal.stat().st_size > 0):
+        return uri + "&immutable=1"
+    return uri
+
+
 class Store:
     """The wamcp SQLite store. Open with :meth:`open`; use as a context manager or call :meth:`close`."""
 
@@ -248,9 +260,7 @@ class Store:
             raise StoreError(f"cannot create store {db}: directory {db.parent} does not exist")
         try:
             if readonly:
-                conn = sqlite3.connect(
-                    f"{db.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
+                conn = sqlite3.connect(readonly_uri(db), uri=True, isolation_level=None, check_same_thread=False)
             else:
                 conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as err:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -11,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wamcp.store
+from wamcp.analytics.load import open_store_readonly
 from wamcp.errors import StoreError
 from wamcp.store import ChatRow, MessageRow, PageResult, Store, SyncState
 from wamcp.store.schema import SCHEMA_VERSION
+from wamcp.store.sqlite import readonly_uri
 
 from ._helpers import BASE_MS, make_page
 
@@ -427,3 +431,41 @@ def test_in_memory_store_works_without_wal(
         store.save_page(CHAT, make_page(CHAT, 0, 3), state=SyncState(CHAT))
         assert store.count_messages() == 3
     assert "not WAL" in caplog.text
+
+
+def test_a_store_in_a_directory_that_cannot_be_written_is_read_as_immutable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "wa.db"
+    with Store.open(db) as store:
+        store.save_page(CHAT, make_page(CHAT, 0, 5), state=SyncState(CHAT))
+    assert readonly_uri(db).endswith("?mode=ro")  # a writable directory: a reader shares the -shm file
+    unwritable = {db.parent}
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: p not in unwritable and real_access(p, mode))
+    assert readonly_uri(db).endswith("?mode=ro&immutable=1")  # a read-only mount: it could not create one
+    with Store.open(db, readonly=True) as store:
+        assert store.count_messages() == 5
+    (tmp_path / "wa.db-wal").write_bytes(b"x" * 100)  # a log to replay: immutable would hide its commits
+    assert readonly_uri(db).endswith("?mode=ro")
+
+
+@pytest.mark.skipif(not Path("/bin/mount").exists() and not Path("/usr/bin/mount").exists(), reason="no mount")
+def test_a_store_on_a_read_only_mount_opens_for_reading(tmp_path: Path) -> None:
+    source, mounted = tmp_path / "src", tmp_path / "ro"
+    source.mkdir()
+    mounted.mkdir()
+    with Store.open(source / "wa.db") as store:
+        store.save_page(CHAT, make_page(CHAT, 0, 7), state=SyncState(CHAT))
+    bind = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True, check=False)
+    if bind.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bind.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mounted)], check=True, capture_output=True)
+        with pytest.raises(OSError, match="Read-only file system"):
+            (mounted / "probe").write_text("x")
+        with Store.open(mounted / "wa.db", readonly=True) as store:  # what export reads through
+            assert store.count_messages() == 7
+        open_store_readonly(mounted / "wa.db").close()  # what the report reads through
+    finally:
+        subprocess.run(["umount", str(mounted)], check=False, capture_output=True)
