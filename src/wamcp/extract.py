@@ -470,7 +470,8 @@ class Extractor:
         no walk). Only after a listing of every chat: lharries' lines name chats, and a name is only known to be
         unique against all of them."""
         options = self._options
-        if not options.account_walk or options.chats or options.max_chats is not None or summary.listing != "all":
+        # --chat/--max-chats runs list as "selected", between full listings as "recent": neither walks
+        if not options.account_walk or summary.listing != "all":
             return set()
         if len(chats) < _ACCOUNT_WALK_MIN_CHATS or not hasattr(self._source, "iter_all_messages"):
             return set()

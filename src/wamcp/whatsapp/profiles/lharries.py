@@ -471,15 +471,24 @@ class LharriesProfile:
         before = self._names_key()
         if len(unknown) > _NAME_LOOKUPS:
             logger.info("list_messages: %d chat names not listed yet; listing every chat once", len(unknown))
-            async for _chat in self.iter_chats(call, page_size=_NAME_LISTING_PAGE):
-                pass
-        for name in unknown if len(unknown) <= _NAME_LOOKUPS else ():
-            # By name, so every chat of that exact name comes in one run: read on while a full page may have cut it.
-            for page in range(_NAME_LOOKUP_PAGES):
-                chats = await self.list_chats(call, query=name, limit=_NAME_LOOKUP_CHATS, page=page, sort_by="name")
-                if len(chats) < _NAME_LOOKUP_CHATS or (chats[-1].name or "") > name:
-                    break
+            await self._list_every_chat(call)
+        else:
+            for name in unknown:
+                await self._look_up_name(call, name)
         return self._names_key() != before
+
+    async def _look_up_name(self, call: ToolCaller, name: str) -> None:
+        """Remember every chat named ``name`` (``list_chats`` with it as the query, sorted by name, so the chats of
+        that exact name come in one run: read on while a full page may have cut it)."""
+        for page in range(_NAME_LOOKUP_PAGES):
+            chats = await self.list_chats(call, query=name, limit=_NAME_LOOKUP_CHATS, page=page, sort_by="name")
+            if len(chats) < _NAME_LOOKUP_CHATS or (chats[-1].name or "") > name:
+                return
+
+    async def _list_every_chat(self, call: ToolCaller) -> None:
+        """Remember every chat's name (a listing read to its end also sets ``_listed_all``)."""
+        async for _chat in self.iter_chats(call, page_size=_NAME_LISTING_PAGE):
+            pass
 
     def _json_messages(self, result: ToolResult, chat_jid: str | None) -> list[Message]:
         messages: list[Message] = []
@@ -554,8 +563,7 @@ class LharriesProfile:
         if chats is not None and not self._listed_all:
             # Lines name chats: telling a header from content that looks like one, and a chat from another of the
             # same name, takes every chat's name, not only those of the chats asked for.
-            async for _chat in self.iter_chats(call, page_size=1000):
-                pass
+            await self._list_every_chat(call)
         chat_list = chats if chats is not None else [chat async for chat in self.iter_chats(call)]
         self._remember(chat_list)
         unique_names = self._jids_by_name()  # among every chat listed, not only those asked for
