@@ -1,13 +1,15 @@
 """Exit codes and the one place where exceptions become a one-line message for people.
 
 0 complete; 1 partial (some chats failed, the rest is stored); 2 usage or configuration error;
-3 cannot connect or authenticate; 4 an internal error (a bug). ``--verbose`` adds the exception chain.
+3 cannot connect or authenticate; 4 an internal error (a bug); 130 interrupted; 141 standard output was closed by
+its reader (``| head``). ``--verbose`` adds the exception chain.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,6 +44,7 @@ class ExitCode(IntEnum):
     CONNECT = 3
     INTERNAL = 4
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -94,6 +97,11 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            # Whoever read standard output stopped early (`wamcp export --out - | head`): not an error worth a line.
+            # Standard output is pointed at /dev/null so that the interpreter's final flush cannot fail again.
+            _silence_stdout()
+            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
         except (MCPClientError, OSError) as err:
             raise typer.Exit(report_error(err, verbose=state.verbose)) from None
         except Exception as err:  # a bug of ours: still one line for people, the traceback with --verbose
@@ -112,6 +120,16 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
                 signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _as_sigint(signum: int, frame: object) -> None:

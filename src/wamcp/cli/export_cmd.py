@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from ..store import Store
-from ..store.export import export
+from ..store.export import STDOUT, export
 from ._errors import fail, guarded
 
 
@@ -64,7 +64,8 @@ def export_command(
             "--out",
             "-o",
             metavar="PATH",
-            help="Output file; for --format txt, a directory that gets one `WhatsApp Chat with NAME.txt` per chat.",
+            help="Output file, or - for standard output; for --format txt, a directory that gets one "
+            "`WhatsApp Chat with NAME.txt` per chat.",
         ),
     ],
     db: Annotated[Path, typer.Option("--db", metavar="PATH", help="The store written by `wamcp extract`.")] = Path(
@@ -121,7 +122,10 @@ def export_command(
     until_ms = _instant_ms(until, "--until", zone)
     if since_ms is not None and until_ms is not None and since_ms >= until_ms:
         raise fail(f"--since {since} is not before --until {until}")
-    if fmt is not Format.txt and out.is_dir():
+    to_stdout = out == STDOUT
+    if to_stdout and fmt is Format.txt:
+        raise fail("--out - (standard output) takes one file; the txt export writes one file per chat into a directory")
+    if fmt is not Format.txt and out.is_dir() and not to_stdout:
         raise fail(f"--out {out} is a directory; the {fmt.value} export is one file")
     if fmt is Format.txt and out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file; the txt export writes one file per chat into a directory")
@@ -146,6 +150,9 @@ def export_command(
             business_name=business_name,
             accounts=accounts or None,
         )
+    if to_stdout:  # the data went to standard output: the summary goes beside it, on standard error
+        typer.echo(f"exported {result.messages} message(s) as {fmt.value} to standard output", err=True)
+        return
     where = f"{len(result.files)} chat file(s) in {result.path}" if fmt is Format.txt else str(result.path)
     typer.echo(f"exported {result.messages} message(s) as {fmt.value} to {where}")
 

@@ -2,7 +2,8 @@
 
 The one thing to know: every exporter reads the store through :meth:`Store.iter_messages` in batches and writes as it
 goes, so memory stays constant however many messages there are; and it writes to a temporary file that replaces the
-target only when complete, so a failed or interrupted export never leaves a truncated file that looks finished.
+target only when complete, so a failed or interrupted export never leaves a truncated file that looks finished (the
+single-file formats can also go to standard output, ``out`` = :data:`STDOUT`, written as they are read).
 
 Tabular formats share :data:`COLUMNS` (documented in docs/store.md): ``timestamp`` is ISO-8601 UTC at second
 resolution (``2025-03-28T12:53:20Z``; parquet: ``timestamp[ms, tz=UTC]``) and ``ts_ms`` keeps the exact instant.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import io
 import itertools
 import os
 import re
@@ -37,6 +39,7 @@ __all__ = [
     "COLUMNS",
     "FORMATS",
     "PARQUET_SCHEMA",
+    "STDOUT",
     "ExportFormat",
     "ExportResult",
     "export",
@@ -136,9 +139,37 @@ def iso_utc(ts_ms: int) -> str:
     return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
 
 
+STDOUT: Final = Path("-")
+"""The ``out`` of a single-file export that means standard output (``wamcp export --out -``)."""
+
+
+@contextlib.contextmanager
+def _standard_output(*, text: bool, newline: str | None) -> Iterator[IO[Any]]:
+    """Standard output's bytes, wrapped for text in UTF-8 with the format's own line ends, left open afterwards."""
+    import sys
+
+    raw = sys.stdout.buffer
+    sys.stdout.flush()
+    if not text:
+        yield raw
+        raw.flush()
+        return
+    wrapper = io.TextIOWrapper(raw, encoding="utf-8", newline=newline)
+    try:
+        yield wrapper
+        wrapper.flush()
+    finally:
+        wrapper.detach()  # standard output stays open for whoever writes next
+
+
 @contextlib.contextmanager
 def _atomic_output(target: Path, *, text: bool = True, newline: str | None = None) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``target`` and move it into place only when the block completes."""
+    """Open a temporary file beside ``target`` and move it into place only when the block completes; ``-`` is
+    standard output, written as it goes."""
+    if target == STDOUT:
+        with _standard_output(text=text, newline=newline) as stream:
+            yield stream
+        return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
@@ -392,6 +423,8 @@ def export_txt(
     ``out_dir`` itself, another account's in ``out_dir/<account>/``, so the same customer in two accounts is two files.
     """
     target = Path(out_dir)
+    if target == STDOUT:
+        raise StoreError("the txt export writes one file per chat", hint="pass a directory to --out, not -")
     if target.exists() and not target.is_dir():
         raise StoreError(f"cannot write the txt export to {target}: it is a file", hint="pass a directory to --out")
     names = {(account, chat.jid): chat.name for account, chat in store.account_chats(accounts=accounts)}
@@ -438,7 +471,8 @@ def export(
     batch_size: int = 5000,
     accounts: Sequence[str] | None = None,
 ) -> ExportResult:
-    """Export the store in ``fmt`` (one of :data:`FORMATS`) to ``out`` (a directory for ``txt``, else a file);
+    """Export the store in ``fmt`` (one of :data:`FORMATS`) to ``out`` (a directory for ``txt``, else a file, or
+    :data:`STDOUT` for standard output);
     ``accounts`` narrows it to those accounts (default: every account)."""
     filters: dict[str, Any] = {
         "accounts": accounts,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -59,6 +61,53 @@ def test_export_each_tabular_format(db: Path, tmp_path: Path, fmt: str) -> None:
     else:
         ids = pq.read_table(out).column("id").to_pylist()
     assert ids == ["t1", "a1", "a2"]  # ordered by chat JID, then time
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
+def test_out_dash_writes_the_same_bytes_to_standard_output(
+    db: Path, tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    to_file = tmp_path / f"all.{fmt}"
+    assert _run("--db", str(db), "--format", fmt, "--out", str(to_file))[0] == 0
+    result = runner.invoke(app, ["export", "--db", str(db), "--format", fmt, "--out", "-"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == to_file.read_bytes()  # the data alone: the summary line is on standard error
+    assert "exported 3 message(s) as " + fmt + " to standard output" in result.stderr
+    assert not (tmp_path / "-").exists()  # no file named "-" in the working directory
+
+
+def test_out_dash_is_refused_for_the_txt_export(db: Path) -> None:
+    code, output = _run("--db", str(db), "--format", "txt", "--out", "-")
+    assert code == 2
+    assert "writes one file per chat into a directory" in output
+
+
+def test_a_reader_that_stops_early_ends_the_export_quietly(tmp_path: Path) -> None:
+    db = tmp_path / "big.db"
+    rows = [
+        MessageRow(ALICE, f"m{i}", T0 + i, "447700900123", "Alice", False, "hello " * 20, None, None, "server")
+        for i in range(5000)
+    ]
+    with Store.open(db) as store:
+        store.upsert_chats([ChatRow(ALICE, "Alice", False, None)])
+        store.save_page(ALICE, rows, state=SyncState(ALICE))
+    wamcp = str(Path(sys.executable).parent / "wamcp")
+    # Like `wamcp export --out - | head -c 100`: the reader closes the pipe long before 700 kB have been written.
+    with subprocess.Popen(
+        [wamcp, "export", "--db", str(db), "--format", "jsonl", "--out", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        head = process.stdout.read(100)
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert head.startswith(b'{"chat_jid": ')
+    assert code == 141
+    assert errors == ""  # no traceback, no "Broken pipe" error line
 
 
 def test_export_txt_in_the_business_timezone(db: Path, tmp_path: Path) -> None:
