@@ -13,11 +13,11 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
+from ..window import parse_bound
 
 __all__ = [
     "BusinessHours",
@@ -164,35 +164,14 @@ def machine_timezone() -> str:
     return "UTC"
 
 
-# --since/--until: the years WhatsApp data can have (with room to spare); outside them a window is a typo (and
-# datetime cannot shift the years 1 and 9999 to other zones).
-_FIRST_YEAR, _END_YEAR = 1970, 2200
-
-
 def parse_day_bound(text: str, timezone: str, *, option: str, end: bool) -> int:
-    """A ``--since``/``--until`` value -> ms since the epoch.
+    """A ``--since``/``--until`` value -> ms since the epoch, read as :func:`wamcp.window.parse_bound` reads it.
 
-    A bare date means the whole local day: ``--since`` its first millisecond, ``--until`` its last one. A datetime
-    without an offset is read in ``timezone``.
+    The report's bounds are inclusive: ``--until`` is the last millisecond before that exclusive end (a bare date:
+    the last millisecond of that local day). A datetime without an offset is read in ``timezone``.
     """
-    zone = ZoneInfo(timezone)
-    spec = text.strip()
-    hint = 'expected YYYY-MM-DD or an ISO datetime like "2026-03-01T09:00"'
-    try:
-        bare_day = re.fullmatch(r"\d{4}-\d{2}-\d{2}", spec) is not None
-        moment = datetime.fromisoformat(spec)
-    except ValueError as err:
-        raise ConfigError(f"{option} {text!r} is not a date", hint=hint) from err
-    if not _FIRST_YEAR <= moment.year < _END_YEAR:
-        raise ConfigError(f"{option} {text!r} is outside the years {_FIRST_YEAR}-{_END_YEAR - 1}", hint=hint)
-    if bare_day:
-        day = moment.date()
-        if end:
-            return int(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).timestamp() * 1000) - 1
-        return int(datetime.combine(day, time(0), tzinfo=zone).timestamp() * 1000)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return int(moment.timestamp() * 1000)
+    bound = parse_bound(text, ZoneInfo(timezone), option=option, end=end)
+    return bound - 1 if end else bound
 
 
 @dataclass(frozen=True)

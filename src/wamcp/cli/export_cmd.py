@@ -7,7 +7,7 @@ corrupt store exit 2 with one line.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ import typer
 
 from ..store import Store
 from ..store.export import STDOUT, export
+from ..window import parse_bound
 from ._errors import fail, guarded
 
 
@@ -39,22 +40,9 @@ def _zone(name: str | None) -> tzinfo | None:
         raise fail(f"unknown time zone {name!r}; use an IANA name such as Europe/London or UTC") from None
 
 
-def _instant_ms(text: str | None, option: str, zone: tzinfo | None) -> int | None:
-    """An ISO-8601 date or date-time as ms since the epoch; without an offset it is read in ``zone``."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise fail(
-            f"{option} {text!r} is not an ISO-8601 date or time; use e.g. 2025-03-28 or 2025-03-28T12:53Z"
-        ) from None
-    if not 1970 <= moment.year < 2200:  # a typo; and datetime cannot shift the years 1 and 9999 to other zones
-        raise fail(f"{option} {text!r} is outside the years 1970-2199; use e.g. 2025-03-28 or 2025-03-28T12:53Z")
-    if moment.tzinfo is None and zone is not None:
-        moment = moment.replace(tzinfo=zone)
-    # A naive moment with no zone is local time, which datetime.timestamp() assumes.
-    return round(moment.timestamp() * 1000)
+def _instant_ms(text: str | None, option: str, zone: tzinfo | None, *, end: bool) -> int | None:
+    """``--since``/``--until`` as ms since the epoch (:func:`wamcp.window.parse_bound`); ``None`` when not given."""
+    return None if text is None else parse_bound(text, zone, option=option, end=end)
 
 
 def export_command(
@@ -91,10 +79,14 @@ def export_command(
         ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", metavar="ISO", help="Only messages at or after this ISO-8601 date/time.")
+        str | None,
+        typer.Option("--since", metavar="ISO", help="Only messages at or after this ISO-8601 date or date-time."),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", metavar="ISO", help="Only messages before this ISO-8601 date/time.")
+        str | None,
+        typer.Option(
+            "--until", metavar="ISO", help="Only messages before this ISO-8601 date-time; a date keeps that whole day."
+        ),
     ] = None,
     timezone: Annotated[
         str | None,
@@ -118,8 +110,8 @@ def export_command(
     sender_name, is_from_me, content, media_type, filename, id_source, account. See docs/store.md.
     """
     zone = _zone(timezone)
-    since_ms = _instant_ms(since, "--since", zone)
-    until_ms = _instant_ms(until, "--until", zone)
+    since_ms = _instant_ms(since, "--since", zone, end=False)
+    until_ms = _instant_ms(until, "--until", zone, end=True)
     if since_ms is not None and until_ms is not None and since_ms >= until_ms:
         raise fail(f"--since {since} is not before --until {until}")
     to_stdout = out == STDOUT

@@ -330,7 +330,11 @@ def _from_status(
             f"{where} refused our credentials: HTTP {word}",
             server=server,
             tool=tool,
-            hint="check auth_token (sent as 'Authorization: Bearer …') and custom_headers",
+            hint=(
+                "check auth_token (sent as 'Authorization: Bearer …') and custom_headers"
+                if getattr(transport, "sends_credentials", True)
+                else "no credentials were sent: set auth_token (--auth-token, MCP_WHATSAPP_AUTH_TOKEN or the config)"
+            ),
         )
     if status == 429:
         wait = f"; it asked us to wait {retry_after:g} s" if retry_after is not None else ""

@@ -139,6 +139,13 @@ def test_export_filters_by_chat_and_time(db: Path, tmp_path: Path) -> None:
     code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(out), "--since", "2024-03-31", "--timezone", "UTC")
     assert code == 0, output
     assert len(out.read_text().splitlines()) == 3
+    # A bare --until date keeps that whole day (as `wamcp report` reads it): every message is on 2024-03-31.
+    code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(out), "--until", "2024-03-31", "--timezone", "UTC")
+    assert code == 0, output
+    assert len(out.read_text().splitlines()) == 3
+    code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(out), "--until", "2024-03-30", "--timezone", "UTC")
+    assert code == 0, output
+    assert out.read_text() == ""
 
 
 @pytest.mark.parametrize(

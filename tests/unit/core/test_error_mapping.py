@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import httpx2
 import pytest
@@ -15,7 +16,7 @@ from websockets.http11 import Response
 
 from wamcp.config import ServerConfig
 from wamcp.core.session import translate_error
-from wamcp.core.transports import SSETransport, StdioTransport, StreamableHTTPTransport
+from wamcp.core.transports import SSETransport, StdioTransport, StreamableHTTPTransport, WebSocketTransport
 from wamcp.core.transports.base import HttpRefusal
 from wamcp.errors import (
     MCPAuthenticationError,
@@ -174,3 +175,24 @@ def test_sse_call_timeout_after_a_refused_post_names_the_refusal() -> None:
     mapped = translate_error(MCPError(code=REQUEST_TIMEOUT, message="t"), server="wa", transport=transport, tool="x")
 
     assert isinstance(mapped, MCPAuthenticationError)
+
+
+@pytest.mark.parametrize(
+    ("settings", "hint"),
+    [
+        ({}, "no credentials were sent: set auth_token"),
+        ({"auth_token": "s3cret"}, "check auth_token (sent as 'Authorization: Bearer …')"),
+        ({"custom_headers": {"authorization": "Basic dXNlcjpwYXNz"}}, "check auth_token (sent as"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["streamable_http", "websocket"])
+def test_a_refusal_hint_says_whether_credentials_were_sent(settings: dict[str, Any], hint: str, kind: str) -> None:
+    config = ServerConfig(endpoint="http://127.0.0.1:3000", connection_type=kind, **settings)
+    transport = StreamableHTTPTransport(config) if kind == "streamable_http" else WebSocketTransport(config)
+    error = http_status(401) if kind == "streamable_http" else ws_status(401)
+
+    mapped = translate_error(error, server="wa", transport=transport, timeout=5.0)
+
+    assert isinstance(mapped, MCPAuthenticationError)
+    assert hint in str(mapped)
+    assert "s3cret" not in str(mapped)

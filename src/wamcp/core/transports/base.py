@@ -41,6 +41,7 @@ __all__ = [
     "display_endpoint",
     "parse_retry_after",
     "resolve_url",
+    "sends_credentials",
     "tls_verify",
 ]
 
@@ -186,6 +187,11 @@ def build_headers(config: ServerConfig) -> dict[str, str]:
     return headers
 
 
+def sends_credentials(config: ServerConfig) -> bool:
+    """Whether requests carry an ``Authorization`` header (a token, or one set in ``custom_headers``)."""
+    return any(name.lower() == "authorization" for name in build_headers(config))
+
+
 def tls_verify(config: ServerConfig) -> bool | ssl.SSLContext:
     """Certificate checking for https/wss: on by default, off with ``verify_tls: false``, or a CA bundle path."""
     if config.verify_tls is False:
@@ -307,6 +313,10 @@ class HttpTransport:
     @property
     def endpoint(self) -> str:
         return display_endpoint(self.url)
+
+    @property
+    def sends_credentials(self) -> bool:
+        return sends_credentials(self._config)
 
     @property
     def last_refusal(self) -> HttpRefusal | None:

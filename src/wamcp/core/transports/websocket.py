@@ -25,7 +25,7 @@ from websockets.typing import Subprotocol
 
 from ...config import MCPConnectionType, ServerConfig
 from ...redact import get_logger
-from .base import HttpRefusal, build_headers, display_endpoint, resolve_url, tls_verify
+from .base import HttpRefusal, build_headers, display_endpoint, resolve_url, sends_credentials, tls_verify
 
 __all__ = ["SUBPROTOCOL", "WebSocketTransport"]
 
@@ -97,6 +97,10 @@ class WebSocketTransport:
     @property
     def endpoint(self) -> str:
         return display_endpoint(self.url)
+
+    @property
+    def sends_credentials(self) -> bool:
+        return sends_credentials(self._config)
 
     def open(self) -> AbstractAsyncContextManager[TransportStreams]:
         return self._open()
