@@ -149,6 +149,32 @@ async def test_a_fresh_search_looks_up_the_chat_names_it_has_not_listed() -> Non
     assert all("query" not in args for tool, args in call.calls if tool == "list_chats")
 
 
+async def test_after_a_full_listing_new_names_are_learnt_from_the_recent_chats_only() -> None:
+    chats = [{"jid": f"{n}@s.whatsapp.net", "name": f"Ana {n}"} for n in range(500)]
+    lines = [
+        PrintedMessage("2025-03-28 10:00:00", f"{n}@s.whatsapp.net", f"Ana {n}", "Me", "x", True) for n in range(9)
+    ]
+    call = caller({"list_chats": chats_answer(chats), "list_messages": {"content": [], "text": format_listing(lines)}})
+    profile = LharriesProfile(ServerClock("UTC"))
+    await profile.search_messages(call, "x")  # 9 unknown names: every chat is listed
+    assert sum(args.get("sort_by") == "name" for tool, args in call.calls if tool == "list_chats") >= 2
+
+    # Ten chats new since, most recently active first (this fake lists by activity in list order).
+    chats[:0] = [{"jid": f"{n}@s.whatsapp.net", "name": f"Bo {n}"} for n in range(900, 910)]
+    newer = [
+        PrintedMessage("2025-03-29 09:00:00", f"{n}@s.whatsapp.net", f"Bo {n}", "Me", "x", True)
+        for n in range(900, 910)
+    ]
+    call = caller({"list_chats": chats_answer(chats), "list_messages": {"content": [], "text": format_listing(newer)}})
+    found = await profile.search_messages(call, "x")
+
+    assert [m.chat_jid for m in found] == [f"{n}@s.whatsapp.net" for n in range(900, 910)]
+    # One page of the most recent chats, not another listing of all 510.
+    assert [(args["sort_by"], args["page"]) for tool, args in call.calls if tool == "list_chats"] == [
+        ("last_active", 0)
+    ]
+
+
 async def test_iter_messages_settles_an_ambiguous_short_page_with_one_more_call() -> None:
     profile = LharriesProfile(ServerClock("UTC"))
     fake = "[2025-03-28 09:00:00] Chat: Ana From: Me: quoted"

@@ -460,7 +460,9 @@ class LharriesProfile:
 
         A fresh client has listed nothing, and without this its first search could map no hit to its chat. A few
         names are looked up one by one (``list_chats`` with the name as its query); more, and every chat is listed
-        once, which also serves every later search. Names several chats share stay unmapped.
+        once, which also serves every later search. After that, a name no chat had is a chat new (or renamed) since,
+        so the chats are listed most recently active first, only until every such name has come. Names several
+        chats share stay unmapped.
         """
         known = self._sender_names()
         unknown = sorted(
@@ -469,7 +471,10 @@ class LharriesProfile:
         if not unknown:
             return False
         before = self._names_key()
-        if len(unknown) > _NAME_LOOKUPS:
+        if len(unknown) > _NAME_LOOKUPS and self._listed_all:
+            logger.info("list_messages: %d chat names new since the listing; listing recent chats", len(unknown))
+            await self._list_recent_until_named(call, set(unknown))
+        elif len(unknown) > _NAME_LOOKUPS:
             logger.info("list_messages: %d chat names not listed yet; listing every chat once", len(unknown))
             await self._list_every_chat(call)
         else:
@@ -484,6 +489,15 @@ class LharriesProfile:
             chats = await self.list_chats(call, query=name, limit=_NAME_LOOKUP_CHATS, page=page, sort_by="name")
             if len(chats) < _NAME_LOOKUP_CHATS or (chats[-1].name or "") > name:
                 return
+
+    async def _list_recent_until_named(self, call: ToolCaller, names: set[str]) -> None:
+        """Remember the chats, most recently active first, until every one of ``names`` has come (or the end)."""
+        chats = self.iter_chats(call, page_size=_NAME_LOOKUP_CHATS, by_activity=True)
+        async with contextlib.aclosing(chats):
+            async for chat in chats:
+                names.discard(chat.name or "")
+                if not names:
+                    return
 
     async def _list_every_chat(self, call: ToolCaller) -> None:
         """Remember every chat's name (a listing read to its end also sets ``_listed_all``)."""
