@@ -13,7 +13,7 @@ import dataclasses
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -352,7 +352,7 @@ class LharriesProfile:
 
     async def iter_chats(
         self, call: ToolCaller, *, page_size: int = 100, ahead: int = 0, by_activity: bool = False
-    ) -> AsyncIterator[Chat]:
+    ) -> AsyncGenerator[Chat, None]:
         """Every chat once. Pages sorted by name, which (unlike last activity) does not reorder while we page; with
         ``by_activity``, most recently active first, for callers that stop early (a chat that becomes active while
         it is listed moves to the top, already passed, and is missed by this listing, not by the next one).
