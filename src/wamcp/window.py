@@ -15,7 +15,7 @@ from typing import Final
 
 from .errors import ConfigError
 
-__all__ = ["FIRST_YEAR", "LAST_YEAR", "parse_bound"]
+__all__ = ["FIRST_YEAR", "LAST_YEAR", "is_whole_day", "parse_bound"]
 
 FIRST_YEAR: Final = 1970
 LAST_YEAR: Final = 2199
@@ -24,6 +24,11 @@ _BARE_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HINT: Final = (
     "use a date such as 2025-03-28 (the whole day) or a date-time such as 2025-03-28T12:53 or 2025-03-28T12:53Z"
 )
+
+
+def is_whole_day(text: str) -> bool:
+    """Whether ``text`` is a bare date (``2025-03-28``), which :func:`parse_bound` reads as the whole day."""
+    return _BARE_DAY.fullmatch(text.strip()) is not None
 
 
 def parse_bound(text: str, zone: tzinfo | None, *, option: str, end: bool) -> int:
@@ -39,7 +44,7 @@ def parse_bound(text: str, zone: tzinfo | None, *, option: str, end: bool) -> in
         raise ConfigError(f"{option} {text!r} is not an ISO-8601 date or date-time", hint=_HINT) from None
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise ConfigError(f"{option} {text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}", hint=_HINT)
-    if _BARE_DAY.fullmatch(spec):
+    if is_whole_day(spec):
         day = moment.date() + timedelta(days=1) if end else moment.date()
         moment = datetime.combine(day, time(0))
     if moment.tzinfo is None and zone is not None:

@@ -11,13 +11,15 @@ plus a business-initiated one.
 Business-hours time is plain SQL arithmetic, not a Python helper: each session or turn gets ``bt``, the business
 milliseconds elapsed between a fixed Monday and its local wall-clock time (whole weeks x weekly hours, plus a
 clipped sum over the week's opening intervals). A business-hours duration is then ``bt(reply) - bt(inquiry)``, one
-vectorized subtraction per row. DST is handled by converting every instant to local wall-clock time first (with
-zoneinfo's offsets, :func:`_wall_clock_sql`): business hours are wall-clock hours.
+vectorized subtraction per row. Opening hours are wall-clock hours (every instant goes to local time first, with
+zoneinfo's offsets, :func:`_wall_clock_sql`), but what is counted is real time: a DST switch inside opening hours
+skips or repeats a wall-clock hour, and ``bt`` subtracts (or adds back) the business part of each such hour that
+lies before the instant (:func:`_business_clock_sql`), so with 24/7 hours a business-hours FRT equals the clock one.
 """
 
 from __future__ import annotations
 
-import functools
+import collections
 import itertools
 import re
 from collections.abc import Callable
@@ -31,8 +33,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import ConfigError
 from ..redact import get_logger, mask_phone, redact
-from .load import load_store, store_accounts, strings
+from .load import load_store, newest_message_ms, store_accounts, strings
 from .options import DAY_MS, WEEK_MS, BusinessHours, ReportOptions
 from .sessions import Conversations, cut_conversations
 
@@ -104,6 +107,35 @@ def _business_time_sql(hours: BusinessHours, wall_ms: str) -> str:
     return f"({weeks} * {hours.week_ms} + " + (" + ".join(terms) if terms else "0") + ")"
 
 
+def _business_ms(hours: BusinessHours, wall_ms: int) -> int:
+    """:func:`_business_time_sql` in Python, for the DST corrections of :func:`_business_clock_sql`."""
+    shifted = wall_ms + 3 * DAY_MS
+    in_week = shifted % WEEK_MS
+    weeks = (shifted - in_week) // WEEK_MS
+    return weeks * hours.week_ms + sum(min(max(in_week - start, 0), end - start) for start, end in hours.intervals)
+
+
+def _business_clock_sql(hours: BusinessHours, offsets: list[tuple[int, int]], ts: str, wall_ms: str) -> str:
+    """SQL for the business ms of real time from the fixed Monday to the UTC instant ``ts`` (``wall_ms`` is its
+    local wall-clock time, :func:`_wall_clock_sql`).
+
+    Counting on the wall clock alone, a spring switch inside opening hours would count the skipped hour, and an
+    autumn switch would count the repeated hour once. At a switch from offset ``a`` to ``b`` at instant ``T`` the
+    wall clock jumps from ``T + a`` to ``T + b``: the business time of that jump is taken off every later instant.
+    """
+    base = _business_time_sql(hours, wall_ms)
+    steps: list[tuple[int, int]] = []  # (switch instant, correction from it on)
+    total = 0
+    for (_, before), (switch, after) in itertools.pairwise(offsets):
+        total += _business_ms(hours, switch + after) - _business_ms(hours, switch + before)
+        steps.append((switch, total))
+    if not any(correction for _, correction in steps):
+        return base
+    previous = [0, *(correction for _, correction in steps)]
+    branches = " ".join(f"WHEN {ts} < {switch} THEN {prev}" for prev, (switch, _) in zip(previous, steps, strict=False))
+    return f"({base} - CASE {branches} ELSE {total} END)"
+
+
 def _utc_offsets(zone_name: str, first_ms: int, last_ms: int) -> list[tuple[int, int]]:
     """``[(from_ms, offset_ms), ...]``: the zone's UTC offset from each instant on, covering ``first_ms..last_ms``."""
     zone = ZoneInfo(zone_name)
@@ -146,8 +178,8 @@ def _scope_sql(include_groups: bool) -> str:
 
 def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> None:
     """Tables behind :func:`compute_kpis`: those of :func:`_build_sessions`, then ``turns`` and ``msg``."""
-    wall = _build_sessions(duck, options, as_of_ms)
-    _build_turns(duck, options, wall)
+    wall, business = _build_sessions(duck, options, as_of_ms)
+    _build_turns(duck, wall, business)
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE msg AS
@@ -159,11 +191,15 @@ def _build_tables(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of
     )
 
 
-def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int) -> Callable[[str], str]:
-    """``chat_kind``, ``sessions``, ``turn_starts`` (one row per customer turn, from :func:`_cut_conversations`) and
+def _build_sessions(
+    duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int
+) -> tuple[Callable[[str], str], Callable[[str, str], str]]:
+    """``chat_kind``, ``sessions``, ``turn_starts`` (customer turns and session openings, from
+    :func:`_cut_conversations`) and
     ``frt``: what FRT figures need.
 
-    Returns the SQL builder for local wall-clock ms (``wall("ts_ms")``), valid for every timestamp in the data.
+    Returns the SQL builders for local wall-clock ms (``wall("ts_ms")``) and for the business clock
+    (``business("ts_ms", "wall_ms")``, :func:`_business_clock_sql`), valid for every timestamp in the data.
     """
     direct = " OR ".join(f"jid LIKE '%{suffix}'" for suffix in _DIRECT_SUFFIXES)
     duck.execute(
@@ -185,6 +221,9 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
     def wall(ts: str) -> str:
         return _wall_clock_sql(offsets, ts)
 
+    def business(ts: str, wall_ms: str) -> str:
+        return _business_clock_sql(options.business_hours, offsets, ts, wall_ms)
+
     conversations = _cut_conversations(duck, as_of_ms, _STORAGE_ORDER)
     if conversations is None:
         log.warning("DuckDB did not return the messages in storage order; cutting sessions with a sort instead")
@@ -201,17 +240,18 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         """
     )
     # a customer-initiated session's first response is the reply to the customer turn that opens it
-    bt = functools.partial(_business_time_sql, options.business_hours)
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE frt AS
         WITH opening AS (
             -- wall-clock time is a function of the timestamp: computed per session, not per message
-            SELECT t.chat_no, k.kind, t.start_ts, t.reply_ts AS first_out_ts,
-                   {wall("t.start_ts")} AS start_wall, {wall("t.reply_ts")} AS first_out_wall
+            SELECT t.chat_no, k.kind, t.start_ts, t.session_reply_ts AS first_out_ts,
+                   {wall("t.start_ts")} AS start_wall, {wall("t.session_reply_ts")} AS first_out_wall
             FROM turn_starts t JOIN chat_kind k USING (chat_no) WHERE t.opens_session
         ), timed AS (
-            SELECT *, {bt("start_wall")} AS start_bt, {bt("first_out_wall")} AS first_out_bt FROM opening
+            SELECT *, {business("start_ts", "start_wall")} AS start_bt,
+                   {business("first_out_ts", "first_out_wall")} AS first_out_bt
+            FROM opening
         )
         SELECT chat_no, kind, start_ts, start_wall,
                first_out_ts, first_out_ts IS NOT NULL AS answered,
@@ -222,7 +262,7 @@ def _build_sessions(duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_
         FROM timed
         """
     )
-    return wall
+    return wall, business
 
 
 def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: str) -> Conversations | None:
@@ -245,18 +285,21 @@ def _cut_conversations(duck: duckdb.DuckDBPyConnection, as_of_ms: int, order: st
     return cut_conversations(rows, SESSION_GAP_MS)
 
 
-def _build_turns(duck: duckdb.DuckDBPyConnection, options: ReportOptions, wall: Callable[[str], str]) -> None:
+def _build_turns(
+    duck: duckdb.DuckDBPyConnection, wall: Callable[[str], str], business: Callable[[str, str], str]
+) -> None:
     """``turns``: one row per customer turn (a run of inbound messages), with the business reply that ended it."""
-    bt = functools.partial(_business_time_sql, options.business_hours)
     duck.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE turns AS
         WITH opening AS (
             SELECT t.chat_no, t.pos, k.kind, t.start_ts, t.reply_ts, {wall("t.start_ts")} AS start_wall,
                    {wall("t.reply_ts")} AS reply_wall
-            FROM turn_starts t JOIN chat_kind k USING (chat_no)
+            FROM turn_starts t JOIN chat_kind k USING (chat_no) WHERE t.is_turn
         ), timed AS (
-            SELECT * EXCLUDE (reply_wall), {bt("start_wall")} AS start_bt, {bt("reply_wall")} AS reply_bt FROM opening
+            SELECT * EXCLUDE (reply_wall), {business("start_ts", "start_wall")} AS start_bt,
+                   {business("reply_ts", "reply_wall")} AS reply_bt
+            FROM opening
         )
         SELECT *, (reply_ts - start_ts) / 1000.0 AS reply_s,
                CASE WHEN reply_ts IS NOT NULL THEN greatest(reply_bt - start_bt, 0) / 1000.0 END AS bh_reply_s,
@@ -376,6 +419,23 @@ def _label(chat_name: str | None, sender_name: str | None, user_part: str) -> st
     return "unknown contact"
 
 
+def _distinct_labels(rows: list[dict[str, Any]]) -> list[str]:
+    """:func:`_label` of each row, with the masked number added where two chats of the list would read the same
+    (two customers named alike must stay two bars, two table rows a manager can tell apart)."""
+    labels = [_label(r["chat_name"], r["sender_name"], r["user_part"]) for r in rows]
+    counts = collections.Counter(labels)
+    seen: collections.Counter[str] = collections.Counter()
+    distinct = []
+    for label, row in zip(labels, rows, strict=True):
+        if counts[label] > 1:
+            number = mask_phone("+" + row["user_part"]) if row["user_part"].isdigit() else ""
+            seen[label] += 1
+            suffix = number if number and number != label else f"#{seen[label]}"
+            label = f"{label} ({suffix})"
+        distinct.append(label)
+    return distinct
+
+
 def _series_bounds(
     since_ms: int | None, as_of_ms: int | None, first_ms: int | None, newest_ms: int | None
 ) -> dict[str, Any]:
@@ -390,11 +450,26 @@ def _series_bounds(
     return {"has_days": True, "series_from": start, "series_to": end}
 
 
-def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Analysis:
-    """All KPIs of KPIS.md for ``duck`` (a connection from :func:`~wamcp.analytics.load.load_store`)."""
+def compute_kpis(
+    duck: duckdb.DuckDBPyConnection, options: ReportOptions, *, store_newest_ms: int | None = None
+) -> Analysis:
+    """All KPIs of KPIS.md for ``duck`` (a connection from :func:`~wamcp.analytics.load.load_store`).
+
+    The as-of time is ``options.until_ms``, else ``store_newest_ms`` (the newest message of the whole store, when
+    ``duck`` holds only some of its accounts), else the newest message loaded.
+    """
     newest = duck.execute("SELECT max(ts_ms) FROM messages").fetchone()
     newest_ms = newest[0] if newest else None
-    as_of_ms: int | None = options.until_ms if options.until_ms is not None else newest_ms
+    as_of_ms: int | None = options.until_ms
+    if as_of_ms is None:
+        as_of_ms = store_newest_ms if store_newest_ms is not None else newest_ms
+        if as_of_ms is not None and options.since_ms is not None and options.since_ms > as_of_ms:
+            newest_day = datetime.fromtimestamp(as_of_ms / 1000, ZoneInfo(options.timezone)).date().isoformat()
+            raise ConfigError(
+                f"--since is after the newest message in the store ({newest_day}): the period would end before it"
+                " starts",
+                hint="pass an earlier --since, or an --until after it for an empty period",
+            )
     _build_tables(duck, options, as_of_ms if as_of_ms is not None else 0)
     first = duck.execute("SELECT min(ts_ms) FROM msg").fetchone()
     first_ms = first[0] if first else None
@@ -496,10 +571,10 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         "USING (chat_no) ORDER BY waiting_since_ts_ms, chat_jid",
     )
     waiting_list = []
-    for row in waiting_rows:
+    for row, customer in zip(waiting_rows, _distinct_labels(waiting_rows), strict=True):
         waiting_list.append(
             {
-                "customer": _label(row["chat_name"], row["sender_name"], row["user_part"]),
+                "customer": customer,
                 "waiting_since_ts_ms": row["waiting_since_ts_ms"],
                 "last_inbound_ts_ms": row["last_inbound_ts_ms"],
                 "waited_s": _round(row["waited_seconds"]),
@@ -604,14 +679,15 @@ def compute_kpis(duck: duckdb.DuckDBPyConnection, options: ReportOptions) -> Ana
         FROM customers
         """,
     )
+    busiest_rows = _rows(duck, "SELECT * FROM customers WHERE inbound_in_period > 0 LIMIT 10")
     busiest_customers = [
         {
-            "customer": _label(r["chat_name"], r["sender_name"], r["user_part"]),
+            "customer": customer,
             "inbound": r["inbound_in_period"],
             "sessions": r["sessions_in_period"],
             "median_frt_s": _round(r["median_frt_s"]),
         }
-        for r in _rows(duck, "SELECT * FROM customers WHERE inbound_in_period > 0 LIMIT 10")
+        for r, customer in zip(busiest_rows, _distinct_labels(busiest_rows), strict=True)
     ]
 
     # --- workload, in the response scope
@@ -770,9 +846,11 @@ def _with_labels(table: pa.Table) -> pa.Table:
 def analyze(db_path: Path | str, options: ReportOptions | None = None) -> Analysis:
     """Load the store at ``db_path`` and compute every KPI (the Python entry point without HTML)."""
     opts = options or ReportOptions()
+    # KPIS.md: "now" is the newest message in the store, so one account's report has the same clock as the others'
+    store_newest_ms = newest_message_ms(Path(db_path)) if opts.accounts is not None and opts.until_ms is None else None
     duck = load_store(Path(db_path), until_ms=opts.until_ms, accounts=opts.accounts)
     try:
-        analysis = compute_kpis(duck, opts)
+        analysis = compute_kpis(duck, opts, store_newest_ms=store_newest_ms)
     finally:
         duck.close()
     # which accounts' chats the figures cover (a store may hold several business numbers)

@@ -35,10 +35,9 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..redact import get_logger
-from ..store.schema import READABLE_FROM, SCHEMA_VERSION
-from ..store.sqlite import DEFAULT_ACCOUNT, account_tag, readonly_uri
+from ..store.sqlite import DEFAULT_ACCOUNT, account_tag, check_schema, readonly_uri
 
-__all__ = ["load_store", "open_store_readonly", "store_accounts", "strings"]
+__all__ = ["load_store", "newest_message_ms", "open_store_readonly", "store_accounts", "strings"]
 
 log = get_logger(__name__)
 
@@ -84,22 +83,15 @@ def open_store_readonly(db_path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as err:
         conn.close()
         raise StoreError(f"{db_path} is not a SQLite database: {err}", hint="pass the store written by wamcp") from err
-    if not {"messages", "chats"} <= tables:
-        conn.close()
-        raise StoreError(f"{db_path} is not a wamcp store (no messages/chats tables)", hint="pass --db whatsapp.db")
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version < READABLE_FROM:
+    try:
+        # version 0 with tables: some other program's database (check_schema says so, naming its tables)
+        if (version != 0 or not tables) and not {"messages", "chats"} <= tables:
+            raise StoreError(f"{db_path} is not a wamcp store (no messages/chats tables)", hint="pass --db whatsapp.db")
+        check_schema(db_path, tables, version, readonly=True)
+    except StoreError:
         conn.close()
-        raise StoreError(
-            f"store {db_path} has schema version {version}, older than this wamcp ({READABLE_FROM})",
-            hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
-        )
-    if version > SCHEMA_VERSION:
-        conn.close()
-        raise StoreError(
-            f"store {db_path} has schema version {version}, newer than this wamcp understands ({SCHEMA_VERSION})",
-            hint="upgrade wamcp",
-        )
+        raise
     return conn
 
 
@@ -113,6 +105,18 @@ def store_accounts(db_path: Path) -> list[str]:
     finally:
         conn.close()
     return sorted(DEFAULT_ACCOUNT if tag == "" else tag for tag in tags)
+
+
+def newest_message_ms(db_path: Path) -> int | None:
+    """The time of the newest message in the store at ``db_path``, every account's (None when it has none)."""
+    conn = open_store_readonly(db_path)
+    try:
+        (newest,) = conn.execute("SELECT max(ts_ms) FROM messages").fetchone()
+    except sqlite3.Error as err:
+        raise StoreError(f"cannot read store {db_path}: {err}") from err
+    finally:
+        conn.close()
+    return int(newest) if newest is not None else None
 
 
 def strings(values: Iterable[str | None]) -> pa.Array:

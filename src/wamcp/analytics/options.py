@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
-from ..window import parse_bound
+from ..window import is_whole_day, parse_bound
 
 __all__ = [
     "BusinessHours",
@@ -167,11 +167,11 @@ def machine_timezone() -> str:
 def parse_day_bound(text: str, timezone: str, *, option: str, end: bool) -> int:
     """A ``--since``/``--until`` value -> ms since the epoch, read as :func:`wamcp.window.parse_bound` reads it.
 
-    The report's bounds are inclusive: ``--until`` is the last millisecond before that exclusive end (a bare date:
-    the last millisecond of that local day). A datetime without an offset is read in ``timezone``.
+    The report's ``--until`` is inclusive, being also the as-of time: a bare date ends on the last millisecond of
+    that local day, a date-time is that instant. A datetime without an offset is read in ``timezone``.
     """
     bound = parse_bound(text, ZoneInfo(timezone), option=option, end=end)
-    return bound - 1 if end else bound
+    return bound - 1 if end and is_whole_day(text) else bound
 
 
 @dataclass(frozen=True)

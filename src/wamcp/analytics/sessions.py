@@ -29,6 +29,8 @@ TURN_SCHEMA = pa.schema(
         ("pos", pa.int64()),
         ("start_ts", pa.int64()),
         ("reply_ts", pa.int64()),
+        ("session_reply_ts", pa.int64()),
+        ("is_turn", pa.bool_()),
         ("opens_session", pa.bool_()),
     ]
 )
@@ -36,8 +38,9 @@ TURN_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class Conversations:
-    """The cut: ``sessions`` (one row per session, :data:`SESSION_SCHEMA`) and ``turns`` (one row per customer
-    turn, :data:`TURN_SCHEMA`), each in conversation order."""
+    """The cut: ``sessions`` (one row per session, :data:`SESSION_SCHEMA`) and ``turns`` (:data:`TURN_SCHEMA`: one
+    row per customer turn, ``is_turn``, and per first message of a customer-initiated session, ``opens_session``;
+    one row may be both), each in conversation order."""
 
     sessions: pa.Table
     turns: pa.Table
@@ -62,9 +65,12 @@ def cut_conversations(messages: pa.Table, gap_ms: int) -> Conversations:
     A business reply to a pending customer turn stays in the customer's session however late it comes; a late one
     (over ``gap_ms``) closes it, so the customer's next message opens a new session whatever the gap.
 
-    A session ends on the message before the next session's first one (or on the last message). A turn is a run of
-    customer messages; its ``reply_ts`` is the business message that follows its last one (null if none does), and
-    ``opens_session`` says it is the first message of a customer-initiated session, whose FRT it times.
+    A session ends on the message before the next session's first one (or on the last message). A turn is a
+    maximal run of customer messages (KPIS.md: a gap does not cut it, so a customer who wrote again days later
+    without an answer is still waiting since their first message); its ``reply_ts`` is the business message that
+    follows its last one (null if none does). A customer-initiated session may open inside a turn (after a gap of
+    more than ``gap_ms``): its first message gets a row of its own, ``opens_session``. ``session_reply_ts`` is the
+    reply when it falls in the row's session (what an FRT times): null when another session opens before it.
     """
     n = messages.num_rows
     if n == 0:
@@ -95,7 +101,8 @@ def cut_conversations(messages: pa.Table, gap_ms: int) -> Conversations:
     closed = pc.fill_null_forward(marks)
     after_closed = pa.concat_arrays([_array([False], pa.bool_()), pc.and_(inbound[1:], closed[:-1])])
     new_session = pc.or_(opens, after_closed)
-    turn_start = pa.concat_arrays([inbound[:1], pc.and_(inbound[1:], pc.or_(pc.or_(other_chat, out[:-1]), long_gap))])
+    turn_start = pa.concat_arrays([inbound[:1], pc.and_(inbound[1:], pc.or_(other_chat, out[:-1]))])
+    opens_session = pc.and_(new_session, inbound)
     # a customer message followed, in its chat, by a business one: the last message of a turn that got a reply
     replied = pa.concat_arrays([pc.and_(pc.and_(inbound[:-1], same_chat), out[1:]), _array([False], pa.bool_())])
 
@@ -106,25 +113,41 @@ def cut_conversations(messages: pa.Table, gap_ms: int) -> Conversations:
         [chat.take(starts), ts.take(starts), ts.take(ends), inbound.take(starts)], schema=SESSION_SCHEMA
     )
 
-    # Only turn starts and replied messages matter, and a turn has at most one replied message (after a business
-    # message the next customer message opens a new turn), its last: a turn's reply is on its own row, or on the
-    # next of these rows unless that one opens the next turn.
-    edges = pc.indices_nonzero(pc.or_(turn_start, replied))
-    edge_opens = turn_start.take(edges)
-    no_reply, null = pa.nulls(len(edges), pa.int64()), pa.nulls(1, pa.int64())
-    edge_reply = pc.if_else(replied.take(edges), _shifted(ts, null).take(edges), no_reply)
-    next_opens = _shifted(edge_opens, _array([True], pa.bool_()))
-    next_reply = pc.if_else(next_opens, no_reply, _shifted(edge_reply, null))
-    reply = pc.coalesce(edge_reply, next_reply)
-    turn_rows = edges.filter(edge_opens)
+    # Only turn starts, session openings and replied messages matter. A turn has at most one replied message, its
+    # last (after a business message the next customer message opens a new turn), so every row of a turn takes the
+    # reply found on the turn's last row, filled backwards; a row before which the fill must stop (the last row of
+    # a turn with no reply; for sessions, also a row followed by a session opening inside the turn) gets none.
+    rows = pc.indices_nonzero(pc.or_(pc.or_(turn_start, opens_session), replied))
+    row_starts_turn = turn_start.take(rows)
+    row_opens_session = opens_session.take(rows)
+    last_of_turn = _shifted(row_starts_turn, _array([True], pa.bool_()))
+    before_inner_opening = _shifted(pc.and_(row_opens_session, pc.invert(row_starts_turn)), _array([False], pa.bool_()))
+    reply_here = _shifted(ts, pa.nulls(1, pa.int64())).take(rows)
+    replied_here = replied.take(rows)
+    reply = _fill_back(replied_here, reply_here, last_of_turn)
+    session_reply = _fill_back(replied_here, reply_here, pc.or_(last_of_turn, before_inner_opening))
+    kept = pc.or_(row_starts_turn, row_opens_session)
+    turn_rows = rows.filter(kept)
     turns = pa.table(
         [
             chat.take(turn_rows),
             pos.take(turn_rows),
             ts.take(turn_rows),
-            reply.filter(edge_opens),
-            new_session.take(turn_rows),
+            reply.filter(kept),
+            session_reply.filter(kept),
+            row_starts_turn.filter(kept),
+            row_opens_session.filter(kept),
         ],
         schema=TURN_SCHEMA,
     )
     return Conversations(sessions, turns)
+
+
+def _fill_back(found: pa.Array, value: pa.Array, stop: pa.Array) -> pa.Array:
+    """``value`` where ``found``; elsewhere the next such value, unless a ``stop`` row (without ``found``) comes
+    first: null then. The stops carry a marker (-1, never a timestamp here) through the fill, then become null."""
+    n = len(found)
+    marker = _array([-1], pa.int64())[0]
+    marked = pc.if_else(found, value, pc.if_else(stop, marker, pa.nulls(n, pa.int64())))
+    filled = pc.fill_null_backward(marked)
+    return pc.if_else(pc.equal(filled, marker), pa.nulls(n, pa.int64()), filled)

@@ -48,6 +48,7 @@ __all__ = [
     "Store",
     "SyncState",
     "account_tag",
+    "check_schema",
 ]
 
 log = get_logger(__name__)
@@ -230,6 +231,28 @@ def readonly_uri(db: Path) -> str:
     return uri
 
 
+def check_schema(db: Path, tables: set[str], version: int, *, readonly: bool) -> None:
+    """Raise :class:`StoreError` unless a database with these ``tables`` and ``PRAGMA user_version`` is a wamcp
+    store this wamcp can open (read-only: one at a readable schema version, since it cannot be migrated)."""
+    if version == 0 and tables - {"sqlite_sequence"}:
+        # e.g. the WhatsApp bridge's own messages.db, which has chats and messages tables too
+        raise StoreError(
+            f"{db} is an SQLite database but not a wamcp store (it has tables {', '.join(sorted(tables))})",
+            hint="pass the path of a wamcp store (the --db of `wamcp extract`)"
+            + ("" if readonly else " or of a new file"),
+        )
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {db} has schema version {version}, newer than this wamcp understands ({SCHEMA_VERSION})",
+            hint="upgrade wamcp",
+        )
+    if readonly and version < READABLE_FROM:
+        raise StoreError(
+            f"store {db} has schema version {version}, older than this wamcp ({READABLE_FROM})",
+            hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
+        )
+
+
 class Store:
     """The wamcp SQLite store. Open with :meth:`open`; use as a context manager or call :meth:`close`."""
 
@@ -281,16 +304,7 @@ class Store:
             # Reading the schema is the first thing that touches the file: a non-database fails here.
             tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version == 0 and tables - {"sqlite_sequence"}:
-                raise StoreError(
-                    f"{db} is an SQLite database but not a wamcp store (it has tables {', '.join(sorted(tables))})",
-                    hint="pass the path of a wamcp store or of a new file",
-                )
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {db} has schema version {version}, newer than this wamcp understands ({SCHEMA_VERSION})",
-                    hint="upgrade wamcp",
-                )
+            check_schema(db, tables, version, readonly=readonly)
             if not tables and not readonly:
                 # Only a brand-new file can choose its page size; 8 KiB pages cut bulk-load CPU by ~8 % (fewer,
                 # fuller B-tree pages for the wide message rows). Must precede the switch to WAL.
@@ -298,11 +312,6 @@ class Store:
             conn.execute(f"PRAGMA cache_size = -{CACHE_SIZE_KIB}")
             conn.execute("PRAGMA temp_store = MEMORY")
             if readonly:
-                if version < READABLE_FROM:
-                    raise StoreError(
-                        f"store {db} has schema version {version}, older than this wamcp ({READABLE_FROM})",
-                        hint="open it once for writing (e.g. `wamcp extract`) to migrate it",
-                    )
                 return
             (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             if str(mode).lower() != "wal":

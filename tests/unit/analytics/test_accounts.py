@@ -102,3 +102,34 @@ def test_a_store_from_a_newer_wamcp_is_refused(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match=r"schema version 99, newer than this wamcp"):
         analyze(path, OPTIONS)
+
+
+def test_one_accounts_report_keeps_the_stores_clock(tmp_path: Path) -> None:
+    # KPIS.md: without --until, "now" is the newest message in the store, whichever accounts are reported on.
+    path = sample_store(tmp_path / "store.db")
+    whole = analyze(path, OPTIONS).kpis
+    conn = sqlite3.connect(path)
+    try:
+        ((store_newest,),) = conn.execute("SELECT max(ts_ms) FROM messages").fetchall()
+        with conn:  # a "sales" account whose one customer wrote six days after everything else, unanswered
+            conn.execute(
+                "INSERT INTO chats (account, jid, name, is_group) VALUES ('sales', 'x@s.whatsapp.net', 'X', 0)"
+            )
+            conn.execute(
+                "INSERT INTO messages (account, chat_jid, id, ts_ms, sender, is_from_me, content)"
+                " VALUES ('sales', 'x@s.whatsapp.net', 'x1', ?, 'x', 0, 'hello?')",
+                (store_newest + 6 * 86_400_000,),
+            )
+    finally:
+        conn.close()
+
+    default_only = analyze(path, dataclasses.replace(OPTIONS, accounts=("default",))).kpis
+    sales_only = analyze(path, dataclasses.replace(OPTIONS, accounts=("sales",))).kpis
+
+    # The default account's customers have waited six days longer than they had before the sales message.
+    before = {w["customer"]: w["waited_s"] for w in whole["waiting_now"]["chats"]}
+    after = {w["customer"]: w["waited_s"] for w in default_only["waiting_now"]["chats"]}
+    assert before
+    assert after == {customer: waited + 6 * 86_400 for customer, waited in before.items()}
+    # and the sales customer wrote at the as-of time itself: waiting 0 s, like in the whole store's report
+    assert [w["waited_s"] for w in sales_only["waiting_now"]["chats"]] == [0.0]

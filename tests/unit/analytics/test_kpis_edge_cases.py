@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from wamcp.analytics import Analysis, ReportOptions, analyze
+from wamcp.errors import ConfigError
 
 from .builder import BUSINESS, StoreBuilder, ms
 
@@ -92,6 +93,34 @@ def test_business_hours_survive_the_autumn_dst_switch(run: Analyze) -> None:
     assert row["bh_frt_seconds"] == 600
 
 
+@pytest.mark.parametrize(
+    ("start", "reply", "clock_h"),
+    [
+        ("2026-03-28 12:00", "2026-03-30 10:00", 45),  # Sat noon -> Mon 10:00 across the spring switch: 46 - 1 h
+        ("2026-10-24 12:00", "2026-10-26 10:00", 47),  # across the autumn switch: 46 + 1 h
+    ],
+)
+def test_round_the_clock_business_hours_count_real_time_across_a_dst_switch(
+    run: Analyze, start: str, reply: str, clock_h: int
+) -> None:
+    b = StoreBuilder(tz=TZ).msg(ANA, start).msg(ANA, reply, out=True)
+    (row,) = sessions(run(b, business_hours="24/7"))
+    assert row["frt_seconds"] == clock_h * 3600
+    assert row["bh_frt_seconds"] == clock_h * 3600  # open all the time: every real hour counts, no more, no less
+
+
+def test_opening_hours_around_the_switch_count_the_hours_that_really_passed(run: Analyze) -> None:
+    # Sunday 01:00-04:00 in Berlin: on 2026-03-29 the clock jumps 02:00 -> 03:00, so that Sunday is open 2 h; on
+    # 2026-10-25 it goes 03:00 -> 02:00 and the hour is lived twice: 4 h.
+    spring = StoreBuilder(tz=TZ).msg(ANA, "2026-03-28 12:00").msg(ANA, "2026-03-29 12:00", out=True)
+    autumn = StoreBuilder(tz=TZ).msg(ANA, "2026-10-24 12:00").msg(ANA, "2026-10-25 12:00", out=True)
+    assert sessions(run(spring, business_hours="Sun 01:00-04:00"))[0]["bh_frt_seconds"] == 2 * 3600
+    assert sessions(run(autumn, business_hours="Sun 01:00-04:00"))[0]["bh_frt_seconds"] == 4 * 3600
+    # a reply inside the skipped hour's neighbour: Sun 03:30 CEST is 1.5 h of opening after 01:00 CET
+    inside = StoreBuilder(tz=TZ).msg(ANA, "2026-03-28 12:00").msg(ANA, "2026-03-29 03:30", out=True)
+    assert sessions(run(inside, business_hours="Sun 01:00-04:00"))[0]["bh_frt_seconds"] == 1.5 * 3600
+
+
 def test_business_hours_follow_the_configured_zone(run: Analyze) -> None:
     # 17:55 -> 09:05 in New York is 22:55 -> 14:05 in UTC: in UTC business hours that is 5 min + 5 h 5 min.
     b = StoreBuilder(tz="America/New_York").msg(ANA, "2026-03-03 17:55").msg(ANA, "2026-03-04 09:05", out=True)
@@ -152,6 +181,13 @@ def test_period_with_no_data(run: Analyze) -> None:
     assert k["period"]["days"] == 30
     assert k["customers"]["active"] == 0
     assert k["customers"]["dormant"] == 1  # silent since 2 March, 30 April is more than 30 days later
+
+
+def test_since_after_the_newest_message_without_until_is_refused(run: Analyze) -> None:
+    b = StoreBuilder(tz=TZ).msg(ANA, "2026-03-02 10:00").msg(ANA, "2026-03-02 10:30", out=True)
+    with pytest.raises(ConfigError, match=r"--since is after the newest message in the store \(2026-03-02\)"):
+        run(b, since="2026-04-01")
+    assert run(b, since="2026-03-02").kpis["has_data"] is True  # the newest message's own day is a period
 
 
 def test_one_inbound_message(run: Analyze) -> None:
@@ -224,6 +260,29 @@ def test_gap_over_24h_between_inquiries_starts_a_new_session(run: Analyze) -> No
     assert (rows[0]["frt_seconds"], rows[0]["bh_frt_seconds"]) == (None, None)
     assert result.kpis["frt"]["business_hours"]["count"] == 1
     assert result.kpis["reply_time"]["business_hours"]["count"] == 1
+
+
+def test_a_customer_who_writes_again_unanswered_keeps_one_turn_and_waits_since_the_first_message(
+    run: Analyze,
+) -> None:
+    b = (
+        StoreBuilder(tz=TZ)
+        .msg(ANA, "2026-03-01 10:00")
+        .msg(ANA, "2026-03-05 10:00")  # four days later, still no answer: a new session, the same turn (KPIS.md)
+        .msg(BEN, "2026-03-02 10:00")
+        .msg(BEN, "2026-03-04 10:00")  # 48 h later
+        .msg(BEN, "2026-03-04 10:15", out=True)  # answers BEN's turn (48 h 15 min) and his second session (15 min)
+    )
+    k = run(b, until="2026-03-06T10:00").kpis
+    (waiting,) = k["waiting_now"]["chats"]
+    assert waiting["waited_s"] == 5 * 86_400  # since 1 March, not since the second message
+    assert waiting["waiting_since_ts_ms"] == ms("2026-03-01 10:00", TZ)
+    assert k["reply_time"]["turns"] == 2  # one turn per customer
+    assert k["reply_time"]["clock"]["count"] == 1
+    assert k["reply_time"]["clock"]["median_s"] == 48.25 * 3600
+    # FRT is per session: BEN's first session went unanswered, his second was answered in 15 min
+    assert k["frt"]["clock"]["count"] == 1
+    assert k["frt"]["clock"]["median_s"] == 900
 
 
 def test_unanswered_rate_skips_sessions_younger_than_the_target(run: Analyze) -> None:
@@ -322,6 +381,24 @@ def test_customers_new_returning_dormant_and_busiest(run: Analyze) -> None:
     assert (customers["known"], customers["active"], customers["new"]) == (3, 2, 1)
     assert (customers["returning"], customers["dormant"]) == (1, 1)
     assert [c["inbound"] for c in customers["busiest"]] == [2, 1]
+
+
+def test_two_customers_with_the_same_name_stay_two_in_the_lists(run: Analyze) -> None:
+    b = (
+        StoreBuilder(tz=TZ)
+        .chat(ANA, "Yuki Jensen")
+        .chat(BEN, "Yuki Jensen")
+        .msg(ANA, "2026-03-02 10:00")
+        .msg(ANA, "2026-03-02 10:01")
+        .msg(BEN, "2026-03-02 11:00")
+    )
+    k = run(b).kpis
+    busiest = [(c["customer"], c["inbound"]) for c in k["customers"]["busiest"]]
+    assert busiest == [("Yuki Jensen (+********1111)", 2), ("Yuki Jensen (+********2222)", 1)]
+    assert [w["customer"] for w in k["waiting_now"]["chats"]] == [
+        "Yuki Jensen (+********1111)",
+        "Yuki Jensen (+********2222)",
+    ]
 
 
 def test_the_business_own_number_is_never_shown_as_a_customer(run: Analyze) -> None:

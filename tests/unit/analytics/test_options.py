@@ -147,3 +147,14 @@ def test_missing_store_is_a_store_error(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="not a wamcp store"):
         analyze(tmp_path / "other.db")
+    # The WhatsApp bridge's own database has chats and messages tables too: named as not ours, not as "migrate it".
+    conn = sqlite3.connect(tmp_path / "bridge.db")
+    conn.execute("CREATE TABLE chats (jid TEXT PRIMARY KEY, name TEXT, last_message_time TIMESTAMP)")
+    conn.execute("CREATE TABLE messages (id TEXT, chat_jid TEXT, sender TEXT, content TEXT, timestamp TIMESTAMP)")
+    conn.close()
+    with pytest.raises(
+        StoreError, match=r"is an SQLite database but not a wamcp store \(it has tables chats, messages\)"
+    ) as caught:
+        analyze(tmp_path / "bridge.db")
+    assert "migrate" not in str(caught.value)
+    assert "new file" not in str(caught.value)  # a report cannot start a store

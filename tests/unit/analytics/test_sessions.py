@@ -40,8 +40,24 @@ def test_sessions_end_on_their_last_message_and_a_late_reply_stays_in_the_custom
         {"chat_no": 1, "start_ts": 0, "end_ts": 2 * H, "customer_initiated": False},
     ]
     assert cut.turns.to_pylist() == [
-        {"chat_no": 0, "pos": 0, "start_ts": 0, "reply_ts": 30 * H, "opens_session": True},
-        {"chat_no": 1, "pos": 4, "start_ts": H, "reply_ts": 2 * H, "opens_session": False},
+        {
+            "chat_no": 0,
+            "pos": 0,
+            "start_ts": 0,
+            "reply_ts": 30 * H,
+            "session_reply_ts": 30 * H,
+            "is_turn": True,
+            "opens_session": True,
+        },
+        {
+            "chat_no": 1,
+            "pos": 4,
+            "start_ts": H,
+            "reply_ts": 2 * H,
+            "session_reply_ts": 2 * H,
+            "is_turn": True,
+            "opens_session": False,
+        },
     ]
 
 
@@ -66,12 +82,12 @@ def test_a_late_reply_closes_the_session_and_the_customers_next_message_opens_on
         (0, 30 * H + 2, 30 * H + 5),
         (1, 0, 2),
     ]
-    assert [(t["pos"], t["reply_ts"], t["opens_session"]) for t in cut.turns.to_pylist()] == [
-        (0, 30 * H, True),
-        (3, 30 * H + 4, True),
-        (6, None, False),
-        (7, 1, True),
-        (9, None, False),
+    assert [(t["pos"], t["reply_ts"], t["session_reply_ts"], t["opens_session"]) for t in cut.turns.to_pylist()] == [
+        (0, 30 * H, 30 * H, True),
+        (3, 30 * H + 4, 30 * H + 4, True),
+        (6, None, None, False),
+        (7, 1, 1, True),
+        (9, None, None, False),
     ]
 
 
@@ -84,15 +100,15 @@ def test_a_turn_is_answered_by_the_message_after_its_last_one_and_never_across_c
             (0, 30, False),  # a new turn, never answered in chat 0 ...
             (1, 40, True),  # ... so chat 1's business message is no reply to it
             (1, 50, False),
-            (1, 50 + 25 * H, False),  # more than 24 h later: a new turn and a new session
+            (1, 50 + 25 * H, False),  # more than 24 h later: a new session, in the same unanswered turn
         ),
         DAY,
     )
-    assert [(t["pos"], t["reply_ts"], t["opens_session"]) for t in cut.turns.to_pylist()] == [
-        (0, 20, True),
-        (3, None, False),
-        (5, None, False),
-        (6, None, True),
+    assert [(t["pos"], t["reply_ts"], t["is_turn"], t["opens_session"]) for t in cut.turns.to_pylist()] == [
+        (0, 20, True, True),
+        (3, None, True, False),
+        (5, None, True, False),
+        (6, None, False, True),
     ]
     assert [(s["start_ts"], s["end_ts"]) for s in cut.sessions.to_pylist()] == [
         (0, 30),
@@ -106,4 +122,38 @@ def test_no_messages_and_one_message() -> None:
     assert (empty.sessions.num_rows, empty.turns.num_rows) == (0, 0)
     one = cut_conversations(messages((3, 7, False)), DAY)
     assert one.sessions.to_pylist() == [{"chat_no": 3, "start_ts": 7, "end_ts": 7, "customer_initiated": True}]
-    assert one.turns.to_pylist() == [{"chat_no": 3, "pos": 0, "start_ts": 7, "reply_ts": None, "opens_session": True}]
+    assert one.turns.to_pylist() == [
+        {
+            "chat_no": 3,
+            "pos": 0,
+            "start_ts": 7,
+            "reply_ts": None,
+            "session_reply_ts": None,
+            "is_turn": True,
+            "opens_session": True,
+        }
+    ]
+
+
+def test_a_turn_runs_across_a_long_silence_and_its_reply_answers_only_the_last_session() -> None:
+    cut = cut_conversations(
+        messages(
+            (0, 0, False),  # the customer asks; no answer
+            (0, 25 * H, False),  # asks again a day later: a new session, still the same turn (KPIS.md)
+            (0, 50 * H, False),  # and again: a third session
+            (0, 50 * H + 10, True),  # the answer: the turn's reply, and the third session's first response
+            (0, 50 * H + 20, False),  # a new turn inside the third session, never answered
+        ),
+        DAY,
+    )
+    rows = [
+        (t["pos"], t["reply_ts"], t["session_reply_ts"], t["is_turn"], t["opens_session"])
+        for t in cut.turns.to_pylist()
+    ]
+    assert rows == [
+        (0, 50 * H + 10, None, True, True),  # reply time 50 h; its session went unanswered
+        (1, 50 * H + 10, None, False, True),
+        (2, 50 * H + 10, 50 * H + 10, False, True),
+        (4, None, None, True, False),
+    ]
+    assert [s["customer_initiated"] for s in cut.sessions.to_pylist()] == [True, True, True]

@@ -310,6 +310,7 @@ def test_export_module_names_are_pinned() -> None:
             "COLUMNS",
             "FORMATS",
             "PARQUET_SCHEMA",
+            "STDOUT",
             "ExportFormat",
             "ExportResult",
             "export",
