@@ -9,14 +9,13 @@ tool calls and their output into :mod:`wamcp.whatsapp.models`. The one thing to 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, get_args
 
 from ..chat_export import format_chat_export
 from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
@@ -25,7 +24,15 @@ from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger
 from .jid import normalize_jid, validate_phone_number
 from .models import Chat, Contact, Message
-from .profiles.base import CHAT_PAGE_BYTES, STDIO_CHAT_PAGE_BYTES, ParseStats, Profile, ToolResult, accepts_keyword
+from .profiles.base import (
+    CHAT_PAGE_BYTES,
+    STDIO_CHAT_PAGE_BYTES,
+    ParseStats,
+    Profile,
+    ToolResult,
+    accepts_keyword,
+    closing_when_done,
+)
 from .profiles.detect import build_profile
 from .profiles.lharries import LHARRIES_TOOLS, LharriesProfile
 from .profiles.structured import StructuredProfile
@@ -54,23 +61,6 @@ _CSV_FIELDS = (
 def _default_idempotent(tool: str) -> bool:
     """Before the profile is known: read tools are retry-safe, anything else (``send_*``, pairing) is not."""
     return tool in LHARRIES_TOOLS or tool.startswith(_READ_PREFIXES)
-
-
-_T = TypeVar("_T")
-
-
-@contextlib.asynccontextmanager
-async def _closing(items: AsyncIterator[_T]) -> AsyncGenerator[AsyncIterator[_T], None]:
-    """``items``, closed in this task when the block ends however the caller stops (``break``, ``aclose()``, an
-    error): a profile's listing asks for pages ahead and its account walk reads spans, each in tasks of its own
-    iterator, which anyio lets only the task that opened them close (left to the garbage collector, they fail).
-    Unlike ``contextlib.aclosing``, it accepts iterators that have no ``aclose`` (plugin profiles)."""
-    try:
-        yield items
-    finally:
-        close = getattr(items, "aclose", None)
-        if close is not None:
-            await close()
 
 
 class WhatsAppMCPClient:
@@ -468,8 +458,8 @@ class WhatsAppMCPClient:
 
         ``pages_ahead`` > 0 asks for that many listing pages before the current one is answered, so the server
         works while this process parses (over stdio only: a page asked for ahead may overshoot the byte budget,
-        which the network transports' 1 MiB message limit would refuse). With it, close the iterator if you stop
-        early (``contextlib.aclosing``): the pages asked for ahead are tasks of this iterator.
+        which the network transports' 1 MiB message limit would refuse). Stopping early (``break``) cancels the
+        pages asked for ahead; ``contextlib.aclosing`` does it at once rather than when the iterator is collected.
         """
         await self._ensure_ready()
         stdio = self.config.server.connection_type is MCPConnectionType.STDIO
@@ -479,7 +469,7 @@ class WhatsAppMCPClient:
         )
         if by_activity and accepts_keyword(listing, "by_activity"):
             extra["by_activity"] = True
-        async with _closing(listing(self._call, page_size=page_size, **extra)) as chats:
+        async with closing_when_done(listing(self._call, page_size=page_size, **extra)) as chats:
             async for chat in chats:
                 yield chat
 
@@ -541,7 +531,8 @@ class WhatsAppMCPClient:
         walk = self.profile.iter_all_messages
         # Plugin profiles written before ``parallel`` existed walk one span at a time.
         extra = {"parallel": parallel} if parallel > 1 and accepts_keyword(walk, "parallel") else {}
-        async with _closing(walk(self._call, since=since, page_size=page_size, chats=chats, **extra)) as messages:
+        walked = walk(self._call, since=since, page_size=page_size, chats=chats, **extra)
+        async with closing_when_done(walked) as messages:
             async for message in messages:
                 yield message
 

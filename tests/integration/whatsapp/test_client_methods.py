@@ -7,7 +7,9 @@ directly with sqlite3, and stored local times (Europe/London) must come back as 
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import gc
 import io
 import json
 import logging
@@ -346,6 +348,22 @@ async def test_timestamps_are_utc_instants_of_the_stored_local_times(
 
     assert sorted(m.timestamp for m in messages) == sorted(row["utc"] for row in rows_of(db_rows, jid))
     assert all(m.timestamp.tzinfo == UTC for m in messages)
+
+
+async def test_a_bare_break_out_of_the_concurrent_iterators_leaves_the_caller_running(
+    client: WhatsAppMCPClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No aclosing, no aclose(): the iterators are dropped mid-way and closed by the garbage collector's hook, in a
+    # task of its own. Their readers (span walkers, pages asked for ahead) must stop without touching this task.
+    async for _message in client.iter_all_messages(parallel=3, page_size=10):
+        break
+    async for _chat in client.iter_chats(pages_ahead=2, page_size=5):
+        break
+    gc.collect()
+    await asyncio.sleep(0.3)  # the collector's closing tasks run meanwhile; a cancelled caller would stop here
+
+    assert len([chat async for chat in client.iter_chats()]) > 5
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_the_account_walk_reads_only_the_chats_given_and_stops_cleanly_when_asked(

@@ -8,12 +8,14 @@ the parser that knows the format, and lets tests drive a profile with a plain fu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 
@@ -30,6 +32,8 @@ __all__ = [
     "ToolResult",
     "accepts_keyword",
     "answer_size",
+    "cancel_and_wait",
+    "closing_when_done",
     "iter_offset_pages",
     "next_page_limit",
 ]
@@ -127,34 +131,57 @@ async def iter_offset_pages(
                 return
             offset += limit
             limit = next_page_limit(offset, page_size, rows, size, budget)
+    # Plain asyncio tasks, not an anyio task group: a caller that drops this iterator without closing it (a bare
+    # ``break``) leaves its closing to the garbage collector, which runs it in another task, and a task group's cancel
+    # scope may only be left by the task that entered it (it cancelled the caller's task instead).
     queue: deque[_Ahead] = deque()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def ask(offset: int, limit: int) -> None:
+        page = _Ahead(offset, limit)
+        queue.append(page)
+        tasks.add(asyncio.ensure_future(page.fetch(get)))
+
     try:
-        async with anyio.create_task_group() as group:
+        ask(0, min(page_size, FIRST_CHAT_PAGE))
+        while True:
+            current = queue.popleft()
+            chats, rows, size = await current.result()
+            if rows < current.limit:
+                yield chats  # pages asked for ahead lie past the end: cancelled below
+                return
+            while len(queue) <= ahead:
+                last = queue[-1] if queue else current
+                offset = last.offset + last.limit
+                ask(offset, next_page_limit(offset, page_size, rows, size, budget))
+            yield chats
+    finally:
+        await cancel_and_wait(tasks)
 
-            def ask(offset: int, limit: int) -> None:
-                page = _Ahead(offset, limit)
-                queue.append(page)
-                group.start_soon(page.fetch, get)
 
-            ask(0, min(page_size, FIRST_CHAT_PAGE))
-            try:
-                while True:
-                    current = queue.popleft()
-                    chats, rows, size = await current.result()
-                    if rows < current.limit:
-                        group.cancel_scope.cancel()  # pages asked for ahead lie past the end
-                        yield chats
-                        return
-                    while len(queue) <= ahead:
-                        last = queue[-1] if queue else current
-                        offset = last.offset + last.limit
-                        ask(offset, next_page_limit(offset, page_size, rows, size, budget))
-                    yield chats
-            except GeneratorExit:
-                group.cancel_scope.cancel()  # the caller stopped early: stop what was asked ahead
-    except BaseExceptionGroup as failed:
-        # A page's error as itself (the task group wraps what its body raises): callers catch MCPClientError.
-        raise failed.exceptions[0] from None
+_T = TypeVar("_T")
+
+
+@contextlib.asynccontextmanager
+async def closing_when_done(items: AsyncIterator[_T]) -> AsyncGenerator[AsyncIterator[_T], None]:
+    """``items``, closed in this task when the block ends however it ends (``break``, an error, cancellation), so
+    that nothing of it is left for the garbage collector to close in another task. Unlike ``contextlib.aclosing``,
+    it accepts iterators that have no ``aclose`` (plugin profiles may return any async iterator)."""
+    try:
+        yield items
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def cancel_and_wait(tasks: Collection[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait until they have ended (their errors were handed over or no longer matter)."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ points fall on whole seconds, the resolution these servers filter at.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import anyio
 import anyio.abc
 
 from ..models import Message
+from .base import cancel_and_wait, closing_when_done
 
 __all__ = ["MIN_SPLIT_SECONDS", "Span", "SpanWalk", "walk_spans"]
 
@@ -116,28 +118,39 @@ async def walk_spans(
                     continue
                 active.append(mine)
                 try:
-                    async for page in walk(mine):
-                        await send.send(page)
-                        changed.set()
-                        changed = anyio.Event()
+                    async with closing_when_done(walk(mine)) as pages:
+                        async for page in pages:
+                            await send.send(page)
+                            changed.set()
+                            changed = anyio.Event()
                 finally:
                     active.remove(mine)
                     changed.set()
                     changed = anyio.Event()
 
+    # Plain asyncio tasks, not an anyio task group: a caller that drops this iterator without closing it (a bare
+    # ``break``) leaves its closing to the garbage collector, which runs it in another task, and a task group's cancel
+    # scope may only be left by the task that entered it (it cancelled the caller's task instead).
     send, receive = anyio.create_memory_object_stream[list[Message]](parallel)
+    walkers = [asyncio.ensure_future(walker(send.clone())) for _ in range(parallel)]
+    send.close()
+
+    def stop_the_others(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            for other in walkers:
+                other.cancel()  # one walker's error ends the walk, as it would end a single walk
+
+    for walker_task in walkers:
+        walker_task.add_done_callback(stop_the_others)
     try:
-        async with anyio.create_task_group() as group, receive:
-            for _ in range(parallel):
-                group.start_soon(walker, send.clone())
-            send.close()
-            try:
-                async for page in receive:
-                    yield page
-            except GeneratorExit:
-                # The caller stopped early (``break``, ``aclose()``): stop the walkers; the task group waits for them.
-                group.cancel_scope.cancel()
-    except BaseExceptionGroup as failed:
-        # A walker's error (the server's, the client's) as itself, as a single walk raises it: callers catch
-        # MCPClientError, not groups. The other walkers were cancelled because of it.
-        raise failed.exceptions[0] from None
+        async with receive:
+            async for page in receive:
+                yield page
+        # Every walker has closed its end of the stream: wait for them to end, then raise the first error (the
+        # server's, the client's) as itself, as a single walk raises it.
+        await asyncio.wait(walkers)
+        for walker_task in walkers:
+            if not walker_task.cancelled() and (error := walker_task.exception()) is not None:
+                raise error
+    finally:
+        await cancel_and_wait(walkers)  # the caller stopped early (``break``, ``aclose()``): stop the walkers
