@@ -121,11 +121,11 @@ class _Strict(BaseModel):
 class RateLimits(_Strict):
     """The seed's ``rate_limits``. ``0`` or ``null`` switches a limit off (sensible for a local server)."""
 
-    messages_per_minute: float | None = Field(60, ge=0, description="message tools, per minute")
-    chats_per_minute: float | None = Field(30, ge=0, description="chat and contact tools, per minute")
-    requests_per_second: float | None = Field(2, ge=0, description="all calls, per second")
-    burst_limit: int = Field(10, ge=1, description="bucket capacity: calls allowed back to back")
-    cooldown_period: float = Field(300.0, ge=0, description="seconds to pause after the server says 429")
+    messages_per_minute: float | None = Field(default=60, ge=0, description="message tools, per minute")
+    chats_per_minute: float | None = Field(default=30, ge=0, description="chat and contact tools, per minute")
+    requests_per_second: float | None = Field(default=2, ge=0, description="all calls, per second")
+    burst_limit: int = Field(default=10, ge=1, description="bucket capacity: calls allowed back to back")
+    cooldown_period: float = Field(default=300.0, ge=0, description="seconds to pause after the server says 429")
 
     @classmethod
     def disabled(cls) -> RateLimits:
@@ -148,30 +148,36 @@ class ServerConfig(_Strict):
     endpoint: str = "http://localhost:3000"
     connection_type: MCPConnectionType = MCPConnectionType.SSE
     auth_token: SecretStr | None = None
-    timeout: float = Field(60.0, gt=0)
-    max_retries: int = Field(5, ge=0)
-    retry_delay: float = Field(2.0, ge=0)
-    health_check_interval: float = Field(30.0, ge=0, description="0 switches the background monitor off")
-    session_timeout: float = Field(7200.0, ge=0, description="re-open sessions older than this; 0 = never")
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    retry_delay: float = Field(default=2.0, ge=0)
+    health_check_interval: float = Field(default=30.0, ge=0, description="0 switches the background monitor off")
+    session_timeout: float = Field(default=7200.0, ge=0, description="re-open sessions older than this; 0 = never")
     custom_headers: dict[str, str] = Field(default_factory=_default_headers, repr=False)
     # --- extensions (not in the seed) ---
     command: str | None = None
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict, repr=False)
     cwd: str | None = None
-    connect_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
     protocol: Literal["legacy", "auto", "2026-07-28"] = "legacy"
-    verify_tls: bool | str = Field(True, description="False, True or a path to a CA bundle")
+    verify_tls: bool | str = Field(default=True, description="False, True or a path to a CA bundle")
     endpoints: list[str] = Field(default_factory=list, description="extra endpoints for failover")
-    max_connections: int = Field(1, ge=1, le=64, description="sessions in the pool (each its own process over stdio)")
-    max_concurrency: int = Field(64, ge=1, description="requests in flight per session")
+    max_connections: int = Field(
+        default=1, ge=1, le=64, description="sessions in the pool (each its own process over stdio)"
+    )
+    max_concurrency: int = Field(default=64, ge=1, description="requests in flight per session")
     idempotent_tools: list[str] | None = Field(
-        None, description="tools safe to retry; None lets the caller or profile decide"
+        default=None, description="tools safe to retry; None lets the caller or profile decide"
     )
     cache_ttl: float = Field(
-        0.0, ge=0, description="seconds a read-only (idempotent) tool's result is reused; 0 switches the cache off"
+        default=0.0,
+        ge=0,
+        description="seconds a read-only (idempotent) tool's result is reused; 0 switches the cache off",
     )
-    cache_max_entries: int = Field(1024, ge=1, description="results kept per server; the least recently used go first")
+    cache_max_entries: int = Field(
+        default=1024, ge=1, description="results kept per server; the least recently used go first"
+    )
 
     @field_validator("auth_token")
     @classmethod
@@ -224,19 +230,20 @@ class WhatsAppConfig(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     auto_authenticate: bool = False
-    phone_number: str | None = Field(None, repr=False)
+    phone_number: str | None = Field(default=None, repr=False)
     session_persistence: bool = True
     export_format: Literal["json", "jsonl", "csv", "parquet", "txt"] = "json"
     include_media: bool = False
     # --- extensions ---
     profile: str = Field(
-        "auto", description="auto, lharries, structured, or a profile plugin's name (wamcp.profiles entry point)"
+        default="auto",
+        description="auto, lharries, structured, or a profile plugin's name (wamcp.profiles entry point)",
     )
     server_timezone: str | None = Field(
-        None, description="IANA zone the server prints times in; default: this machine's zone"
+        default=None, description="IANA zone the server prints times in; default: this machine's zone"
     )
     chat_listing_interval: float = Field(
-        3600.0,
+        default=3600.0,
         ge=0,
         description="seconds between extraction runs that list every chat; the runs in between list only the chats"
         " active lately (0: every run lists every chat)",
