@@ -16,14 +16,15 @@ from typing import Any
 
 import anyio
 
-from ..config import load_config
+from ..config import RateLimits, ServerConfig, load_config
+from ..core import MCPClient
 from ..core.sync import get_runner
 from ..errors import MCPClientError, MCPConnectionError, MCPTimeoutError
 from ..redact import get_logger
 from .client import WhatsAppMCPClient, get_whatsapp_mcp_client, reset_whatsapp_mcp_client
 from .timeparse import ServerClock
 
-__all__ = ["cleanup_mcp_connections", "initialize_whatsapp_mcp", "use_mcp_tool"]
+__all__ = ["cleanup_mcp_connections", "initialize_whatsapp_mcp", "register_mcp_server", "use_mcp_tool"]
 
 logger = get_logger(__name__)
 
@@ -31,6 +32,8 @@ logger = get_logger(__name__)
 WHATSAPP_SERVER_ALIASES = frozenset({"whatsapp", "github.com/lharries/whatsapp-mcp", "lharries/whatsapp-mcp"})
 
 _init_lock = threading.Lock()
+#: The servers of :func:`register_mcp_server` (created on the runner's loop, used only there).
+_generic: MCPClient | None = None
 
 Route = Callable[[WhatsAppMCPClient, Mapping[str, Any]], Awaitable[Any]]
 
@@ -111,10 +114,14 @@ async def _use_tool(server_name: str, tool_name: str, arguments: Mapping[str, An
     # (or be reported as the configured server's connection failure).
     configured = get_whatsapp_mcp_client()
     if not _is_whatsapp(configured, server_name):
+        if _generic is not None and server_name in _generic.servers:
+            # a server registered with register_mcp_server: no WhatsApp routing, the core client's result dict
+            return await _generic.execute_tool(server_name, tool_name, dict(arguments), timeout=timeout)
         raise MCPClientError(
             f"unknown MCP server {server_name!r}",
             server=server_name,
-            hint=f"the configured server is {configured.config.server.name!r} (mcp_config.json: whatsapp.server.name)",
+            hint=f"the configured server is {configured.config.server.name!r} (mcp_config.json: whatsapp.server.name);"
+            " other MCP servers need mcp_utils.register_mcp_server(ServerConfig(name=..., ...)) first",
         )
     client = await _ready_client()
     route = _ROUTES.get(tool_name)
@@ -158,6 +165,25 @@ def use_mcp_tool(
     return get_runner().run(_use_tool(server_name, tool_name, dict(arguments or {}), timeout))
 
 
+def register_mcp_server(config: ServerConfig, *, rate_limits: RateLimits | None = None) -> None:
+    """Make any MCP server callable by :func:`use_mcp_tool` under ``config.name`` (the seed's "WhatsApp-specific
+    routing" applies only to the WhatsApp server; other servers' tools return the core client's result dict:
+    ``content``, ``structured_content``, ``text``, ``is_error``, ``duration``).
+
+    It connects on its first call and stays connected, like the WhatsApp server; ``rate_limits`` default to none.
+    Registering a name again replaces a disconnected server of that name (a connected one raises
+    :class:`~wamcp.errors.ConfigError`). :func:`cleanup_mcp_connections` closes it too.
+    """
+    get_runner().run(_register(config, rate_limits))
+
+
+async def _register(config: ServerConfig, rate_limits: RateLimits | None) -> None:
+    global _generic
+    if _generic is None:
+        _generic = MCPClient()
+    _generic.add_server(config, rate_limits=rate_limits)
+
+
 def initialize_whatsapp_mcp(
     endpoint: str | None = None,
     connection_type: str | None = None,
@@ -197,5 +223,16 @@ def cleanup_mcp_connections() -> None:
                 runner.run(client.disconnect(), timeout=10.0)
             except MCPClientError as err:
                 logger.warning("error while disconnecting: %s", err)
+            if _generic is not None:
+                try:
+                    runner.run(_generic.close(), timeout=10.0)
+                except MCPClientError as err:
+                    logger.warning("error while disconnecting: %s", err)
+        _forget_generic()
         reset_whatsapp_mcp_client()
         runner.stop()
+
+
+def _forget_generic() -> None:
+    global _generic
+    _generic = None

@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 import mcp_utils
+from wamcp.config import ServerConfig
 from wamcp.core.sync import get_runner
 from wamcp.demo.data import generate_database
 from wamcp.demo.launch import demo_server_command
@@ -169,6 +170,25 @@ def test_unknown_server_is_a_clear_error_without_connecting(configured: Path) ->
     assert "unknown MCP server 'github.com/someone/other-mcp'" in message
     assert SERVER in message  # says which server is configured
     assert not get_whatsapp_mcp_client().is_initialized
+
+
+def test_any_registered_mcp_server_is_callable_without_whatsapp_routing(configured: Path, demo_db: Path) -> None:
+    argv = demo_server_command(transport="stdio", db=demo_db, port=None, extra_args=())
+    other = ServerConfig(name="other-mcp", connection_type="stdio", command=argv[0], args=argv[1:], timeout=20.0)
+
+    mcp_utils.register_mcp_server(other)
+    raw = mcp_utils.use_mcp_tool("other-mcp", "list_chats", {"limit": 3})
+    routed = mcp_utils.use_mcp_tool(SERVER, "list_chats", {"limit": 3})
+
+    # the registered server's tools answer as the core client does: the server's own text, not parsed chats
+    assert isinstance(raw, dict)
+    assert raw["server"] == "other-mcp"
+    assert [json.loads(block["text"])["jid"] for block in raw["content"]] == [chat["jid"] for chat in routed]
+    with pytest.raises(MCPClientError, match="register_mcp_server"):
+        mcp_utils.use_mcp_tool("not-registered", "list_chats", {})
+    mcp_utils.cleanup_mcp_connections()  # closes and forgets the registered server too
+    with pytest.raises(MCPClientError, match="unknown MCP server 'other-mcp'"):
+        mcp_utils.use_mcp_tool("other-mcp", "list_chats", {})
 
 
 def test_per_call_timeout_raises_mcp_timeout_and_the_session_survives(configured: Path, demo_db: Path) -> None:
