@@ -6,7 +6,12 @@ Layers (each imports only those below it): ``cli`` -> ``analytics`` / ``store`` 
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
+
+# A library configures no output of its own: without a handler from the application, Python would print our
+# warnings on stderr (logging's last resort). The CLI installs its own handlers.
+logging.getLogger("wamcp").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("whatsapp-mcp-client")

@@ -18,6 +18,7 @@ __all__ = [
     "get_logger",
     "install_log_redaction",
     "mask_phone",
+    "one_line",
     "redact",
     "redact_headers",
     "register_secret",
@@ -91,13 +92,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_log_redaction(logger_names: Iterable[str] = ("mcp", "httpx2", "websockets")) -> None:
-    """Attach one :class:`RedactingFilter` to each named logger (idempotent).
+#: The libraries under wamcp whose loggers may carry message contents or credentials (the SDK logs whole messages
+#: at DEBUG).
+THIRD_PARTY_LOGGERS = ("mcp", "httpx2", "httpx", "httpcore", "websockets")
 
-    A logger's filters see only records logged on that very logger, not its children's; wamcp's own modules get
-    theirs from :func:`get_logger`.
+
+def install_log_redaction(logger_names: Iterable[str] = THIRD_PARTY_LOGGERS) -> None:
+    """Attach one :class:`RedactingFilter` to each named logger and to every logger created so far below it
+    (idempotent; the core client calls it when it is created, the CLI at start-up).
+
+    A logger's filters see only records logged on that very logger, not its children's, so the SDK's module loggers
+    (``mcp.client.streamable_http``, …) each need their own; wamcp's own modules get theirs from :func:`get_logger`.
     """
-    for name in logger_names:
+    prefixes = tuple(logger_names)
+    known = [
+        name for name in list(logging.root.manager.loggerDict) if name.startswith(tuple(p + "." for p in prefixes))
+    ]
+    for name in (*prefixes, *known):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
@@ -109,3 +120,10 @@ def get_logger(name: str) -> logging.Logger:
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
     return logger
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """``text`` redacted, its line breaks and runs of spaces made single spaces, cut to ``limit`` characters: a
+    server's multi-line error text (pydantic's validation report, a traceback) as one line of an error message."""
+    flat = " ".join(redact(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -41,7 +41,7 @@ from ..errors import (
     MCPTimeoutError,
     MCPToolError,
 )
-from ..redact import get_logger, redact
+from ..redact import get_logger, install_log_redaction, one_line, redact
 from .cache import ResponseCache
 from .clock import Clock, SystemClock
 from .metrics import Metrics
@@ -215,6 +215,8 @@ class MCPClient:
         self._metrics = metrics if metrics is not None else Metrics()
         self._servers: dict[str, _Server] = {}
         self._rng = random.Random()
+        # The SDK logs whole messages at DEBUG (tokens, phone numbers): its loggers get our redaction too.
+        install_log_redaction()
 
     # ---------------------------------------------------------------- configuration
 
@@ -936,7 +938,7 @@ class MCPClient:
         content = [_block_dict(block) for block in result.content]
         text = "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
         if result.is_error:
-            shown = redact(text)[:500] or "(no text)"
+            shown = one_line(text) or "(no text)"  # the whole text stays in the error's .text
             if _RATE_LIMIT_TEXT.search(text):
                 raise MCPRateLimitError(
                     f"MCP server {srv.name!r}: tool {tool!r} was rate limited: {shown}",

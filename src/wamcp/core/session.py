@@ -43,7 +43,7 @@ from ..errors import (
     MCPTimeoutError,
     MCPToolError,
 )
-from ..redact import get_logger, redact
+from ..redact import get_logger, one_line, redact
 from .transports.base import HttpRefusal, ReceivingStream, Transport, parse_retry_after
 
 __all__ = ["Protocol", "Session", "open_session", "translate_error"]
@@ -447,7 +447,7 @@ def translate_error(
             return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
         if leaf.code == types.CONNECTION_CLOSED:
             return MCPConnectionError(
-                f"{where}: connection closed while {what if tool else 'connecting'}"
+                f"{where}: connection closed while {'calling ' + what if tool else 'connecting'}"
                 + (f" ({redact(leaf.message)})" if leaf.message != "Connection closed" else ""),
                 server=server,
                 tool=tool,
@@ -460,7 +460,7 @@ def translate_error(
                 hint=_HANDSHAKE_HINT,
             )
         return MCPToolError(
-            f"{where}: {what} failed: {redact(leaf.message)} (code {leaf.code})",
+            f"{where}: {what} failed: {one_line(leaf.message)} (code {leaf.code})",
             server=server,
             tool=tool,
             text=leaf.message,

@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 from ..chat_export import format_chat_export
 from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
 from ..core import MCPClient
+from ..core.transports.base import display_endpoint
 from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger
 from .jid import normalize_jid, validate_phone_number
@@ -116,6 +117,17 @@ class WhatsAppMCPClient:
     @property
     def is_initialized(self) -> bool:
         return self._initialized
+
+    def __repr__(self) -> str:
+        # Never the config's repr: no token, no phone number; the endpoint as displayed (credentials masked).
+        if self._config is None:
+            return f"<{type(self).__name__} not configured yet>"
+        server = self._config.server
+        profile = getattr(self._profile, "name", None) if self._profile is not None else None
+        return (
+            f"<{type(self).__name__} server={server.name!r} {server.connection_type.value} "
+            f"endpoint={display_endpoint(server.endpoint)!r} initialized={self._initialized} profile={profile!r}>"
+        )
 
     # ------------------------------------------------------------------ lifecycle
 

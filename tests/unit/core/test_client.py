@@ -51,6 +51,12 @@ class Harness:
             raise ToolError("no such chat: 123@g.us")
 
         @server.tool()
+        async def fail_verbosely() -> str:
+            raise ToolError(
+                "2 validation errors for arguments\nchat_jid\n  Field required\nlimit\n  Input should be int"
+            )
+
+        @server.tool()
         async def rate_limited() -> str:
             raise ToolError("Too Many Requests")
 
@@ -145,6 +151,16 @@ async def test_tool_error_is_raised_with_server_text_and_never_retried(harness: 
     assert metrics["mem"]["tools"]["fail"]["retries"] == 0
     assert metrics["mem"]["tools"]["fail"]["errors"] == {"MCPToolError": 1}
     assert clock.sleeps == []
+
+
+async def test_a_multi_line_tool_error_is_one_line_and_keeps_the_whole_text(harness: Harness, clock: FakeClock) -> None:
+    async with make_client(harness, clock) as client:
+        with pytest.raises(MCPToolError) as caught:
+            await client.execute_tool("mem", "fail_verbosely")
+
+    assert "\n" not in str(caught.value)
+    assert "2 validation errors for arguments chat_jid Field required limit Input should be int" in str(caught.value)
+    assert caught.value.text.count("\n") == 4  # the server's own text, whole
 
 
 async def test_lost_connection_fails_pending_call_and_next_call_reconnects(harness: Harness, clock: FakeClock) -> None:

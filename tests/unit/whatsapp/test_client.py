@@ -411,3 +411,16 @@ async def test_bad_initialize_arguments_return_false(tools: list[dict[str, Any]]
     config = WhatsAppConfig(server_timezone="UTC", auto_authenticate=True, phone_number="+1")
     odd = WhatsAppMCPClient(config, mcp_client=FakeLharriesMCP([], tools=tools))  # type: ignore[arg-type]
     assert await odd.initialize() is True  # a bad number only fails the pairing, not the connection
+
+
+def test_the_clients_repr_names_its_server_and_hides_credentials() -> None:
+    from wamcp.config import ServerConfig, WhatsAppConfig
+
+    server = ServerConfig(endpoint="http://user:pw@127.0.0.1:3000/sse?token=abc", auth_token="s3cret")
+    shown = repr(WhatsAppMCPClient(WhatsAppConfig(server=server, phone_number="+447700900123")))
+
+    assert "github.com/lharries/whatsapp-mcp" in shown
+    assert "127.0.0.1:3000" in shown
+    assert "initialized=False" in shown
+    for secret in ("pw", "abc", "s3cret", "447700900123"):
+        assert secret not in shown.replace("whatsapp", "")
