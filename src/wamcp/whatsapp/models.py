@@ -8,8 +8,9 @@ second and validation already happened in the parser.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = ["Chat", "Contact", "IdSource", "Message"]
@@ -20,6 +21,14 @@ IdSource = Literal["server", "derived"]
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _instant(value: Any, key: str) -> datetime:
+    """An ISO 8601 text (or a datetime) from a ``to_dict`` result, as an aware UTC datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"{key} {value!r} has no UTC offset; to_dict() writes times like 2025-03-28T12:53:20+00:00")
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,19 @@ class Chat:
             "last_is_from_me": self.last_is_from_me,
             "is_group": self.is_group,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Chat:
+        """The chat that :meth:`to_dict` (or the seed's API) gave as ``data`` (``is_group`` follows the JID)."""
+        when = data.get("last_message_time")
+        return cls(
+            data["jid"],
+            data.get("name"),
+            _instant(when, "last_message_time") if when else None,
+            data.get("last_message"),
+            data.get("last_sender"),
+            data.get("last_is_from_me"),
+        )
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -120,6 +142,23 @@ class Message:
             "media_type": self.media_type,
             "id_source": self.id_source,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """The message that :meth:`to_dict` (or the seed's API) gave as ``data``; ``timestamp`` must carry its
+        offset (it comes back in UTC). ``server_time``, which ``to_dict`` leaves out, is ``None``."""
+        return cls(
+            data["id"],
+            data.get("chat_jid"),
+            _instant(data["timestamp"], "timestamp"),
+            data.get("sender") or "",
+            data.get("content") or "",
+            bool(data.get("is_from_me")),
+            data.get("media_type"),
+            data.get("chat_name"),
+            data.get("sender_jid"),
+            data.get("id_source") or "server",
+        )
 
 
 (

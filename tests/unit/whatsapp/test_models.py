@@ -1,16 +1,16 @@
-"""Message's hand-written constructor behaves as the dataclass's generated one would."""
+"""The records (Message, Chat): the hand-written constructor behaves as the generated one would; dicts round-trip."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from wamcp.whatsapp.models import Message
+from wamcp.whatsapp.models import Chat, Message
 
 WHEN = datetime(2025, 3, 28, 12, 53, 20, tzinfo=UTC)
 
@@ -57,3 +57,22 @@ def test_defaults_apply() -> None:
         "server",
         None,
     )
+
+
+def test_to_dict_and_from_dict_round_trip_chats_and_messages() -> None:
+    berlin = timezone(timedelta(hours=2))
+    message = Message(
+        "m1", "447700900123@s.whatsapp.net", datetime(2025, 3, 28, 12, 53, 20, tzinfo=UTC), "Ana", "hi", False,
+        "image", "Ana", "447700900123@s.whatsapp.net", "derived",
+    )  # fmt: skip
+    chat = Chat("120363000000000001@g.us", "Team", datetime(2025, 3, 28, 14, 0, tzinfo=berlin), "hi", "Ana", False)
+
+    assert Message.from_dict(message.to_dict()) == message
+    again = Chat.from_dict(chat.to_dict())
+    assert again == chat
+    assert again.is_group
+    assert again.last_message_time is not None
+    assert again.last_message_time.tzinfo == UTC  # the same instant, in UTC
+    assert Chat.from_dict({"jid": "1@s.whatsapp.net", "name": None}) == Chat("1@s.whatsapp.net", None)
+    with pytest.raises(ValueError, match="has no UTC offset"):
+        Message.from_dict({**message.to_dict(), "timestamp": "2025-03-28T12:53:20"})
