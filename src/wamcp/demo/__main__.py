@@ -6,8 +6,6 @@ the rest of the CLI importing cleanly.
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from .._exiting import skip_final_collection
@@ -18,9 +16,6 @@ app.command("demo-server")(standalone(demo_server))
 app.command("demo-data")(standalone(demo_data))
 
 if __name__ == "__main__":
-    # The server's warnings on stderr, as before the package gave its logger a NullHandler (which silences Python's
-    # last-resort output for library use).
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         app()
     finally:

@@ -9,6 +9,7 @@ tests and of ``wamcp demo`` starts through ``python -m wamcp.demo`` and should s
 from __future__ import annotations
 
 import functools
+import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -183,6 +184,10 @@ def standalone(func: Callable[P, None]) -> Callable[P, None]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        if not logging.getLogger().handlers:
+            # The server's warnings (injected faults among them) on stderr: the package's NullHandler keeps Python's
+            # last-resort output away from library users, so a process of its own says where its logs go.
+            logging.basicConfig(level=logging.WARNING, format="%(message)s")
         try:
             func(*args, **kwargs)
         except (ConfigError, OSError) as err:
