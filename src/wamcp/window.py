@@ -38,6 +38,9 @@ def parse_bound(text: str, zone: tzinfo | None, *, option: str, end: bool) -> in
     Raises :class:`~wamcp.errors.ConfigError` naming ``option`` when the text is no date or out of range.
     """
     spec = text.strip()
+    if spec.isdigit() and len(spec) > 8:
+        # e.g. a Unix timestamp; not echoed, as the log redaction would mask a long number like a phone number
+        raise ConfigError(f"{option} takes a date, not a number of {len(spec)} digits", hint=_HINT)
     try:
         moment = datetime.fromisoformat(spec)
     except ValueError:

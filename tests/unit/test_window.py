@@ -43,6 +43,7 @@ def test_no_zone_means_this_machines_local_time() -> None:
     [
         ("yesterday", "--since 'yesterday' is not an ISO-8601 date or date-time"),
         ("31/03/2024", "is not an ISO-8601 date"),
+        ("1700000000", "--since takes a date, not a number of 10 digits"),  # a Unix timestamp
         ("1969-12-31", "is outside the years 1970-2199"),
         ("2200-01-01", "is outside the years 1970-2199"),
         ("0001-01-01", "is outside the years 1970-2199"),
