@@ -195,8 +195,7 @@ def _build_sessions(
     duck: duckdb.DuckDBPyConnection, options: ReportOptions, as_of_ms: int
 ) -> tuple[Callable[[str], str], Callable[[str, str], str]]:
     """``chat_kind``, ``sessions``, ``turn_starts`` (customer turns and session openings, from
-    :func:`_cut_conversations`) and
-    ``frt``: what FRT figures need.
+    :func:`_cut_conversations`) and ``frt``: what FRT figures need.
 
     Returns the SQL builders for local wall-clock ms (``wall("ts_ms")``) and for the business clock
     (``business("ts_ms", "wall_ms")``, :func:`_business_clock_sql`), valid for every timestamp in the data.

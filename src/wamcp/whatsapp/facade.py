@@ -215,6 +215,7 @@ def initialize_whatsapp_mcp(
 
 def cleanup_mcp_connections() -> None:
     """Close every connection, forget the process-wide client and stop the background loop (idempotent)."""
+    global _generic
     runner = get_runner()
     with _init_lock:
         client = get_whatsapp_mcp_client()
@@ -228,11 +229,6 @@ def cleanup_mcp_connections() -> None:
                     runner.run(_generic.close(), timeout=10.0)
                 except MCPClientError as err:
                     logger.warning("error while disconnecting: %s", err)
-        _forget_generic()
+        _generic = None
         reset_whatsapp_mcp_client()
         runner.stop()
-
-
-def _forget_generic() -> None:
-    global _generic
-    _generic = None

@@ -128,9 +128,7 @@ async def walk_spans(
                     changed.set()
                     changed = anyio.Event()
 
-    # Plain asyncio tasks, not an anyio task group: a caller that drops this iterator without closing it (a bare
-    # ``break``) leaves its closing to the garbage collector, which runs it in another task, and a task group's cancel
-    # scope may only be left by the task that entered it (it cancelled the caller's task instead).
+    # Plain asyncio tasks, not an anyio task group, for the reason given in base.iter_offset_pages (a bare ``break``).
     send, receive = anyio.create_memory_object_stream[list[Message]](parallel)
     walkers = [asyncio.ensure_future(walker(send.clone())) for _ in range(parallel)]
     send.close()
