@@ -97,7 +97,8 @@ def cut_conversations(messages: pa.Table, gap_ms: int) -> Conversations:
         [_array([False], pa.bool_()), pc.and_(pc.and_(long_gap, reply_to_pending), same_chat)]
     )
     resets = pc.or_(inbound, opens)
-    marks = pc.if_else(late_reply, True, pc.if_else(resets, False, pa.nulls(n, pa.bool_())))
+    true, false = _array([True, False], pa.bool_())  # Arrow scalars: a Python bool here would import pandas
+    marks = pc.if_else(late_reply, true, pc.if_else(resets, false, pa.nulls(n, pa.bool_())))
     closed = pc.fill_null_forward(marks)
     after_closed = pa.concat_arrays([_array([False], pa.bool_()), pc.and_(inbound[1:], closed[:-1])])
     new_session = pc.or_(opens, after_closed)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow as pa
 
 from wamcp.analytics.sessions import cut_conversations
@@ -157,3 +160,19 @@ def test_a_turn_runs_across_a_long_silence_and_its_reply_answers_only_the_last_s
         (4, None, None, True, False),
     ]
     assert [s["customer_initiated"] for s in cut.sessions.to_pylist()] == [True, True, True]
+
+
+def test_the_cut_does_not_import_pandas() -> None:
+    # pyarrow imports pandas (when installed) to look at a Python value passed to a compute function: half a second
+    # on every report. The cut passes Arrow values only.
+    probe = (
+        "import sys, pyarrow as pa\n"
+        "from wamcp.analytics.sessions import _array, cut_conversations\n"  # _array: pa.array would import pandas
+        "t = pa.table({'chat_no': _array([0, 0], pa.int32()), 'pos': _array([0, 1], pa.int64()),\n"
+        "              'ts_ms': _array([0, 9], pa.int64()), 'outbound': _array([False, True], pa.bool_())})\n"
+        "before = 'pandas' in sys.modules\n"
+        "cut_conversations(t, 86_400_000)\n"
+        "print(before, 'pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["False", "False"]
