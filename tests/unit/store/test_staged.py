@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import wamcp.store.sqlite as store_module
 from wamcp.store import ChatRow, MessageRow, PageResult, Store, SyncState
 
 from ._helpers import BASE_MS
@@ -56,15 +55,14 @@ def test_staged_rows_are_stored_on_commit_with_their_cursors_and_chat_times(stor
     assert store.integrity_check() == "ok"
 
 
-def test_counts_are_honest_and_the_last_staged_row_of_a_key_wins(store: Store) -> None:
+def test_counts_are_honest_when_each_key_is_staged_once(store: Store) -> None:
     rows = walk_rows(300)
     with store.stage_messages() as staged:
         staged.add(rows)
         assert staged.commit() == PageResult(new=300, updated=0)
     changed = rows[5]._replace(content="edited")
     with store.stage_messages() as staged:
-        staged.add(rows)  # all unchanged...
-        staged.add([rows[5]._replace(content="an edit overwritten by the next one"), changed])  # ...but one key
+        staged.add([*rows[:5], changed, *rows[6:]])  # all unchanged but one
         staged.add([MessageRow(CHATS[0], "brand-new", BASE_MS, None, None, True, "new", None, None, "server")])
         assert staged.commit() == PageResult(new=1, updated=1)
     messages = stored(store)
@@ -72,13 +70,37 @@ def test_counts_are_honest_and_the_last_staged_row_of_a_key_wins(store: Store) -
     assert messages[(changed.chat_jid, changed.id)] == changed
 
 
-def test_commit_in_several_transactions_stores_everything(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "_STAGE_CHUNK", 97)  # ~10 transactions for 1,000 rows
+def test_the_last_staged_row_of_a_key_wins_and_each_change_counts(store: Store) -> None:
+    rows = walk_rows(300)
+    with store.stage_messages() as staged:
+        staged.add(rows)
+        assert staged.commit() == PageResult(new=300, updated=0)
+    edited = rows[5]._replace(content="edited")
+    twice = MessageRow(CHATS[1], "twice", BASE_MS, None, None, True, "first", None, None, "server")
+    with store.stage_messages() as staged:
+        staged.add(rows)  # all unchanged...
+        staged.add([twice, rows[5]._replace(content="an edit overwritten by the next one")])
+        staged.add([edited, twice._replace(content="second")])  # ...but one key changed twice, one new key twice
+        # One new key; the stored row of rows[5] changed twice in the commit, and so did the new key's.
+        assert staged.commit() == PageResult(new=1, updated=3)
+    messages = stored(store)
+    assert len(messages) == 301
+    assert messages[(edited.chat_jid, edited.id)] == edited
+    assert messages[(twice.chat_jid, twice.id)] == twice._replace(content="second")
+
+
+def test_a_commit_is_one_transaction_with_its_cursors(store: Store) -> None:
     rows = walk_rows(1000)
     with store.stage_messages() as staged:
         staged.add(rows[:400])
         staged.add(rows[400:])
-        assert staged.commit([SyncState(CHATS[0], cursor="done")]) == PageResult(new=1000, updated=0)
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)
+        try:
+            assert staged.commit([SyncState(CHATS[0], cursor="done")]) == PageResult(new=1000, updated=0)
+        finally:
+            store._conn.set_trace_callback(None)
+    assert sum(s.startswith("BEGIN") for s in statements) == 1
     assert stored(store) == {(row.chat_jid, row.id): row for row in rows}
     assert store.sync_state(CHATS[0]) == SyncState(CHATS[0], cursor="done")
 
