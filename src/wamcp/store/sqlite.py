@@ -841,7 +841,7 @@ class StagedMessages:
         tag = store._tag
         # One INSERT ... SELECT ... ORDER BY: SQLite sorts the staged rows and feeds them to the upsert in key
         # order. Sorting into a second table first and copying it over in rowid ranges (one transaction each)
-        # wrote and read every row once more: 1M rows committed in ~4 s instead of ~7-9 s, while the server waits.
+        # wrote and read every row once more: 1M rows committed in 6.0-6.7 s instead of 8.3-8.9 s (the server waits).
         upsert = _UPSERT_MESSAGE.replace(
             f"VALUES ({', '.join('?' * 13)})",
             f"SELECT {_MESSAGE_COLUMNS}, ?, ?, ? FROM temp.{self._table} WHERE true ORDER BY chat_jid, id, rowid",
@@ -856,7 +856,13 @@ class StagedMessages:
             new = updated = 0
             if touches:
                 (before,) = conn.execute(count, (tag,)).fetchone()
-                changed = conn.execute(upsert, (run_id, run_id, tag)).rowcount
+                # SQLite's sorter takes as much memory as the page cache may: both at once would double the
+                # store's share of the RSS (1M rows: +68 MB instead of +36 MB); half each costs no time.
+                conn.execute(f"PRAGMA main.cache_size = -{CACHE_SIZE_KIB // 2}")
+                try:
+                    changed = conn.execute(upsert, (run_id, run_id, tag)).rowcount
+                finally:
+                    conn.execute(f"PRAGMA main.cache_size = -{CACHE_SIZE_KIB}")
                 (after,) = conn.execute(count, (tag,)).fetchone()
                 new = int(after) - int(before)
                 updated = changed - new

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from wamcp.errors import StoreError
 from wamcp.store import ChatRow, MessageRow, PageResult, Store, SyncState
 
 from ._helpers import BASE_MS
@@ -153,3 +154,22 @@ def test_staged_rows_leave_no_file_behind(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM messages").fetchone() == (0,)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_commit_gives_the_page_cache_back_whatever_happens(store: Store, fails: bool) -> None:
+    (cache_before,) = store._conn.execute("PRAGMA main.cache_size").fetchone()
+    with store.stage_messages() as staged:
+        staged.add(walk_rows(100))
+        if fails:
+            # A trigger that fails the upsert half-way: the cache is restored and nothing is stored.
+            store._conn.execute(
+                "CREATE TEMP TRIGGER fail_upsert BEFORE INSERT ON main.messages WHEN NEW.id = 'w00050'"
+                " BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+            )
+            with pytest.raises(StoreError, match="disk says no"):
+                staged.commit()
+        else:
+            staged.commit()
+    assert store._conn.execute("PRAGMA main.cache_size").fetchone() == (cache_before,)
+    assert store.count_messages() == (0 if fails else 100)
