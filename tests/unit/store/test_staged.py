@@ -56,11 +56,17 @@ def test_staged_rows_are_stored_on_commit_with_their_cursors_and_chat_times(stor
     assert store.integrity_check() == "ok"
 
 
-def test_counts_are_honest_when_each_key_is_staged_once(store: Store) -> None:
-    rows = walk_rows(300)
+def stored_walk(store: Store, count: int) -> list[MessageRow]:
+    """A first walk of ``count`` rows, staged and committed: all new."""
+    rows = walk_rows(count)
     with store.stage_messages() as staged:
         staged.add(rows)
-        assert staged.commit() == PageResult(new=300, updated=0)
+        assert staged.commit() == PageResult(new=count, updated=0)
+    return rows
+
+
+def test_counts_are_honest_when_each_key_is_staged_once(store: Store) -> None:
+    rows = stored_walk(store, 300)
     changed = rows[5]._replace(content="edited")
     with store.stage_messages() as staged:
         staged.add([*rows[:5], changed, *rows[6:]])  # all unchanged but one
@@ -72,10 +78,7 @@ def test_counts_are_honest_when_each_key_is_staged_once(store: Store) -> None:
 
 
 def test_the_last_staged_row_of_a_key_wins_and_each_change_counts(store: Store) -> None:
-    rows = walk_rows(300)
-    with store.stage_messages() as staged:
-        staged.add(rows)
-        assert staged.commit() == PageResult(new=300, updated=0)
+    rows = stored_walk(store, 300)
     edited = rows[5]._replace(content="edited")
     twice = MessageRow(CHATS[1], "twice", BASE_MS, None, None, True, "first", None, None, "server")
     with store.stage_messages() as staged:
