@@ -569,8 +569,12 @@ class MCPClient:
                 async def expire() -> None:
                     nonlocal reason
                     await anyio.sleep(srv.config.session_timeout)
-                    reason = "session_timeout"
                     logger.info("session with %s is older than %g s: renewing", srv.name, srv.config.session_timeout)
+                    # The calls in flight finish on this session and new ones wait for the next (renewed under
+                    # them, they failed with "connection closed", and a call that is not safe to repeat is lost).
+                    srv.draining = True
+                    await self._drain(srv)
+                    reason = "session_timeout"
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(expire)

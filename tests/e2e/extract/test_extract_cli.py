@@ -291,7 +291,9 @@ def test_an_unknown_chat_jid_is_named_and_exits_1(served_account: tuple[Path, st
 def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dict[str, str]) -> None:
     """systemd and `timeout` stop jobs with SIGTERM: the run ends as interrupted (exit 130, a JSON line for the
     job's log), keeps what it read, and the next run completes the store exactly."""
-    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
+    # The first rows are stored when the account walk ends; the chats that share a name are read one by one after
+    # it. 150 ms a call keeps that part ~1.5 s long (at 30 ms it was ~0.45 s, which a loaded machine could miss).
+    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "150"]) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json", "--concurrency", "2"]
         process = subprocess.Popen(
@@ -300,7 +302,7 @@ def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dic
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not _stored_any(tmp_path / "s.db"):
-                time.sleep(0.1)
+                time.sleep(0.05)
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=60)
         finally:

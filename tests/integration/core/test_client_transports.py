@@ -143,6 +143,22 @@ async def test_call_timeout_raises_in_time_and_session_stays_usable(target: Targ
     assert status["generation"] == 1
 
 
+async def test_session_renewal_lets_a_call_in_flight_finish(target: Target) -> None:
+    async with MCPClient() as client:
+        client.add_server(target.config(session_timeout=0.5))
+        name = target.config().name
+        await client.connect(name)
+        # Not safe to repeat, so not retried: the call must finish on the session it started on.
+        slow = await client.execute_tool(name, "slow", {"seconds": 1.0}, idempotent=False)
+        # The expired session takes no new call: this one waits for the renewed session.
+        after = await client.execute_tool(name, "echo", {"text": "renewed"})
+        status = client.status(name)
+
+    assert slow["text"] == "slept 1.0"
+    assert after["text"] == "renewed"
+    assert status["generation"] >= 2
+
+
 async def test_list_tools_and_health_check(target: Target) -> None:
     async with MCPClient() as client:
         client.add_server(target.config())
