@@ -291,11 +291,13 @@ def test_an_unknown_chat_jid_is_named_and_exits_1(served_account: tuple[Path, st
 def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dict[str, str]) -> None:
     """systemd and `timeout` stop jobs with SIGTERM: the run ends as interrupted (exit 130, a JSON line for the
     job's log), keeps what it read, and the next run completes the store exactly."""
-    # The first rows are stored when the account walk ends; the chats that share a name are read one by one after
-    # it. 150 ms a call keeps that part ~1.5 s long (at 30 ms it was ~0.45 s, which a loaded machine could miss).
-    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "150"]) as server:
+    # --max-chats selects every chat, so all are read one by one (no account walk, whose rows are stored only when
+    # it ends, ~0.5 s before the end of a plain run here: a loaded machine missed that window). This way rows are
+    # stored from the first seconds, and ~4.5 s of reading follow.
+    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json", "--concurrency", "2"]
+        argv += ["--max-chats", "1000"]
         process = subprocess.Popen(
             argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
