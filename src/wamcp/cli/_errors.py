@@ -90,6 +90,12 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         # that whoever handles Ctrl-C at that moment (asyncio cancels its main task cleanly) handles it.
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _as_sigint) if in_main else None
+        # A background job of a script (``wamcp extract &`` in a non-interactive shell) starts with SIGINT ignored,
+        # and Python then leaves it ignored: SIGTERM passed on as SIGINT did nothing and the run went on to its end.
+        # Handled for the command's duration instead (so Ctrl-C in the script's terminal stops such a job cleanly too).
+        int_ignored = in_main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if int_ignored:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return func(*args, **kwargs)
         except typer.Exit:
@@ -118,6 +124,8 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            if int_ignored:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     return wrapper
 

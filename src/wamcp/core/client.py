@@ -77,6 +77,8 @@ _BACKSTOP_SLACK = 1.0
 _STABLE_AFTER = 1.0
 #: How often the supervisor looks for stuck calls.
 _WATCHDOG_INTERVAL = 0.5
+#: The connections of a pool renew their sessions up to this share of ``session_timeout`` apart.
+_SESSION_STAGGER = 0.1
 #: A pooled connection whose supervisor gave up is restarted by the next call at most this often (seconds).
 _HEAL_INTERVAL = 5.0
 #: Aggregate state of a pool: the best state any of its connections is in.
@@ -133,7 +135,8 @@ class _Server:
         self.endpoint_count = len(groups)
         self.home = home  # the endpoint this slot prefers: slot number mod endpoint count
         self.transport_index = 0
-        self.draining = False  # moving back to the preferred endpoint: no new calls, the running ones finish
+        # No new calls, the running ones finish: before moving back to the preferred endpoint or renewing the session.
+        self.draining = False
         self.return_to: int | None = None  # the preferred endpoint's transport that answered the probe
         self.health = [_EndpointHealth(group[0].endpoint) for group in groups]  # the owner's list is the pool's
         self.limiter = limiter
@@ -568,8 +571,9 @@ class MCPClient:
 
                 async def expire() -> None:
                     nonlocal reason
-                    await anyio.sleep(srv.config.session_timeout)
-                    logger.info("session with %s is older than %g s: renewing", srv.name, srv.config.session_timeout)
+                    age = _session_age_limit(srv)
+                    await anyio.sleep(age)
+                    logger.info("session with %s is older than %g s: renewing", srv.name, age)
                     # The calls in flight finish on this session and new ones wait for the next (renewed under
                     # them, they failed with "connection closed", and a call that is not safe to repeat is lost).
                     srv.draining = True
@@ -721,6 +725,7 @@ class MCPClient:
         srv.state = "disconnected"
         srv.session = None
         srv.connected_since = None
+        srv.draining, srv.return_to = False, None
         srv.notify()
         if task is not None and not task.done():
             # stdio shutdown may wait out the SDK's grace (~2 s + 2 s) for a server that ignores end of input.
@@ -751,7 +756,8 @@ class MCPClient:
     def _pick(self, srv: _Server) -> tuple[_Server, Session | None]:
         """The slot for the next call and its live session: the live slot with the fewest calls assigned.
 
-        Slots with equal load take turns; a slot draining before it moves back to its preferred endpoint takes none.
+        Slots with equal load take turns; a slot draining (before it moves back to its preferred endpoint or renews
+        its session) takes none.
         A pooled slot whose supervisor gave up is restarted in the background (at most every ``_HEAL_INTERVAL`` s)
         so the pool heals while the other slots carry the calls.
         """
@@ -801,14 +807,24 @@ class MCPClient:
                 await srv.changed().wait()
         cause = next((m.last_error for m in srv.members if m.last_error is not None), None)
         state = _pool_state(srv)
-        why = "gave up reconnecting" if state == "failed" else f"is {state}; no connection within {seconds:g} s"
+        # Connected but draining: every live connection lets its calls finish before it renews its session or moves
+        # back to its preferred endpoint.
+        draining = state == "connected" and all(m.draining for m in srv.members if m.live_session() is not None)
+        if state == "failed":
+            why = "gave up reconnecting"
+        elif draining:
+            why = f"is reconnecting once its calls in flight finish; no connection within {seconds:g} s"
+        else:
+            why = f"is {state}; no connection within {seconds:g} s"
         # Still handshaking with a server that does not answer is a timeout; a server that is down, a connection error.
         silent = state == "connecting" or isinstance(cause, MCPTimeoutError)
         error = (MCPTimeoutError if silent else MCPConnectionError)(
             f"MCP server {srv.name!r} at {srv.transport.endpoint} ({srv.transport.kind}) {why}"
             + (f" (last error: {cause.message})" if cause else ""),
             server=srv.name,
-            hint="is the server running? the client keeps reconnecting in the background",
+            hint="give the call a longer timeout"
+            if draining
+            else "is the server running? the client keeps reconnecting in the background",
         )
         raise error from cause
 
@@ -1018,7 +1034,8 @@ class MCPClient:
 
         For a pool the top level sums up (best state, total calls in flight, generations added up, the first live
         connection's transport, endpoint and server info) and ``sessions`` lists each connection (with the endpoint
-        it is on, the one it prefers, and ``draining`` while it moves back to that one). ``endpoints`` lists
+        it is on, the one it prefers, and ``draining`` while it lets its calls finish before moving back to that one
+        or renewing its session). ``endpoints`` lists
         each configured endpoint: ``{"endpoint", "state": "up" | "down" | "unknown" (not tried yet), "connections":
         live connections on it, "last_error", "last_checked": epoch seconds}``, the state being the latest observation
         (connect, loss, health ping or probe) by any connection.
@@ -1084,6 +1101,12 @@ class MCPClient:
         return f"MCPClient({states})"
 
 
+def _session_age_limit(srv: _Server) -> float:
+    """``session_timeout``, staggered across a pool's connections (by up to 10 %): opened together, they would
+    otherwise renew together, and a call would find none of them taking calls."""
+    return srv.config.session_timeout * (1.0 + _SESSION_STAGGER * srv.slot / len(srv.owner.members))
+
+
 def _pool_state(srv: _Server) -> State:
     """The best state any connection of ``srv`` is in (a lone connection's own state)."""
     if len(srv.members) == 1:
@@ -1099,7 +1122,7 @@ def _slot_status(slot: _Server) -> dict[str, Any]:
         "transport": slot.transport.kind,
         "endpoint": slot.transport.endpoint,
         "preferred_endpoint": slot.health[slot.home].endpoint,
-        "draining": slot.draining,  # takes no new calls: moving back to its preferred endpoint once they finish
+        "draining": slot.draining,  # takes no new calls: moving home or renewing its session once they finish
         "connected_since": slot.connected_since if session is not None else None,
         "generation": slot.generation,
         "in_flight": slot.in_flight,

@@ -59,6 +59,7 @@ BUSY_TIMEOUT_MS = 30_000
 # A bigger page cache keeps the three B-trees of `messages` hot during a bulk load; 32 MiB fits the RSS budget.
 CACHE_SIZE_KIB = 32 * 1024
 PAGE_SIZE = 8192
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a checkpointed WAL file is cut back to
 _TABLES = frozenset({"chats", "messages", "sync_state", "runs"})
 
 
@@ -319,6 +320,9 @@ class Store:
             # In WAL mode NORMAL loses no committed transaction on a process crash (only on power loss), and keeps
             # every commit from paying an fsync.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # The account walk's commit writes all its rows in one transaction, so the WAL grows to their size; once
+            # checkpointed it is cut back to this instead of keeping that size on disk until the store closes.
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.execute("PRAGMA foreign_keys = OFF")
             migrate(conn)
         except StoreError:
@@ -842,28 +846,32 @@ class StagedMessages:
         # One INSERT ... SELECT ... ORDER BY: SQLite sorts the staged rows and feeds them to the upsert in key
         # order. Sorting into a second table first and copying it over in rowid ranges (one transaction each)
         # wrote and read every row once more: 1M rows committed in 6.0-6.7 s instead of 8.3-8.9 s (the server waits).
+        # The price: one write transaction as long as the commit (~5 s at 1M) and a WAL as large as the rows, see
+        # docs/store.md. (``WHERE true`` keeps SQLite from reading ``ON CONFLICT`` as a join's ``ON``.)
         upsert = _UPSERT_MESSAGE.replace(
             f"VALUES ({', '.join('?' * 13)})",
             f"SELECT {_MESSAGE_COLUMNS}, ?, ?, ? FROM temp.{self._table} WHERE true ORDER BY chat_jid, id, rowid",
         )
-        # Counting the account's rows around the upsert is a scan of the table in page order (0.1 s at 1M); asking
-        # the store for each staged key probes it in the staged (time) order (2.5 s at 1M).
-        count = "SELECT count(*) FROM messages WHERE account = ?"
+        # New rows: the table's rows after minus before, in the same write transaction (no other writer between):
+        # SQLite counts them from the table's pages (milliseconds at 1M); probing the store for each staged key in
+        # the staged (time) order took 2.5 s at 1M.
+        count = "SELECT count(*) FROM messages"
         now = _now_iso()
         sync_params = sorted((_sync_params(state, run_id, now, tag) for state in states), key=lambda p: p[0])
         touches = [(jid, int(jid.endswith("@g.us")), self._newest[jid], run_id, tag) for jid in sorted(self._newest)]
         with store._write("save staged messages") as conn:
             new = updated = 0
             if touches:
-                (before,) = conn.execute(count, (tag,)).fetchone()
+                (before,) = conn.execute(count).fetchone()
                 # SQLite's sorter takes as much memory as the page cache may: both at once would double the
                 # store's share of the RSS (1M rows: +68 MB instead of +36 MB); half each costs no time.
-                conn.execute(f"PRAGMA main.cache_size = -{CACHE_SIZE_KIB // 2}")
+                (cache,) = conn.execute("PRAGMA main.cache_size").fetchone()
+                conn.execute(f"PRAGMA main.cache_size = {int(cache) // 2}")
                 try:
                     changed = conn.execute(upsert, (run_id, run_id, tag)).rowcount
                 finally:
-                    conn.execute(f"PRAGMA main.cache_size = -{CACHE_SIZE_KIB}")
-                (after,) = conn.execute(count, (tag,)).fetchone()
+                    conn.execute(f"PRAGMA main.cache_size = {int(cache)}")
+                (after,) = conn.execute(count).fetchone()
                 new = int(after) - int(before)
                 updated = changed - new
             conn.executemany(_TOUCH_CHAT, touches)

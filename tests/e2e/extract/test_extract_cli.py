@@ -13,6 +13,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -288,9 +289,11 @@ def test_an_unknown_chat_jid_is_named_and_exits_1(served_account: tuple[Path, st
     assert store_messages(tmp_path / "s.db") == expected
 
 
-def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dict[str, str], sigint: str) -> None:
     """systemd and `timeout` stop jobs with SIGTERM: the run ends as interrupted (exit 130, a JSON line for the
-    job's log), keeps what it read, and the next run completes the store exactly."""
+    job's log), keeps what it read, and the next run completes the store exactly. Also for a background job of a
+    script (`wamcp extract &` in a non-interactive shell), which starts with SIGINT ignored."""
     # --max-chats selects every chat, so all are read one by one (no account walk, whose rows are stored only when
     # it ends, ~0.5 s before the end of a plain run here: a loaded machine missed that window). This way rows are
     # stored from the first seconds, and ~4.5 s of reading follow.
@@ -298,6 +301,12 @@ def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dic
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json", "--concurrency", "2"]
         argv += ["--max-chats", "1000"]
+        if sigint == "ignored":  # as a non-interactive shell starts `wamcp extract &`
+            ignore = (
+                "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "os.execv(sys.argv[1], sys.argv[1:])"
+            )
+            argv = [sys.executable, "-c", ignore, *argv]
         process = subprocess.Popen(
             argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -397,6 +398,23 @@ async def test_a_call_in_flight_when_the_session_expires_finishes_and_the_next_o
         after = await client.execute_tool("mem", "echo", {"text": "on the new session"})
 
     assert after["text"] == "on the new session"
+
+
+async def test_a_pools_connections_renew_their_sessions_at_different_times(
+    harness: Harness, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="wamcp.core.client")
+    async with make_client(harness, clock, session_timeout=0.2, max_connections=2) as client:
+        await client.connect("mem")
+        await wait_for(lambda: all(s["generation"] >= 2 for s in client.status("mem")["sessions"]))
+        result = await client.execute_tool("mem", "echo", {"text": "pooled"})
+
+    renewals = {r.getMessage() for r in caplog.records if "renewing" in r.getMessage()}
+    # Opened together, they would renew together and leave no connection taking calls meanwhile.
+    assert {"session with mem is older than 0.2 s: renewing", "session with mem is older than 0.21 s: renewing"} <= (
+        renewals
+    )
+    assert result["text"] == "pooled"
 
 
 async def test_health_monitor_measures_latency_and_reconnects_a_silent_server(

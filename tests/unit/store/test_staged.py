@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import wamcp.store.sqlite as store_module
 from wamcp.errors import StoreError
 from wamcp.store import ChatRow, MessageRow, PageResult, Store, SyncState
 
@@ -176,3 +177,19 @@ def test_a_commit_gives_the_page_cache_back_whatever_happens(store: Store, fails
             staged.commit()
     assert store._conn.execute("PRAGMA main.cache_size").fetchone() == (cache_before,)
     assert store.count_messages() == (0 if fails else 100)
+
+
+def test_the_wal_of_a_large_commit_is_cut_back_once_checkpointed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "WAL_SIZE_LIMIT", 32 * 1024)
+    wal = tmp_path / "wa.db-wal"
+    with Store.open(tmp_path / "wa.db") as store:
+        with store.stage_messages() as staged:
+            staged.add(walk_rows(4000, content="a message long enough to fill some pages " * 4))
+            staged.commit()
+        grown = wal.stat().st_size
+        store._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        store.upsert_chats([ChatRow(CHATS[0], "Alice", False, None)])  # the next write starts the WAL over
+        assert grown > 1024 * 1024
+        assert wal.stat().st_size <= 32 * 1024
