@@ -20,7 +20,7 @@ all chats (``iter_all_messages``, 500 messages a call instead of one call per ~1
 profile can attribute in it (lharries: chats with a unique name; structured servers that list across chats: all),
 read as a few concurrent walks over disjoint spans of time so that client and server work at once.
 Its rows arrive in time order across chats, so they are staged (``Store.stage_messages``) and written in the store's
-key order once the walk has finished, the last transaction together with the walked chats' cursors. A walk that is
+key order once the walk has finished, in one transaction together with the walked chats' cursors. A walk that is
 killed or fails leaves the store as it was: the next run (or the per-chat workers) read those chats again.
 """
 

@@ -295,8 +295,8 @@ def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dic
     job's log), keeps what it read, and the next run completes the store exactly. Also for a background job of a
     script (`wamcp extract &` in a non-interactive shell), which starts with SIGINT ignored."""
     # --max-chats selects every chat, so all are read one by one (no account walk, whose rows are stored only when
-    # it ends, ~0.5 s before the end of a plain run here: a loaded machine missed that window). This way rows are
-    # stored from the first seconds, and ~4.5 s of reading follow.
+    # it ends, ~0.5 s before the end of a plain run here): rows are stored from the first seconds, and ~4.5 s of
+    # reading follow before the run would end by itself.
     with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json", "--concurrency", "2"]

@@ -151,7 +151,8 @@ async def test_session_renewal_lets_a_call_in_flight_finish(target: Target) -> N
         # Not safe to repeat, so not retried: the call must finish on the session it started on.
         slow = await client.execute_tool(name, "slow", {"seconds": 1.0}, idempotent=False)
         # The expired session takes no new call: this one waits for the renewed session.
-        after = await client.execute_tool(name, "echo", {"text": "renewed"})
+        # (A longer timeout: it covers a new stdio server process starting on a loaded machine.)
+        after = await client.execute_tool(name, "echo", {"text": "renewed"}, timeout=15)
         status = client.status(name)
 
     assert slow["text"] == "slept 1.0"
