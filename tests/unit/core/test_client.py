@@ -400,6 +400,27 @@ async def test_a_call_in_flight_when_the_session_expires_finishes_and_the_next_o
     assert after["text"] == "on the new session"
 
 
+async def test_a_call_issued_while_the_session_drains_waits_for_the_new_session(
+    harness: Harness, clock: FakeClock
+) -> None:
+    finished: dict[str, tuple[float, int]] = {}  # tool -> (when it returned, the generation then)
+    async with make_client(harness, clock, session_timeout=0.2, idempotent=lambda tool: False) as client:
+        await client.connect("mem")
+
+        async def call(tool: str, arguments: dict[str, Any]) -> None:
+            await client.execute_tool("mem", tool, arguments)
+            finished[tool] = (time.monotonic(), client.status("mem")["generation"])
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, "slow", {"seconds": 0.6})
+            await wait_for(lambda: client.status("mem")["sessions"][0]["draining"])
+            tg.start_soon(call, "echo", {"text": "after the renewal"})
+
+    assert finished["slow"][1] == 1  # finished on the session it started on
+    assert finished["echo"][1] >= 2  # the new call went to the renewed session...
+    assert finished["echo"][0] >= finished["slow"][0]  # ...which opened once the old one's call had finished
+
+
 async def test_a_pools_connections_renew_their_sessions_at_different_times(
     harness: Harness, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
