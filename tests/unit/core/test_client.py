@@ -385,21 +385,6 @@ async def test_session_older_than_session_timeout_is_renewed(harness: Harness, c
     assert result["text"] == "fresh"
 
 
-async def test_a_call_in_flight_when_the_session_expires_finishes_and_the_next_one_gets_a_new_session(
-    harness: Harness, clock: FakeClock
-) -> None:
-    # Not retried (nothing is idempotent here): renewing the session under the call would fail it.
-    async with make_client(harness, clock, session_timeout=0.2, idempotent=lambda tool: False) as client:
-        await client.connect("mem")
-        assert client.status("mem")["generation"] == 1
-        slow = await client.execute_tool("mem", "slow", {"seconds": 0.5})  # spans the session's expiry
-        assert slow["text"] == "done"
-        await wait_for(lambda: client.status("mem")["generation"] >= 2)
-        after = await client.execute_tool("mem", "echo", {"text": "on the new session"})
-
-    assert after["text"] == "on the new session"
-
-
 async def test_a_call_issued_while_the_session_drains_waits_for_the_new_session(
     harness: Harness, clock: FakeClock
 ) -> None:
