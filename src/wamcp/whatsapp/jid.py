@@ -65,7 +65,8 @@ def normalize_jid(value: str) -> str:
 
     ``447700900123@c.us`` -> ``447700900123@s.whatsapp.net``; ``+44 7700 900123`` -> ``447700900123@s.whatsapp.net``;
     ``447700900123:12@s.whatsapp.net`` (a device JID) -> ``447700900123@s.whatsapp.net``; a bare id of more than 15
-    digits, or an old ``<creator>-<time>`` group id, -> ``…@g.us``. Other servers' JIDs (``@lid``, ``@newsletter``,
+    digits, or an old ``<creator>-<time>`` group id, -> ``…@g.us``. A number without its country code (``07700
+    900123``) is refused: no JID starts with 0. Other servers' JIDs (``@lid``, ``@newsletter``,
     ``@broadcast``) pass through lowercased in the domain.
     """
     text = value.strip()
@@ -88,6 +89,13 @@ def normalize_jid(value: str) -> str:
     elif bare.startswith("00"):
         bare = bare[2:]
     if bare.isdigit():
+        if bare.startswith("0"):
+            # No country code starts with 0: "07700 900123" is a number as dialled inside its country, and as a
+            # JID it would name nobody. Guessing the country is not ours to do.
+            raise InvalidJIDError(
+                f"{_shown(text)!r} has no country code (a number written for dialling inside its country)",
+                hint=f"write it with the country code, e.g. {_EXAMPLE_PHONE}",
+            )
         return bare + (GROUP_SUFFIX if len(bare) > _MAX_PHONE_DIGITS else USER_SUFFIX)
     raise InvalidJIDError(
         f"{_shown(text)!r} is neither a JID nor a phone number",

@@ -70,6 +70,15 @@ def test_normalize_jid_rejects_non_ids(bad: str) -> None:
         normalize_jid(bad)
 
 
+@pytest.mark.parametrize("national", ["07700 900123", "(0)20 7946 0958", "+07700900123", "0612345678"])
+def test_normalize_jid_refuses_numbers_without_country_code(national: str) -> None:
+    # As a JID, "07700900123@s.whatsapp.net" would name nobody: a chat filter built from it would match nothing.
+    with pytest.raises(InvalidJIDError, match="no country code") as caught:
+        normalize_jid(national)
+    assert "+44 7700 900123" in (caught.value.hint or "")
+    assert "".join(c for c in national if c.isdigit()) not in str(caught.value).replace(" ", "")  # masked
+
+
 def test_jid_helpers() -> None:
     assert is_group_jid("1@g.us")
     assert not is_group_jid("1@s.whatsapp.net")
