@@ -1,5 +1,5 @@
 """Secrets never leave: a real extraction from a demo server that requires a bearer token, with the business's own
-phone number configured (and sent to the server for pairing), run the ways a user runs it: ``--verbose`` logs,
+phone number configured (and sent to the server for pairing), run the ways a user runs it: ``-vv`` logs,
 ``--json``, progress bars on a terminal, exports in every format, ``config show``, and runs with a wrong token.
 Every byte of every output (stdout, stderr, the terminal, exported files, the store) is searched for the token and
 the phone number, with and without ``+``. (``wamcp report`` is left out to keep CI fast: it reads the same store.)
@@ -98,13 +98,14 @@ def test_the_token_and_the_phone_number_appear_in_no_output(
         config.chmod(0o644)  # readable by other users: the CLI must warn (once the run is over: chmod 600)
 
         extract = [WAMCP, "extract", "--config", str(config), "--db", str(store)]
-        verbose = run_cli([*extract, "--json", "--verbose"], cwd=tmp_path, env=env)
+        # -vv: our debug logs and the libraries' wire-level ones (every HTTP exchange and MCP message)
+        verbose = run_cli([*extract, "--json", "-vv"], cwd=tmp_path, env=env)
         assert verbose.returncode == 0, verbose.stderr
         assert only_json_object(verbose.stdout)["status"] == "complete"
         assert "chmod 600" in verbose.stderr  # the world-readable token file is called out
         assert "request_pairing" in verbose.stderr  # the phone number really went to the server (masked in the log)
-        outputs["extract --json --verbose: stdout"] = verbose.stdout.encode()
-        outputs["extract --json --verbose: stderr"] = verbose.stderr.encode()
+        outputs["extract --json -vv: stdout"] = verbose.stdout.encode()
+        outputs["extract --json -vv: stderr"] = verbose.stderr.encode()
         config.chmod(0o600)
 
         code, terminal = run_on_terminal([*extract, "--full", "--export", "parquet"], cwd=tmp_path, env=env)
@@ -131,7 +132,7 @@ def test_the_token_and_the_phone_number_appear_in_no_output(
         wrong_config = tmp_path / "wrong.json"
         wrong_config.write_text(json.dumps({"whatsapp": wrong}), encoding="utf-8")
         wrong_config.chmod(0o600)
-        for extra in (["--json"], ["--verbose"]):
+        for extra in (["--json"], ["-vv"]):
             result = runner.invoke(app, ["extract", "--config", str(wrong_config), "--db", str(store), *extra])
             assert result.exit_code == 3, result.output
             outputs[f"extract with a wrong token {extra}"] = result.output.encode()

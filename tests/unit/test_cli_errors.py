@@ -35,7 +35,7 @@ def _raising(error: BaseException) -> typer.Exit:
 def test_errors_become_one_line_and_their_exit_code(
     error: BaseException, code: ExitCode, says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    state.verbose = False
+    state.verbosity = 0
     assert _raising(error).exit_code == code
     err = capsys.readouterr().err
     assert says in err
@@ -44,7 +44,7 @@ def test_errors_become_one_line_and_their_exit_code(
 
 
 def test_an_internal_error_asks_for_a_report_and_masks_secrets(capsys: pytest.CaptureFixture[str]) -> None:
-    state.verbose = False
+    state.verbosity = 0
     _raising(ValueError("while reading http://u:hunter22@host/?token=abc123"))
     err = capsys.readouterr().err
     assert "please report it" in err

@@ -73,8 +73,12 @@ def report_error(error: BaseException, *, verbose: bool) -> ExitCode:
 
 
 class _State:
-    verbose: bool = False
+    verbosity: int = 0  # how many -v: 1 our debug logs and error chains, 2 the libraries' wire-level logs too
     quiet: bool = False
+
+    @property
+    def verbose(self) -> bool:
+        return self.verbosity > 0
 
 
 state = _State()

@@ -10,7 +10,7 @@ from .. import __version__
 from .._exiting import skip_final_collection
 from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd
 from ._errors import ExitCode, err_console, state
-from .logs import setup_logging
+from .logs import Verbosity, setup_logging
 
 app = typer.Typer(
     name="wamcp",
@@ -34,13 +34,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and full error chains.")] = False,
+    verbose: Verbosity = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors only; no progress bars.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    state.verbose = verbose
+    state.verbosity = verbose
     state.quiet = quiet
     setup_logging(verbose, quiet)
 

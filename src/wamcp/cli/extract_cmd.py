@@ -30,7 +30,7 @@ from ..stdio_process import started_early_for
 from ..store import Store
 from ..store.export import FORMATS, export
 from ._errors import ExitCode, err_console, guarded, report_error, state
-from .logs import setup_logging
+from .logs import Verbosity, setup_logging
 from .progress import AccountBars, ExtractBars
 
 if TYPE_CHECKING:
@@ -415,7 +415,7 @@ def extract(
         str | None, typer.Option("--export", help=f"Also export the store: {', '.join(FORMATS)}.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and full error chains.")] = False,
+    verbose: Verbosity = 0,
 ) -> None:
     """Sync every chat into the local store, incrementally (only what is new after the first run).
 
@@ -424,8 +424,8 @@ def extract(
     no account synced.
     """
     if verbose or quiet:
-        state.verbose = state.verbose or verbose
-        setup_logging(state.verbose, quiet and not state.verbose)
+        state.verbosity = max(state.verbosity, verbose)
+        setup_logging(state.verbosity, quiet and not state.verbose)
     if export is not None and export not in FORMATS:
         err_console.print(f"[bold red]error:[/] --export {export!r} is not a format: use one of {', '.join(FORMATS)}")
         raise typer.Exit(ExitCode.USAGE)

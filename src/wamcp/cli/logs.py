@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
+import typer
 from rich.logging import RichHandler
 
 from ..redact import RedactingFilter, install_log_redaction
 from ._errors import err_console
 
-__all__ = ["setup_logging"]
+__all__ = ["Verbosity", "setup_logging"]
+
+# The --verbose/-v option of the root command and of `extract` (which takes it after the command, as the seed does).
+Verbosity = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        help="Debug logs and full error chains; -vv also logs every HTTP exchange and MCP message.",
+    ),
+]
 
 
-def setup_logging(verbose: bool, quiet: bool) -> None:
-    """Log to stderr through rich: warnings by default, debug with --verbose, errors only with --quiet."""
+def setup_logging(verbose: int, quiet: bool) -> None:
+    """Log to stderr through rich: warnings by default, errors only with --quiet; ``-v`` (``verbose=1``) adds our
+    debug logs, ``-vv`` the libraries' wire-level ones too (every HTTP exchange, every MCP message).
+
+    The wire-level logs need their own level: over streamable HTTP they are ~10 lines per call, which buried our
+    own lines and made a 1M-message extraction twice as slow (most of its time went to rendering them).
+    """
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    handler = RichHandler(console=err_console, show_path=False, show_time=verbose, markup=False)
+    handler = RichHandler(console=err_console, show_path=False, show_time=bool(verbose), markup=False)
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, RichHandler)]:
@@ -23,9 +41,11 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("wamcp").setLevel(level)
+    wire = verbose >= 2
     for noisy in ("httpx2", "httpcore2", "uvicorn", "sse_starlette", "websockets"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.DEBUG if wire else logging.WARNING)
     # The SDK logs transport failures as ERRORs with tracebacks ("Error in post_writer"), although our client handles
-    # each one (reconnect, retry, fail over) or reports it as its own one-line error: shown with --verbose only.
-    logging.getLogger("mcp").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    # each one (reconnect, retry, fail over) or reports it as its own one-line error: shown with --verbose only, and
+    # its per-message debug lines with -vv.
+    logging.getLogger("mcp").setLevel(logging.DEBUG if wire else logging.WARNING if verbose else logging.CRITICAL)
     install_log_redaction()

@@ -110,6 +110,28 @@ def test_chat_option_extracts_only_the_named_chats(served_account: tuple[Path, s
     assert store_messages(tmp_path / "s.db") == expected
 
 
+def test_verbose_shows_our_debug_logs_and_vv_adds_the_wire(
+    served_account: tuple[Path, str], tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Over streamable HTTP the libraries log ~10 lines per call at debug level: with -v they buried our own lines
+    # (and a large run spent most of its time printing them), so they need -vv.
+    bridge, url = served_account
+    config = write_config(tmp_path / "mcp_config.json", http_server(url))
+    jid = next(iter(server_messages(bridge)))[0]
+    runs = {}
+    for flag in ("-v", "-vv"):
+        db = tmp_path / f"store{flag}.db"
+        args = [WAMCP, "extract", "--config", str(config), "--db", str(db), "--chat", jid, "--quiet", flag]
+        runs[flag] = run_cli(args, cwd=tmp_path, env=env)
+        assert runs[flag].returncode == 0, runs[flag].stderr
+    ours = "connected to"
+    wire = ("send_request_headers", "receive_response_headers")
+    assert ours in runs["-v"].stderr
+    assert not any(line in runs["-v"].stderr for line in wire)
+    assert ours in runs["-vv"].stderr
+    assert all(line in runs["-vv"].stderr for line in wire)
+
+
 def test_max_chats_keeps_the_most_recently_active_chats(served_account: tuple[Path, str], tmp_path: Path) -> None:
     bridge, url = served_account
     config = write_config(tmp_path / "mcp_config.json", http_server(url))
