@@ -20,6 +20,8 @@ Verbosity = Annotated[
         "--verbose",
         "-v",
         count=True,
+        show_default=False,
+        metavar="",
         help="Debug logs and full error chains; -vv also logs every HTTP exchange and MCP message.",
     ),
 ]
