@@ -55,6 +55,12 @@ def exit_code_for(error: BaseException) -> ExitCode:
         return ExitCode.CONNECT
     if isinstance(error, MCPClientError):
         return ExitCode.PARTIAL
+    if isinstance(error, ConnectionError):
+        return ExitCode.CONNECT
+    if isinstance(error, OSError):
+        # A path that cannot be read or written, a full disk: nothing was "partial" about it, and what to fix is
+        # on this machine, as with a bad option.
+        return ExitCode.USAGE
     return ExitCode.PARTIAL
 
 

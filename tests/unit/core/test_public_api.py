@@ -14,6 +14,7 @@ EXPECTED = {
     "MCPClientError",
     "MCPConnectionError",
     "MCPConnectionType",
+    "MCPHandshakeError",
     "MCPProtocolError",
     "MCPRateLimitError",
     "MCPServerConfig",
