@@ -170,6 +170,16 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
         with _standard_output(text=text, newline=newline) as stream:
             yield stream
         return
+    # A symlink's target is what gets replaced (the link stays); a device, FIFO or socket is written into as it
+    # stands: replacing it would put a regular file where /dev/null or a reader's pipe was.
+    target = target.resolve() if target.is_symlink() else target
+    if target.exists() and not target.is_file() and not target.is_dir():
+        try:
+            with open(target, "w", encoding="utf-8", newline=newline) if text else open(target, "wb") as stream:
+                yield stream
+        except OSError as err:
+            raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
+        return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)

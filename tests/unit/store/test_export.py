@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -302,6 +305,35 @@ def test_unwritable_target_is_a_store_error(filled: Store, tmp_path: Path) -> No
     blocker.write_text("a file where a directory should be")
     with pytest.raises(StoreError, match="cannot write export"):
         export(filled, "csv", blocker / "out.csv")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_fifo_is_written_into_not_replaced(filled: Store, tmp_path: Path, fmt: str) -> None:
+    # `--out /dev/stdout`, a named pipe to another program: replacing it with a regular file (as the atomic write
+    # did) left the reader with nothing, and as root `--out /dev/null` would have replaced /dev/null itself.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    export(filled, fmt, fifo)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    copy = tmp_path / f"copy.{fmt}"
+    copy.write_bytes(received[0])
+    assert READERS[fmt](copy) == _expected(filled)
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_symlink_keeps_pointing_at_the_written_file(filled: Store, tmp_path: Path) -> None:
+    target = tmp_path / "exports" / "latest.jsonl"
+    target.parent.mkdir()
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    export(filled, "jsonl", link)
+    assert link.is_symlink()
+    assert link.resolve() == target
+    assert _read_jsonl(target) == _expected(filled)
 
 
 def test_export_module_names_are_pinned() -> None:
