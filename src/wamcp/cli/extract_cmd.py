@@ -78,9 +78,12 @@ class ExtractRequest:
 def demo_server_overrides(db: Path | None = None) -> dict[str, Any]:
     """Config overrides that run the embedded demo server as a stdio subprocess of this process.
 
-    The demo's data is generated in UTC, so the server prints UTC wall time; no client-side rate limits are
-    needed for a local server.
+    The server prints wall time in its data's zone: UTC for the data it generates, the zone a ``demo-data``
+    database was generated in otherwise (from its ground truth). No client-side rate limits for a local server.
     """
+    from ..demo.data import truth_timezone  # stdlib only; the CLI keeps its imports light
+
+    zone = (truth_timezone(db) if db is not None else None) or "UTC"
     args = ["-m", "wamcp.demo", "demo-server", "--transport", "stdio"]
     if db is not None:
         args += ["--db", str(db)]
@@ -96,7 +99,7 @@ def demo_server_overrides(db: Path | None = None) -> dict[str, Any]:
             "health_check_interval": 0.0,
         },
         "rate_limits": {"messages_per_minute": 0, "chats_per_minute": 0, "requests_per_second": 0},
-        "server_timezone": "UTC",
+        "server_timezone": zone,
         "profile": "lharries",
     }
 

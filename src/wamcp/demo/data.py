@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -240,6 +241,24 @@ _OPEN = [(9 * _HOUR, 18 * _HOUR)] * 5 + [(10 * _HOUR, 14 * _HOUR), None]
 def truth_path_for(db_path: Path) -> Path:
     """Where the ground truth of ``db_path`` lives: ``<db>.truth.json``."""
     return db_path.with_name(db_path.name + ".truth.json")
+
+
+def truth_timezone(db_path: Path) -> str | None:
+    """The zone a generated bridge database's times are written in, from its ground truth; None without one.
+
+    Only the file's head is read: a 1M-message account's truth is tens of megabytes, and :func:`_write_truth`
+    writes ``timezone`` among its first keys, one per line.
+    """
+    try:
+        with truth_path_for(db_path).open(encoding="utf-8") as fp:
+            head = fp.read(4096)
+    except OSError:
+        return None
+    match = _TRUTH_TIMEZONE.search(head)
+    return match.group(1) if match else None
+
+
+_TRUTH_TIMEZONE = re.compile(r'^ "timezone": "([^"]+)",$', re.MULTILINE)
 
 
 def create_bridge_schema(conn: sqlite3.Connection) -> None:

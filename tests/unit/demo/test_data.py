@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from wamcp.demo.data import GenerationResult, generate_database, truth_path_for
+from wamcp.cli.extract_cmd import demo_server_overrides
+from wamcp.demo.data import GenerationResult, generate_database, truth_path_for, truth_timezone
 
 DAY = 86400.0
 
@@ -202,3 +203,22 @@ def test_demo_indexes_make_keyset_paging_use_an_index(small: GenerationResult) -
         "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE chat_jid = 'x' AND timestamp < 'y' ORDER BY timestamp DESC",
     )
     assert any("wamcp_demo_messages_chat_ts" in str(row) for row in plan)
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "UTC", "America/Sao_Paulo"])
+def test_the_demo_extraction_reads_a_bridge_in_the_zone_it_was_generated_in(tmp_path: Path, zone: str) -> None:
+    # The demo server prints message times without an offset, in its data's zone: read as UTC, a database made with
+    # --timezone Europe/London lost its last hour of messages (the walk's bound came from the chats' real offsets).
+    db = tmp_path / "bridge.db"
+    generate_database(db, messages=200, seed=2, timezone=zone)
+    assert truth_timezone(db) == zone
+    assert demo_server_overrides(db)["server_timezone"] == zone
+
+
+def test_a_bridge_without_its_truth_is_read_as_utc(tmp_path: Path) -> None:
+    db = tmp_path / "copied.db"
+    generate_database(db, messages=50, seed=2, timezone="Asia/Tokyo")
+    truth_path_for(db).unlink()
+    assert truth_timezone(db) is None
+    assert demo_server_overrides(db)["server_timezone"] == "UTC"
+    assert demo_server_overrides()["server_timezone"] == "UTC"

@@ -217,6 +217,47 @@ def parse_chat_rows(
     return chats
 
 
+#: Chat rows of each listing answer whose printed offsets are checked against ``server_timezone``.
+_ZONE_CHECK_ROWS = 20
+
+
+def zone_mismatch(rows: list[dict[str, Any]], clock: ServerClock) -> str | None:
+    """A warning when the chat times a server prints carry an offset that ``clock``'s zone does not have at that
+    instant, else None.
+
+    lharries prints chats' times with the bridge's offset (``…+01:00``; ``Z`` on a UTC bridge) but message times
+    without one, so messages are read in ``server_timezone``: set to another zone (it defaults to this machine's),
+    every message time is off by the difference, and a walk bounded by the chats' times misses the newest messages.
+    """
+    for row in rows[:_ZONE_CHECK_ROWS]:
+        raw = row.get("last_message_time")
+        if not isinstance(raw, str) or raw.endswith("Z"):
+            continue
+        try:
+            printed = datetime.fromisoformat(raw)
+        except ValueError:
+            continue
+        offset = printed.utcoffset()
+        if offset is None:
+            continue
+        ours = printed.astimezone(clock.zone).utcoffset()
+        if ours != offset:
+            zone = getattr(clock.zone, "key", str(clock.zone))
+            return (
+                f"the server prints chat times with offset {_offset_text(offset)} (e.g. {raw}) where server_timezone "
+                f"{zone} has {_offset_text(ours)}: message times, which lharries prints without an offset, would be "
+                "read off by the difference and the newest messages missed — set server_timezone in the config to "
+                "the zone of the machine running the WhatsApp bridge"
+            )
+    return None
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    minutes = int((offset or timedelta(0)).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def parse_contact_rows(
     rows: list[dict[str, Any]], stats: ParseStats, *, source: str = "search_contacts"
 ) -> list[Contact]:
@@ -284,6 +325,7 @@ class LharriesProfile:
         self._sender_cache: tuple[tuple[int, int], frozenset[str]] | None = None
         self._jids_cache: tuple[tuple[int, int], dict[str, str]] | None = None
         self._listed_all = False  # every chat's name seen (a listing read to its end)
+        self._zone_checked = False  # server_timezone compared with the offsets the server prints (warned once)
 
     def is_idempotent(self, tool_name: str) -> bool:
         return tool_name in LHARRIES_TOOLS
@@ -332,6 +374,11 @@ class LharriesProfile:
         result = await call(tool, arguments)
         size = answer_size(result)
         rows = json_rows(result, self.stats, tool)
+        if not self._zone_checked and rows:
+            self._zone_checked = True
+            mismatch = zone_mismatch(rows, self.clock)
+            if mismatch is not None:
+                logger.warning("%s: %s", self.server_name, mismatch)
         chats = parse_chat_rows(rows, self.clock, self.stats, source=tool)
         self._remember(chats)
         return chats, len(rows), size
