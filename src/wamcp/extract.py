@@ -39,7 +39,7 @@ from typing import Any, NamedTuple, Protocol
 import anyio
 import anyio.to_thread
 
-from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
+from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError, StoreError
 from .redact import get_logger, redact
 from .store.sqlite import ChatRow, MessageRow, Store, SyncState
 from .whatsapp.jid import normalize_jid
@@ -271,6 +271,9 @@ class Extractor:
         self._queued_rows = 0
         self._queued_since = 0.0
         self._flush_lock = anyio.Lock()
+        # Chats a failed group commit held pages of (the error's text): their later pages are never committed, as
+        # each page's cursor also covers the rolled-back pages before it, and the run counts them failed.
+        self._broken: dict[str, str] = {}
 
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
@@ -297,9 +300,8 @@ class Extractor:
             self._progress.chats_planned(len(chats))
             store.upsert_chats((ChatRow(c.jid, c.name, c.is_group, c.last_ms) for c in chats), run_id=summary.run_id)
             listed = {c.jid for c in chats}
-            for jid in self._options.chats:
-                if normalize_jid(jid) not in listed:
-                    summary.failed[jid] = "no such chat in the server's chat list"
+            for jid in {normalize_jid(jid) for jid in self._options.chats} - listed:
+                summary.failed[jid] = "no such chat in the server's chat list"
             # A listing of the recent chats needs their cursors only (116k chats' cursors: ~0.5 s of a 1 s rerun).
             self._states = store.sync_states([c.jid for c in chats] if summary.listing == "recent" else None)
             try:
@@ -307,6 +309,7 @@ class Extractor:
             finally:
                 with anyio.CancelScope(shield=True):
                     await self._flush(summary)  # what was read is valid whatever ends the run: keep it
+            self._count_broken(summary)
         except (*_FATAL, MCPTimeoutError) as err:
             fatal = err
         except BaseException:
@@ -663,6 +666,8 @@ class Extractor:
         Pages commit in the order they were queued, each in the same transaction as its cursor, so what the
         store holds after a crash is always a prefix of this run's pages: never a cursor without its rows.
         """
+        if jid in self._broken:
+            raise StoreError(self._broken[jid])
         if not self._queued:
             self._queued_since = time.monotonic()
         self._queued.append((jid, rows, state))
@@ -687,11 +692,29 @@ class Extractor:
         if not queued:
             return
         async with self._flush_lock:
+            # Pages queued while an earlier group failed: their chats' cursors would claim the lost pages too.
+            queued = [entry for entry in queued if entry[0] not in self._broken]
+            if not queued:
+                return
             save = functools.partial(self._store.save_pages, queued, run_id=summary.run_id)
-            results = await anyio.to_thread.run_sync(save)
+            try:
+                results = await anyio.to_thread.run_sync(save)
+            except MCPClientError as err:
+                # The whole group rolled back: every chat with a page in it failed, not only the one whose page
+                # made the group full (it gets this error; the others are counted by _count_broken).
+                for jid, _rows, _state in queued:
+                    self._broken.setdefault(jid, redact(str(err)))
+                raise
         for (_jid, rows, _state), result in zip(queued, results, strict=True):
             if rows:
                 self._count(summary, result.new, result.updated)
+
+    def _count_broken(self, summary: ExtractSummary) -> None:
+        """Count the chats whose pages a failed group commit lost as failed (the next run reads them again)."""
+        for jid, message in self._broken.items():
+            if jid not in summary.failed:
+                summary.failed[jid] = message
+                summary.chats_done -= 1
 
     def _count(self, summary: ExtractSummary, new: int, updated: int) -> None:
         summary.pages += 1

@@ -10,6 +10,7 @@ import gc
 import logging
 import random
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ import anyio.lowlevel
 import pytest
 
 from wamcp import extract
-from wamcp.errors import MCPConnectionError, MCPToolError
+from wamcp.errors import MCPConnectionError, MCPToolError, StoreError
 from wamcp.extract import ExtractOptions, Extractor
 from wamcp.store import Store
 from wamcp.whatsapp.models import Chat, Message
@@ -431,6 +432,54 @@ async def test_reading_goes_on_while_a_group_commit_is_written(tmp_path: Path, m
     assert summary.status == "complete"  # type: ignore[attr-defined]
     with Store.open(tmp_path / "s.db") as store:
         assert store.message_keys() == keys(messages)
+
+
+@pytest.mark.anyio
+async def test_a_failed_group_commit_fails_every_chat_in_it_and_leaves_no_hole(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A group commit holds pages of several chats; when it fails (a store locked past its busy timeout), all of
+    them failed, not only the chat whose page filled the group. And none of them may commit a later page: each
+    page's cursor also covers the pages before it, so a later commit would claim the lost rows as read (a hole no
+    rerun fills)."""
+    monkeypatch.setattr(extract, "_GROUP_PAGES", 3)
+    messages = make_messages(600, 20)
+    source = FakeSource(messages, names_for(messages))
+    original = Store.save_pages
+    lost: set[str] = set()
+
+    def failing_save(self: Store, pages: Any, **kwargs: Any) -> Any:
+        if not lost:
+            lost.update(jid for jid, _rows, _state in pages)
+            time.sleep(0.05)  # other workers queue their next pages meanwhile
+            raise StoreError("cannot save 3 pages: database is locked")
+        return original(self, pages, **kwargs)
+
+    original_pages = source.iter_message_pages
+
+    async def pages(chat_jid: str, **kwargs: Any) -> AsyncIterator[Sequence[Message]]:
+        async for page in original_pages(chat_jid, **kwargs):
+            await anyio.sleep(0.001)  # a round trip: the workers take turns, as with a real server
+            yield page
+
+    monkeypatch.setattr(source, "iter_message_pages", pages)
+    monkeypatch.setattr(Store, "save_pages", failing_save)
+    summary: Any = await run(source, tmp_path / "s.db", concurrency=4)
+    assert len(lost) > 1
+    assert summary.status == "partial"
+    assert set(summary.failed) == lost
+    assert summary.chats_done + len(summary.failed) == summary.chats_total == 20
+    with Store.open(tmp_path / "s.db") as store:
+        stored = store.message_keys()
+    for jid in names_for(messages):
+        expected = {key for key in keys(messages) if key[0] == jid}
+        if jid not in lost:
+            assert stored >= expected, jid  # the chats called done are stored whole
+    monkeypatch.setattr(Store, "save_pages", original)
+    again: Any = await run(source, tmp_path / "s.db", concurrency=4)
+    assert again.status == "complete"
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)  # the failed chats read again, nothing missing
 
 
 @pytest.mark.anyio
