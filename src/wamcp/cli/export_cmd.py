@@ -70,7 +70,11 @@ def export_command(
     ] = Format.json,
     chats: Annotated[
         list[str] | None,
-        typer.Option("--chat", metavar="JID", help="Only this chat JID; repeat for several. Default: every chat."),
+        typer.Option(
+            "--chat",
+            metavar="JID",
+            help="Only this chat (a JID or a phone number); repeat for several. Default: every chat.",
+        ),
     ] = None,
     accounts: Annotated[
         list[str] | None,
@@ -121,6 +125,10 @@ def export_command(
         raise fail(f"--out {out} is a directory; the {fmt.value} export is one file")
     if fmt is Format.txt and out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file; the txt export writes one file per chat into a directory")
+    if chats:
+        from ..whatsapp.jid import normalize_jid  # as `extract --chat` reads them: a JID or a phone number
+
+        chats = [normalize_jid(jid) for jid in chats]
     with Store.open(db, readonly=True) as store:
         known = store.accounts()
         for name in accounts or ():

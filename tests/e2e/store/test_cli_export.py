@@ -123,6 +123,20 @@ def test_export_txt_in_the_business_timezone(db: Path, tmp_path: Path) -> None:
     assert team == "31/03/2024, 00:31 - Bob: <Media omitted>\n"
 
 
+@pytest.mark.parametrize("given", ["+44 7700 900123", "447700900123", "447700900123@c.us"])
+def test_export_chat_takes_a_phone_number_as_extract_does(db: Path, tmp_path: Path, given: str) -> None:
+    out = tmp_path / "one.jsonl"
+    code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(out), "--chat", given)
+    assert code == 0, output
+    assert {json.loads(line)["chat_jid"] for line in out.read_text().splitlines()} == {ALICE}
+
+
+def test_export_chat_without_country_code_is_a_usage_error(db: Path, tmp_path: Path) -> None:
+    code, output = _run("--db", str(db), "-f", "jsonl", "-o", str(tmp_path / "x.jsonl"), "--chat", "07700 900123")
+    assert code == 2
+    assert "no country code" in output
+
+
 def test_export_filters_by_chat_and_time(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "f.jsonl"
     code, output = _run(
