@@ -204,6 +204,13 @@ def stdio_command(config: ServerConfig) -> tuple[str, list[str]]:
         raise ConfigError(f"stdio endpoint {config.endpoint!r} is not a valid command line: {err}") from err
     if not words:
         raise ConfigError("stdio server has no command", hint='set "command" (and "args") in the server config')
+    if "://" in words[0]:
+        # A URL as the program: a config that says stdio but names a network endpoint (often the default one).
+        raise ConfigError(
+            f"connection_type stdio starts a program, but no command is set and the endpoint {config.endpoint!r} is "
+            "a URL",
+            hint='set "command" (and "args") for a stdio server, or the connection_type that serves this URL',
+        )
     return words[0], [*words[1:], *config.args]
 
 

@@ -106,6 +106,9 @@ def test_stdio_command_from_fields_or_shell_split_endpoint() -> None:
     assert split.endpoint.startswith("uv --directory")
     with pytest.raises(ConfigError, match="not a valid command line"):
         StdioTransport(ServerConfig(connection_type="stdio", endpoint="python 'unclosed"))
+    # stdio with no command and the default (URL) endpoint: a config error (exit 2), not "command not found" (exit 3)
+    with pytest.raises(ConfigError, match="no command is set and the endpoint 'http://localhost:3000' is a URL"):
+        StdioTransport(ServerConfig(connection_type="stdio"))
 
 
 def test_endpoints_shown_without_passwords() -> None:
