@@ -348,3 +348,22 @@ def test_normalized_jids_are_remembered_within_a_bound(monkeypatch: pytest.Monke
         assert (message.sender_jid, message.sender) == (None, "bad jid!")  # rejected, shown as a name
         assert len(structured._JIDS) <= 3
     assert "bad jid!" not in structured._JIDS
+
+
+def test_lines_of_text_where_json_was_expected_are_warned_about_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The structured profile forced on a text server (lharries' format) read every answer as empty: a run stored
+    # no message and called itself complete, without a word.
+    from wamcp.whatsapp.profiles import structured
+
+    monkeypatch.setattr(structured, "_TEXT_WARNED", set())
+    lines = "[2025-03-28 10:59:00] Chat: Ana From: Ana: hi\n[2025-03-28 10:58:00] Chat: Ana From: Me: hello\n" * 2
+    answer = {"content": [{"type": "text", "text": lines}], "structured_content": None}
+    with caplog.at_level("DEBUG", logger="wamcp"):
+        assert decode_result(answer, source="list_messages") is None
+        assert decode_result(answer, source="list_messages") is None
+        assert decode_result({"content": [{"type": "text", "text": "No messages found."}]}, source="search") is None
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "profile" in warnings[0].getMessage()

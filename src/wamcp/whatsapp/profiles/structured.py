@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +47,8 @@ _CHAT_ID_PARAMS = ("chat_jid", "jid", "chat_id", "chatId", "chat", "phone")
 _WRITE_PREFIXES = ("send", "delete", "mark", "create", "update", "leave", "join", "login", "logout", "pair", "request")
 _LIST_KEYS = ("chats", "messages", "contacts", "items", "data", "results", "rows")
 _EXCERPT = 160
+# Tools already warned about for answering in text lines (once each per process).
+_TEXT_WARNED: set[str] = set()
 _OVERLAP = timedelta(seconds=1)
 _MAX_LIMIT = 64_000  # a page that cannot get past one overlap window grows up to this many messages
 
@@ -66,7 +69,19 @@ def decode_result(result: ToolResult, stats: ParseStats | None = None, source: s
             values.append(json.loads(text))
         except ValueError:
             if text.strip():
-                logger.debug("%s: non-JSON text read as an empty answer: %r", source, text[:_EXCERPT])
+                # A sentence ("No messages found") means empty; lines of data mean the server speaks text and
+                # this profile reads none of it: say so once, or a run stores nothing and calls itself complete.
+                data_like = text.count("\n") >= 2
+                level = logging.WARNING if data_like and source not in _TEXT_WARNED else logging.DEBUG
+                if level == logging.WARNING:
+                    _TEXT_WARNED.add(source)
+                logger.log(
+                    level,
+                    "%s: answered in text lines, not JSON, read as an empty answer%s: %r",
+                    source,
+                    " (a text server, such as lharries? set profile to lharries or auto)" if data_like else "",
+                    text[:_EXCERPT],
+                )
     if not values:
         return None
     if len(values) == 1:
