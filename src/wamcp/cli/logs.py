@@ -22,14 +22,15 @@ Verbosity = Annotated[
         count=True,
         show_default=False,
         metavar="",
-        help="Debug logs and full error chains; -vv also logs every HTTP exchange and MCP message.",
+        help="Debug logs and full error chains; -vv adds the network libraries' wire-level logs (HTTP, SSE, WebSocket).",
     ),
 ]
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
     """Log to stderr through rich: warnings by default, errors only with --quiet; ``-v`` (``verbose=1``) adds our
-    debug logs, ``-vv`` the libraries' wire-level ones too (every HTTP exchange, every MCP message).
+    debug logs, ``-vv`` the network libraries' wire-level ones too (each HTTP exchange and MCP message over HTTP, SSE
+    or WebSocket; over stdio wamcp reads the pipes itself and logs no message).
 
     The wire-level logs need their own level: over streamable HTTP they are ~10 lines per call, which buried our
     own lines and made a 1M-message extraction twice as slow (most of its time went to rendering them).
