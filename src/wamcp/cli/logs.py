@@ -22,7 +22,7 @@ Verbosity = Annotated[
         count=True,
         show_default=False,
         metavar="",
-        help="Debug logs and full error chains; -vv adds the network libraries' wire-level logs (HTTP, SSE, WebSocket).",
+        help="Debug logs and full error chains; -vv adds the network libraries' wire logs (HTTP, SSE, WebSocket).",
     ),
 ]
 
