@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 
-from ._errors import ExitCode, guarded, state
+from ._errors import ExitCode, fail, guarded, state
 from .extract_cmd import ExtractRequest, run_extract
 
 __all__ = ["demo", "register"]
@@ -33,6 +34,16 @@ def demo(
 ) -> None:
     """Run serve → extract → report on the embedded demo server and print where the report is."""
     quiet = quiet or state.quiet
+    # Checked before the extraction, not after it: both are the user's input, and the run takes a while.
+    if db is not None and not db.is_file():
+        raise fail(
+            f"--demo-db {db}: no such database; make one with `wamcp demo-data --out {db}`, pass a WhatsApp "
+            "bridge's store/messages.db, or leave --demo-db out for the default dataset"
+        )
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail(f"--timezone {timezone!r} is not an IANA time zone (e.g. Europe/London, UTC)") from None
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

@@ -80,3 +80,22 @@ def test_headline_median_and_unanswered_rate_follow_from_the_truth(
     assert kpis["frt"]["clock"]["median_s"] == pytest.approx(statistics.median(answered), abs=1e-6)
     assert kpis["unanswered"]["eligible_sessions"] == len(eligible)
     assert kpis["unanswered"]["rate"] == pytest.approx(len(unanswered) / len(eligible), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--demo-db", "missing.db"], "no such database"),
+        (["--timezone", "Nowhere/Land"], "not an IANA time zone"),
+    ],
+)
+def test_bad_demo_options_fail_before_any_extraction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], says: str
+) -> None:
+    # Both used to be found out late: a missing --demo-db as a dropped connection (exit 3), a bad --timezone only
+    # after the whole extraction had run.
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert not (tmp_path / "out").exists()
