@@ -326,15 +326,22 @@ def _from_status(
     where = f"MCP server {server!r} at {transport.endpoint} ({transport.kind})"
     if status in {401, 403}:
         word = "401 Unauthorized" if status == 401 else "403 Forbidden"
+        if getattr(transport, "sends_credentials", True):
+            return MCPAuthenticationError(
+                f"{where} refused our credentials: HTTP {word}",
+                server=server,
+                tool=tool,
+                hint="check auth_token (sent as 'Authorization: Bearer …') and custom_headers",
+            )
+        # Nothing was sent, so nothing was refused: a server that wants a token, or (403 especially: how an HTTP
+        # server answers a WebSocket upgrade on a path that takes none) the wrong endpoint or transport.
         return MCPAuthenticationError(
-            f"{where} refused our credentials: HTTP {word}",
+            f"{where} refused the connection: HTTP {word} (no credentials were sent)",
             server=server,
             tool=tool,
-            hint=(
-                "check auth_token (sent as 'Authorization: Bearer …') and custom_headers"
-                if getattr(transport, "sends_credentials", True)
-                else "no credentials were sent: set auth_token (--auth-token, MCP_WHATSAPP_AUTH_TOKEN or the config)"
-            ),
+            hint="no credentials were sent: set auth_token if the server needs one (--auth-token, "
+            "MCP_WHATSAPP_AUTH_TOKEN or the config); if it needs none, check the endpoint's path and the "
+            "connection type",
         )
     if status == 429:
         wait = f"; it asked us to wait {retry_after:g} s" if retry_after is not None else ""

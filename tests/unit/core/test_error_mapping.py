@@ -196,3 +196,6 @@ def test_a_refusal_hint_says_whether_credentials_were_sent(settings: dict[str, A
     assert isinstance(mapped, MCPAuthenticationError)
     assert hint in str(mapped)
     assert "s3cret" not in str(mapped)
+    # Refused credentials only when some were sent; otherwise the endpoint or transport may be what is wrong.
+    assert ("refused our credentials" in str(mapped)) == bool(settings)
+    assert ("check the endpoint's path and the connection type" in str(mapped)) == (not settings)
