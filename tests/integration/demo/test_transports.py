@@ -91,6 +91,30 @@ def test_json_response_is_refused_off_http() -> None:
     assert run.stderr.strip().splitlines() == ["error: --json-response is for --transport http only, not sse"]
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--db", "RANDOM"], "is not a WhatsApp bridge database"),  # was served as an empty account: runs "completed"
+        (["--crash-after", "-1"], "--crash-after counts tool calls"),
+    ],
+)
+def test_a_bad_database_or_knob_is_refused_at_start(tmp_path: Path, args: list[str], says: str) -> None:
+    import subprocess
+    import sys
+
+    random_bytes = tmp_path / "random.db"
+    random_bytes.write_bytes(bytes(range(256)) * 20)
+    argv = [str(random_bytes) if a == "RANDOM" else a for a in args]
+    run = subprocess.run(
+        [sys.executable, "-m", "wamcp.demo", "demo-server", "--transport", "http", "--port", "0", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert says in run.stderr
+
+
 @pytest.mark.anyio
 async def test_sse_serves_the_contract() -> None:
     with DemoServerProcess(transport="sse", db=FIXTURE_DB) as server:
