@@ -436,7 +436,10 @@ def export_txt(
     if target == STDOUT:
         raise StoreError("the txt export writes one file per chat", hint="pass a directory to --out, not -")
     if target.exists() and not target.is_dir():
-        raise StoreError(f"cannot write the txt export to {target}: it is a file", hint="pass a directory to --out")
+        raise StoreError(
+            f"cannot write the txt export to {target}: it is a file",
+            hint="the txt export is a directory of one file per chat: name a directory, or move the file away",
+        )
     names = {(account, chat.jid): chat.name for account, chat in store.account_chats(accounts=accounts)}
     used: dict[str, set[str]] = {}
     files: list[Path] = []
