@@ -53,7 +53,7 @@ def show(
         )
         return
     table = Table(title=f"effective configuration (file: {loaded.path or 'none'})")
-    table.add_column("key")
+    table.add_column("key", overflow="fold")  # folded, never cut: keys of accounts are long
     table.add_column("value", overflow="fold")
     table.add_column("source")
     for key, value in flatten(data["whatsapp"]).items():
