@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -484,6 +484,24 @@ class WhatsAppMCPClient:
         async with closing_when_done(listing(self._call, page_size=page_size, **extra)) as chats:
             async for chat in chats:
                 yield chat
+
+    async def find_chats(self, chat_jids: Iterable[str]) -> list[Chat] | None:
+        """The named chats, each asked for by its JID (those the server does not know are left out), or None when
+        this server's profile cannot do that without listing every chat: then list them with :meth:`iter_chats`.
+
+        lharries' profile says None: it parses a chat's text with the names of every listed chat, so reading chats
+        without the listing could give its messages other derived ids than a full run does.
+        """
+        await self._ensure_ready()
+        finds = getattr(self.profile, "finds_chats_by_jid", None)
+        if finds is None or not finds():
+            return None
+        chats: list[Chat] = []
+        for jid in chat_jids:
+            chat = await self.profile.get_chat(self._call, normalize_jid(jid))
+            if chat is not None:
+                chats.append(chat)
+        return chats
 
     async def iter_messages(
         self, chat_jid: str, since: datetime | None = None, *, page_size: int = 500

@@ -520,3 +520,35 @@ async def test_overlapping_runs_restore_the_thresholds_the_first_one_found(tmp_p
         assert gc.get_threshold() == before
     finally:
         gc.set_threshold(*before)
+
+
+class LookupSource(FakeSource):
+    """A source that can ask for chats by JID (the structured profile's ``get_chat``); listing them all is an error."""
+
+    def __init__(self, messages: list[Message], names: dict[str, str]) -> None:
+        super().__init__(messages, names)
+        self.looked_up: list[str] = []
+
+    async def iter_chats(self) -> AsyncIterator[Chat]:
+        raise AssertionError("--chat listed every chat although the source finds chats by JID")
+        yield  # pragma: no cover  (an async generator)
+
+    async def find_chats(self, chat_jids: Sequence[str]) -> list[Chat]:
+        self.looked_up += chat_jids
+        listed = {c.jid: c async for c in FakeSource.iter_chats(self)}
+        return [listed[jid] for jid in chat_jids if jid in listed]
+
+
+@pytest.mark.anyio
+async def test_chat_option_asks_for_the_chats_by_jid_where_the_source_can(tmp_path: Path) -> None:
+    messages = make_messages(300, 8)
+    source = LookupSource(messages, names_for(messages))
+    jids = sorted(names_for(messages))[:2]
+    summary: Any = await run(source, tmp_path / "s.db", chats=(*jids, "447700900000"))
+    assert sorted(source.looked_up) == sorted([*jids, "447700900000@s.whatsapp.net"])
+    assert summary.status == "partial"
+    assert list(summary.failed) == ["447700900000@s.whatsapp.net"]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == {key for key in keys(messages) if key[0] in jids}
+    again: Any = await run(source, tmp_path / "s.db", chats=tuple(jids))
+    assert (again.status, again.messages_new) == ("complete", 0)

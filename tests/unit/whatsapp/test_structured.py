@@ -367,3 +367,15 @@ def test_lines_of_text_where_json_was_expected_are_warned_about_once(
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "profile" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("tools", "finds"),
+    [
+        (["list_chats", "get_chat", "list_messages"], True),
+        (["list_chats", "whatsapp_get_chat", "list_messages"], True),
+        (["list_chats", "list_messages"], False),  # get_chat would list every chat to find one
+    ],
+)
+def test_a_profile_finds_chats_by_jid_only_with_a_chat_tool(tools: list[str], finds: bool) -> None:
+    assert StructuredProfile([tool(name) for name in tools]).finds_chats_by_jid() is finds

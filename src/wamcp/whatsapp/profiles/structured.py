@@ -342,6 +342,15 @@ class StructuredProfile:
             self._schemas[str(tool["name"])] = set((schema.get("properties") or {}).keys())
             self._required[str(tool["name"])] = {str(name) for name in schema.get("required") or ()}
 
+    def finds_chats_by_jid(self) -> bool:
+        """Whether :meth:`get_chat` asks the server for one chat (it offers a chat tool) rather than listing them
+        all; each message row names its chat, so nothing read later depends on the other chats being listed."""
+        try:
+            self._tool(_CHAT_TOOL)
+        except LookupError:
+            return False
+        return True
+
     def lists_across_chats(self) -> bool:
         """Whether the message tool can list every chat's messages in one keyset walk: it takes a ``before`` (or
         ``end_time``) bound and does not require a chat. Each message row then names its chat itself."""
