@@ -7,6 +7,9 @@ corrupt store exit 2 with one line.
 from __future__ import annotations
 
 import enum
+import io
+import os
+import sys
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Annotated
@@ -154,7 +157,15 @@ def export_command(
         typer.echo(f"exported {result.messages} message(s) as {fmt.value} to standard output", err=True)
         return
     where = f"{len(result.files)} chat file(s) in {result.path}" if fmt is Format.txt else str(result.path)
-    typer.echo(f"exported {result.messages} message(s) as {fmt.value} to {where}")
+    # `--out /dev/stdout` (or a path that is standard output): the summary must not land in the data either.
+    typer.echo(f"exported {result.messages} message(s) as {fmt.value} to {where}", err=_is_standard_output(out))
+
+
+def _is_standard_output(path: Path) -> bool:
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, io.UnsupportedOperation):  # no such path, or no real standard output
+        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -170,10 +170,16 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
         with _standard_output(text=text, newline=newline) as stream:
             yield stream
         return
-    # A symlink's target is what gets replaced (the link stays); a device, FIFO or socket is written into as it
-    # stands: replacing it would put a regular file where /dev/null or a reader's pipe was.
-    target = target.resolve() if target.is_symlink() else target
-    if target.exists() and not target.is_file() and not target.is_dir():
+    # A symlink to a file: the file is replaced (the link stays). A device, FIFO or socket is written into as it
+    # stands (replacing it would put a regular file where /dev/null or a reader's pipe was), and so is any other
+    # link (`/dev/stdout` resolves to a pipe's /proc name, which is no path to create a file beside).
+    if target.is_symlink():
+        real = target.resolve()
+        direct = not real.is_file()
+        target = target if direct else real
+    else:
+        direct = target.exists() and not target.is_file() and not target.is_dir()
+    if direct:
         try:
             with open(target, "w", encoding="utf-8", newline=newline) if text else open(target, "wb") as stream:
                 yield stream

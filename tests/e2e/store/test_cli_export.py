@@ -77,6 +77,28 @@ def test_out_dash_writes_the_same_bytes_to_standard_output(
     assert not (tmp_path / "-").exists()  # no file named "-" in the working directory
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_out_dev_stdout_writes_the_data_alone_into_the_pipe(db: Path, tmp_path: Path, fmt: str) -> None:
+    # /dev/stdout is a link to the process's standard output, here a pipe: it was replaced by a temporary file's
+    # rename (as root, /dev/stdout itself), and the summary line went into the data.
+    import subprocess
+    import sys
+
+    wamcp = str(Path(sys.executable).parent / "wamcp")
+    to_file = tmp_path / f"all.{fmt}"
+    assert _run("--db", str(db), "--format", fmt, "--out", str(to_file))[0] == 0
+    run = subprocess.run(
+        [wamcp, "export", "--db", str(db), "--format", fmt, "--out", "/dev/stdout"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == to_file.read_bytes()
+    assert b"exported 3 message(s)" in run.stderr
+    assert Path("/dev/stdout").is_symlink()
+
+
 def test_out_dash_is_refused_for_the_txt_export(db: Path) -> None:
     code, output = _run("--db", str(db), "--format", "txt", "--out", "-")
     assert code == 2
