@@ -35,9 +35,12 @@ def demo(
     """Run serve → extract → report on the embedded demo server and print where the report is."""
     quiet = quiet or state.quiet
     # Checked before the extraction, not after it: both are the user's input, and the run takes a while.
-    if db is not None and not db.is_file():
+    from ..demo.data import bridge_problem  # stdlib only; the CLI keeps its imports light
+
+    problem = bridge_problem(db) if db is not None else None
+    if problem is not None:
         raise fail(
-            f"--demo-db {db}: no such database; make one with `wamcp demo-data --out {db}`, pass a WhatsApp "
+            f"--demo-db {db}: {problem}; make one with `wamcp demo-data --out {db}`, pass a WhatsApp "
             "bridge's store/messages.db, or leave --demo-db out for the default dataset"
         )
     try:

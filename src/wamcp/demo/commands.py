@@ -8,11 +8,9 @@ tests and of ``wamcp demo`` starts through ``python -m wamcp.demo`` and should s
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import signal
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec
@@ -111,13 +109,13 @@ def _serve(opts: dict[str, Any]) -> None:
     for knob in ("crash_after", "rate_limit_after"):
         if opts[knob] is not None and opts[knob] < 0:
             raise ConfigError(f"--{knob.replace('_', '-')} counts tool calls: 0 or more, got {opts[knob]}")
+    from .data import bridge_problem
+
     db = opts["db"]
-    if db is not None and not Path(db).is_file():
-        raise ConfigError(f"bridge database not found: {db} — pass the bridge's store/messages.db or omit --db")
-    if db is not None and not _is_bridge(Path(db)):
+    problem = bridge_problem(Path(db)) if db is not None else None
+    if problem is not None:
         raise ConfigError(
-            f"{db} is not a WhatsApp bridge database (no chats and messages tables) — pass the bridge's "
-            "store/messages.db or one made by `wamcp demo-data`"
+            f"--db {db}: {problem} — pass the bridge's store/messages.db, one made by `wamcp demo-data`, or omit --db"
         )
     faults = FaultConfig(
         latency_ms=opts["latency_ms"],
@@ -205,14 +203,3 @@ def standalone(func: Callable[P, None]) -> Callable[P, None]:
             raise typer.Exit(2) from None
 
     return wrapper
-
-
-def _is_bridge(path: Path) -> bool:
-    """Whether ``path`` is an SQLite database with the bridge's ``chats`` and ``messages`` tables (a file of random
-    bytes or another program's database was served as an empty account: extractions of it "completed" with nothing)."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error:
-        return False
-    return {"chats", "messages"} <= names

@@ -13,6 +13,7 @@ on a business message (so no later outbound can be read as a late reply to an un
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -259,6 +260,22 @@ def truth_timezone(db_path: Path) -> str | None:
 
 
 _TRUTH_TIMEZONE = re.compile(r'^ "timezone": "([^"]+)",$', re.MULTILINE)
+
+
+def bridge_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be served as a bridge database (``"no such database"``, ``"it is not a WhatsApp bridge
+    database …"``), or None. A file of random bytes or another program's database was served as an empty account,
+    and extractions of it "completed" with nothing."""
+    if not path.is_file():
+        return "no such database"
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        tables = set()
+    if not {"chats", "messages"} <= tables:
+        return "it is not a WhatsApp bridge database (no chats and messages tables)"
+    return None
 
 
 def create_bridge_schema(conn: sqlite3.Connection) -> None:
