@@ -210,10 +210,11 @@ def serve_http(
     cert: str | None = None,
     key: str | None = None,
     calls_before_refusing: int | None = None,
+    json_response: bool = False,
 ) -> None:
     import uvicorn
 
-    app = server.sse_app() if kind == "sse" else server.streamable_http_app()
+    app = server.sse_app() if kind == "sse" else server.streamable_http_app(json_response=json_response)
     config = uvicorn.Config(
         guard(app, token, status, calls_before_refusing),
         host="127.0.0.1",
@@ -251,6 +252,7 @@ def main() -> None:
     parser.add_argument("--refuse-calls-after", type=int, help="answer --status-code only to tools/call POSTs after N")
     parser.add_argument("--tls-cert", help="serve https/wss with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    parser.add_argument("--json-response", action="store_true", help="streamable HTTP: answer POSTs with JSON, not SSE")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     STATE["latency"] = args.latency_ms / 1000.0
@@ -276,6 +278,7 @@ def main() -> None:
             args.tls_cert,
             args.tls_key,
             args.refuse_calls_after,
+            args.json_response,
         )
 
 

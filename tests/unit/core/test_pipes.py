@@ -12,6 +12,7 @@ import mcp_types as types
 import pytest
 from mcp.shared.message import SessionMessage
 
+from wamcp.core.transports.answers import plain_response
 from wamcp.core.transports.pipes import parse_answer, parse_line, pipe_streams
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +130,21 @@ def test_the_answer_fast_path_reads_every_line_as_the_sdk_does(line: bytes) -> N
     # parse_answer skips the SDK's validation for plain answers only: whatever the line, the message (or the
     # refusal) must be the one the SDK's own validation gives.
     assert repr(_shape(parse_answer(line))) == repr(_shape(parse_line(line)))  # repr: NaN is not equal to itself
+
+
+@pytest.mark.parametrize("line", _LINES, ids=range(len(_LINES)))
+def test_an_sse_answer_as_text_reads_as_the_sdk_reads_it_with_the_request_id(line: bytes) -> None:
+    # Streamable HTTP hands SSE data over as text and answers a request's own stream with that request's id.
+    text = line.decode("utf-8", "replace")
+    message = plain_response(text, request_id="req-7")
+    if message is None:
+        return  # the SDK's own path reads it
+    expected = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+    assert isinstance(expected, types.JSONRPCResponse)
+    expected.id = "req-7"
+    assert repr(message.model_dump(by_alias=True, exclude_unset=True)) == repr(
+        expected.model_dump(by_alias=True, exclude_unset=True)
+    )
 
 
 def test_a_plain_answer_takes_the_fast_path_and_is_a_real_response() -> None:

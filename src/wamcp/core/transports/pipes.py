@@ -8,9 +8,7 @@ on ``asyncio`` pipe transports. It speaks exactly what the SDK's stdio transport
 (decoded with replacement characters), ``\\r\\n`` accepted, a line that does not validate handed on as the exception,
 messages written as the SDK writes them. The one thing to know: :func:`parse_line` validates every line as the SDK
 does (what a server reads), :func:`parse_answer` takes a plain successful answer, the bulk of what a client reads,
-with pydantic-core's JSON reader (the SDK's own) and a checked envelope, and hands everything else to
-:func:`parse_line`; the session still validates each answer's ``result`` against the request's result type, so only
-the envelope check is ours.
+without that validation (:mod:`.answers`) and hands everything else to :func:`parse_line`.
 """
 
 from __future__ import annotations
@@ -25,8 +23,8 @@ import anyio
 import mcp_types as types
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
-from pydantic_core import from_json
 
+from .answers import plain_response
 from .base import ClosingStream, ReceivingStream
 
 __all__ = ["LineParser", "Pipes", "parse_answer", "parse_line", "pipe_streams"]
@@ -54,24 +52,10 @@ def parse_line(line: bytes) -> SessionMessage | Exception:
 
 
 def parse_answer(line: bytes) -> SessionMessage | Exception:
-    """:func:`parse_line` with a fast path for ``{"jsonrpc": "2.0", "id": <int|str>, "result": {...}}``.
-
-    Validating the union of every JSON-RPC message shape costs the SDK ~3 ms per 500-message page; such an answer's
-    fields need no coercion, so it is built without validation once its envelope is checked here (exactly three
-    keys, the right types). It is read by ``pydantic_core.from_json``, the JSON reader the SDK's validation itself
-    uses (so big integers, NaN and duplicate keys come out alike) and ~1.8x faster than ``json.loads`` on such pages
-    (7 % of a 1M structured extraction's CPU went to ``json.loads``). Anything else takes the SDK's path, and so
-    does any line the reader refuses (invalid UTF-8, lone surrogates): the SDK decides what those are.
-    """
-    try:
-        data = from_json(line)
-    except ValueError:
-        return parse_line(line)
-    if type(data) is dict and len(data) == 3 and data.get("jsonrpc") == "2.0":
-        result, ident = data.get("result"), data.get("id")
-        if type(result) is dict and (type(ident) is int or type(ident) is str):
-            return SessionMessage(types.JSONRPCResponse.model_construct(jsonrpc="2.0", id=ident, result=result))
-    return parse_line(line)
+    """:func:`parse_line` with :func:`~.answers.plain_response`'s fast path for a plain successful answer; anything
+    else (and any line that reader refuses) takes the SDK's path, so the SDK decides what those are."""
+    message = plain_response(line)
+    return SessionMessage(message) if message is not None else parse_line(line)
 
 
 class _LineReader(asyncio.Protocol):

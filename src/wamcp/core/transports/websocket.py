@@ -25,6 +25,7 @@ from websockets.typing import Subprotocol
 
 from ...config import MCPConnectionType, ServerConfig
 from ...redact import get_logger
+from .answers import plain_response
 from .base import HttpRefusal, build_headers, display_endpoint, resolve_url, sends_credentials, tls_verify
 
 __all__ = ["SUBPROTOCOL", "WebSocketTransport"]
@@ -56,12 +57,15 @@ async def _pump_in(ws: ClientConnection, sink: MemoryObjectSendStream[SessionMes
         try:
             async for frame in ws:
                 text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
-                try:
-                    message = mcp_types.jsonrpc_message_adapter.validate_json(text, by_name=False)
-                except ValidationError as err:
-                    # Handed to the session as a value (it logs and carries on), like the SDK's own transports.
-                    await sink.send(err)
-                    continue
+                # Most frames are plain answers: read without the SDK's validation against every message shape.
+                message: mcp_types.JSONRPCMessage | None = plain_response(text)
+                if message is None:
+                    try:
+                        message = mcp_types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+                    except ValidationError as err:
+                        # Handed to the session as a value (it logs and carries on), like the SDK's own transports.
+                        await sink.send(err)
+                        continue
                 await sink.send(SessionMessage(message))
         except ConnectionClosed as err:
             logger.debug("websocket closed by the server: %s", err)
