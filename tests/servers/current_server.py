@@ -40,6 +40,11 @@ def build_server() -> MCPServer:
         return text
 
     @server.tool()
+    async def big(size: int) -> str:
+        """A text of ``size`` characters: a small request with a large answer."""
+        return "".join(chr(ord("a") + i % 26) for i in range(size))
+
+    @server.tool()
     async def slow(seconds: float) -> str:
         """Sleep, then answer."""
         await anyio.sleep(seconds)

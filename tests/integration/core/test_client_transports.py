@@ -135,6 +135,22 @@ async def test_plain_answers_skip_the_sdks_validation_of_every_message_shape(
     assert not [answer for answer in validated if "call " in answer]
 
 
+async def test_an_answer_of_several_megabytes_arrives_whole(target: Target) -> None:
+    """A page of 500 long messages, sent as text and again as structured content, is a few MB. The SDK caps an SSE
+    event at 1 MB, so over streamable HTTP such an answer failed as a lost connection (and again on every retry);
+    legacy SSE keeps that cap (the SDK's SSE client takes no other), see docs/client.md."""
+    if target.transport == "sse":
+        pytest.skip("the SDK's legacy SSE client caps an event at 1 MB and takes no other limit")
+    size = 3 * 1024 * 1024
+    async with MCPClient() as client:
+        client.add_server(target.config(timeout=30.0))
+        with anyio.fail_after(60):
+            result = await client.execute_tool(target.config().name, "big", {"size": size})
+
+    assert len(result["text"]) == size
+    assert result["text"][:28] == "abcdefghijklmnopqrstuvwxyzab"
+
+
 async def test_tool_error_carries_server_text_and_is_not_retried(target: Target) -> None:
     async with MCPClient() as client:
         client.add_server(target.config())

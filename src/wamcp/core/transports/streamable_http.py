@@ -92,7 +92,9 @@ async def _streams(url: str, client: httpx2.AsyncClient) -> AsyncIterator[Transp
     """What the SDK's ``streamable_http_client`` yields, with :class:`_PlainAnswers` as its transport (the SDK's
     function builds its own and has no parameter for another): the session's two streams, a task posting each
     outgoing message, the GET stream once the session starts it, and the session's DELETE on the way out."""
-    transport = _PlainAnswers(url)
+    # No cap on one SSE event (the SDK's default is 1 MB): a page of long messages, sent both as text and as
+    # structured content, passes that, and a JSON answer, a stdio line or a WebSocket frame has no cap either.
+    transport = _PlainAnswers(url, max_sse_event_size=None)
     read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
     write_stream, write_reader = create_context_streams[SessionMessage](0)
     async with read_writer, read_stream, write_stream, write_reader, anyio.create_task_group() as tasks:
