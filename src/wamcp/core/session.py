@@ -439,7 +439,8 @@ def translate_error(
     if isinstance(leaf, MCPError):
         refusal = _recent_refusal(transport)
         if leaf.code == types.REQUEST_TIMEOUT and refusal is not None and refusal.status in {401, 403, 429}:
-            # SSE: a refused POST is only logged by the SDK, so the call runs into its timeout; name the real cause.
+            # A transport that only logs a refused POST (the SDK's sse_client did) lets the call run into its
+            # timeout: name the real cause.
             return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
         if leaf.code == types.REQUEST_TIMEOUT:
             return MCPTimeoutError(

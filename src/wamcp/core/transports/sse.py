@@ -1,23 +1,46 @@
 """SSE transport (the older HTTP+SSE MCP wire): a GET event stream for answers, POSTs for requests.
 
-Built on the SDK's ``sse_client`` with our own HTTP client factory, so headers, TLS and refusal recording match the
-streamable-HTTP transport. The one thing to know: an HTTP error on a request POST after the stream is up is only
-logged by the SDK, so the call in question ends by timeout; :attr:`last_refusal` lets the session name the real cause.
+Ours, on the SDK's HTTP helpers (``sse_within_origin``, ``request_within_origin``: same-origin redirects) and our HTTP
+client, so headers, TLS and refusal recording match the streamable-HTTP transport. The SDK's ``sse_client`` was used
+until it turned out to cap one event at 1 MB with no way to raise it: a page of long messages (sent as text and again
+as structured content) then failed as a lost connection, on every retry. What differs from it, besides no cap:
+
+- a plain successful answer is read without the SDK's validation against every message shape (:mod:`.answers`);
+- a POST the server refuses (401/403/429, 5xx) or that cannot be sent fails its own request at once, as over
+  streamable HTTP (:attr:`last_refusal` names the status), instead of ending the writer, so that the call ran into
+  its timeout and every later call of the connection did too.
+
+Messages are still posted one at a time, in order, as the SDK does (``notifications/initialized`` must reach the
+server before the first request).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from urllib.parse import urljoin, urlsplit
 
+import anyio
 import httpx2
+import mcp_types as types
+from anyio.abc import TaskStatus
 from mcp.client._transport import TransportStreams
-from mcp.client.sse import sse_client
+from mcp.shared._context_streams import ContextSendStream, create_context_streams
+from mcp.shared._httpx_utils import request_within_origin, sse_within_origin
+from mcp.shared.message import SessionMessage
 
 from ...config import MCPConnectionType
+from .answers import plain_response
 from .base import HttpTransport, http_client
 
 __all__ = ["SSETransport"]
+
+logger = logging.getLogger(__name__)
+
+#: The text of the error a refused POST answers its request with: the session maps it, with the status the HTTP
+#: client recorded, as it maps the SDK's streamable HTTP transport's (``wamcp.core.session``).
+_REFUSED = "Server returned an error response"
 
 
 class SSETransport(HttpTransport):
@@ -26,21 +49,99 @@ class SSETransport(HttpTransport):
     kind = "sse"
     connection_type = MCPConnectionType.SSE
 
-    def _factory(
-        self,
-        headers: dict[str, str] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        auth: httpx2.Auth | None = None,
-    ) -> httpx2.AsyncClient:
-        # The SDK enters (and closes) whatever this returns; our settings replace the ones it passes in.
-        return http_client(self._config, self._refusals)
-
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
-        async with sse_client(
-            self.url,
-            timeout=self._config.connect_timeout,
-            sse_read_timeout=max(300.0, self._config.timeout),
-            httpx_client_factory=self._factory,
-        ) as streams:
+        async with http_client(self._config, self._refusals) as client, _streams(self.url, client) as streams:
             yield streams
+
+
+@asynccontextmanager
+async def _streams(url: str, client: httpx2.AsyncClient) -> AsyncIterator[TransportStreams]:
+    """The session's two streams over one GET event stream (answers) and a POST per outgoing message."""
+    async with sse_within_origin(client, url, max_event_size=None) as events:
+        events.response.raise_for_status()
+        read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
+        write_stream, write_reader = create_context_streams[SessionMessage](0)
+
+        async def read(task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
+            started = False
+            async with read_writer:
+                try:
+                    async for event in events:
+                        if event.event == "endpoint" and not started:
+                            task_status.started(_endpoint(url, event.data))
+                            started = True
+                        elif event.event == "message" and event.data:  # empty data: a keep-alive
+                            await read_writer.send(_message(event.data))
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    pass  # the session is closing
+                except Exception as exc:
+                    if not started:
+                        raise  # no session yet: connecting fails with it
+                    # The stream broke mid-session: the session learns why, then sees the end of the stream.
+                    logger.debug("SSE stream ended: %r", exc)
+                    with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        await read_writer.send(exc)
+
+        async def write(endpoint: str) -> None:
+            async with write_reader, write_stream:
+                async for item in write_reader:
+                    sender = write_reader.last_context
+                    if sender is None:
+                        await _post(client, endpoint, item, read_writer)
+                        continue
+                    # In the sender's context (its tracing span), one at a time as the SDK does.
+                    async with anyio.create_task_group() as post:
+                        sender.run(post.start_soon, _post, client, endpoint, item, read_writer)
+
+        async with read_stream, write_stream, anyio.create_task_group() as tasks:
+            endpoint = await tasks.start(read)
+            tasks.start_soon(write, endpoint)
+            try:
+                yield read_stream, write_stream
+            finally:
+                tasks.cancel_scope.cancel()
+        # As the SDK does after a cancelled task group: resyncs coverage's tracer on Python 3.11 (a no-op otherwise).
+        await anyio.lowlevel.cancel_shielded_checkpoint()
+
+
+def _endpoint(url: str, data: str) -> str:
+    """Where to POST, from the stream's ``endpoint`` event: only on the stream's own origin (as the SDK insists)."""
+    endpoint = urljoin(url, data)
+    if urlsplit(endpoint)[:2] != urlsplit(url)[:2]:
+        raise ValueError(f"Endpoint origin does not match connection origin: {endpoint}")
+    return endpoint
+
+
+def _message(data: str) -> SessionMessage | Exception:
+    message = plain_response(data)
+    if message is not None:
+        return SessionMessage(message)
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(data, by_name=False))
+    except Exception as exc:
+        return exc
+
+
+async def _post(
+    client: httpx2.AsyncClient,
+    endpoint: str,
+    item: SessionMessage,
+    answers: ContextSendStream[SessionMessage | Exception],
+) -> None:
+    """POST one message; when that fails, a request gets its error answer now instead of waiting for its timeout."""
+    message = item.message
+    try:
+        response = await request_within_origin(
+            client, "POST", endpoint, json=message.model_dump(by_alias=True, mode="json", exclude_unset=True)
+        )
+        response.raise_for_status()
+        return
+    except httpx2.HTTPStatusError:
+        error = types.ErrorData(code=types.INTERNAL_ERROR, message=_REFUSED)
+    except httpx2.HTTPError as exc:
+        error = types.ErrorData(code=types.CONNECTION_CLOSED, message=f"the POST failed: {exc}")
+    if isinstance(message, types.JSONRPCRequest):
+        answer = SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
+        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            await answers.send(answer)
