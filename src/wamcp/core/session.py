@@ -59,6 +59,9 @@ AUTO_DISCOVER_TIMEOUT = 3.0
 _REFUSAL_WINDOW = 30.0
 
 _SDK_HTTP_ERROR = "Server returned an error response"
+#: What a streamable HTTP server (the SDK's: "Session not found") or the SDK's client ("Session terminated", for a
+#: 404 without a JSON-RPC body) says when a request names a session the server does not know.
+_SESSION_GONE = frozenset({"Session not found", "Session terminated"})
 
 
 class _WatchedReadStream(ReceivingStream[SessionMessage | Exception]):
@@ -453,6 +456,16 @@ def translate_error(
             )
         if refusal is not None and (leaf.code == types.INTERNAL_ERROR and leaf.message == _SDK_HTTP_ERROR):
             return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
+        if leaf.code == types.INVALID_REQUEST and leaf.message in _SESSION_GONE:
+            # Streamable HTTP: the server answered 404 for our session id (it restarted, or another replica
+            # answered). Every later call on this connection would fail alike: it is lost, the client reconnects.
+            return MCPConnectionError(
+                f"{where}: the server no longer knows our session ({leaf.message}) while "
+                f"{'calling ' + what if tool else 'connecting'}",
+                server=server,
+                tool=tool,
+                hint="the server restarted or dropped the session; the client reconnects on the next call",
+            )
         if leaf.code == types.CONNECTION_CLOSED:
             return MCPConnectionError(
                 f"{where}: connection closed while {'calling ' + what if tool else 'connecting'}"

@@ -469,8 +469,8 @@ class WhatsAppMCPClient:
         sort so (lharries' ``sort_by=last_active``; check the order if it matters), for callers that stop early.
 
         ``pages_ahead`` > 0 asks for that many listing pages before the current one is answered, so the server
-        works while this process parses (over stdio only: a page asked for ahead may overshoot the byte budget,
-        which the network transports' 1 MiB message limit would refuse). Stopping early (``break``) cancels the
+        works while this process parses (over stdio only: a page asked for ahead may overshoot the byte budget, kept
+        for the network transports from when they capped a message at 1 MiB). Stopping early (``break``) cancels the
         pages asked for ahead; ``contextlib.aclosing`` does it at once rather than when the iterator is collected.
         """
         await self._ensure_ready()

@@ -274,6 +274,33 @@ async def test_reconnects_after_server_killed_mid_call(transport: str, servers: 
     assert status["generation"] >= 2
 
 
+@pytest.mark.parametrize(
+    ("transport", "args"),
+    [("sse", ()), ("streamable_http", ()), ("streamable_http", ("--json-response",)), ("websocket", ())],
+    ids=["sse", "streamable_http-sse", "streamable_http-json", "websocket"],
+)
+async def test_a_server_restarted_between_calls_is_reconnected_by_the_next_call(
+    transport: str, args: tuple[str, ...], servers: Servers
+) -> None:
+    """Over streamable HTTP nothing is open between calls, so a restart goes unseen until a call names the old
+    session: the server answers 404 ("Session not found"), which came back as a tool error on every call until the
+    next health check (30 s by default; off here). It is a lost connection: the client reconnects and retries."""
+    target = servers.target(transport, *args)
+    assert target.process is not None
+    async with MCPClient() as client:
+        client.add_server(target.config(timeout=5.0))
+        name = target.config().name
+        before = (await client.execute_tool(name, "pid"))["structured_content"]["result"]
+        target.process.restart()  # same port, a new process that knows no session
+        with anyio.fail_after(20):
+            after = (await client.execute_tool(name, "pid", idempotent=True))["structured_content"]["result"]
+        status = client.status(name)
+
+    assert after != before
+    assert status["state"] == "connected"
+    assert status["generation"] == 2
+
+
 async def test_silent_server_times_out_within_connect_timeout(silent_target: Target) -> None:
     target = silent_target
     async with MCPClient() as client:

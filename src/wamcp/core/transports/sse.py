@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 #: The text of the error a refused POST answers its request with: the session maps it, with the status the HTTP
 #: client recorded, as it maps the SDK's streamable HTTP transport's (``wamcp.core.session``).
 _REFUSED = "Server returned an error response"
+#: Why a POST answered 404 ends the connection.
+_SESSION_GONE = "the server no longer knows this session (HTTP 404)"
 
 
 class SSETransport(HttpTransport):
@@ -71,8 +73,11 @@ async def _streams(url: str, client: httpx2.AsyncClient) -> AsyncIterator[Transp
                         if event.event == "endpoint" and not started:
                             task_status.started(_endpoint(url, event.data))
                             started = True
-                        elif event.event == "message" and event.data:  # empty data: a keep-alive
+                        elif event.event == "message" and event.data and started:  # empty data: a keep-alive
+                            # (before the endpoint event nothing was asked, and nobody reads yet: dropped)
                             await read_writer.send(_message(event.data))
+                    if not started:
+                        raise httpx2.RemoteProtocolError("the event stream ended before its endpoint event")
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     pass  # the session is closing
                 except Exception as exc:
@@ -94,7 +99,8 @@ async def _streams(url: str, client: httpx2.AsyncClient) -> AsyncIterator[Transp
                     async with anyio.create_task_group() as post:
                         sender.run(post.start_soon, _post, client, endpoint, item, read_writer)
 
-        async with read_stream, write_stream, anyio.create_task_group() as tasks:
+        # Every stream end is closed here too, for when the connect fails before a task that owns it starts.
+        async with read_writer, read_stream, write_stream, write_reader, anyio.create_task_group() as tasks:
             endpoint = await tasks.start(read)
             tasks.start_soon(write, endpoint)
             try:
@@ -137,11 +143,20 @@ async def _post(
         )
         response.raise_for_status()
         return
-    except httpx2.HTTPStatusError:
-        error = types.ErrorData(code=types.INTERNAL_ERROR, message=_REFUSED)
+    except httpx2.HTTPStatusError as exc:
+        status = exc.response.status_code
+        if status == 404:
+            # The server no longer knows the session the endpoint names (it restarted, or another worker answered):
+            # this connection is of no more use, so the session must see it end and connect again.
+            error = types.ErrorData(code=types.CONNECTION_CLOSED, message=_SESSION_GONE)
+        elif status in {401, 403, 429} or status >= 500:
+            error = types.ErrorData(code=types.INTERNAL_ERROR, message=_REFUSED)  # the recorded status names it
+        else:
+            error = types.ErrorData(code=types.INTERNAL_ERROR, message=f"the server refused the message: HTTP {status}")
     except httpx2.HTTPError as exc:
         error = types.ErrorData(code=types.CONNECTION_CLOSED, message=f"the POST failed: {exc}")
-    if isinstance(message, types.JSONRPCRequest):
-        answer = SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
-        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            await answers.send(answer)
+    with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+        if isinstance(message, types.JSONRPCRequest):
+            await answers.send(SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error)))
+        if error.message == _SESSION_GONE:
+            await answers.aclose()  # end of stream: the session is lost, the client connects again
