@@ -24,7 +24,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-STATE = {"counter": 0, "latency": 0.0}
+STATE = {"counter": 0, "latency": 0.0, "post_latency": 0.0}
 #: A duplicate of the real stdout pipe (stdio transport only): the SDK points fd 1 elsewhere while serving.
 JUNK: dict[str, int | None] = {"fd": None}
 
@@ -89,6 +89,8 @@ def guard(app: Any, token: str | None, status: int | None, calls_before_refusing
     calls = {"seen": 0}
 
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and STATE["post_latency"]:
+            await anyio.sleep(STATE["post_latency"])  # as a distant server: each POST takes a round trip
         if scope["type"] == "http":
             headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
             refuse = status if calls_before_refusing is None else None
@@ -254,6 +256,7 @@ def main() -> None:
     parser.add_argument("--status-code", type=int, choices=[401, 403, 429, 500])
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--post-latency-ms", type=float, default=0.0, help="HTTP: delay every POST this long")
     parser.add_argument("--refuse-calls-after", type=int, help="answer --status-code only to tools/call POSTs after N")
     parser.add_argument("--tls-cert", help="serve https/wss with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
@@ -261,6 +264,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     STATE["latency"] = args.latency_ms / 1000.0
+    STATE["post_latency"] = args.post_latency_ms / 1000.0
     if args.silent:
         if args.transport == "stdio":
             serve_stdio_silent()

@@ -70,6 +70,31 @@ async def test_fifty_concurrent_calls_share_one_session(target: Target) -> None:
     assert status["in_flight"] == 0
 
 
+@pytest.mark.parametrize("transport", ["sse", "streamable_http"])
+async def test_concurrent_calls_do_not_wait_for_each_others_post(transport: str, servers: Servers) -> None:
+    """Over a distant link each POST takes a round trip. The SDK's legacy SSE client posted every message one at a
+    time, so 20 calls in flight took 20 round trips; they now overlap, as over streamable HTTP."""
+    target = servers.target(transport, "--post-latency-ms", "150")
+    async with MCPClient() as client:
+        client.add_server(target.config(timeout=20.0))
+        name = target.config().name
+        await client.execute_tool(name, "echo", {"text": "warm"})  # connected, initialized
+        results: dict[int, str] = {}
+
+        async def call(i: int) -> None:
+            results[i] = (await client.execute_tool(name, "echo", {"text": f"call {i}"}))["text"]
+
+        started = time.monotonic()
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for i in range(20):
+                    tg.start_soon(call, i)
+        elapsed = time.monotonic() - started
+
+    assert results == {i: f"call {i}" for i in range(20)}
+    assert elapsed < 20 * 0.150 / 2  # one after another: at least 3 s
+
+
 @pytest.mark.parametrize("transport", NETWORK_TRANSPORTS)
 async def test_sequential_calls_reuse_their_connections(transport: str, servers: Servers) -> None:
     """A long extraction makes ~100k calls: each must not leave a closed TCP connection behind (the SDK closes a

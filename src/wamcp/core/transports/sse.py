@@ -10,8 +10,8 @@ as structured content) then failed as a lost connection, on every retry. What di
   streamable HTTP (:attr:`last_refusal` names the status), instead of ending the writer, so that the call ran into
   its timeout and every later call of the connection did too.
 
-Messages are still posted one at a time, in order, as the SDK does (``notifications/initialized`` must reach the
-server before the first request).
+Messages are posted one at a time, in order, until ``notifications/initialized`` has reached the server, and
+concurrently after that (the SDK posts every message one at a time, so concurrent calls waited for each other's POST).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 #: The text of the error a refused POST answers its request with: the session maps it, with the status the HTTP
 #: client recorded, as it maps the SDK's streamable HTTP transport's (``wamcp.core.session``).
 _REFUSED = "Server returned an error response"
+_INITIALIZED = "notifications/initialized"
 #: Why a POST answered 404 ends the connection.
 _SESSION_GONE = "the server no longer knows this session (HTTP 404)"
 
@@ -89,15 +90,27 @@ async def _streams(url: str, client: httpx2.AsyncClient) -> AsyncIterator[Transp
                         await read_writer.send(exc)
 
         async def write(endpoint: str) -> None:
-            async with write_reader, write_stream:
+            # Each POST in the sender's context (its tracing span). Until ``notifications/initialized`` has been
+            # posted they go one at a time, in order (the server must have it before the first request); after that
+            # concurrently, so calls in flight are not held to one POST round trip each (the SDK's client posts
+            # every message one at a time).
+            initialized = False
+            async with write_reader, write_stream, anyio.create_task_group() as posts:
                 async for item in write_reader:
                     sender = write_reader.last_context
+                    if initialized:
+                        if sender is None:
+                            posts.start_soon(_post, client, endpoint, item, read_writer)
+                        else:
+                            sender.run(posts.start_soon, _post, client, endpoint, item, read_writer)
+                        continue
                     if sender is None:
                         await _post(client, endpoint, item, read_writer)
-                        continue
-                    # In the sender's context (its tracing span), one at a time as the SDK does.
-                    async with anyio.create_task_group() as post:
-                        sender.run(post.start_soon, _post, client, endpoint, item, read_writer)
+                    else:
+                        async with anyio.create_task_group() as post:
+                            sender.run(post.start_soon, _post, client, endpoint, item, read_writer)
+                    message = item.message
+                    initialized = isinstance(message, types.JSONRPCNotification) and message.method == _INITIALIZED
 
         # Every stream end is closed here too, for when the connect fails before a task that owns it starts.
         async with read_writer, read_stream, write_stream, write_reader, anyio.create_task_group() as tasks:
