@@ -355,6 +355,15 @@ def _from_status(
             hint="lower rate_limits or wait for the cooldown",
             retry_after=retry_after,
         )
+    if status < 500:
+        # 400/404/405 while connecting: most often an MCP endpoint of the other kind (an SSE client on /mcp, a
+        # streamable HTTP client on /sse) or no MCP endpoint at all, not a failing server.
+        return MCPConnectionError(
+            f"{where} answered HTTP {status}" + ("" if tool else " while connecting"),
+            server=server,
+            tool=tool,
+            hint=_HANDSHAKE_HINT if tool is None else "the server refused the request; check the endpoint's path",
+        )
     return MCPConnectionError(
         f"{where} answered HTTP {status}",
         server=server,
@@ -494,6 +503,11 @@ def translate_error(
             server=server,
             tool=tool,
             hint="is the server running and answering? raise timeout/connect_timeout if it is just slow",
+        )
+    if isinstance(leaf, httpx2.SSEError) and tool is None:
+        # e.g. an HTML page where the event stream should be: not an MCP endpoint, not a lost connection.
+        return MCPHandshakeError(
+            f"{where} did not complete the MCP handshake: {_first_line(str(leaf))}", server=server, hint=_HANDSHAKE_HINT
         )
     if isinstance(leaf, OSError | httpx2.TransportError | InvalidHandshake | InvalidURI | ConnectionClosed):
         reason, hint = _network_reason(leaf)

@@ -85,6 +85,11 @@ def validation_error() -> ValidationError:
         (MCPError(code=CONNECTION_CLOSED, message="Connection closed"), MCPConnectionError, ["connection closed"]),
         (MCPError(code=METHOD_NOT_FOUND, message="Not Found"), MCPHandshakeError, ["handshake", "--mcp-endpoint"]),
         (validation_error(), MCPHandshakeError, ["handshake", "not MCP's"]),
+        (
+            httpx2.SSEError("Expected response with content type 'text/event-stream', got 'text/html'."),
+            MCPHandshakeError,
+            ["handshake", "text/html", "--mcp-endpoint"],
+        ),
         (KeyError("weird"), MCPConnectionError, ["KeyError"]),
     ],
 )
@@ -199,3 +204,23 @@ def test_a_refusal_hint_says_whether_credentials_were_sent(settings: dict[str, A
     # Refused credentials only when some were sent; otherwise the endpoint or transport may be what is wrong.
     assert ("refused our credentials" in str(mapped)) == bool(settings)
     assert ("check the endpoint's path and the connection type" in str(mapped)) == (not settings)
+
+
+@pytest.mark.parametrize("status", [400, 404, 405])
+def test_a_client_error_status_while_connecting_points_at_the_endpoint_not_at_a_failing_server(status: int) -> None:
+    # An SSE client on a streamable HTTP endpoint gets 400/405, the reverse 404/405: the endpoint or the connection
+    # type is wrong. It said "the server or a proxy in front of it is failing; check its logs".
+    mapped = translate_error(http_status(status), server="wa", transport=HTTP)
+
+    assert isinstance(mapped, MCPConnectionError)
+    assert f"HTTP {status} while connecting" in str(mapped)
+    assert "--mcp-endpoint" in (mapped.hint or "")
+    assert "failing" not in (mapped.hint or "")
+
+
+def test_a_session_the_server_no_longer_knows_is_a_lost_connection_not_a_tool_error() -> None:
+    for text in ("Session not found", "Session terminated"):
+        mapped = translate_error(MCPError(code=-32600, message=text), server="wa", transport=HTTP, tool="list_chats")
+
+        assert isinstance(mapped, MCPConnectionError)
+        assert "no longer knows our session" in str(mapped)
