@@ -44,7 +44,7 @@ from ..errors import (
     MCPToolError,
 )
 from ..redact import get_logger, one_line, redact
-from .transports.base import HttpRefusal, ReceivingStream, Transport, parse_retry_after
+from .transports.base import REFUSED_POST, HttpRefusal, ReceivingStream, Transport, parse_retry_after
 
 __all__ = ["Protocol", "Session", "open_session", "translate_error"]
 
@@ -58,7 +58,6 @@ AUTO_DISCOVER_TIMEOUT = 3.0
 #: A refusal recorded this recently (seconds) explains a generic "error response" from the SDK.
 _REFUSAL_WINDOW = 30.0
 
-_SDK_HTTP_ERROR = "Server returned an error response"
 #: What a streamable HTTP server (the SDK's: "Session not found") or the SDK's client ("Session terminated", for a
 #: 404 without a JSON-RPC body) says when a request names a session the server does not know.
 _SESSION_GONE = frozenset({"Session not found", "Session terminated"})
@@ -463,7 +462,7 @@ def translate_error(
                 tool=tool,
                 hint="the server is slow or stuck; raise timeout or check the server",
             )
-        if refusal is not None and (leaf.code == types.INTERNAL_ERROR and leaf.message == _SDK_HTTP_ERROR):
+        if refusal is not None and (leaf.code == types.INTERNAL_ERROR and leaf.message == REFUSED_POST):
             return _from_status(refusal.status, refusal.retry_after, server=server, transport=transport, tool=tool)
         if leaf.code == types.INVALID_REQUEST and leaf.message in _SESSION_GONE:
             # Streamable HTTP: the server answered 404 for our session id (it restarted, or another replica

@@ -29,6 +29,7 @@ from ...redact import redact
 
 __all__ = [
     "DEFAULT_PATHS",
+    "REFUSED_POST",
     "ClosingStream",
     "HttpRefusal",
     "HttpTransport",
@@ -228,6 +229,10 @@ def http_client(
         event_hooks={"response": [refusals.on_response]},
     )
 
+
+#: The error text the SDK's streamable HTTP client answers a refused POST with (the status is lost); our SSE transport
+#: answers with the same, so the session maps both with the status the HTTP client recorded.
+REFUSED_POST = "Server returned an error response"
 
 #: How long closing a POST's event stream waits for the server's end of stream (normally already on its way).
 EVENT_STREAM_END_WAIT = 0.02

@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import httpx2
 import mcp_types as types
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from mcp.client._transport import TransportStreams
 from mcp.shared._context_streams import ContextSendStream, create_context_streams
 from mcp.shared._httpx_utils import request_within_origin, sse_within_origin
@@ -32,18 +32,15 @@ from mcp.shared.message import SessionMessage
 
 from ...config import MCPConnectionType
 from .answers import plain_response
-from .base import HttpTransport, http_client
+from .base import REFUSED_POST, HttpTransport, http_client
 
 __all__ = ["SSETransport"]
 
 logger = logging.getLogger(__name__)
 
-#: The text of the error a refused POST answers its request with: the session maps it, with the status the HTTP
-#: client recorded, as it maps the SDK's streamable HTTP transport's (``wamcp.core.session``).
-_REFUSED = "Server returned an error response"
 _INITIALIZED = "notifications/initialized"
 #: Why a POST answered 404 ends the connection.
-_SESSION_GONE = "the server no longer knows this session (HTTP 404)"
+_UNKNOWN_SESSION = "the server no longer knows this session (HTTP 404)"
 
 
 class SSETransport(HttpTransport):
@@ -95,20 +92,21 @@ async def _streams(url: str, client: httpx2.AsyncClient) -> AsyncIterator[Transp
             # concurrently, so calls in flight are not held to one POST round trip each (the SDK's client posts
             # every message one at a time).
             initialized = False
+
+            def spawn(group: TaskGroup, item: SessionMessage) -> None:
+                sender = write_reader.last_context
+                if sender is None:
+                    group.start_soon(_post, client, endpoint, item, read_writer)
+                else:
+                    sender.run(group.start_soon, _post, client, endpoint, item, read_writer)
+
             async with write_reader, write_stream, anyio.create_task_group() as posts:
                 async for item in write_reader:
-                    sender = write_reader.last_context
                     if initialized:
-                        if sender is None:
-                            posts.start_soon(_post, client, endpoint, item, read_writer)
-                        else:
-                            sender.run(posts.start_soon, _post, client, endpoint, item, read_writer)
+                        spawn(posts, item)
                         continue
-                    if sender is None:
-                        await _post(client, endpoint, item, read_writer)
-                    else:
-                        async with anyio.create_task_group() as post:
-                            sender.run(post.start_soon, _post, client, endpoint, item, read_writer)
+                    async with anyio.create_task_group() as one:
+                        spawn(one, item)
                     message = item.message
                     initialized = isinstance(message, types.JSONRPCNotification) and message.method == _INITIALIZED
 
@@ -161,9 +159,9 @@ async def _post(
         if status == 404:
             # The server no longer knows the session the endpoint names (it restarted, or another worker answered):
             # this connection is of no more use, so the session must see it end and connect again.
-            error = types.ErrorData(code=types.CONNECTION_CLOSED, message=_SESSION_GONE)
+            error = types.ErrorData(code=types.CONNECTION_CLOSED, message=_UNKNOWN_SESSION)
         elif status in {401, 403, 429} or status >= 500:
-            error = types.ErrorData(code=types.INTERNAL_ERROR, message=_REFUSED)  # the recorded status names it
+            error = types.ErrorData(code=types.INTERNAL_ERROR, message=REFUSED_POST)  # the recorded status names it
         else:
             error = types.ErrorData(code=types.INTERNAL_ERROR, message=f"the server refused the message: HTTP {status}")
     except httpx2.HTTPError as exc:
@@ -171,5 +169,5 @@ async def _post(
     with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
         if isinstance(message, types.JSONRPCRequest):
             await answers.send(SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error)))
-        if error.message == _SESSION_GONE:
+        if error.message == _UNKNOWN_SESSION:
             await answers.aclose()  # end of stream: the session is lost, the client connects again
