@@ -64,7 +64,7 @@ NOTES: list[str] = [
     "on a thread from its start; the untimed first call keeps that one-time cost out of the timed part (with it "
     "inside, the 1M rate was 28 % lower).",
     "- **Listing chats** is the other account-size cost, on the server: lharries' `list_chats` has only `OFFSET` "
-    "paging, so ours grows its pages (up to 10,000 chats, each answer under 512 KiB, 1 MiB over stdio) to skip "
+    "paging, so ours grows its pages (up to 10,000 chats, each answer under 1 MiB) to skip "
     "fewer rows.",
 ]
 

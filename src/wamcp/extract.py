@@ -344,13 +344,13 @@ class Extractor:
     def _iter_chats(self, by_activity: bool) -> AsyncIterator[Chat]:
         # Large listing pages: lharries pages chats by OFFSET (and joins each skipped chat's last message), so a
         # rerun's listing of 116k chats costs ~60 calls instead of 116, and its server about half the CPU: the
-        # listing is all a rerun pays for. The profile keeps each answer under its byte budget (HTTP transports
-        # refuse messages over 1 MiB), growing its pages toward this cap.
+        # listing is all a rerun pays for. The profile keeps each answer under its byte budget (1 MiB: the SDK
+        # holds several copies of an answer), growing its pages toward this cap.
         listing = self._source.iter_chats
         order = {"by_activity": True} if by_activity and accepts_keyword(listing, "by_activity") else {}
         if not accepts_keyword(listing, "page_size"):
             return self._source.iter_chats(**order)
-        # The next page is asked for while this one is parsed (the client does so over stdio only); not when the
+        # The next page is asked for while this one is parsed, so the server builds it meanwhile; not when the
         # listing will likely stop within its first page (a page asked for ahead is work the server does anyway,
         # and the demo's first deep page walks the whole listing order).
         ahead = {"pages_ahead": 1} if accepts_keyword(listing, "pages_ahead") and not by_activity else {}

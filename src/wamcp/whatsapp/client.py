@@ -26,8 +26,6 @@ from ..redact import get_logger
 from .jid import normalize_jid, validate_phone_number
 from .models import Chat, Contact, Message
 from .profiles.base import (
-    CHAT_PAGE_BYTES,
-    STDIO_CHAT_PAGE_BYTES,
     ParseStats,
     Profile,
     ToolResult,
@@ -35,8 +33,7 @@ from .profiles.base import (
     closing_when_done,
 )
 from .profiles.detect import build_profile
-from .profiles.lharries import LHARRIES_TOOLS, LharriesProfile
-from .profiles.structured import StructuredProfile
+from .profiles.lharries import LHARRIES_TOOLS
 from .timeparse import ServerClock
 
 __all__ = ["ExportFormat", "WhatsAppMCPClient", "get_whatsapp_mcp_client"]
@@ -166,9 +163,6 @@ class WhatsAppMCPClient:
             if self._profile is None:
                 clock = ServerClock(config.server_timezone)
                 self._profile = build_profile(config.profile, tools, clock, server_name=name)
-            if isinstance(self._profile, LharriesProfile | StructuredProfile):
-                stdio = config.server.connection_type is MCPConnectionType.STDIO
-                self._profile.chat_page_bytes = STDIO_CHAT_PAGE_BYTES if stdio else CHAT_PAGE_BYTES
             self._initialized = True
             self.last_error = None
         except MCPClientError as err:
@@ -469,16 +463,13 @@ class WhatsAppMCPClient:
         sort so (lharries' ``sort_by=last_active``; check the order if it matters), for callers that stop early.
 
         ``pages_ahead`` > 0 asks for that many listing pages before the current one is answered, so the server
-        works while this process parses (over stdio only: a page asked for ahead may overshoot the byte budget, kept
-        for the network transports from when they capped a message at 1 MiB). Stopping early (``break``) cancels the
-        pages asked for ahead; ``contextlib.aclosing`` does it at once rather than when the iterator is collected.
+        works while this process parses (such a page is sized from an older answer, so it may overshoot the
+        profile's byte budget a little). Stopping early (``break``) cancels the pages asked for ahead;
+        ``contextlib.aclosing`` does it at once rather than when the iterator is collected.
         """
         await self._ensure_ready()
-        stdio = self.config.server.connection_type is MCPConnectionType.STDIO
         listing = self.profile.iter_chats
-        extra: dict[str, Any] = (
-            {"ahead": pages_ahead} if pages_ahead > 0 and stdio and accepts_keyword(listing, "ahead") else {}
-        )
+        extra: dict[str, Any] = {"ahead": pages_ahead} if pages_ahead > 0 and accepts_keyword(listing, "ahead") else {}
         if by_activity and accepts_keyword(listing, "by_activity"):
             extra["by_activity"] = True
         async with closing_when_done(listing(self._call, page_size=page_size, **extra)) as chats:

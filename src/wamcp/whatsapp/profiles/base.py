@@ -43,14 +43,16 @@ ToolResult = dict[str, Any]
 #: ``await call(tool_name, arguments)``; raises the core client's errors (MCPToolError for ``isError`` results).
 ToolCaller = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
 
-#: What a chat-listing answer should stay under when a profile grows its pages (characters): half of the 1 MiB the
-#: SDK's HTTP and WebSocket transports accept in one message, whatever the chats' last messages hold.
-CHAT_PAGE_BYTES = 512 * 1024
-#: The same over stdio, which has no message size limit: fewer, larger pages skip fewer rows on servers that page by
-#: ``OFFSET`` (listing the 116k chats of a 1M-message lharries account: 65 calls and 19 s of server CPU at 512 KiB,
-#: 20 calls and 7 s at 8 MiB). Not more than 1 MiB: the SDK holds several copies of an answer while it validates it,
-#: and 8 MiB pages of structured chats took a 1M-message extraction's peak RSS from ~260 to ~345 MB (1 MiB: 297 MB).
-STDIO_CHAT_PAGE_BYTES = 1024 * 1024
+#: What a chat-listing answer should stay under when a profile grows its pages (characters), on every transport.
+#: Fewer, larger pages skip fewer rows on servers that page by ``OFFSET`` (listing the 116k chats of a 1M-message
+#: lharries account: 65 calls and 19 s of server CPU at 512 KiB, 20 calls and 7 s at 8 MiB). Not more than 1 MiB:
+#: the SDK holds several copies of an answer while it validates it, and 8 MiB pages of structured chats took a
+#: 1M-message extraction's peak RSS from ~260 to ~345 MB (1 MiB: 297 MB). The network transports had 512 KiB while
+#: the SDK capped one message at 1 MiB; ours have no cap (the 116k-chat listing over streamable HTTP: 9.3 s at
+#: 512 KiB, 4.8-6.6 s at 1 MiB with the next page asked for ahead).
+CHAT_PAGE_BYTES = 1024 * 1024
+#: The stdio budget when it differed from the network transports' (kept for plugins that import it).
+STDIO_CHAT_PAGE_BYTES = CHAT_PAGE_BYTES
 #: The first chat page a profile asks for before it knows how large chats are on this server.
 FIRST_CHAT_PAGE = 100
 
