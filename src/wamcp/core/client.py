@@ -715,6 +715,8 @@ class MCPClient:
 
     async def _disconnect_slot(self, srv: _Server) -> None:
         task, stop = srv.task, srv.stop
+        if srv.session is not None:
+            srv.session.closed_by_client = True  # calls cut short by this name us, not the server, as the cause
         srv.run_id += 1  # the old run must not touch the state any more
         if stop is not None:
             stop.set()

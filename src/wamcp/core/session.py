@@ -105,6 +105,8 @@ class Session:
         #: Set when the peer went away (end of stream) or a call found the connection closed.
         self.closed = anyio.Event()
         self.close_cause: BaseException | None = None
+        #: Set when this client closes the session itself (``disconnect``/``close``): calls cut short say so.
+        self.closed_by_client = False
         self.opened_at = time.monotonic()
 
     def mark_closed(self, cause: BaseException | None = None) -> None:
@@ -167,6 +169,15 @@ class Session:
     def _translate(self, err: BaseException, *, tool: str, timeout: float) -> MCPClientError:
         mapped = translate_error(err, server=self.server, transport=self.transport, tool=tool, timeout=timeout)
         if isinstance(mapped, MCPConnectionError):
+            if self.closed_by_client:
+                # Not the server's doing: "the server stopped or dropped us" would send the user looking there.
+                mapped = MCPConnectionError(
+                    f"MCP server {self.server!r}: the call to tool {tool!r} was cut short because this client "
+                    "closed the connection (disconnect() or close())",
+                    server=self.server,
+                    tool=tool,
+                    hint="let calls finish before closing the client; a new call reconnects",
+                )
             self.mark_closed(mapped)
         return mapped
 

@@ -224,6 +224,33 @@ async def test_call_timeout_raises_in_time_and_session_stays_usable(target: Targ
     assert status["generation"] == 1
 
 
+async def test_a_call_cut_short_by_closing_the_client_names_the_client_as_the_cause(target: Target) -> None:
+    errors: list[BaseException] = []
+    client = MCPClient()
+    client.add_server(target.config())
+    name = target.config().name
+    await client.connect(name)
+
+    async def call() -> None:
+        try:
+            await client.execute_tool(name, "slow", {"seconds": 5}, idempotent=False)
+        except MCPClientError as err:
+            errors.append(err)
+
+    started = time.monotonic()
+    async with anyio.create_task_group() as group:
+        group.start_soon(call)
+        await anyio.sleep(0.3)
+        await client.close()
+    elapsed = time.monotonic() - started
+
+    assert len(errors) == 1
+    assert isinstance(errors[0], MCPConnectionError)
+    assert "this client closed the connection" in str(errors[0])
+    assert "server stopped" not in str(errors[0])
+    assert elapsed < 4.5
+
+
 async def test_session_renewal_lets_a_call_in_flight_finish(target: Target) -> None:
     async with MCPClient() as client:
         client.add_server(target.config(session_timeout=0.5))
