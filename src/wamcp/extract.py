@@ -39,7 +39,7 @@ from typing import Any, NamedTuple, Protocol
 import anyio
 import anyio.to_thread
 
-from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError, StoreError
+from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, StoreError
 from .redact import get_logger, redact
 from .store.sqlite import ChatRow, MessageRow, Store, SyncState
 from .whatsapp.jid import normalize_jid
@@ -278,8 +278,9 @@ class Extractor:
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
 
-        Connection and authentication failures that persist past the client's own reconnection end the run:
-        they are raised after the run is recorded as ``failed``.
+        What ends the run is raised after the run is recorded as ``failed``: connection and authentication
+        failures that persist past the client's own reconnection, a chat listing the server fails, a store that
+        cannot be written. A run in which every selected chat failed ends ``failed`` too, without raising.
         """
         with _fewer_collections():
             return await self._run()
@@ -310,7 +311,9 @@ class Extractor:
                 with anyio.CancelScope(shield=True):
                     await self._flush(summary)  # what was read is valid whatever ends the run: keep it
             self._count_broken(summary)
-        except (*_FATAL, MCPTimeoutError) as err:
+        except MCPClientError as err:
+            # A chat's own failure is handled by its worker; what ends up here ends the run (the server lost or
+            # refusing us, the chat listing failing, the store unwritable): recorded as failed, not interrupted.
             fatal = err
         except BaseException:
             summary.duration = time.perf_counter() - started
@@ -320,7 +323,11 @@ class Extractor:
         if fatal is not None:
             self._finish(summary, "failed", extra_error=str(fatal))
             raise fatal
-        self._finish(summary, "partial" if summary.failed else "complete")
+        if summary.failed and summary.chats_total and not summary.chats_done:
+            # Every selected chat failed (say a server that refuses each call): nothing is partial about that.
+            self._finish(summary, "failed")
+        else:
+            self._finish(summary, "partial" if summary.failed else "complete")
         return summary
 
     def _finish(self, summary: ExtractSummary, status: str, *, extra_error: str | None = None) -> None:

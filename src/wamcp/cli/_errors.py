@@ -1,13 +1,15 @@
 """Exit codes and the one place where exceptions become a one-line message for people.
 
 0 complete; 1 partial (some chats failed, the rest is stored); 2 usage or configuration error;
-3 cannot connect or authenticate; 4 an internal error (a bug); 130 interrupted; 141 standard output was closed by
-its reader (``| head``). ``--verbose`` adds the exception chain.
+3 the server cannot be used (unreachable, refusing to authenticate or needing its phone paired, failing the run's
+chat listing or every chat); 4 an internal error (a bug); 130 interrupted; 141 standard output was closed by its
+reader (``| head``). ``--verbose`` adds the exception chain.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import signal
@@ -15,18 +17,15 @@ import sys
 import threading
 from collections.abc import Callable
 from enum import IntEnum
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import (
     ConfigError,
-    MCPAuthenticationError,
     MCPClientError,
-    MCPConnectionError,
-    MCPHandshakeError,
-    MCPTimeoutError,
     StoreError,
 )
 from ..redact import redact
@@ -51,24 +50,58 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """Map an error class to the documented exit code."""
     if isinstance(error, ConfigError | StoreError | ValueError):  # ValueError: a bad value given (a JID, a number)
         return ExitCode.USAGE
-    if isinstance(error, MCPConnectionError | MCPHandshakeError | MCPAuthenticationError | MCPTimeoutError):
-        return ExitCode.CONNECT
-    if isinstance(error, MCPClientError):
-        return ExitCode.PARTIAL
-    if isinstance(error, ConnectionError):
+    if isinstance(error, MCPClientError | ConnectionError):
+        # An error that ends a whole run is the server's: unreachable, refusing us (a token, a phone to pair), or
+        # failing what the run depends on (a chat listing that reports an error). Never 1: that says the named chats
+        # failed and the rest is stored, which a nightly job may take as no reason to wake anybody.
         return ExitCode.CONNECT
     if isinstance(error, OSError):
         # A path that cannot be read or written, a full disk: nothing was "partial" about it, and what to fix is
         # on this machine, as with a bad option.
         return ExitCode.USAGE
-    return ExitCode.PARTIAL
+    return ExitCode.INTERNAL
+
+
+#: Click's base of usage errors. Typer vendors Click in its newer releases and re-exports only some of its
+#: exceptions, so the class is found through one it does export (the same class in either case).
+_CLICK_EXCEPTION: type[Any] = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` on stderr, the message redacted and taken literally (a server's text may hold
+    ``[...]``, which Rich would read as markup: a stray ``[/x]`` made printing the error fail)."""
+    err_console.print(f"[bold red]error:[/] {escape(redact(message))}", markup=True, highlight=False)
+
+
+def run_app(app: typer.Typer, *, json_failure_commands: frozenset[str] = frozenset()) -> int:
+    """Run a Typer app and return its exit code, with command-line mistakes (an unknown flag, a value out of range)
+    as one ``error:`` line naming the command's ``--help``, exit 2, instead of Typer's framed usage panel.
+
+    For the commands in ``json_failure_commands`` given ``--json``, stdout also gets the ``{"status": "failed"}``
+    object a run that cannot start prints, so a nightly job's log has its line whatever went wrong.
+    """
+    try:
+        result = app(standalone_mode=False)
+    except _CLICK_EXCEPTION as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # compared by name, as Typer does: the help is printed
+            return int(ExitCode.USAGE)
+        ctx = getattr(err, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = redact(f"{err.format_message()}{where}")
+        if ctx is not None and ctx.command.name in json_failure_commands and "--json" in sys.argv[1:]:
+            typer.echo(json.dumps({"status": "failed", "error": message}))
+        print_error(message)
+        return int(err.exit_code)
+    except typer.Abort:
+        err_console.print("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    return result if isinstance(result, int) else 0
 
 
 def report_error(error: BaseException, *, verbose: bool) -> ExitCode:
     """Print ``error: <one line>`` on stderr (the chain too with ``verbose``) and return its exit code."""
     code = exit_code_for(error)
-    message = redact(str(error)) or type(error).__name__
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    print_error(str(error) or type(error).__name__)
     if verbose:
         cause = error.__cause__ or error.__context__
         while cause is not None:
@@ -121,12 +154,9 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         except (MCPClientError, OSError) as err:
             raise typer.Exit(report_error(err, verbose=state.verbose)) from None
         except Exception as err:  # a bug of ours: still one line for people, the traceback with --verbose
-            message = redact(str(err)) or "no message"
-            err_console.print(
-                f"[bold red]error:[/] internal error, {type(err).__name__}: {message} "
-                "(a bug: please report it with the output of --verbose)",
-                markup=True,
-                highlight=False,
+            print_error(
+                f"internal error, {type(err).__name__}: {str(err) or 'no message'} "
+                "(a bug: please report it with the output of --verbose)"
             )
             if state.verbose:
                 logging.getLogger("wamcp").error("traceback", exc_info=err)
@@ -156,7 +186,7 @@ def _as_sigint(signum: int, frame: object) -> None:
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
     """Print one error line and return the ``typer.Exit`` to raise."""
-    err_console.print(f"[bold red]error:[/] {redact(message)}")
+    print_error(message)
     return typer.Exit(code)
 
 

@@ -9,7 +9,7 @@ import typer
 from .. import __version__
 from .._exiting import skip_final_collection
 from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd
-from ._errors import ExitCode, err_console, state
+from ._errors import ExitCode, err_console, run_app, state
 from .logs import Verbosity, setup_logging
 
 app = typer.Typer(
@@ -56,9 +56,10 @@ report_cmd.register(app)
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        code = run_app(app, json_failure_commands=frozenset({"extract"}))
     except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (option parsing, start-up)
         err_console.print("interrupted")
         raise SystemExit(ExitCode.INTERRUPTED) from None
     finally:
         skip_final_collection()
+    raise SystemExit(code)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import DEFAULT_ACCOUNT, MCPConnectionType, WhatsAppConfig, accounts_selected, load_config
@@ -29,7 +30,7 @@ from ..redact import get_logger, redact
 from ..stdio_process import started_early_for
 from ..store import Store
 from ..store.export import FORMATS, export
-from ._errors import ExitCode, err_console, guarded, report_error, state
+from ._errors import ExitCode, guarded, print_error, report_error, state
 from .logs import Verbosity, setup_logging
 from .progress import AccountBars, ExtractBars
 
@@ -206,7 +207,7 @@ def _print_summary(summary: ExtractSummary, db: Path, console: Console) -> None:
     table.add_row("store", str(db))
     console.print(table)
     for jid, message in summary.failed.items():
-        console.print(f"[red]failed[/] {redact(jid)}: {message}")
+        console.print(f"[red]failed[/] {escape(redact(jid))}: {escape(message)}")
 
 
 def _options(request: ExtractRequest) -> ExtractOptions:
@@ -251,9 +252,14 @@ def _print_accounts(summary: AccountsSummary, db: Path, console: Console) -> Non
     console.print(f"store: {db}")
     for result in summary.results:
         if result.error is not None:
-            console.print(f"[red]failed[/] account {result.account} ({result.source}): {redact(str(result.error))}")
+            console.print(
+                f"[red]failed[/] account {escape(result.account)} ({escape(result.source)}): "
+                f"{escape(redact(str(result.error)))}"
+            )
         for jid, message in (result.summary.failed if result.summary else {}).items():
-            console.print(f"[red]failed[/] account {result.account}, chat {redact(jid)}: {message}")
+            console.print(
+                f"[red]failed[/] account {escape(result.account)}, chat {escape(redact(jid))}: {escape(message)}"
+            )
 
 
 def _exit_code(summary: AccountsSummary) -> ExitCode:
@@ -344,7 +350,22 @@ def run_extract(request: ExtractRequest) -> int:
         raise
 
 
+def _check(request: ExtractRequest) -> None:
+    """What the flags alone show to be wrong, before a server is started or a store created."""
+    if request.export is not None and request.export not in FORMATS:
+        raise ConfigError(f"--export {request.export!r} is not a format", hint=f"use one of {', '.join(FORMATS)}")
+    if request.chats:
+        from ..whatsapp.jid import normalize_jid  # imported only when needed: it pulls in the client
+
+        for value in request.chats:
+            normalize_jid(value)
+
+
 def _run_extract(request: ExtractRequest) -> int:
+    try:
+        _check(request)
+    except MCPClientError as err:
+        return _failed(request, err)
     if request.all_accounts or request.accounts:
         return run_accounts(request)
     console = Console(stderr=True, quiet=request.quiet)
@@ -365,6 +386,10 @@ def _run_extract(request: ExtractRequest) -> int:
         export_code = _export_after(request, console)
         if export_code is not None:
             return export_code
+    if summary.status == "failed":  # every chat failed: the server refuses or fails them all
+        jid, first = next(iter(summary.failed.items()))
+        print_error(f"every selected chat failed ({len(summary.failed):,}); the first, {jid}: {first}")
+        return int(ExitCode.CONNECT)
     return int(ExitCode.PARTIAL if summary.failed else ExitCode.OK)
 
 
@@ -423,15 +448,13 @@ def extract(
     """Sync every chat into the local store, incrementally (only what is new after the first run).
 
     Exit codes: 0 complete, 1 partial (some chats failed; the rest is stored), 2 usage or configuration error,
-    3 cannot connect or authenticate. With --all/--account: 1 when any account failed or is partial, 3 only when
-    no account synced.
+    3 the server cannot be used (unreachable, refusing the token or wanting its phone paired, failing the chat
+    listing or every chat), 4 a bug of wamcp, 130 interrupted. With --all/--account: 1 when any account failed or
+    is partial, 3 only when no account synced.
     """
     if verbose or quiet:
         state.verbosity = max(state.verbosity, verbose)
         setup_logging(state.verbosity, quiet and not state.verbose)
-    if export is not None and export not in FORMATS:
-        err_console.print(f"[bold red]error:[/] --export {export!r} is not a format: use one of {', '.join(FORMATS)}")
-        raise typer.Exit(ExitCode.USAGE)
     request = ExtractRequest(
         db=db,
         config=config,

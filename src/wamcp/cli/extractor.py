@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from .._exiting import skip_final_collection
+from ._errors import run_app
 from .extract_cmd import extract
 from .logs import setup_logging
 
@@ -27,6 +28,7 @@ def main() -> None:
     """Console-script entry point (and ``python whatsapp_mcp_extractor.py``)."""
     setup_logging(verbose=False, quiet=False)
     try:
-        app()
+        code = run_app(app, json_failure_commands=frozenset({app.registered_commands[0].name or "extract"}))
     finally:
         skip_final_collection()
+    raise SystemExit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Annotated
 
 import typer
@@ -12,6 +13,9 @@ from ..redact import RedactingFilter, install_log_redaction
 from ._errors import err_console
 
 __all__ = ["Verbosity", "setup_logging"]
+
+#: The name of the handler setup_logging installs, so that a second call replaces it rather than adding another.
+_HANDLER_NAME = "wamcp-cli"
 
 # The --verbose/-v option of the root command and of `extract` (which takes it after the command, as the seed does).
 Verbosity = Annotated[
@@ -36,10 +40,18 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     own lines and made a 1M-message extraction twice as slow (most of its time went to rendering them).
     """
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    handler = RichHandler(console=err_console, show_path=False, show_time=bool(verbose), markup=False)
+    handler: logging.Handler
+    if err_console.is_terminal:
+        handler = RichHandler(console=err_console, show_path=False, show_time=bool(verbose), markup=False)
+    else:
+        # A file or a pipe (cron, systemd, `2> log`): Rich would wrap each record at a guessed 80 columns, which
+        # splits one event over several lines of the log; there a record is one line, with its time.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     handler.addFilter(RedactingFilter())
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, RichHandler)]:
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

@@ -900,16 +900,18 @@ class MCPClient:
         timeout = seconds
         started = time.perf_counter()
         error: BaseException | None = None
+        cooling: MCPRateLimitError | None = None  # refused here, during a cooldown: not the server saying so again
         try:
             remaining = srv.limiter.cooldown_remaining()
             if remaining > timeout:
-                raise MCPRateLimitError(
+                cooling = MCPRateLimitError(
                     f"MCP server {srv.name!r} asked us to slow down; cooling down for {remaining:.0f} s more",
                     server=srv.name,
                     tool=tool,
                     hint="wait for the cooldown or lower rate_limits",
                     retry_after=remaining,
                 )
+                raise cooling
             waited = await srv.limiter.acquire(tool)
             if waited > 0:
                 self._metrics.record_rate_limited(srv.name, waited, tool)
@@ -946,7 +948,7 @@ class MCPClient:
             return self._shape(srv, tool, result, time.perf_counter() - started)
         except MCPClientError as err:
             error = err
-            if isinstance(err, MCPRateLimitError):
+            if isinstance(err, MCPRateLimitError) and err is not cooling:
                 srv.limiter.enter_cooldown(err.retry_after)
             if not isinstance(err, MCPToolError):
                 srv.last_error = err

@@ -245,9 +245,14 @@ class RateLimiter:
             return
         until = self._clock.monotonic() + seconds
         if self._cooldown_until is None or until > self._cooldown_until:
+            # Calls in flight together often hear the same "slow down" a moment apart: that is one cooldown, not
+            # one per answer (a lengthening by less than a second is applied, not counted or logged again).
+            current = self._cooldown_until
+            known = current is not None and until - current < 1.0 and self.cooldown_remaining() > 0
             self._cooldown_until = until
-            self._cooldowns += 1
-            _log.warning("server asked us to slow down: pausing calls for %.1f s", seconds)
+            if not known:
+                self._cooldowns += 1
+                _log.warning("server asked us to slow down: pausing calls for %.1f s", seconds)
 
     def cooldown_remaining(self) -> float:
         """Seconds until calls may go out again (0.0 when not cooling down)."""

@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from .support import (
     http_server,
     run_cli,
     run_side_by_side,
+    stdio_server,
     user_env,
     write_config,
 )
@@ -205,3 +207,64 @@ def test_progress_bars_only_when_stdout_and_stderr_are_terminals(
     assert "ETA" not in quiet_err
     assert quiet_out.strip() == ""
     assert quiet_err.strip() == ""
+
+
+def test_a_server_that_wants_its_phone_paired_fails_the_run_with_exit_3(
+    account: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # The chat listing is refused: nothing is synced, so this is no "partial" run (exit 1), which the documented
+    # cron recipe treats as nothing to act on.
+    config = write_config(tmp_path / "mcp_config.json", stdio_server(account, "--require-pairing"))
+    result = run_cli([WAMCP, "extract", "-c", str(config), "--db", "s.db", "--json"], cwd=tmp_path, env=env)
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed"
+    assert "pairing required" in summary["error"]
+    assert "pairing required" in _assert_one_line(result.stderr)
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        assert conn.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+
+
+def test_a_run_in_which_every_chat_fails_exits_3(account: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    # The server lists its chats, then says "slow down" for ten minutes to every call.
+    server = stdio_server(account, "--rate-limit-after", "3", "--retry-after", "600")
+    config = write_config(tmp_path / "mcp_config.json", server | {"max_retries": 0})  # no waiting out the cooldown
+    result = run_cli([WAMCP, "extract", "-c", str(config), "--db", "s.db", "--json"], cwd=tmp_path, env=env)
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed"
+    assert summary["chats_done"] == 0
+    assert summary["chats_failed"] == summary["chats_total"] > 0
+    assert "every selected chat failed" in result.stderr
+    assert result.stderr.count("slow down: pausing calls") == 1  # one cooldown, not one per refused call
+    assert all(len(line) < 400 for line in result.stderr.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--concurrency", "0"], "--concurrency"),
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--export", "xls"], "xls"),
+        (["--chat", "not-a-jid"], "not-a-jid"),
+    ],
+)
+def test_a_bad_flag_is_one_line_exit_2_and_a_failed_summary_with_json(
+    tmp_path: Path, env: dict[str, str], args: list[str], expected: str
+) -> None:
+    result = run_cli([WAMCP, "extract", "--demo", "--db", "s.db", "--json", *args], cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stderr
+    assert expected in _assert_one_line(result.stderr)
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed"
+    assert expected in summary["error"]
+    assert not (tmp_path / "s.db").exists()  # nothing started, nothing created
+
+
+def test_an_error_text_that_looks_like_markup_is_printed_as_it_is(tmp_path: Path, env: dict[str, str]) -> None:
+    # A server's error text is printed through Rich: "[/x]" there once made printing the error fail.
+    config = tmp_path / "mcp_config.json"
+    config.write_text('{"whatsapp": {"server": {"connection_type": "[/x] [bold]pigeon"}}}', encoding="utf-8")
+    result = run_cli([WAMCP, "extract", "-c", str(config), "--db", "s.db"], cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "[/x] [bold]pigeon" in _assert_one_line(result.stderr)

@@ -333,6 +333,33 @@ async def test_rate_limit_tool_error_cools_down_until_clock_passes(harness: Harn
     assert result["text"] == "later"
 
 
+class _TickingClock(FakeClock):
+    """Virtual time that moves a millisecond at every reading, as real time does between two of them."""
+
+    def monotonic(self) -> float:
+        self.advance(0.001)
+        return super().monotonic()
+
+
+async def test_calls_refused_during_a_cooldown_do_not_start_another(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = RateLimits.disabled()
+    limits.cooldown_period = 60
+    with caplog.at_level(logging.WARNING, logger="wamcp"):
+        async with make_client(harness, _TickingClock(), rate_limits=limits) as client:
+            with pytest.raises(MCPRateLimitError, match="Too Many Requests"):
+                await client.execute_tool("mem", "rate_limited")
+            for _ in range(5):
+                with pytest.raises(MCPRateLimitError, match="cooling down"):
+                    await client.execute_tool("mem", "echo", {"text": "too soon"}, timeout=1)
+            status = client.status("mem")
+
+    assert status["rate_limit"]["cooldowns"] == 1
+    assert status["rate_limit"]["cooldown_remaining"] < 60
+    assert len([r for r in caplog.records if "slow down: pausing" in r.getMessage()]) == 1
+
+
 async def test_short_cooldown_is_waited_out_on_the_clock(harness: Harness, clock: FakeClock) -> None:
     limits = RateLimits.disabled()
     limits.cooldown_period = 1.5

@@ -257,6 +257,21 @@ async def test_shorter_cooldown_never_cuts_a_longer_one_short() -> None:
     assert limiter.snapshot()["cooldowns"] == 2
 
 
+@pytest.mark.anyio
+async def test_the_same_slow_down_heard_by_calls_in_flight_together_is_one_cooldown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimits.disabled(), clock)
+    with caplog.at_level(logging.WARNING, logger="wamcp"):
+        for _ in range(3):  # three answers saying "retry after 600 s", a few milliseconds apart
+            limiter.enter_cooldown(600)
+            clock.advance(0.004)
+    assert limiter.snapshot()["cooldowns"] == 1
+    assert caplog.text.count("pausing calls") == 1
+    assert limiter.cooldown_remaining() == pytest.approx(600 - 0.004)  # the latest answer's end applies
+
+
 def test_zero_or_invalid_cooldowns_are_ignored() -> None:
     limiter = RateLimiter(RateLimits(cooldown_period=0), FakeClock())
     limiter.enter_cooldown()
