@@ -187,8 +187,10 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
             raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
         return
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except FileNotFoundError as err:
+        # Refused rather than created, as `wamcp extract --db` does: a mistyped path must not grow new directories.
+        raise StoreError(f"cannot write export {target}: directory {target.parent} does not exist") from err
     except OSError as err:
         raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
     tmp = Path(tmp_name)
@@ -418,6 +420,18 @@ def _chat_file_name(name: str | None, jid: str, used: set[str]) -> str:
     return candidate
 
 
+def _make_directory(directory: Path) -> None:
+    """Create the txt export's directory (or an account's within it) if need be, but no missing directory above it."""
+    try:
+        directory.mkdir(exist_ok=True)
+    except FileNotFoundError as err:
+        raise StoreError(
+            f"cannot write the txt export to {directory}: directory {directory.parent} does not exist"
+        ) from err
+    except OSError as err:
+        raise StoreError(f"cannot write the txt export to {directory}: {err.strerror or err}") from err
+
+
 def export_txt(
     store: Store,
     out_dir: str | os.PathLike[str],
@@ -446,6 +460,8 @@ def export_txt(
             f"cannot write the txt export to {target}: it is a file",
             hint="the txt export is a directory of one file per chat: name a directory, or move the file away",
         )
+    _make_directory(target)
+    made = {target}
     names = {(account, chat.jid): chat.name for account, chat in store.account_chats(accounts=accounts)}
     used: dict[str, set[str]] = {}
     files: list[Path] = []
@@ -469,6 +485,9 @@ def export_txt(
             for row in chat_rows
         )
         directory = target if account == DEFAULT_ACCOUNT else target / account
+        if directory not in made:
+            _make_directory(directory)
+            made.add(directory)
         path = directory / _chat_file_name(name, jid, used.setdefault(account, set()))
         with _atomic_output(path, newline="\n") as handle:
             count += write_chat_export(messages, cast(TextIO, handle), business_name=business_name, zone=zone)

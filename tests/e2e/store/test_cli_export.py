@@ -48,6 +48,7 @@ def _run(*args: str) -> tuple[int, str]:
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
 def test_export_each_tabular_format(db: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / "exports" / f"all.{fmt}"
+    out.parent.mkdir()
     code, output = _run("--db", str(db), "--format", fmt, "--out", str(out))
     assert code == 0, output
     assert f"exported 3 message(s) as {fmt}" in output
@@ -234,6 +235,16 @@ def test_out_must_fit_the_format(db: Path, tmp_path: Path) -> None:
     code, output = _run("--db", str(db), "-o", str(afile), "-f", "txt")
     assert code == 2
     assert "is a file" in output
+
+
+@pytest.mark.parametrize("fmt", ["json", "txt"])
+def test_out_in_a_missing_directory_exits_2_and_creates_nothing(db: Path, tmp_path: Path, fmt: str) -> None:
+    missing = tmp_path / "missing"
+    code, output = _run("--db", str(db), "-f", fmt, "-o", str(missing / "x"))
+    assert code == 2
+    assert f"directory {missing} does not exist" in output
+    assert len(output.strip().splitlines()) == 1
+    assert not missing.exists()
 
 
 def test_help_lists_every_option() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 import threading
 import time
@@ -305,6 +306,17 @@ def test_unwritable_target_is_a_store_error(filled: Store, tmp_path: Path) -> No
     blocker.write_text("a file where a directory should be")
     with pytest.raises(StoreError, match="cannot write export"):
         export(filled, "csv", blocker / "out.csv")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_missing_directory_is_refused_and_nothing_is_created(filled: Store, tmp_path: Path, fmt: str) -> None:
+    # As `wamcp extract --db missing/x.db` refuses: a mistyped path must not grow a tree of new directories. The txt
+    # export creates its own directory, but not the directories above it.
+    missing = tmp_path / "missing"
+    with pytest.raises(StoreError, match=f"directory {re.escape(str(missing))} does not exist"):
+        export(filled, fmt, missing / "out")
+    assert not missing.exists()
+    assert not list(tmp_path.glob("**/*partial"))
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
