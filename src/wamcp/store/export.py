@@ -22,7 +22,8 @@ import io
 import itertools
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -162,6 +163,25 @@ def _standard_output(*, text: bool, newline: str | None) -> Iterator[IO[Any]]:
         wrapper.detach()  # standard output stays open for whoever writes next
 
 
+def _mode_of(path: Path) -> int | None:
+    """The permission bits of the file at ``path``, or None if there is none."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _create_partial(target: Path, mode: int) -> tuple[int, Path]:
+    """Create and open a new hidden ``.<name>.<random>.partial`` file beside ``target`` with ``mode`` (less the
+    umask): an open file descriptor and its path."""
+    while True:
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.partial")
+        try:
+            return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode), partial
+        except FileExistsError:  # 48 random bits taken already: practically never, but then another name will do
+            continue
+
+
 @contextlib.contextmanager
 def _atomic_output(target: Path, *, text: bool = True, newline: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``target`` and move it into place only when the block completes; ``-`` is
@@ -187,13 +207,16 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
             raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
         return
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        old_mode = _mode_of(target)
+        # The file gets the mode `open(target, "w")` would give it: a replaced file keeps its own (set only once the
+        # export is complete, so the partial file is never more readable than the file it replaces), a new one is
+        # created 0o666 for the kernel to apply the umask (and the directory's default ACL) as it does to any new file.
+        fd, tmp = _create_partial(target, 0o600 if old_mode is not None else 0o666)
     except FileNotFoundError as err:
         # Refused rather than created, as `wamcp extract --db` does: a mistyped path must not grow new directories.
         raise StoreError(f"cannot write export {target}: directory {target.parent} does not exist") from err
     except OSError as err:
         raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
-    tmp = Path(tmp_name)
     try:
         if text:
             with open(fd, "w", encoding="utf-8", newline=newline) as handle:
@@ -201,6 +224,8 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
         else:
             with open(fd, "wb") as raw:
                 yield raw
+        if old_mode is not None:
+            os.chmod(tmp, old_mode)
         os.replace(tmp, target)
     except OSError as err:
         tmp.unlink(missing_ok=True)

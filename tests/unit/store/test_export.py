@@ -28,6 +28,7 @@ from wamcp.store.export import (
     COLUMNS,
     FORMATS,
     PARQUET_SCHEMA,
+    ExportResult,
     export,
     export_parquet,
     export_txt,
@@ -306,6 +307,40 @@ def test_unwritable_target_is_a_store_error(filled: Store, tmp_path: Path) -> No
     blocker.write_text("a file where a directory should be")
     with pytest.raises(StoreError, match="cannot write export"):
         export(filled, "csv", blocker / "out.csv")
+
+
+@pytest.fixture
+def umask_027() -> Iterator[None]:
+    previous = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _written_files(result: ExportResult) -> list[Path]:
+    return result.files if result.format == "txt" else [result.path]
+
+
+@pytest.mark.usefixtures("umask_027")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_new_export_file_has_the_mode_the_umask_gives(filled: Store, tmp_path: Path, fmt: str) -> None:
+    # What `open(path, "w")` gives (0o666 less the umask), not the 0o600 of a private temporary file.
+    files = _written_files(export(filled, fmt, tmp_path / "out"))
+    assert files
+    assert {oct(stat.S_IMODE(path.stat().st_mode)) for path in files} == {oct(0o640)}
+
+
+@pytest.mark.usefixtures("umask_027")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_replaced_export_file_keeps_its_mode(filled: Store, tmp_path: Path, fmt: str) -> None:
+    files = _written_files(export(filled, fmt, tmp_path / "out"))
+    for path in files:
+        path.write_text("an older export")
+        path.chmod(0o604)
+    assert _written_files(export(filled, fmt, tmp_path / "out")) == files
+    assert {oct(stat.S_IMODE(path.stat().st_mode)) for path in files} == {oct(0o604)}
+    assert all(path.read_bytes() != b"an older export" for path in files)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
