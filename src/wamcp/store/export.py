@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -147,8 +148,6 @@ STDOUT: Final = Path("-")
 @contextlib.contextmanager
 def _standard_output(*, text: bool, newline: str | None) -> Iterator[IO[Any]]:
     """Standard output's bytes, wrapped for text in UTF-8 with the format's own line ends, left open afterwards."""
-    import sys
-
     raw = sys.stdout.buffer
     sys.stdout.flush()
     if not text:
@@ -171,21 +170,86 @@ def _mode_of(path: Path) -> int | None:
         return None
 
 
-def _create_partial(target: Path, mode: int) -> tuple[int, Path]:
-    """Create and open a new hidden ``.<name>.<random>.partial`` file beside ``target`` with ``mode`` (less the
-    umask): an open file descriptor and its path."""
+# An export writes its file as `.<name>.wamcp-<random>.partial` beside it and holds an exclusive flock on it until it
+# is renamed into place. The kernel drops a flock when its holder dies, however it dies (SIGKILL, the OOM killer), so
+# a partial file nobody holds locked was left by a dead export and the next export to that target removes it. A pid in
+# the name would not tell that as surely: pids are reused, and a writer in another pid namespace (a container) or on
+# another machine (a shared mount) looks dead from here. Only names with the `wamcp-` tag are touched: not other
+# programs' files, nor those of wamcp versions that wrote partial files without holding a lock.
+_PARTIAL_TAG: Final = re.compile(r"\.wamcp-[0-9a-f]{12}\.partial\Z")
+
+
+def _lock(fd: int) -> bool:
+    """Hold an exclusive flock on ``fd`` (waiting for it) until ``fd`` is closed; False where files cannot be locked
+    (Windows, a file system without locks), which only means stale partial files there stay."""
+    if sys.platform == "win32":
+        return False
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        return False
+    return True
+
+
+def _create_partial(target: Path, mode: int) -> tuple[int, Path, bool]:
+    """Create and open a new hidden partial file beside ``target`` with ``mode`` (less the umask), locked where files
+    can be: its file descriptor, its path, and whether it is locked."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.partial")
+        partial = target.with_name(f".{target.name}.wamcp-{secrets.token_hex(6)}.partial")
         try:
-            return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode), partial
+            fd = os.open(partial, flags, mode)
         except FileExistsError:  # 48 random bits taken already: practically never, but then another name will do
             continue
+        locked = _lock(fd)
+        try:
+            # Between its creation and our lock another export may have found the file unlocked, taken it for stale
+            # and removed it: then it is no longer this name, and another one is made.
+            still_ours = not locked or os.path.samestat(os.fstat(fd), os.stat(partial))
+        except FileNotFoundError:
+            still_ours = False
+        if still_ours:
+            return fd, partial, locked
+        os.close(fd)
+
+
+def _remove_stale_partials(directory: Path, prefix: str) -> None:
+    """Remove the partial files in ``directory`` whose names start with ``prefix`` and that no running export holds
+    locked: left by an export killed mid-write. Best effort: what cannot be read, locked or removed stays."""
+    if sys.platform == "win32":
+        return  # no flock to tell a running export's file from a dead one's
+    import fcntl
+
+    try:
+        names = [entry.name for entry in os.scandir(directory) if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        if not _PARTIAL_TAG.search(name):
+            continue
+        path = directory / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its export is running (or without locks)
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
-def _atomic_output(target: Path, *, text: bool = True, newline: str | None = None) -> Iterator[IO[Any]]:
+def _atomic_output(
+    target: Path, *, text: bool = True, newline: str | None = None, sweep: bool = True
+) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``target`` and move it into place only when the block completes; ``-`` is
-    standard output, written as it goes."""
+    standard output, written as it goes. ``sweep`` first removes the stale partial files of ``target`` (the txt export
+    sweeps each directory once itself)."""
     if target == STDOUT:
         with _standard_output(text=text, newline=newline) as stream:
             yield stream
@@ -206,23 +270,27 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
         except OSError as err:
             raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
         return
+    if sweep:
+        _remove_stale_partials(target.parent, f".{target.name}.")
     try:
         old_mode = _mode_of(target)
         # The file gets the mode `open(target, "w")` would give it: a replaced file keeps its own (set only once the
         # export is complete, so the partial file is never more readable than the file it replaces), a new one is
         # created 0o666 for the kernel to apply the umask (and the directory's default ACL) as it does to any new file.
-        fd, tmp = _create_partial(target, 0o600 if old_mode is not None else 0o666)
+        fd, tmp, locked = _create_partial(target, 0o600 if old_mode is not None else 0o666)
     except FileNotFoundError as err:
         # Refused rather than created, as `wamcp extract --db` does: a mistyped path must not grow new directories.
         raise StoreError(f"cannot write export {target}: directory {target.parent} does not exist") from err
     except OSError as err:
         raise StoreError(f"cannot write export {target}: {err.strerror or err}") from err
+    # A locked descriptor stays open until after the rename, so the lock covers the finished file too; an unlocked
+    # one is closed first, as Windows renames no open file.
     try:
         if text:
-            with open(fd, "w", encoding="utf-8", newline=newline) as handle:
+            with open(fd, "w", encoding="utf-8", newline=newline, closefd=not locked) as handle:
                 yield handle
         else:
-            with open(fd, "wb") as raw:
+            with open(fd, "wb", closefd=not locked) as raw:
                 yield raw
         if old_mode is not None:
             os.chmod(tmp, old_mode)
@@ -233,6 +301,9 @@ def _atomic_output(target: Path, *, text: bool = True, newline: str | None = Non
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if locked:
+            os.close(fd)
 
 
 def _records(
@@ -417,6 +488,7 @@ def export_parquet(
     return ExportResult("parquet", target, count)
 
 
+_CHAT_FILE_PREFIX: Final = "WhatsApp Chat with "
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
@@ -434,12 +506,12 @@ def _chat_file_name(name: str | None, jid: str, used: set[str]) -> str:
     """``WhatsApp Chat with <name>.txt`` as the phone names it; the JID's user part tells same-named chats apart."""
     user = jid.split("@", 1)[0]
     base = _UNSAFE_FILENAME.sub("_", " ".join((name or "").split())).strip(" .")[:80] or user
-    candidate = f"WhatsApp Chat with {base}.txt"
+    candidate = f"{_CHAT_FILE_PREFIX}{base}.txt"
     if candidate.lower() in used:
-        candidate = f"WhatsApp Chat with {base} ({_UNSAFE_FILENAME.sub('_', user)[:40]}).txt"
+        candidate = f"{_CHAT_FILE_PREFIX}{base} ({_UNSAFE_FILENAME.sub('_', user)[:40]}).txt"
     counter = 2
     while candidate.lower() in used:
-        candidate = f"WhatsApp Chat with {base} ({counter}).txt"
+        candidate = f"{_CHAT_FILE_PREFIX}{base} ({counter}).txt"
         counter += 1
     used.add(candidate.lower())
     return candidate
@@ -486,6 +558,7 @@ def export_txt(
             hint="the txt export is a directory of one file per chat: name a directory, or move the file away",
         )
     _make_directory(target)
+    _remove_stale_partials(target, f".{_CHAT_FILE_PREFIX}")
     made = {target}
     names = {(account, chat.jid): chat.name for account, chat in store.account_chats(accounts=accounts)}
     used: dict[str, set[str]] = {}
@@ -512,9 +585,10 @@ def export_txt(
         directory = target if account == DEFAULT_ACCOUNT else target / account
         if directory not in made:
             _make_directory(directory)
+            _remove_stale_partials(directory, f".{_CHAT_FILE_PREFIX}")
             made.add(directory)
         path = directory / _chat_file_name(name, jid, used.setdefault(account, set()))
-        with _atomic_output(path, newline="\n") as handle:
+        with _atomic_output(path, newline="\n", sweep=False) as handle:
             count += write_chat_export(messages, cast(TextIO, handle), business_name=business_name, zone=zone)
         files.append(path)
     log.debug("wrote %d messages in %d chat files to %s", count, len(files), target)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -245,6 +247,69 @@ def test_out_in_a_missing_directory_exits_2_and_creates_nothing(db: Path, tmp_pa
     assert f"directory {missing} does not exist" in output
     assert len(output.strip().splitlines()) == 1
     assert not missing.exists()
+
+
+# An export that stops after its first message (its partial file written) until a line arrives on its stdin.
+_PAUSED_EXPORT = textwrap.dedent(
+    """
+    import sys
+    from wamcp.store import Store
+    from wamcp.store.export import export
+
+    db, fmt, out = sys.argv[1:]
+    read = Store.iter_account_messages
+
+    def paused(self, **filters):
+        rows = read(self, **filters)
+        yield next(rows)
+        print("writing", flush=True)
+        sys.stdin.readline()
+        yield from rows
+
+    Store.iter_account_messages = paused
+    with Store.open(db, readonly=True) as store:
+        export(store, fmt, out)
+    """
+)
+
+
+def _start_paused_export(db: Path, fmt: str, out: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_EXPORT, str(db), fmt, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "writing\n"
+    return process
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+@pytest.mark.parametrize("fmt", ["jsonl", "txt"])
+def test_the_next_export_removes_a_killed_exports_partial_file_but_not_a_running_ones(
+    db: Path, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / ("chats" if fmt == "txt" else "out.jsonl")
+    beside = out if fmt == "txt" else tmp_path
+
+    def partials() -> set[Path]:
+        return set(beside.glob(".*.partial"))
+
+    killed = _start_paused_export(db, fmt, out)
+    killed.kill()  # SIGKILL, as the OOM killer does: no clean-up runs
+    killed.communicate(timeout=60)
+    stale = partials()
+    assert len(stale) == 1
+    running = _start_paused_export(db, fmt, out)
+    live = partials() - stale
+    assert len(live) == 1
+    code, output = _run("--db", str(db), "-f", fmt, "-o", str(out))
+    assert code == 0, output
+    assert partials() == live
+    running.communicate("go on\n", timeout=60)
+    assert running.returncode == 0
+    assert partials() == set()
 
 
 def test_help_lists_every_option() -> None:

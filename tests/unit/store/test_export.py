@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -341,6 +342,47 @@ def test_a_replaced_export_file_keeps_its_mode(filled: Store, tmp_path: Path, fm
     assert _written_files(export(filled, fmt, tmp_path / "out")) == files
     assert {oct(stat.S_IMODE(path.stat().st_mode)) for path in files} == {oct(0o604)}
     assert all(path.read_bytes() != b"an older export" for path in files)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs flock")
+def test_only_unlocked_partial_files_of_the_target_are_removed(filled: Store, tmp_path: Path) -> None:
+    import fcntl
+
+    dead = tmp_path / ".out.jsonl.wamcp-0123456789ab.partial"
+    running = tmp_path / ".out.jsonl.wamcp-ba9876543210.partial"
+    others = [
+        tmp_path / ".out.jsonl.k3x_9a2b.partial",  # an older wamcp's, which held no lock: it may still be writing
+        tmp_path / ".other.jsonl.wamcp-0123456789ab.partial",  # another target's
+        tmp_path / "notes.partial",
+    ]
+    for path in [dead, running, *others]:
+        path.write_text("partial")
+    with running.open() as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        export(filled, "jsonl", tmp_path / "out.jsonl")
+    assert not dead.exists()
+    assert running.exists()
+    assert all(path.exists() for path in others)
+
+
+def test_a_partial_file_swept_before_it_was_locked_is_made_again(
+    filled: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.jsonl"
+    lock = export_module._lock
+    locked: list[int] = []
+
+    def lock_late(fd: int) -> bool:
+        if not locked:  # another export's sweep finds the new file before it is locked, and removes it
+            export_module._remove_stale_partials(tmp_path, ".out.jsonl.")
+        locked.append(fd)
+        return lock(fd)
+
+    monkeypatch.setattr(export_module, "_lock", lock_late)
+    export(filled, "jsonl", out)
+    assert len(locked) == 2
+    assert _read_jsonl(out) == _expected(filled)
+    assert not list(tmp_path.glob(".*partial"))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
