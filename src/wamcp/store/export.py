@@ -560,8 +560,15 @@ def export_txt(
     _make_directory(target)
     _remove_stale_partials(target, f".{_CHAT_FILE_PREFIX}")
     made = {target}
-    names = {(account, chat.jid): chat.name for account, chat in store.account_chats(accounts=accounts)}
+    chats = store.account_chats(accounts=accounts)
+    names = {(account, chat.jid): chat.name for account, chat in chats}
+    # Every chat of the account is named, in JID order (account_chats'), not only those with messages selected: so
+    # when two chats share a name, which one gets the plain file name never depends on --chat, --since or --until.
     used: dict[str, set[str]] = {}
+    file_names = {
+        (account, chat.jid): _chat_file_name(chat.name, chat.jid, used.setdefault(account, set()))
+        for account, chat in chats
+    }
     files: list[Path] = []
     count = 0
     rows = store.iter_account_messages(
@@ -587,7 +594,8 @@ def export_txt(
             _make_directory(directory)
             _remove_stale_partials(directory, f".{_CHAT_FILE_PREFIX}")
             made.add(directory)
-        path = directory / _chat_file_name(name, jid, used.setdefault(account, set()))
+        file_name = file_names.get((account, jid)) or _chat_file_name(name, jid, used.setdefault(account, set()))
+        path = directory / file_name
         with _atomic_output(path, newline="\n", sweep=False) as handle:
             count += write_chat_export(messages, cast(TextIO, handle), business_name=business_name, zone=zone)
         files.append(path)

@@ -253,6 +253,30 @@ def test_txt_file_names_are_safe_and_unique(store: Store, tmp_path: Path) -> Non
     assert all(p.parent == tmp_path / "out" for p in result.files)
 
 
+@pytest.mark.parametrize(
+    "selection",
+    [{"chat_jids": ["447700900222@s.whatsapp.net"]}, {"since_ms": BASE_MS + 5 * 60_000}],
+    ids=["chat", "since"],
+)
+def test_a_chats_txt_file_name_does_not_depend_on_the_selection(
+    store: Store, tmp_path: Path, selection: dict[str, Any]
+) -> None:
+    # Two customers called "Olga Rossi": exporting the second alone (or only the time when she wrote) must not write
+    # her messages under the file name the first one's chat has in a full export.
+    first, second = "447700900111@s.whatsapp.net", "447700900222@s.whatsapp.net"
+    store.upsert_chats([ChatRow(first, "Olga Rossi", False, None), ChatRow(second, "Olga Rossi", False, None)])
+    store.save_page(first, make_page(first, 0, 2), state=SyncState(first))
+    store.save_page(second, make_page(second, 10, 2), state=SyncState(second))
+    full = export_txt(store, tmp_path / "all", business_name="Acme")
+    assert sorted(path.name for path in full.files) == [
+        "WhatsApp Chat with Olga Rossi (447700900222).txt",
+        "WhatsApp Chat with Olga Rossi.txt",
+    ]
+    (alone,) = export_txt(store, tmp_path / "selected", business_name="Acme", **selection).files
+    assert alone.name == "WhatsApp Chat with Olga Rossi (447700900222).txt"
+    assert alone.read_text(encoding="utf-8") == (tmp_path / "all" / alone.name).read_text(encoding="utf-8")
+
+
 def test_txt_export_uses_the_machine_zone_when_none_is_given(
     filled: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
