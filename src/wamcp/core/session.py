@@ -44,7 +44,14 @@ from ..errors import (
     MCPToolError,
 )
 from ..redact import get_logger, one_line, redact
-from .transports.base import REFUSED_POST, HttpRefusal, ReceivingStream, Transport, parse_retry_after
+from .transports.base import (
+    CONNECTION_GONE_TEXTS,
+    REFUSED_POST,
+    HttpRefusal,
+    ReceivingStream,
+    Transport,
+    parse_retry_after,
+)
 
 __all__ = ["Protocol", "Session", "open_session", "translate_error"]
 
@@ -485,7 +492,7 @@ def translate_error(
                 tool=tool,
                 hint="the server restarted or dropped the session; the client reconnects on the next call",
             )
-        if leaf.code == types.CONNECTION_CLOSED:
+        if leaf.code == types.CONNECTION_CLOSED and leaf.message.startswith(CONNECTION_GONE_TEXTS):
             return MCPConnectionError(
                 f"{where}: connection closed while {'calling ' + what if tool else 'connecting'}"
                 + (f" ({redact(leaf.message)})" if leaf.message != "Connection closed" else ""),

@@ -224,3 +224,28 @@ def test_a_session_the_server_no_longer_knows_is_a_lost_connection_not_a_tool_er
 
         assert isinstance(mapped, MCPConnectionError)
         assert "no longer knows our session" in str(mapped)
+
+
+def test_a_server_error_with_the_generic_code_is_a_tool_error_not_a_lost_connection() -> None:
+    # -32000 is JSON-RPC's generic "server error", which servers send with their own text; the SDK uses the same code
+    # for "Connection closed". Taken for a lost connection, a healthy session was dropped and the call retried.
+    mapped = translate_error(MCPError(code=CONNECTION_CLOSED, message="boom"), server="wa", transport=HTTP, tool="x")
+
+    assert isinstance(mapped, MCPToolError)
+    assert mapped.text == "boom"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Connection closed",
+        "SSE stream failed: peer closed connection",
+        "SSE stream ended without a response",
+        "the POST failed: ConnectError",
+        "the server no longer knows this session (HTTP 404)",
+    ],
+)
+def test_what_the_transports_say_when_a_connection_goes_is_a_lost_connection(text: str) -> None:
+    mapped = translate_error(MCPError(code=CONNECTION_CLOSED, message=text), server="wa", transport=HTTP, tool="x")
+
+    assert isinstance(mapped, MCPConnectionError)

@@ -28,6 +28,7 @@ from ...errors import ConfigError
 from ...redact import redact
 
 __all__ = [
+    "CONNECTION_GONE_TEXTS",
     "DEFAULT_PATHS",
     "REFUSED_POST",
     "ClosingStream",
@@ -233,6 +234,17 @@ def http_client(
 #: The error text the SDK's streamable HTTP client answers a refused POST with (the status is lost); our SSE transport
 #: answers with the same, so the session maps both with the status the HTTP client recorded.
 REFUSED_POST = "Server returned an error response"
+
+#: How a transport (the SDK's or ours) tells a waiting call that its connection is gone: the JSON-RPC error code
+#: CONNECTION_CLOSED (-32000) with one of these texts. The code alone does not tell: -32000 is also the generic
+#: "server error" that servers send with their own text, which is a failed call on a live connection.
+CONNECTION_GONE_TEXTS = (
+    "Connection closed",  # the SDK's session and dispatcher
+    "SSE stream failed",  # the SDK's streamable HTTP client, then ": <cause>"
+    "SSE stream ended",  # ditto: "… without a response", "… and reconnection attempts were exhausted"
+    "the POST failed",  # our legacy SSE transport, then ": <cause>"
+    "the server no longer knows this session",  # ditto, a POST answered 404
+)
 
 #: How long closing a POST's event stream waits for the server's end of stream (normally already on its way).
 EVENT_STREAM_END_WAIT = 0.02
