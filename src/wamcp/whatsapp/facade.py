@@ -205,6 +205,9 @@ def initialize_whatsapp_mcp(
             )
         except MCPClientError as err:
             logger.error("cannot initialize the WhatsApp MCP client: %s", err)
+            # Kept where the docstring says, also when no client exists yet (one is made without loading the
+            # configuration that just failed to load).
+            get_whatsapp_mcp_client().last_error = err
             return False
         client = get_whatsapp_mcp_client(config)
         if client.is_initialized:

@@ -258,6 +258,9 @@ def test_initialize_whatsapp_mcp_connects_and_reports_failure_as_false(configure
     assert mcp_utils.use_mcp_tool(SERVER, "list_chats", {"limit": 1})
 
     assert mcp_utils.initialize_whatsapp_mcp(connection_type="carrier-pigeon") is False
+    bad_type = get_whatsapp_mcp_client().last_error
+    assert bad_type is not None
+    assert "carrier-pigeon" in str(bad_type)  # the reason is kept, not only logged
     missing = configured / "no-such-server"
     write_config(configured, demo_db, max_retries=0, command=str(missing))
     assert mcp_utils.initialize_whatsapp_mcp() is False
