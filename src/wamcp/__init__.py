@@ -12,6 +12,10 @@ from importlib.metadata import PackageNotFoundError, version
 # A library configures no output of its own: without a handler from the application, Python would print our
 # warnings on stderr (logging's last resort). The CLI installs its own handlers.
 logging.getLogger("wamcp").addHandler(logging.NullHandler())
+# The same for the MCP SDK, whose transports log failures our client handles itself (a call cut short by its
+# timeout printed "Error parsing SSE message" and a traceback to an application that had configured no logging).
+# An application that configures logging still gets the SDK's records through its own handlers.
+logging.getLogger("mcp").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("whatsapp-mcp-client")

@@ -112,6 +112,13 @@ def validate_phone_number(number: str, *, strict: bool = False) -> str:
     requires a range the country's numbering plan has allocated.
     """
     text = number.strip()
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers reads letters as a keypad's (vanity numbers: "+44 7700 900abc" became +447700900222); a
+        # WhatsApp number is digits, so a letter is a typo or the wrong field, never a number to dial.
+        raise InvalidPhoneNumberError(
+            f"{_shown(number)!r} is not a phone number (it holds letters)",
+            hint=f"use international E.164 form, e.g. {_EXAMPLE_PHONE}",
+        )
     if text.startswith("00"):
         text = "+" + text[2:]
     elif not text.startswith("+"):

@@ -86,6 +86,12 @@ def test_jid_helpers() -> None:
     assert jid_user("447700900123") == "447700900123"
 
 
+@pytest.mark.parametrize("text", ["+44 7700 900abc", "+44 (0) abc", "1-800-FLOWERS"])
+def test_a_phone_number_with_letters_is_refused_not_read_as_a_keypad(text: str) -> None:
+    with pytest.raises(InvalidPhoneNumberError, match="letters"):
+        validate_phone_number(text)
+
+
 def test_phone_numbers_are_e164_and_errors_mask_them() -> None:
     assert validate_phone_number("+44 7700 900123") == "+447700900123"
     assert validate_phone_number("0033606900592") == "+33606900592"
