@@ -274,6 +274,8 @@ class Extractor:
         # Chats a failed group commit held pages of (the error's text): their later pages are never committed, as
         # each page's cursor also covers the rolled-back pages before it, and the run counts them failed.
         self._broken: dict[str, str] = {}
+        # The chats the listing found, before --max-chats kept the most recent of them.
+        self._known: set[str] = set()
 
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
@@ -300,8 +302,8 @@ class Extractor:
             summary.chats_total = len(chats)
             self._progress.chats_planned(len(chats))
             store.upsert_chats((ChatRow(c.jid, c.name, c.is_group, c.last_ms) for c in chats), run_id=summary.run_id)
-            listed = {c.jid for c in chats}
-            for jid in {normalize_jid(jid) for jid in self._options.chats} - listed:
+            known = self._known | {c.jid for c in chats}
+            for jid in {normalize_jid(jid) for jid in self._options.chats} - known:
                 summary.failed[jid] = "no such chat in the server's chat list"
             # A listing of the recent chats needs their cursors only (116k chats' cursors: ~0.5 s of a 1 s rerun).
             self._states = store.sync_states([c.jid for c in chats] if summary.listing == "recent" else None)
@@ -423,6 +425,7 @@ class Extractor:
                 chats += behind
         # Most recently active first, so --max-chats keeps the chats that matter now.
         chats.sort(key=lambda c: c.last_ms if c.last_ms is not None else floor, reverse=True)
+        self._known = {c.jid for c in chats}  # before --max-chats: a named chat it leaves out still exists
         if self._options.max_chats is not None:
             chats = chats[: self._options.max_chats]
         if wanted or self._options.max_chats is not None:

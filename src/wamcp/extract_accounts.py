@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from .config import WhatsAppConfig, accounts_selected
+from .config import MCPConnectionType, WhatsAppConfig, accounts_selected
 from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
 from .extract import ExtractOptions, Extractor, ExtractProgress, ExtractSummary, MessageSource
 from .redact import get_logger, redact
@@ -111,7 +111,10 @@ ClientFactory = Callable[[WhatsAppConfig], Any]
 def describe(config: WhatsAppConfig) -> str:
     """A server's address for people and for the ``runs`` table (never its token)."""
     server = config.server
-    return f"{redact(server.endpoint)} ({server.connection_type.value})"
+    where = server.endpoint
+    if server.connection_type is MCPConnectionType.STDIO and server.command:
+        where = " ".join([server.command, *server.args])  # what is started; the endpoint is only a label then
+    return f"{redact(where)} ({server.connection_type.value})"
 
 
 async def extract_accounts(

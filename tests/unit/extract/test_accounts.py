@@ -16,7 +16,7 @@ import pytest
 from wamcp.config import WhatsAppConfig
 from wamcp.errors import ConfigError, MCPConnectionError, MCPToolError
 from wamcp.extract import ExtractOptions
-from wamcp.extract_accounts import AccountResult, AccountsSummary, extract_accounts
+from wamcp.extract_accounts import AccountResult, AccountsSummary, describe, extract_accounts
 from wamcp.store import Store
 from wamcp.whatsapp.models import Message
 
@@ -160,3 +160,16 @@ async def test_an_account_whose_client_cannot_be_built_fails_alone(tmp_path: Pat
     assert isinstance(summary.results[0].error, ConfigError)
     assert not summary.only_connection_errors
     assert good.disconnected
+
+
+def test_a_runs_source_names_what_is_started_for_stdio_and_the_url_otherwise() -> None:
+    stdio = WhatsAppConfig.model_validate(
+        {"server": {"connection_type": "stdio", "command": "uv", "args": ["run", "main.py"], "auth_token": "s3cr3t"}}
+    )
+    http = WhatsAppConfig.model_validate(
+        {"server": {"endpoint": "http://10.0.0.5:3000/mcp", "connection_type": "http"}}
+    )
+
+    # The stdio config's endpoint is the seed's default URL, which nothing dials: it must not be named.
+    assert describe(stdio) == "uv run main.py (stdio)"
+    assert describe(http) == "http://10.0.0.5:3000/mcp (streamable_http)"

@@ -245,6 +245,22 @@ async def test_max_chats_keeps_most_recent_and_chat_filter_selects(tmp_path: Pat
         assert {k[0] for k in store.message_keys()} == {other}
 
 
+@pytest.mark.anyio
+async def test_max_chats_among_named_chats_keeps_the_most_recent_and_reports_none_missing(tmp_path: Path) -> None:
+    messages = make_messages(200, 5)
+    source = FakeSource(messages, names_for(messages))
+    by_activity = sorted(
+        {m.chat_jid for m in messages}, key=lambda jid: max(m.timestamp for m in messages if m.chat_jid == jid)
+    )
+    older, newer = by_activity[0], by_activity[-1]
+    summary = await run(source, tmp_path / "s.db", chats=(older, newer), max_chats=1)
+
+    assert summary.failed == {}  # type: ignore[attr-defined]  # the older chat exists: --max-chats left it out
+    assert summary.status == "complete"  # type: ignore[attr-defined]
+    with Store.open(tmp_path / "s.db") as store:
+        assert {c.jid for c in store.chats()} == {newer}
+
+
 class _OrderRecordingSource(FakeSource):
     def __init__(self, messages: list[Message], names: dict[str, str]) -> None:
         super().__init__(messages, names)
