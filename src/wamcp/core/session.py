@@ -546,13 +546,13 @@ def translate_error(
                 hint=_HANDSHAKE_HINT,
             )
         return MCPProtocolError(
-            f"{where} sent an answer we cannot use ({what}): {redact(str(leaf))[:300]}",
+            f"{where} sent an answer we cannot use ({what}): {one_line(redact(str(leaf)))[:300]}",
             server=server,
             tool=tool,
             hint="the server may speak a different MCP version; try protocol 'legacy'",
         )
     return MCPConnectionError(
-        f"{where}: {what} failed: {type(leaf).__name__}: {redact(str(leaf))[:300]}",
+        f"{where}: {what} failed: {type(leaf).__name__}: {one_line(redact(str(leaf)))[:300]}",
         server=server,
         tool=tool,
     )

@@ -23,6 +23,7 @@ from wamcp.errors import (
     MCPClientError,
     MCPConnectionError,
     MCPHandshakeError,
+    MCPProtocolError,
     MCPRateLimitError,
     MCPTimeoutError,
     MCPToolError,
@@ -249,3 +250,11 @@ def test_what_the_transports_say_when_a_connection_goes_is_a_lost_connection(tex
     mapped = translate_error(MCPError(code=CONNECTION_CLOSED, message=text), server="wa", transport=HTTP, tool="x")
 
     assert isinstance(mapped, MCPConnectionError)
+
+
+def test_an_answer_of_the_wrong_shape_is_a_one_line_protocol_error() -> None:
+    mapped = translate_error(validation_error(), server="wa", transport=HTTP, tool="list_chats")
+
+    assert isinstance(mapped, MCPProtocolError)
+    assert "\n" not in str(mapped)
+    assert "tool 'list_chats'" in str(mapped)
