@@ -180,7 +180,9 @@ async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: Extrac
             error = client.last_error or MCPConnectionError("the server could not be initialized")
             if isinstance(error, MCPConnectionError) and not request.demo:
                 hint = (error.hint or "is the server running?").rstrip(".")
-                if "--demo" not in hint:
+                if "--mcp-endpoint" in hint:  # the hint names the flags already: only the way out is missing
+                    hint += "" if "--demo" in hint else " (or try --demo)"
+                elif "--demo" not in hint:
                     hint += " (check --mcp-endpoint/--mcp-connection, or try --demo)"
                 error.hint = hint
             raise error
@@ -427,7 +429,9 @@ def extract(
             help="List every chat this run (renamed idle chats), even within the config's chat_listing_interval.",
         ),
     ] = False,
-    chat: Annotated[list[str] | None, typer.Option("--chat", help="Only this chat JID (repeatable).")] = None,
+    chat: Annotated[
+        list[str] | None, typer.Option("--chat", help="Only this chat: a JID or a phone number (repeatable).")
+    ] = None,
     all_accounts: Annotated[
         bool, typer.Option("--all", help="Every account of the config's whatsapp.accounts, concurrently.")
     ] = False,
@@ -440,7 +444,12 @@ def extract(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Chats in flight at once.")] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     export: Annotated[
-        str | None, typer.Option("--export", help=f"Also export the store: {', '.join(FORMATS)}.")
+        str | None,
+        typer.Option(
+            "--export",
+            help=f"Then export the whole store ({', '.join(FORMATS)}) to <db stem>-export.<format> beside it "
+            "(txt: a directory of one file per chat).",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
     verbose: Verbosity = 0,

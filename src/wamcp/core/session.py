@@ -359,7 +359,7 @@ def _from_status(
             f"{where} refused the connection: HTTP {word} (no credentials were sent)",
             server=server,
             tool=tool,
-            hint="no credentials were sent: set auth_token if the server needs one (--auth-token, "
+            hint="set auth_token if the server needs one (--auth-token, "
             "MCP_WHATSAPP_AUTH_TOKEN or the config); if it needs none, check the endpoint's path and the "
             "connection type",
         )

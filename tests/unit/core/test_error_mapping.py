@@ -186,7 +186,7 @@ def test_sse_call_timeout_after_a_refused_post_names_the_refusal() -> None:
 @pytest.mark.parametrize(
     ("settings", "hint"),
     [
-        ({}, "no credentials were sent: set auth_token"),
+        ({}, "(no credentials were sent) — set auth_token"),
         ({"auth_token": "s3cret"}, "check auth_token (sent as 'Authorization: Bearer …')"),
         ({"custom_headers": {"authorization": "Basic dXNlcjpwYXNz"}}, "check auth_token (sent as"),
     ],
