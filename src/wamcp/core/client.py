@@ -12,7 +12,9 @@ others when it loses it, and probes it back in: once it answers, the connection 
 flight finish and reconnects to it.
 
 Supervisor tasks are asyncio tasks (the client runs on asyncio, as the sync facade does), so ``connect`` can return
-while the connection lives on without the caller holding a task group open.
+while the connection lives on without the caller holding a task group open. They, the sessions and the events they
+wait on belong to one event loop: a call from another loop (the sync facade's, then ``asyncio.run``) first moves the
+client there (see :meth:`MCPClient._use_this_loop`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Literal
 
@@ -44,6 +47,7 @@ from ..errors import (
 from ..redact import get_logger, install_log_redaction, one_line, redact
 from .cache import ResponseCache
 from .clock import Clock, SystemClock
+from .loops import run_on_loop
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, is_transient
@@ -81,6 +85,11 @@ _WATCHDOG_INTERVAL = 0.5
 _SESSION_STAGGER = 0.1
 #: A pooled connection whose supervisor gave up is restarted by the next call at most this often (seconds).
 _HEAL_INTERVAL = 5.0
+#: On a move to another event loop: how long the old loop, if it runs in another thread, may take to start closing its
+#: connections (it may be blocked, e.g. on a sync facade call made from it), and then to finish (a slot's teardown is
+#: bounded by _disconnect_slot's 6 s).
+_MOVE_START_WITHIN = 0.5
+_MOVE_FINISH_WITHIN = 8.0
 #: Aggregate state of a pool: the best state any of its connections is in.
 _STATE_RANK: dict[State, int] = {"connected": 0, "reconnecting": 1, "connecting": 2, "failed": 3, "disconnected": 4}
 
@@ -128,6 +137,10 @@ class _Server:
         idempotent: Callable[[str], bool],
     ) -> None:
         self.config = config
+        # Set when the client moved to another event loop: this slot's connection is being closed on the old one and
+        # a call still holding it must not reconnect it (the server's new slots took its place).
+        self.retired = False
+        self.resume = False  # (on the owner) the server was connected before a move: health_check reconnects first
         self.name = config.name
         order = [(home + step) % len(groups) for step in range(len(groups))]
         self.transports = [transport for index in order for transport in groups[index]]
@@ -158,6 +171,7 @@ class _Server:
         self.concurrency: anyio.CapacityLimiter | None = None
         self.attempt_scope: anyio.CancelScope | None = None  # the connect attempt in progress, if any
         self.cache: ResponseCache | None = None  # config.cache_ttl > 0: results of idempotent tools are reused
+        self.new_groups: Callable[[], list[list[Transport]]] = lambda: groups  # (owner) fresh transports per slot
         self.owner: _Server = self  # slot 0 of the pool; the other slots wake its waiters when they change
         self.members: list[_Server] = [self]  # every slot of the pool (on the owner only)
         self.slot = 0
@@ -198,6 +212,43 @@ class _Server:
         return None
 
 
+def _new_pool(
+    config: ServerConfig,
+    groups: Callable[[], list[list[Transport]]],
+    limiter: RateLimiter,
+    idempotent: Callable[[str], bool],
+    cache: ResponseCache | None,
+) -> _Server:
+    """Slot 0 of a new pool of ``config.max_connections`` disconnected slots, each with transports from ``groups()``."""
+    srv = _Server(config, groups(), 0, limiter, idempotent)
+    srv.new_groups, srv.cache = groups, cache
+    for slot in range(1, config.max_connections):
+        # Slot i prefers endpoint i mod N: with max_connections >= N every endpoint carries calls.
+        extra = _Server(config, groups(), slot % srv.endpoint_count, limiter, idempotent)
+        extra.owner, extra.slot, extra.health = srv, slot, srv.health
+        srv.members.append(extra)
+    return srv
+
+
+def _moved_pool(old: _Server) -> _Server:
+    """A disconnected copy of ``old``'s pool for another event loop: new transports, sessions and events; the same
+    limiter, cache and retry rules; the endpoints' health, the last error and the generation count carried over."""
+    srv = _new_pool(old.config, old.new_groups, old.limiter, old.idempotent, old.cache)
+    srv.health[:] = [replace(health) for health in old.health]
+    for new, previous in zip(srv.members, old.members, strict=True):
+        new.generation, new.last_error = previous.generation, previous.last_error
+    return srv
+
+
+def _moved_error(srv: _Server) -> MCPClientError:
+    return MCPClientError(
+        f"MCP server {srv.name!r}: this call's connection was closed because the client is now used from another "
+        "event loop",
+        server=srv.name,
+        hint="use one client from one event loop at a time (e.g. finish the sync facade's calls before asyncio.run)",
+    )
+
+
 def _default_idempotent(config: ServerConfig) -> Callable[[str], bool]:
     if config.idempotent_tools is not None:
         allowed = frozenset(config.idempotent_tools)
@@ -218,6 +269,8 @@ class MCPClient:
         self._metrics = metrics if metrics is not None else Metrics()
         self._servers: dict[str, _Server] = {}
         self._rng = random.Random()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections run on (see _use_this_loop)
+        self._loop_lock = threading.Lock()
         # The SDK logs whole messages at DEBUG (tokens, phone numbers): its loggers get our redaction too.
         install_log_redaction()
 
@@ -260,14 +313,10 @@ class MCPClient:
 
         limiter = RateLimiter(rate_limits if rate_limits is not None else RateLimits.disabled(), self._clock)
         chosen = idempotent if idempotent is not None else _default_idempotent(config)
-        srv = self._servers[config.name] = _Server(config, groups(), 0, limiter, chosen)
+        cache = None
         if config.cache_ttl > 0:
-            srv.cache = ResponseCache(config.cache_ttl, config.cache_max_entries, self._clock)
-        for slot in range(1, config.max_connections):
-            # Slot i prefers endpoint i mod N: with max_connections >= N every endpoint carries calls.
-            extra = _Server(config, groups(), slot % srv.endpoint_count, limiter, chosen)
-            extra.owner, extra.slot, extra.health = srv, slot, srv.health
-            srv.members.append(extra)
+            cache = ResponseCache(config.cache_ttl, config.cache_max_entries, self._clock)
+        srv = self._servers[config.name] = _new_pool(config, groups, limiter, chosen, cache)
         first = srv.transport
         logger.debug("added server %s at %s (%s)", config.name, first.endpoint, first.kind)
 
@@ -282,6 +331,55 @@ class MCPClient:
 
     # ---------------------------------------------------------------- connection lifecycle
 
+    async def _use_this_loop(self) -> None:
+        """Move the client to the running event loop when its connections live on another one (every public
+        coroutine calls this first; the common case, the same loop, is one comparison).
+
+        Why: the seed promises a gradual migration from the sync facade (its own loop, in a thread) to async code
+        (``asyncio.run``), and the process-wide WhatsApp client is shared by both, so one client must work from
+        whichever loop calls it, one loop at a time. A connection's supervisor task, session, events and locks belong to
+        the loop that opened it: awaited from another loop they hang or raise. So the move swaps in fresh, disconnected
+        slots for every server (same limiter, cache, retry rules and counters), has the old loop close the old
+        connections there, thread-safely and bounded (:func:`~wamcp.core.loops.run_on_loop`; nothing to do for a closed
+        loop: ``asyncio.run`` cancelled its tasks, which stopped their stdio servers), and reconnects here on demand.
+        Calls still running on the old loop fail with a clear error rather than reconnect there (which would move it
+        back). Not chosen: one private loop for every connection, with async callers hopping to it, which would cost a
+        thread switch per call and make cancellation cross threads.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        with self._loop_lock:  # two loops moving at once must not both take over the same slots
+            previous, self._loop = self._loop, loop
+            if previous is None or previous is loop:
+                return
+            retired = list(self._servers.values())
+            for old in retired:
+                for slot in old.members:
+                    slot.retired = True
+                fresh = self._servers[old.name] = _moved_pool(old)
+                fresh.resume = _pool_state(old) in ("connected", "connecting", "reconnecting")
+        running = [slot for old in retired for slot in old.members if slot.task is not None and not slot.task.done()]
+        logger.debug(
+            "MCP client called from another event loop: closing %d connection(s) on the old loop, reconnecting here",
+            len(running),
+        )
+        if not running:
+            return
+
+        async def close_old_connections() -> None:
+            try:
+                async with anyio.create_task_group() as tg:
+                    for slot in running:
+                        tg.start_soon(self._disconnect_slot, slot)
+            except Exception as err:  # pragma: no cover - _disconnect_slot bounds and swallows its own failures
+                logger.debug("closing connections of the old event loop failed: %r", err)
+
+        if not await run_on_loop(
+            previous, close_old_connections, start_within=_MOVE_START_WITHIN, finish_within=_MOVE_FINISH_WITHIN
+        ):
+            logger.debug("the old event loop is not closing its connections now; it will when it runs again")
+
     async def connect(self, server_name: str) -> bool:
         """Connect now (or wait for the connection in progress); ``True`` once connected.
 
@@ -290,6 +388,10 @@ class MCPClient:
         opens its connections in parallel and counts as connected when at least one is up; it raises only when
         none is (the lowest slot's error), and logs the slots that failed.
         """
+        await self._use_this_loop()
+        return await self._connect(server_name)
+
+    async def _connect(self, server_name: str) -> bool:
         srv = self._server(server_name)
         if len(srv.members) == 1:
             return await self._connect_slot(srv)
@@ -326,6 +428,8 @@ class MCPClient:
         budget = srv.config.connect_timeout * (len(srv.transports) - srv.transport_index) + 1.5
         with anyio.move_on_after(budget):
             while True:
+                if srv.retired:
+                    raise _moved_error(srv)
                 if srv.live_session() is not None:
                     return True
                 if srv.outcomes != seen and srv.state in ("disconnected", "failed") and srv.last_error is not None:
@@ -705,7 +809,9 @@ class MCPClient:
 
     async def disconnect(self, server_name: str) -> None:
         """Close the connection(s) to ``server_name`` (pending calls fail with ``MCPConnectionError``)."""
+        await self._use_this_loop()
         srv = self._server(server_name)
+        srv.resume = False
         if len(srv.members) == 1:
             await self._disconnect_slot(srv)
             return
@@ -741,6 +847,7 @@ class MCPClient:
 
     async def close(self) -> None:
         """Disconnect every server."""
+        await self._use_this_loop()
         async with anyio.create_task_group() as tg:
             for name in list(self._servers):
                 tg.start_soon(self.disconnect, name)
@@ -796,6 +903,8 @@ class MCPClient:
         may_connect = True
         with anyio.move_on_after(seconds):
             while True:
+                if srv.retired:
+                    raise _moved_error(srv)
                 slot, session = self._pick(srv)
                 if session is not None:
                     return slot, session
@@ -803,7 +912,7 @@ class MCPClient:
                     if not may_connect:
                         break
                     may_connect = False
-                    await self.connect(srv.name)
+                    await self._connect(srv.name)
                     continue
                 may_connect = False
                 await srv.changed().wait()
@@ -855,6 +964,7 @@ class MCPClient:
         With ``cache_ttl`` set, an idempotent call may be answered from the server's cache (``use_cache=False``
         asks the server afresh) and any other call clears that cache (see :mod:`wamcp.core.cache`).
         """
+        await self._use_this_loop()
         srv = self._server(server_name)
         limit = float(timeout) if timeout is not None else srv.config.timeout
         if limit <= 0:
@@ -988,6 +1098,7 @@ class MCPClient:
 
     async def list_tools(self, server_name: str) -> list[dict[str, Any]]:
         """The server's tools: ``[{"name", "description", "inputSchema", "outputSchema"}]`` (connects on first use)."""
+        await self._use_this_loop()
         srv = self._server(server_name)
         slot, session = await self._session(srv, srv.config.timeout)
         slot.assigned += 1  # counted like a call, so a slot moving back to its preferred endpoint waits for it
@@ -1014,8 +1125,17 @@ class MCPClient:
         """``True`` when the server answers a ping (or a tool listing) quickly; a failure triggers a reconnect.
 
         A pool pings each live connection; it is healthy when at least one answered (calls avoid the others).
+        A server that was connected on another event loop before this call is reconnected here first.
         """
+        await self._use_this_loop()
         srv = self._server(server_name)
+        if srv.resume:
+            srv.resume = False
+            try:
+                await self._connect(server_name)
+            except MCPClientError as err:
+                logger.debug("%s: reconnecting on this event loop failed: %s", srv.name, err)
+                return False
         healthy = False
         for slot in srv.members:
             session = slot.live_session()
