@@ -117,7 +117,7 @@ class ChaosSettings:
     latency_ms: float = 5.0
     spike_rate: float = 0.02
     spike_ms: float = 300.0
-    rate_limit_after: int = 50
+    rate_limit_after: int = 25
     retry_after: float = 0.5
     malformed_rate: float = 0.003
     drop_rate: float = 0.02
