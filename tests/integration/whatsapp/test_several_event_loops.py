@@ -64,7 +64,7 @@ print(json.dumps(report))
 """
 
 
-@pytest.fixture(scope="module", params=["stdio", "streamable_http", "websocket"])
+@pytest.fixture(scope="module", params=["stdio", "sse", "streamable_http", "websocket"])
 def demo(request: pytest.FixtureRequest, demo_db: Path) -> Iterator[Demo]:
     yield from start_demo(request.param, "lharries", demo_db)
 
