@@ -331,10 +331,12 @@ class WalkingSource(FakeSource):
         super().__init__(messages, names)
         self.walk_fails_after: int | None = None
         self.walked = 0
+        self.walk_page_sizes: list[int] = []
 
     async def iter_all_messages(
         self, since: datetime | None = None, *, page_size: int = 500, chats: list[Chat] | None = None
     ) -> AsyncIterator[Message]:
+        self.walk_page_sizes.append(page_size)
         listed = {chat.jid for chat in chats or []}
         for message in sorted(self.messages, key=lambda m: m.timestamp, reverse=True):
             if message.chat_jid in listed and (since is None or message.timestamp >= since):
@@ -357,6 +359,7 @@ async def test_account_walk_stores_every_message_once_and_claims_it(
     phases = [r.getMessage().rsplit(" in ", 1)[0] for r in caplog.records if r.name == "wamcp.extract"]
     assert phases == ["listed 80 chats (all)", "the account walk read 80 chats", "stored the walk's 2,000 new messages"]
     assert source.calls == 0  # no chat was read on its own
+    assert source.walk_page_sizes == [7 * 4]  # a walk's answers are full: fewer, larger calls than per chat
     assert (summary.status, summary.messages_new, summary.chats_done) == ("complete", 2000, 80)  # type: ignore[attr-defined]
     assert summary.pages == 80  # type: ignore[attr-defined]  # one per chat the walk stored rows for
     with Store.open(tmp_path / "s.db") as store:

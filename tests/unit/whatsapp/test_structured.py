@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wamcp.whatsapp.models import Chat
 from wamcp.whatsapp.profiles import LharriesProfile, StructuredProfile, build_profile, detect_profile_name, structured
 from wamcp.whatsapp.profiles.base import ParseStats
 from wamcp.whatsapp.profiles.structured import decode_result, parse_chat, parse_contact, parse_message
@@ -264,6 +265,49 @@ async def test_structured_pages_with_bounds() -> None:
     got = [m for p in pages for m in p]
     assert all(after < m.timestamp < start for m in got)
     assert len({m.id for m in got}) == len(got)
+
+
+class CappedServer:
+    """A keyset server listing across chats, newest first, that answers at most ``cap`` rows whatever the limit."""
+
+    def __init__(self, count: int, cap: int) -> None:
+        start = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
+        chats = [f"4477009001{i:02d}@s.whatsapp.net" for i in range(4)]
+        self.rows = [
+            {"id": f"m{i}", "chat_jid": chats[i % 4], "timestamp": (start - timedelta(seconds=3 * i)).isoformat()}
+            for i in range(count)
+        ]
+        self.cap = cap
+        self.calls = 0
+
+    async def __call__(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert name == "list_messages"
+        self.calls += 1
+        rows = self.rows
+        if "before" in args:
+            rows = [r for r in rows if r["timestamp"] < datetime.fromisoformat(args["before"]).isoformat()]
+        if "after" in args:
+            rows = [r for r in rows if r["timestamp"] > datetime.fromisoformat(args["after"]).isoformat()]
+        return text_result(structured={"result": rows[: min(args["limit"], self.cap)]})
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+async def test_a_walk_across_chats_reads_past_a_server_that_caps_its_pages(parallel: int) -> None:
+    """A server that answers fewer rows than asked for is not at its end until a page brings nothing new: the walk
+    used to stop at the first short page, leaving every older message out of a run that called itself complete."""
+    server = CappedServer(230, cap=40)
+    profile = StructuredProfile([tool("list_messages", "chat_jid", "limit", "before", "after")])
+    got = [m async for m in profile.iter_all_messages(server, page_size=100, chats=_four_chats(), parallel=parallel)]
+    assert sorted(m.id for m in got) == sorted(r["id"] for r in server.rows)
+    uncapped = CappedServer(230, cap=10_000)
+    walked = [m async for m in profile.iter_all_messages(uncapped, page_size=100, chats=_four_chats())]
+    assert len(walked) == 230
+    assert uncapped.calls == 4  # three pages, and one that brings nothing new
+
+
+def _four_chats() -> list[Chat]:
+    newest = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
+    return [Chat(jid=f"4477009001{i:02d}@s.whatsapp.net", name=f"c{i}", last_message_time=newest) for i in range(4)]
 
 
 def test_rows_of_one_page_may_each_use_other_aliases() -> None:

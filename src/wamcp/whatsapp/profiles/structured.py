@@ -715,12 +715,16 @@ class StructuredProfile:
                     fresh.append(message)
             if fresh:
                 yield fresh
-            if len(messages) < limit:
+            short = len(messages) < limit
+            if short and unseen == 0:
                 return
+            # A short page with something new is usually the end, but a server that caps its pages below our limit
+            # answers short too: the walk asks once more past it, and only a page with nothing new ends it (one
+            # call more per walk; stopping at the cap would leave the older messages out and call the chats done).
             oldest = messages[-1]
             if floor is not None and oldest.timestamp < floor:
                 return  # past the walk's floor (a split may have raised it): the older part is another walker's
-            if unseen == 0 or messages[0].timestamp < oldest.timestamp + _OVERLAP:
+            if not short and (unseen == 0 or messages[0].timestamp < oldest.timestamp + _OVERLAP):
                 # The whole page lies inside one overlap window: grow the page until it gets past it.
                 if limit >= _MAX_LIMIT:
                     raise MCPProtocolError(f"more than {_MAX_LIMIT} messages within one second; cannot page on")
