@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wamcp.errors import MCPToolError
 from wamcp.whatsapp.models import Chat
 from wamcp.whatsapp.profiles import LharriesProfile, StructuredProfile, build_profile, detect_profile_name, structured
 from wamcp.whatsapp.profiles.base import ParseStats
@@ -270,7 +271,8 @@ async def test_structured_pages_with_bounds() -> None:
 class CappedServer:
     """A keyset server listing across chats, newest first, that answers at most ``cap`` rows whatever the limit."""
 
-    def __init__(self, count: int, cap: int) -> None:
+    def __init__(self, count: int, cap: int, *, refuses: bool = False) -> None:
+        self.refuses = refuses
         start = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
         chats = [f"4477009001{i:02d}@s.whatsapp.net" for i in range(4)]
         self.rows = [
@@ -281,9 +283,16 @@ class CappedServer:
         self.calls = 0
 
     async def __call__(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert name == "list_messages"
         self.calls += 1
+        if self.refuses and args["limit"] > self.cap:  # as FastMCP validates a declared maximum
+            raise MCPToolError(f"Input validation error: {args['limit']} is greater than the maximum of {self.cap}")
+        if name == "list_chats":
+            chats = [{"jid": f"4477009001{i:02d}@s.whatsapp.net", "name": f"c{i}"} for i in range(4)]
+            return text_result(structured={"result": chats[args["offset"] : args["offset"] + args["limit"]]})
+        assert name == "list_messages"
         rows = self.rows
+        if "chat_jid" in args:
+            rows = [r for r in rows if r["chat_jid"] == args["chat_jid"]]
         if "before" in args:
             rows = [r for r in rows if r["timestamp"] < datetime.fromisoformat(args["before"]).isoformat()]
         if "after" in args:
@@ -303,6 +312,33 @@ async def test_a_walk_across_chats_reads_past_a_server_that_caps_its_pages(paral
     walked = [m async for m in profile.iter_all_messages(uncapped, page_size=100, chats=_four_chats())]
     assert len(walked) == 230
     assert uncapped.calls == 4  # three pages, and one that brings nothing new
+
+
+@pytest.mark.parametrize(
+    "limit_schema",
+    [
+        {"type": "integer", "maximum": 40},
+        {"type": "integer", "exclusiveMaximum": 41},
+        {"anyOf": [{"type": "integer", "maximum": 40, "minimum": 1}, {"type": "null"}], "default": None},
+    ],
+)
+async def test_a_declared_maximum_limit_is_never_exceeded(limit_schema: dict[str, Any]) -> None:
+    """A server declaring ``limit <= 40`` refuses more: the chat listing, the walk and per-chat reads all ask within it
+    and still read everything."""
+    server = CappedServer(230, cap=40, refuses=True)
+    schema = {"properties": {"limit": limit_schema, "offset": {}, "before": {}, "after": {}, "chat_jid": {}}}
+    profile = StructuredProfile(
+        [
+            {"name": "list_messages", "inputSchema": schema},
+            {"name": "list_chats", "inputSchema": {"properties": {"limit": limit_schema, "offset": {}}}},
+        ]
+    )
+    chats = [c async for c in profile.iter_chats(server, page_size=10_000)]
+    assert len(chats) == 4
+    walked = [m async for m in profile.iter_all_messages(server, page_size=2000, chats=_four_chats(), parallel=2)]
+    assert sorted(m.id for m in walked) == sorted(r["id"] for r in server.rows)
+    one = [m async for m in profile.iter_messages(server, chats[1].jid, page_size=500)]
+    assert sorted(m.id for m in one) == sorted(r["id"] for r in server.rows if r["chat_jid"] == chats[1].jid)
 
 
 def _four_chats() -> list[Chat]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -331,16 +332,29 @@ class StructuredProfile:
         self.server_name = server_name
         self._schemas: dict[str, set[str]] = {}
         self._required: dict[str, set[str]] = {}
+        self._most: dict[str, int] = {}
         self.set_tools(tools)
 
     def set_tools(self, tools: Iterable[Mapping[str, Any]]) -> None:
         """Remember which tools exist and which arguments each one accepts (and requires)."""
         self._schemas = {}
         self._required = {}
+        self._most = {}
         for tool in tools:
             schema = tool.get("inputSchema") or {}
-            self._schemas[str(tool["name"])] = set((schema.get("properties") or {}).keys())
+            properties = schema.get("properties") or {}
+            self._schemas[str(tool["name"])] = set(properties.keys())
             self._required[str(tool["name"])] = {str(name) for name in schema.get("required") or ()}
+            most = _declared_maximum(properties.get("limit"))
+            if most is not None:
+                self._most[str(tool["name"])] = most
+
+    def _limit(self, tool: str, wanted: int) -> int:
+        """``wanted``, or less where the tool declares a smaller ``maximum`` for its ``limit``: such a server refuses
+        a larger limit (FastMCP validates its arguments) or answers fewer rows than asked, which would read as the
+        last page."""
+        most = self._most.get(tool)
+        return wanted if most is None else min(wanted, most)
 
     def finds_chats_by_jid(self) -> bool:
         """Whether :meth:`get_chat` asks the server for one chat (it offers a chat tool) rather than listing them
@@ -475,6 +489,7 @@ class StructuredProfile:
             rows = records(decode_result(result, self.stats, tool))
             return self._chats(rows, tool), len(rows), answer_size(result)
 
+        page_size = self._limit(tool, page_size)
         if pageable:
             pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
         else:
@@ -586,7 +601,7 @@ class StructuredProfile:
         after_text = self._wire_time(after)
         before_text = self._wire_time(before)
         page = 0
-        limit = page_size
+        limit = self._limit(tool, page_size)
         while True:
             messages = await self._page(
                 call, chat_jid=jid, limit=limit, page=0 if keyset else page, before=before_text, after=after_text
@@ -608,7 +623,9 @@ class StructuredProfile:
                 return
             if keyset:
                 if messages[-1].timestamp == messages[0].timestamp:
-                    limit *= 2
+                    if self._limit(tool, limit * 2) == limit:
+                        return  # the server allows no larger page; the rest of this second cannot be read
+                    limit = self._limit(tool, limit * 2)
                     continue
                 # In the offset the server printed, not UTC: text-comparing servers need their own form back.
                 before_text = (_as_printed(messages[-1]) + _OVERLAP).isoformat()
@@ -685,6 +702,9 @@ class StructuredProfile:
         if span is not None and span.ceiling is not None:
             before = datetime.fromtimestamp(span.ceiling, UTC) + _OVERLAP
         before_text = self._wire_time(before)
+        tool = self._tool(_MESSAGE_TOOLS)
+        page_size = self._limit(tool, page_size)
+        ceiling = self._limit(tool, _MAX_LIMIT)
         limit = page_size
         window: set[tuple[str, str]] = set()
         while True:
@@ -726,10 +746,10 @@ class StructuredProfile:
                 return  # past the walk's floor (a split may have raised it): the older part is another walker's
             if not short and (unseen == 0 or messages[0].timestamp < oldest.timestamp + _OVERLAP):
                 # The whole page lies inside one overlap window: grow the page until it gets past it.
-                if limit >= _MAX_LIMIT:
-                    raise MCPProtocolError(f"more than {_MAX_LIMIT} messages within one second; cannot page on")
+                if limit >= ceiling:
+                    raise MCPProtocolError(f"more than {ceiling} messages within one second; cannot page on")
                 window.update((m.chat_jid or "", m.id) for m in messages)
-                limit *= 2
+                limit = min(limit * 2, ceiling)
                 continue
             window = {(m.chat_jid or "", m.id) for m in messages if m.timestamp < oldest.timestamp + _OVERLAP}
             # In the offset the server printed, not UTC: text-comparing servers need their own form back.
@@ -758,6 +778,23 @@ class StructuredProfile:
     async def whatsapp_status(self, call: ToolCaller, tool_names: set[str]) -> bool | str:
         status = await whatsapp_status(call, tool_names)
         return status if status is not None else "unknown"
+
+
+def _declared_maximum(schema: Any) -> int | None:
+    """The largest value a ``limit`` parameter's JSON schema allows (``maximum``, ``exclusiveMaximum``, also inside
+    ``anyOf``/``oneOf`` as FastMCP writes an optional parameter), or None when it declares none."""
+    if not isinstance(schema, Mapping):
+        return None
+    found: list[int] = []
+    for key, less in (("maximum", 0), ("exclusiveMaximum", 1)):
+        value = schema.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value - less >= 1:
+            found.append(math.ceil(value) - less if less else math.floor(value))
+    for branch in (*(schema.get("anyOf") or ()), *(schema.get("oneOf") or ())):
+        most = _declared_maximum(branch)
+        if most is not None:
+            found.append(most)
+    return min(found) if found else None
 
 
 def _walk_floor(since: datetime | None, span: Span | None) -> datetime | None:
