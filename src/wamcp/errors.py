@@ -18,6 +18,7 @@ __all__ = [
     "MCPRateLimitError",
     "MCPTimeoutError",
     "MCPToolError",
+    "StoreBusyError",
     "StoreError",
 ]
 
@@ -110,3 +111,7 @@ class ConfigError(MCPClientError):
 
 class StoreError(MCPClientError):
     """The local SQLite store cannot be opened, migrated or written."""
+
+
+class StoreBusyError(StoreError):
+    """Another process is extracting the same account into the same store (see :mod:`wamcp.store.runlock`)."""

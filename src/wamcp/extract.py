@@ -293,6 +293,10 @@ class Extractor:
             return await self._run()
 
     async def _run(self) -> ExtractSummary:
+        with self._store.run_lock():  # one run per account and store: a second one fails at once (StoreBusyError)
+            return await self._locked_run()
+
+    async def _locked_run(self) -> ExtractSummary:
         store = self._store
         store.mark_interrupted_runs()
         summary = ExtractSummary(run_id=store.start_run(self._options.source))

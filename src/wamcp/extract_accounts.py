@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from .config import MCPConnectionType, WhatsAppConfig, accounts_selected
-from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError
+from .errors import MCPAuthenticationError, MCPClientError, MCPConnectionError, MCPTimeoutError, StoreBusyError
 from .extract import ExtractOptions, Extractor, ExtractProgress, ExtractSummary, MessageSource
 from .redact import get_logger, redact
 from .store import Store
@@ -186,6 +186,8 @@ async def _run_account(
     extractor = Extractor(source, store, options, progress=progress)
     try:
         return await extractor.run(), None
+    except StoreBusyError as err:
+        return None, err  # another process's run holds this account: the last run recorded is that one's
     except MCPClientError as err:
         # The run is recorded as failed in the store; what it saved before is kept.
         return _recorded_summary(store), err

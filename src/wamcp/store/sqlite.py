@@ -37,6 +37,7 @@ from typing import Any, NamedTuple, Self
 from ..config import DEFAULT_ACCOUNT
 from ..errors import StoreError
 from ..redact import get_logger
+from .runlock import hold_run_lock
 from .schema import READABLE_FROM, SCHEMA_VERSION, migrate
 
 __all__ = [
@@ -490,11 +491,20 @@ class Store:
             ).fetchone()
         return int(newest) if newest is not None else None
 
+    def run_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold this account's run lock in this store (:mod:`.runlock`) for a ``with`` block: one extraction at a
+        time per account and store. Raises :class:`~wamcp.errors.StoreBusyError` at once while another process
+        holds it."""
+        if self._readonly:
+            raise StoreError(f"store {self._path} is open read-only", hint="open it writable to extract into it")
+        return hold_run_lock(self._path, self._tag, account=self._account if self._tag else "")
+
     def mark_interrupted_runs(self) -> int:
         """Mark this account's runs left ``running`` by a killed process as ``interrupted``; return how many.
 
-        Call it at the start of a run, before :meth:`start_run`, while no other process is extracting this account
-        into this store (other accounts' runs, maybe in progress beside it, are left alone).
+        Call it at the start of a run, before :meth:`start_run`, holding :meth:`run_lock` (so that no other process
+        is extracting this account into this store; other accounts' runs, maybe in progress beside it, are left
+        alone).
         """
         with self._write("mark interrupted runs") as conn:
             cur = conn.execute(

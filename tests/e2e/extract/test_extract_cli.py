@@ -360,3 +360,44 @@ def _stored_any(db: Path) -> bool:
             return bool(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
     except sqlite3.Error:
         return False
+
+
+def test_a_second_run_on_the_same_store_is_refused_until_the_first_ends(
+    account: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A cron job that overlaps the previous run: the second run says in one line that another is syncing this
+    store, exits 2 and records nothing (both used to read the whole server, each marking the other's run
+    interrupted). The lock dies with its holder: after a SIGKILL the next run goes ahead and completes the store."""
+    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
+        config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
+        argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json"]
+        first = subprocess.Popen(
+            [*argv, "--concurrency", "2", "--max-chats", "1000"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not _stored_any(tmp_path / "s.db"):
+                time.sleep(0.05)
+            second = run_cli(argv, cwd=tmp_path, env=env)
+            assert first.poll() is None, "the first run ended before the second one started"
+            first.kill()  # SIGKILL: no chance to release anything itself
+            first.wait(timeout=30)
+        finally:
+            first.kill()
+        assert second.returncode == 2, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1, second.stderr
+        assert lines[0].startswith("error: another wamcp extract is syncing"), second.stderr
+        assert f"pid {first.pid}" in lines[0]
+        assert only_json_object(second.stdout)["status"] == "failed"
+        third = run_cli(argv, cwd=tmp_path, env=env)
+    assert third.returncode == 0, third.stderr
+    assert store_messages(tmp_path / "s.db") == server_messages(account)
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        # the killed run, then the one after it: the refused run left no trace
+        assert conn.execute("SELECT status FROM runs ORDER BY id").fetchall() == [("interrupted",), ("complete",)]

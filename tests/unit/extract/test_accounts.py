@@ -4,6 +4,7 @@ runs stay its own, and one account's failure leaves the others complete."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ import anyio.lowlevel
 import pytest
 
 from wamcp.config import WhatsAppConfig
-from wamcp.errors import ConfigError, MCPConnectionError, MCPToolError
+from wamcp.errors import ConfigError, MCPConnectionError, MCPToolError, StoreBusyError
 from wamcp.extract import ExtractOptions
 from wamcp.extract_accounts import AccountResult, AccountsSummary, describe, extract_accounts
 from wamcp.store import Store
@@ -173,3 +174,25 @@ def test_a_runs_source_names_what_is_started_for_stdio_and_the_url_otherwise() -
     # The stdio config's endpoint is the seed's default URL, which nothing dials: it must not be named.
     assert describe(stdio) == "uv run main.py (stdio)"
     assert describe(http) == "http://10.0.0.5:3000/mcp (streamable_http)"
+
+
+@pytest.mark.anyio
+async def test_an_account_another_process_is_extracting_fails_alone_and_keeps_that_runs_record(tmp_path: Path) -> None:
+    """The run lock is per account: while another process syncs "sales" into the store, "support" goes ahead and
+    "sales" fails with StoreBusyError; the other process's run is neither reported as ours nor marked interrupted."""
+    messages = make_messages(60, 3)
+    db = tmp_path / "s.db"
+    with Store.open(db) as holder:
+        sales = holder.for_account("sales")
+        with sales.run_lock():
+            running = sales.start_run("the other process")
+            summary = await run(db, {"sales": FakeClient(messages), "support": FakeClient(messages)})
+        assert [(r.account, r.status) for r in summary.results] == [("sales", "failed"), ("support", "complete")]
+        busy = summary.results[0]
+        assert isinstance(busy.error, StoreBusyError)
+        assert busy.summary is None
+        assert f"pid {os.getpid()}" in str(busy.error)
+        assert "account 'sales'" in str(busy.error)
+        assert [(r["id"], r["status"]) for r in holder.runs() if r["account"] == "sales"] == [(running, "running")]
+    again = await run(db, {"sales": FakeClient(messages)})  # the lock went with its holder
+    assert again.status == "complete"

@@ -1,0 +1,83 @@
+"""One extraction at a time per account of a store: an exclusive ``flock`` on a lock file beside the database.
+
+Without it two ``wamcp extract`` runs on one store (a cron job that overlaps the previous one) both read the whole
+server, and each marked the other's run ``interrupted`` when it started. The kernel drops a flock when its holder
+dies, however it dies (SIGKILL, the OOM killer), so a killed run never leaves the store locked; a pid file would need
+a liveness check that reused pids and other pid namespaces defeat. The file holds who took the lock (pid, time) for
+the message the second run prints, and stays when the run ends: removing a file another process may be opening to
+lock would let both hold "the" lock. Windows has no flock: there the lock is not taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import StoreBusyError
+
+__all__ = ["hold_run_lock", "run_lock_path"]
+
+
+def run_lock_path(db: Path, account_tag: str) -> Path:
+    """The lock file of ``account_tag``'s runs in the store at ``db``: ``<db>-run.lock`` for the default account
+    (beside SQLite's ``-wal`` and ``-shm``), a name with a digest of the account for the others."""
+    if not account_tag:
+        return db.with_name(f"{db.name}-run.lock")
+    digest = hashlib.sha256(account_tag.encode("utf-8")).hexdigest()[:12]
+    return db.with_name(f"{db.name}-run-{digest}.lock")
+
+
+@contextlib.contextmanager
+def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[None]:
+    """Hold the run lock of ``account_tag`` in the store at ``db`` for the ``with`` block.
+
+    Raises :class:`~wamcp.errors.StoreBusyError` at once, without waiting, while another process holds it.
+    """
+    if sys.platform == "win32":
+        yield
+        return
+    import fcntl
+
+    path = run_lock_path(db, account_tag)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        fd = -1  # a directory the store can be written in but not this file: unusual; the run goes on unlocked
+    if fd < 0:
+        yield
+        return
+    try:
+        locked = True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(db, fd, account) from None
+        except OSError:
+            locked = False  # a file system without locks (some network mounts): no lock, as on Windows
+        if locked:
+            holder = json.dumps({"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")})
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode("utf-8"), 0)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _busy(db: Path, fd: int, account: str) -> StoreBusyError:
+    holder = ""
+    try:
+        data = json.loads(os.pread(fd, 512, 0) or b"{}")
+        holder = f" (pid {int(data['pid'])}, since {data['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # taken a moment ago and not written yet, or damaged: the message goes without it
+    whose = f"account {account!r} of " if account else ""
+    return StoreBusyError(
+        f"another wamcp extract is syncing {whose}{db}{holder}",
+        hint="let it finish (a run picks up where the last one stopped), or pass another --db",
+    )

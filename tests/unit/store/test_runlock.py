@@ -1,0 +1,72 @@
+"""The run lock: one extraction per account and store at a time, refused at once, gone with its holder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wamcp.errors import StoreBusyError, StoreError
+from wamcp.store import Store
+from wamcp.store.runlock import hold_run_lock, run_lock_path
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: the lock is not taken there")
+
+
+def test_a_second_holder_is_refused_at_once_naming_the_first(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with Store.open(db) as first, Store.open(db) as second:
+        with first.run_lock():
+            with (
+                pytest.raises(
+                    StoreBusyError, match=rf"another wamcp extract is syncing .*s\.db \(pid {os.getpid()}, since "
+                ),
+                second.run_lock(),
+            ):
+                pass
+            with second.for_account("support").run_lock():  # another account of the store is not held
+                pass
+        with second.run_lock():  # released with the block
+            pass
+    assert run_lock_path(db, "") == tmp_path / "s.db-run.lock"
+    assert run_lock_path(db, "support").name.startswith("s.db-run-")
+
+
+def test_a_lock_file_without_its_holder_written_still_refuses(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    script = textwrap.dedent(
+        f"""
+        import fcntl, os, sys, time
+        fd = os.open({str(run_lock_path(db, ""))!r}, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreBusyError) as refused, hold_run_lock(db, ""):
+            pass
+        assert refused.value.message == f"another wamcp extract is syncing {db}"  # no holder to name
+        assert refused.value.hint is not None
+        assert "--db" in refused.value.hint
+        holder.kill()  # however its holder dies, the lock goes with it
+        holder.wait(timeout=10)
+        with hold_run_lock(db, ""):
+            assert b'"pid": %d' % os.getpid() in run_lock_path(db, "").read_bytes()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        holder.stdout.close()
+
+
+def test_a_read_only_store_cannot_take_the_run_lock(tmp_path: Path) -> None:
+    Store.open(tmp_path / "s.db").close()
+    with Store.open(tmp_path / "s.db", readonly=True) as store, pytest.raises(StoreError, match="read-only"):
+        store.run_lock()
