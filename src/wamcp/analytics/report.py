@@ -69,6 +69,23 @@ def _local(ms: int | None, zone: ZoneInfo, fmt: str = "%a %d %b %Y %H:%M") -> st
     return "—" if ms is None else datetime.fromtimestamp(ms / 1000, tz=zone).strftime(fmt)
 
 
+def _waiting_note(waiting: dict[str, Any]) -> str:
+    if not waiting["count"]:
+        return "nobody is waiting"
+    open_now = sum(1 for w in waiting["chats"] if w["reply_window_open"])
+    return f"{open_now} can still get a free-form reply; {waiting['past_24h']} waiting more than 24 h"
+
+
+def _waiting_row(w: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "customer": w["customer"],
+        "since": _local(w["waiting_since_ts_ms"], zone),
+        "waited": format_duration(w["waited_s"]),
+        "past_24h": w["past_24h"],
+        "window_open": w["reply_window_open"],
+    }
+
+
 def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> dict[str, Any]:
     """Everything the template shows, already formatted: the template only lays it out."""
     zone = ZoneInfo(kpis["options"]["timezone"])
@@ -97,20 +114,29 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         {
             "label": "Waiting now",
             "value": str(waiting["count"]),
-            "note": f"{waiting['past_24h']} waiting more than 24 h" if waiting["count"] else "nobody is waiting",
+            "note": _waiting_note(waiting),
             "alert": waiting["past_24h"] > 0,
         },
     ]
-    waiting_rows = [
+    # The chats a free-form reply can still reach come first, each group oldest first (KPIS.md's order): in a long
+    # list, oldest first put year-old conversations on top and cut off the ones that can still be answered.
+    open_now = [w for w in waiting["chats"] if w["reply_window_open"]][:_WAITING_ROWS]
+    closed = [w for w in waiting["chats"] if not w["reply_window_open"]][: _WAITING_ROWS - len(open_now)]
+    waiting_groups = [
         {
-            "customer": w["customer"],
-            "since": _local(w["waiting_since_ts_ms"], zone),
-            "waited": format_duration(w["waited_s"]),
-            "past_24h": w["past_24h"],
-            "window_open": w["reply_window_open"],
-        }
-        for w in waiting["chats"][:_WAITING_ROWS]
+            "id": "waiting-open",
+            "title": "Reply window open: a free-form reply still reaches them",
+            "total": sum(1 for w in waiting["chats"] if w["reply_window_open"]),
+            "rows": [_waiting_row(w, zone) for w in open_now],
+        },
+        {
+            "id": "waiting-closed",
+            "title": "Reply window closed: only a template message reaches them now",
+            "total": sum(1 for w in waiting["chats"] if not w["reply_window_open"]),
+            "rows": [_waiting_row(w, zone) for w in closed],
+        },
     ]
+    waiting_rows = [row for group in waiting_groups for row in group["rows"]]
     stats_rows = [
         {"label": label, **{k: format_duration(stats[k]) for k in ("median_s", "p90_s", "mean_s")}, "n": stats["count"]}
         for label, stats in (
@@ -161,6 +187,7 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         "groups": "included" if kpis["options"]["include_groups"] else "left out of response times",
         "cards": cards,
         "waiting": waiting_rows,
+        "waiting_groups": [group for group in waiting_groups if group["total"]],
         "waiting_more": max(0, waiting["count"] - len(waiting_rows)),
         "stats": stats_rows,
         "busiest": busiest,

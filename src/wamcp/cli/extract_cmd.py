@@ -457,9 +457,9 @@ def extract(
     """Sync every chat into the local store, incrementally (only what is new after the first run).
 
     Exit codes: 0 complete, 1 partial (some chats failed; the rest is stored), 2 usage or configuration error
-    (also: another run is syncing this store), 3 the server cannot be used (unreachable, refusing the token or wanting its phone paired, failing the chat
-    listing or every chat), 4 a bug of wamcp, 130 interrupted. With --all/--account: 1 when any account failed or
-    is partial, 3 only when no account synced.
+    (also: another run is syncing this store), 3 the server cannot be used (unreachable, refusing the token or
+    wanting its phone paired, failing the chat listing or every chat), 4 a bug of wamcp, 130 interrupted. With
+    --all/--account: 1 when any account failed or is partial, 3 only when no account synced.
     """
     if verbose or quiet:
         state.verbosity = max(state.verbosity, verbose)
