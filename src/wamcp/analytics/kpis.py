@@ -761,6 +761,10 @@ def compute_kpis(
             "oldest_waited_s": waiting_list[0]["waited_s"] if waiting_list else None,
             # the oldest ones; waiting_now.csv lists every waiting chat
             "chats": waiting_list[:WAITING_LIST_LIMIT],
+            # those a free-form reply still reaches (last inbound message within 24 h), also oldest first: in a long
+            # list the oldest ones are all past that window
+            "reply_window_open": sum(1 for w in waiting_list if w["reply_window_open"]),
+            "open_chats": [w for w in waiting_list if w["reply_window_open"]][:WAITING_LIST_LIMIT],
         },
         "volume": {
             "messages": int(volume["messages"]),

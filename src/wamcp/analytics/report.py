@@ -72,8 +72,9 @@ def _local(ms: int | None, zone: ZoneInfo, fmt: str = "%a %d %b %Y %H:%M") -> st
 def _waiting_note(waiting: dict[str, Any]) -> str:
     if not waiting["count"]:
         return "nobody is waiting"
-    open_now = sum(1 for w in waiting["chats"] if w["reply_window_open"])
-    return f"{open_now} can still get a free-form reply; {waiting['past_24h']} waiting more than 24 h"
+    return (
+        f"{waiting['reply_window_open']} can still get a free-form reply; {waiting['past_24h']} waiting more than 24 h"
+    )
 
 
 def _waiting_row(w: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
@@ -120,19 +121,19 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
     ]
     # The chats a free-form reply can still reach come first, each group oldest first (KPIS.md's order): in a long
     # list, oldest first put year-old conversations on top and cut off the ones that can still be answered.
-    open_now = [w for w in waiting["chats"] if w["reply_window_open"]][:_WAITING_ROWS]
+    open_now = waiting["open_chats"][:_WAITING_ROWS]
     closed = [w for w in waiting["chats"] if not w["reply_window_open"]][: _WAITING_ROWS - len(open_now)]
     waiting_groups = [
         {
             "id": "waiting-open",
             "title": "Reply window open: a free-form reply still reaches them",
-            "total": sum(1 for w in waiting["chats"] if w["reply_window_open"]),
+            "total": waiting["reply_window_open"],
             "rows": [_waiting_row(w, zone) for w in open_now],
         },
         {
             "id": "waiting-closed",
             "title": "Reply window closed: only a template message reaches them now",
-            "total": sum(1 for w in waiting["chats"] if not w["reply_window_open"]),
+            "total": waiting["count"] - waiting["reply_window_open"],
             "rows": [_waiting_row(w, zone) for w in closed],
         },
     ]

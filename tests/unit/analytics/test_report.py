@@ -143,8 +143,8 @@ def test_chats_a_free_form_reply_still_reaches_come_first_in_a_long_waiting_list
     """Oldest first alone put 55 long-lost conversations on top and cut the 5 that can still be answered out of the
     HTML's 50 rows. Each group stays oldest first; the CSV and kpis.json keep KPIS.md's single oldest-first list."""
     builder = StoreBuilder()
-    for i in range(55):
-        builder.msg(f"4917000000{i:02d}@s.whatsapp.net", f"2026-03-01 10:{i:02d}")
+    for i in range(120):  # more than kpis.json's 100 oldest
+        builder.msg(f"491700000{i:03d}@s.whatsapp.net", f"2026-03-01 {10 + i // 60}:{i % 60:02d}")
     recent = [f"4917100000{i:02d}@s.whatsapp.net" for i in range(5)]
     for i, jid in enumerate(recent):
         builder.msg(jid, f"2026-03-05 09:{i:02d}")
@@ -153,10 +153,14 @@ def test_chats_a_free_form_reply_still_reaches_come_first_in_a_long_waiting_list
     open_part = html[html.index('id="waiting-open"') : html.index('id="waiting-closed"')]
     closed_part = html[html.index('id="waiting-closed"') : html.index('id="waiting-more"')]
     assert "(5)</h3>" in open_part
-    assert "(55)</h3>" in closed_part
+    assert "(120)</h3>" in closed_part
     assert open_part.count("<tr>") == 1 + 5  # header row + every chat still inside its reply window
     assert closed_part.count("<tr>") == 1 + 45
-    assert "… and 10 more" in html
-    assert "5 can still get a free-form reply; 55 waiting more than 24 h" in html
-    waiting = result.kpis["waiting_now"]["chats"]
-    assert [w["reply_window_open"] for w in waiting] == [False] * 55 + [True] * 5  # oldest first, as KPIS.md says
+    assert "… and 75 more" in html
+    assert "5 can still get a free-form reply; 120 waiting more than 24 h" in html
+    waiting = result.kpis["waiting_now"]
+    assert [w["reply_window_open"] for w in waiting["chats"]] == [False] * 100  # the 100 oldest, as KPIS.md says
+    assert waiting["reply_window_open"] == 5
+    since = [w["waiting_since_ts_ms"] for w in waiting["open_chats"]]
+    assert len(since) == 5
+    assert since == sorted(since)  # oldest first within the group too
