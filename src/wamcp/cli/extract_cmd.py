@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -344,12 +345,31 @@ def _export_after(request: ExtractRequest, console: Console) -> int | None:
 
 def run_extract(request: ExtractRequest) -> int:
     """Run one extraction and return the exit code; prints a summary (or JSON with ``as_json``)."""
+    began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as the store writes runs.started_at
     try:
         return _run_extract(request)
     except KeyboardInterrupt:
-        if request.as_json:  # a nightly job's log still gets its line
-            typer.echo(json.dumps({"status": "interrupted", "db": str(request.db)}))
+        if request.as_json:  # a nightly job's log still gets its line, with what the run did before it stopped
+            typer.echo(json.dumps({"status": "interrupted", **_interrupted_run(request, began), "db": str(request.db)}))
         raise
+
+
+def _interrupted_run(request: ExtractRequest, began: str) -> dict[str, Any]:
+    """What the run this process started recorded before it was interrupted (its row in ``runs``: the run lock
+    makes it the only run of the account started since ``began``); empty when there is none or it cannot be read.
+    Only for a single account: ``--all`` prints its per-account results only when it ends."""
+    if request.all_accounts or request.accounts:
+        return {}
+    try:
+        with Store.open(request.db, readonly=True) as store:
+            runs = [r for r in store.runs() if r["account"] == store.account and str(r["started_at"]) >= began]
+    except (MCPClientError, OSError):
+        return {}
+    if not runs:
+        return {}
+    run = runs[-1]
+    counts = ("chats_total", "chats_done", "chats_failed", "messages_new", "messages_updated")
+    return {"run_id": run["id"], **{key: run[key] for key in counts}, "pages": run["calls"]}
 
 
 def _check(request: ExtractRequest) -> None:

@@ -341,10 +341,15 @@ def test_sigterm_stops_a_run_like_ctrl_c(account: Path, tmp_path: Path, env: dic
         finally:
             process.kill()
         assert process.returncode == 130, stderr
-        assert only_json_object(stdout.decode())["status"] == "interrupted"
+        line = only_json_object(stdout.decode())
+        assert line["status"] == "interrupted"
         assert b"Traceback" not in stderr
         with sqlite3.connect(tmp_path / "s.db") as conn:
             assert conn.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+            stored = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        # the job's log says what the stopped run did: every message it counted is in the store
+        assert (line["run_id"], line["messages_new"], line["chats_total"]) == (1, stored, len(server_chats(account)))
+        assert 0 < line["chats_done"] < line["chats_total"]
         write_config(config, http_server(server.url))
         rerun = run_cli([WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json"], cwd=tmp_path, env=env)
     assert rerun.returncode == 0, rerun.stderr
