@@ -459,3 +459,30 @@ def test_lines_of_text_where_json_was_expected_are_warned_about_once(
 )
 def test_a_profile_finds_chats_by_jid_only_with_a_chat_tool(tools: list[str], finds: bool) -> None:
     assert StructuredProfile([tool(name) for name in tools]).finds_chats_by_jid() is finds
+
+
+async def test_a_second_fuller_than_the_largest_page_allowed_does_not_end_the_chat(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """30 messages in one second, a server that allows pages of 10: the page cannot grow past that second, so the
+    read goes on below it (and says what it may have missed) instead of stopping the chat there."""
+    start = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
+    crowded = [{"id": f"c{i}", "chat_jid": CHAT, "timestamp": start.isoformat()} for i in range(30)]
+    older = [
+        {"id": f"o{i}", "chat_jid": CHAT, "timestamp": (start - timedelta(seconds=i + 1)).isoformat()}
+        for i in range(20)
+    ]
+    rows = crowded + older
+
+    async def server(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert args["limit"] <= 10
+        bound = datetime.fromisoformat(args["before"]) if "before" in args else None
+        chunk = [r for r in rows if bound is None or datetime.fromisoformat(r["timestamp"]) < bound]
+        return text_result(structured={"result": chunk[: args["limit"]]})
+
+    schema = {"properties": {"limit": {"type": "integer", "maximum": 10}, "before": {}, "chat_jid": {}}}
+    profile = StructuredProfile([{"name": "list_messages", "inputSchema": schema}])
+    got = {m.id async for m in profile.iter_messages(server, CHAT, page_size=500)}
+    assert {r["id"] for r in older} <= got
+    assert len(got & {r["id"] for r in crowded}) == 10
+    assert "more than 10 messages of one chat within one second" in caplog.text

@@ -622,13 +622,24 @@ class StructuredProfile:
             if len(messages) < limit or unseen == 0 or not (keyset or pageable):
                 return
             if keyset:
+                oldest = _as_printed(messages[-1])
                 if messages[-1].timestamp == messages[0].timestamp:
-                    if self._limit(tool, limit * 2) == limit:
-                        return  # the server allows no larger page; the rest of this second cannot be read
-                    limit = self._limit(tool, limit * 2)
+                    grown = self._limit(tool, limit * 2)
+                    if grown > limit:
+                        limit = grown
+                        continue
+                    # The server allows no larger page: go on below this second rather than stop the chat here.
+                    logger.warning(
+                        "%s: more than %d messages of one chat within one second (%s) and no larger page allowed; "
+                        "some of that second's messages may be missed",
+                        tool,
+                        limit,
+                        oldest.isoformat(),
+                    )
+                    before_text = oldest.isoformat()
                     continue
                 # In the offset the server printed, not UTC: text-comparing servers need their own form back.
-                before_text = (_as_printed(messages[-1]) + _OVERLAP).isoformat()
+                before_text = (oldest + _OVERLAP).isoformat()
             else:
                 page += 1
 
