@@ -61,6 +61,13 @@ def run_cli(
     )
 
 
+def start_quietly(args: Sequence[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a command line in the background as a user would, its output thrown away (for runs a test kills)."""
+    return subprocess.Popen(
+        list(args), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def run_side_by_side(
     runs: Sequence[tuple[Sequence[str], Path, dict[str, str]]], *, timeout: float = 90.0
 ) -> list[subprocess.CompletedProcess[str]]:

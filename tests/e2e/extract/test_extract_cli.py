@@ -33,6 +33,7 @@ from .support import (
     run_cli,
     server_chats,
     server_messages,
+    start_quietly,
     store_integrity,
     store_messages,
     write_config,
@@ -376,14 +377,7 @@ def test_a_second_run_on_the_same_store_is_refused_until_the_first_ends(
     with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json"]
-        first = subprocess.Popen(
-            [*argv, "--concurrency", "2", "--max-chats", "1000"],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        first = start_quietly([*argv, "--concurrency", "2", "--max-chats", "1000"], cwd=tmp_path, env=env)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not _stored_any(tmp_path / "s.db"):

@@ -24,6 +24,7 @@ from tests.e2e.extract.support import (
     only_json_object,
     run_cli,
     server_messages,
+    start_quietly,
     store_integrity,
     store_messages,
     user_env,
@@ -58,7 +59,7 @@ def _runs(store: Path) -> list[tuple[int, str]]:
         return []
 
 
-def _wait_for_run(store: Path, run_count: int, proc: subprocess.Popen[str], deadline: float) -> bool:
+def _wait_for_run(store: Path, run_count: int, proc: subprocess.Popen[bytes], deadline: float) -> bool:
     """Wait until the store records run number ``run_count`` (the extractor is past its start-up); False if the
     process ended first."""
     while time.monotonic() < deadline:
@@ -99,14 +100,7 @@ def test_sigkill_at_ten_random_moments_then_a_normal_run_stores_exactly_the_serv
             # The first kills land in the account-wide walk of a fresh store (nothing is claimed until it ends);
             # the later runs select chats (--max-chats), which reads chat by chat, cursors moving page by page.
             selection = [] if attempt <= 3 else ["--max-chats", "100000"]
-            proc = subprocess.Popen(
-                _extract_cmd(config, store, "--concurrency", "2", *selection),
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            proc = start_quietly(_extract_cmd(config, store, "--concurrency", "2", *selection), cwd=tmp_path, env=env)
             try:
                 if _wait_for_run(store, attempt, proc, time.monotonic() + 60):
                     time.sleep(rng.uniform(0.0, 0.5))  # a random moment of the extraction, not a wait for anything
