@@ -8,7 +8,7 @@ import typer
 
 from .. import __version__
 from .._exiting import skip_final_collection
-from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd
+from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd, status_cmd
 from ._errors import ExitCode, err_console, run_app, state
 from .logs import Verbosity, setup_logging
 
@@ -51,6 +51,7 @@ demo_cmd.register(app)
 extract_cmd.register(app)
 export_cmd.register(app)
 report_cmd.register(app)
+status_cmd.register(app)
 
 
 def main() -> None:

@@ -15,13 +15,20 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..errors import StoreBusyError
 
-__all__ = ["hold_run_lock", "run_lock_path"]
+__all__ = ["hold_run_lock", "run_lock_holder", "run_lock_path"]
+
+#: ``wamcp status`` tests the lock by taking it shared for a moment: a run starting in that moment tries again a
+#: few times before it calls the store busy (a real run holds the lock for minutes, a probe for microseconds).
+_TRIES = 5
+_TRY_AGAIN_AFTER = 0.02
 
 
 def run_lock_path(db: Path, account_tag: str) -> Path:
@@ -54,12 +61,17 @@ def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[
         return
     try:
         locked = True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _busy(db, fd, account) from None
-        except OSError:
-            locked = False  # a file system without locks (some network mounts): no lock, as on Windows
+        for attempt in range(_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == _TRIES - 1:
+                    raise _busy(db, fd, account) from None
+                time.sleep(_TRY_AGAIN_AFTER)
+            except OSError:
+                locked = False  # a file system without locks (some network mounts): no lock, as on Windows
+                break
         if locked:
             holder = json.dumps({"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")})
             os.ftruncate(fd, 0)
@@ -69,15 +81,44 @@ def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[
         os.close(fd)  # drops the lock
 
 
-def _busy(db: Path, fd: int, account: str) -> StoreBusyError:
-    holder = ""
+def run_lock_holder(db: Path, account_tag: str) -> dict[str, Any] | None:
+    """Who holds the run lock of ``account_tag`` in the store at ``db`` (``{"pid": int | None, "since": str |
+    None}``), or None when nobody does or it cannot be told (Windows, no lock file yet). Takes the lock shared for a
+    moment to find out (flock has no test), which a run starting in that moment waits out (see ``_TRIES``)."""
+    if sys.platform == "win32":
+        return None
+    import fcntl
+
+    try:
+        fd = os.open(run_lock_path(db, account_tag), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # drops the shared lock, if taken
+    return None
+
+
+def _holder(fd: int) -> dict[str, Any]:
+    """What the lock file says of its holder; ``None`` values when it was taken a moment ago and not written yet,
+    or is damaged."""
     try:
         data = json.loads(os.pread(fd, 512, 0) or b"{}")
-        holder = f" (pid {int(data['pid'])}, since {data['since']})"
+        return {"pid": int(data["pid"]), "since": str(data["since"])}
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # taken a moment ago and not written yet, or damaged: the message goes without it
+        return {"pid": None, "since": None}
+
+
+def _busy(db: Path, fd: int, account: str) -> StoreBusyError:
+    holder = _holder(fd)
+    held = f" (pid {holder['pid']}, since {holder['since']})" if holder["pid"] is not None else ""
     whose = f"account {account!r} of " if account else ""
     return StoreBusyError(
-        f"another wamcp extract is syncing {whose}{db}{holder}",
+        f"another wamcp extract is syncing {whose}{db}{held}",
         hint="let it finish (a run picks up where the last one stopped), or pass another --db",
     )

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple, Self
 from ..config import DEFAULT_ACCOUNT
 from ..errors import StoreError
 from ..redact import get_logger
-from .runlock import hold_run_lock
+from .runlock import hold_run_lock, run_lock_holder
 from .schema import READABLE_FROM, SCHEMA_VERSION, migrate
 
 __all__ = [
@@ -498,6 +498,11 @@ class Store:
         if self._readonly:
             raise StoreError(f"store {self._path} is open read-only", hint="open it writable to extract into it")
         return hold_run_lock(self._path, self._tag, account=self._account if self._tag else "")
+
+    def run_holder(self) -> dict[str, Any] | None:
+        """Who is extracting this account into this store now (``{"pid", "since"}``, from :meth:`run_lock`'s file),
+        or None when nobody is (or it cannot be told: Windows)."""
+        return run_lock_holder(self._path, self._tag)
 
     def mark_interrupted_runs(self) -> int:
         """Mark this account's runs left ``running`` by a killed process as ``interrupted``; return how many.

@@ -383,9 +383,11 @@ def test_a_second_run_on_the_same_store_is_refused_until_the_first_ends(
             while time.monotonic() < deadline and not _stored_any(tmp_path / "s.db"):
                 time.sleep(0.05)
             second = run_cli(argv, cwd=tmp_path, env=env)
+            looking = run_cli([WAMCP, "status", "--db", "s.db", "--json"], cwd=tmp_path, env=env)
             assert first.poll() is None, "the first run ended before the second one started"
             first.kill()  # SIGKILL: no chance to release anything itself
             first.wait(timeout=30)
+            after = run_cli([WAMCP, "status", "--db", "s.db", "--json"], cwd=tmp_path, env=env)
         finally:
             first.kill()
         assert second.returncode == 2, second.stderr
@@ -394,6 +396,12 @@ def test_a_second_run_on_the_same_store_is_refused_until_the_first_ends(
         assert lines[0].startswith("error: another wamcp extract is syncing"), second.stderr
         assert f"pid {first.pid}" in lines[0]
         assert only_json_object(second.stdout)["status"] == "failed"
+        # `wamcp status` named the running extraction, and after the kill calls its run killed
+        status = json.loads(looking.stdout)
+        assert status["accounts"][0]["running"]["pid"] == first.pid
+        assert [(r["status"], r["killed"]) for r in status["runs"]] == [("running", False)]
+        assert json.loads(after.stdout)["accounts"][0]["running"] is None
+        assert [(r["status"], r["killed"]) for r in json.loads(after.stdout)["runs"]] == [("running", True)]
         third = run_cli(argv, cwd=tmp_path, env=env)
     assert third.returncode == 0, third.stderr
     assert store_messages(tmp_path / "s.db") == server_messages(account)

@@ -12,7 +12,7 @@ import pytest
 
 from wamcp.errors import StoreBusyError, StoreError
 from wamcp.store import Store
-from wamcp.store.runlock import hold_run_lock, run_lock_path
+from wamcp.store.runlock import hold_run_lock, run_lock_holder, run_lock_path
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: the lock is not taken there")
 
@@ -70,3 +70,44 @@ def test_a_read_only_store_cannot_take_the_run_lock(tmp_path: Path) -> None:
     Store.open(tmp_path / "s.db").close()
     with Store.open(tmp_path / "s.db", readonly=True) as store, pytest.raises(StoreError, match="read-only"):
         store.run_lock()
+
+
+def test_a_run_starting_while_wamcp_status_looks_at_the_lock_waits_that_look_out(tmp_path: Path) -> None:
+    """`wamcp status` takes the lock shared for a moment to see whether a run holds it: a run starting in that
+    moment must not call the store busy."""
+    import fcntl
+    import threading
+
+    db = tmp_path / "s.db"
+    look = os.open(run_lock_path(db, ""), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(look, fcntl.LOCK_SH)
+    done = threading.Timer(0.03, os.close, (look,))
+    done.start()
+    try:
+        with hold_run_lock(db, ""):
+            holder = run_lock_holder(db, "")  # a lock is held per open file: this one is seen from another
+            assert holder is not None
+            assert holder["pid"] == os.getpid()
+    finally:
+        done.join()
+
+
+def test_the_holder_is_told_while_a_run_holds_the_lock(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    assert run_lock_holder(db, "") is None  # no lock file yet
+    with Store.open(db) as store, store.run_lock():
+        holder = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, pathlib; from wamcp.store.runlock import run_lock_holder as h; "
+                "print(h(pathlib.Path(sys.argv[1]), ''))",
+                str(db),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        assert f"'pid': {os.getpid()}" in holder
+    assert run_lock_holder(db, "") is None
