@@ -188,7 +188,7 @@ def _view(kpis: dict[str, Any], charts: dict[str, Chart], store_name: str) -> di
         "groups": "included" if kpis["options"]["include_groups"] else "left out of response times",
         "cards": cards,
         "waiting": waiting_rows,
-        "waiting_groups": [group for group in waiting_groups if group["total"]],
+        "waiting_groups": waiting_groups,
         "waiting_more": max(0, waiting["count"] - len(waiting_rows)),
         "stats": stats_rows,
         "busiest": busiest,

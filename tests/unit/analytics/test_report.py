@@ -161,6 +161,16 @@ def test_chats_a_free_form_reply_still_reaches_come_first_in_a_long_waiting_list
     waiting = result.kpis["waiting_now"]
     assert [w["reply_window_open"] for w in waiting["chats"]] == [False] * 100  # the 100 oldest, as KPIS.md says
     assert waiting["reply_window_open"] == 5
+    only_closed = StoreBuilder()
+    only_closed.msg("491700000999@s.whatsapp.net", "2026-03-01 10:00").msg(
+        "491700000998@s.whatsapp.net", "2026-03-05 09:00", out=True
+    )
+    closed_html = build_report(only_closed.write(tmp_path / "c.db"), tmp_path / "c", OPTIONS).html_path.read_text(
+        "utf-8"
+    )
+    empty_group = closed_html[closed_html.index('id="waiting-open"') : closed_html.index('id="waiting-closed"')]
+    assert "(0)</h3>" in empty_group  # said, not left out: nobody waiting can still be answered free-form
+    assert "None." in empty_group
     since = [w["waiting_since_ts_ms"] for w in waiting["open_chats"]]
     assert len(since) == 5
     assert since == sorted(since)  # oldest first within the group too
