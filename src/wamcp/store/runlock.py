@@ -33,7 +33,11 @@ _TRY_AGAIN_AFTER = 0.02
 
 def run_lock_path(db: Path, account_tag: str) -> Path:
     """The lock file of ``account_tag``'s runs in the store at ``db``: ``<db>-run.lock`` for the default account
-    (beside SQLite's ``-wal`` and ``-shm``), a name with a digest of the account for the others."""
+    (beside SQLite's ``-wal`` and ``-shm``), a name with a digest of the account for the others.
+
+    Beside the file ``db`` leads to, as SQLite's own files are: a store reached through a symlink (or another
+    symlinked directory) is the same store, and its runs must take the same lock."""
+    db = Path(os.path.realpath(db))
     if not account_tag:
         return db.with_name(f"{db.name}-run.lock")
     digest = hashlib.sha256(account_tag.encode("utf-8")).hexdigest()[:12]

@@ -111,3 +111,19 @@ def test_the_holder_is_told_while_a_run_holds_the_lock(tmp_path: Path) -> None:
         ).stdout
         assert f"'pid': {os.getpid()}" in holder
     assert run_lock_holder(db, "") is None
+
+
+def test_a_store_reached_through_a_symlink_takes_the_same_lock(tmp_path: Path) -> None:
+    """``--db`` naming a symlink to the store (or a path through a symlinked directory) is the same store as its real
+    path: SQLite writes beside the real file, and a run by either path must refuse a run by the other."""
+    real = tmp_path / "data" / "whatsapp.db"
+    real.parent.mkdir()
+    (tmp_path / "link.db").symlink_to(real)
+    (tmp_path / "linked-dir").symlink_to(real.parent, target_is_directory=True)
+    with Store.open(real) as first, first.run_lock():
+        for other in (tmp_path / "link.db", tmp_path / "linked-dir" / "whatsapp.db"):
+            with Store.open(other) as second, pytest.raises(StoreBusyError), second.run_lock():
+                pass
+    with Store.open(tmp_path / "link.db") as through_link, through_link.run_lock():
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "link.db", "linked-dir"]  # nothing beside it
+        assert (real.parent / "whatsapp.db-run.lock").exists()
