@@ -81,6 +81,11 @@ class AccountsSummary:
         """Whether every failed account failed for its server (unreachable, refusing us, or lost for good)."""
         return all(isinstance(r.error, _CONNECTION_ERRORS) for r in self.results if r.error is not None)
 
+    @property
+    def only_busy(self) -> bool:
+        """Whether every selected account failed because another process is extracting it into this store."""
+        return bool(self.results) and all(isinstance(r.error, StoreBusyError) for r in self.results)
+
     def totals(self) -> dict[str, Any]:
         summaries = [r.summary for r in self.results if r.summary is not None]
         return {

@@ -268,6 +268,8 @@ def _print_accounts(summary: AccountsSummary, db: Path, console: Console) -> Non
 def _exit_code(summary: AccountsSummary) -> ExitCode:
     if summary.status == "complete":
         return ExitCode.OK
+    if summary.only_busy:  # another run holds every selected account: nothing was done, as for a single account
+        return ExitCode.USAGE
     if summary.status == "failed" and summary.only_connection_errors:
         return ExitCode.CONNECT
     return ExitCode.PARTIAL

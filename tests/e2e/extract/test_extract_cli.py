@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from wamcp.cli import app
 from wamcp.demo import DemoServerProcess
+from wamcp.store import Store
 
 from .support import (
     WAMCP,
@@ -34,6 +35,7 @@ from .support import (
     server_chats,
     server_messages,
     start_quietly,
+    stdio_server,
     store_integrity,
     store_messages,
     write_config,
@@ -408,3 +410,26 @@ def test_a_second_run_on_the_same_store_is_refused_until_the_first_ends(
     with sqlite3.connect(tmp_path / "s.db") as conn:
         # the killed run, then the one after it: the refused run left no trace
         assert conn.execute("SELECT status FROM runs ORDER BY id").fetchall() == [("interrupted",), ("complete",)]
+
+
+def test_all_accounts_held_by_another_run_exit_2_like_a_single_account(account: Path, tmp_path: Path) -> None:
+    """A nightly `wamcp extract --all` that overlaps the previous one: every account is being synced by the other
+    process, so this run did nothing and must exit 2 as a refused single-account run does, not 1 ("partial: the
+    rest is stored"). With one account free, that one is synced and the run is partial (exit 1)."""
+    config = tmp_path / "mcp_config.json"
+    write_config(config, {"connection_type": "stdio"})
+    section = json.loads(config.read_text(encoding="utf-8"))
+    section["whatsapp"]["accounts"] = {name: {"server": stdio_server(account)} for name in ("sales", "support")}
+    config.write_text(json.dumps(section), encoding="utf-8")
+    db = tmp_path / "s.db"
+    with Store.open(db) as other, other.for_account("sales").run_lock():  # the other process's run of "sales"
+        alone = extract(config, db, "--account", "sales")
+        with other.for_account("support").run_lock():
+            both = extract(config, db, "--all")
+        one_free = extract(config, db, "--all")
+    assert (alone["exit_code"], alone["status"]) == (2, "failed"), alone
+    assert "another wamcp extract is syncing account 'sales'" in alone["accounts"]["sales"]["error"]
+    assert (both["exit_code"], both["status"]) == (2, "failed"), both
+    assert {name: a["status"] for name, a in both["accounts"].items()} == {"sales": "failed", "support": "failed"}
+    assert (one_free["exit_code"], one_free["status"]) == (1, "partial"), one_free
+    assert one_free["accounts"]["support"]["status"] == "complete"
