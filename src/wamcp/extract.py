@@ -281,6 +281,9 @@ class Extractor:
         self._broken: dict[str, str] = {}
         # The chats the listing found, before --max-chats kept the most recent of them.
         self._known: set[str] = set()
+        #: The ``runs`` row this extractor started (None until it has started one): what a caller interrupted
+        #: mid-run reads back, rather than guessing which run of the store was its own.
+        self.run_id: int | None = None
 
     async def run(self) -> ExtractSummary:
         """Extract every selected chat; never raises for a single chat's failure (see ``summary.failed``).
@@ -300,6 +303,7 @@ class Extractor:
         store = self._store
         store.mark_interrupted_runs()
         summary = ExtractSummary(run_id=store.start_run(self._options.source))
+        self.run_id = summary.run_id
         started = time.perf_counter()
         fatal: BaseException | None = None
         try:

@@ -15,7 +15,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,7 +35,7 @@ from .logs import Verbosity, setup_logging
 from .progress import AccountBars, ExtractBars
 
 if TYPE_CHECKING:
-    from ..extract import ExtractOptions, ExtractSummary
+    from ..extract import ExtractOptions, Extractor, ExtractSummary
     from ..extract_accounts import AccountsSummary
 
 # The extraction layers (and through them ``mcp``, ~1 s of imports) are imported inside the functions that run an
@@ -167,7 +166,21 @@ def _quiet_logger(name: str, *, unless: bool) -> Iterator[None]:
         target.setLevel(previous)
 
 
-async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: ExtractBars) -> ExtractSummary:
+@dataclass
+class _Attempt:
+    """What this process's extraction got to, for the line an interrupted ``--json`` run prints."""
+
+    extractor: Extractor | None = None  # set once connected; its ``run_id`` once it has started a run
+
+    @property
+    def run_id(self) -> int | None:
+        """The ``runs`` row this process started, or None."""
+        return self.extractor.run_id if self.extractor is not None else None
+
+
+async def _extract(
+    request: ExtractRequest, config: WhatsAppConfig, bars: ExtractBars, attempt: _Attempt
+) -> ExtractSummary:
     from ..extract import Extractor
     from ..extract_accounts import describe
     from ..whatsapp import WhatsAppMCPClient
@@ -191,7 +204,8 @@ async def _extract(request: ExtractRequest, config: WhatsAppConfig, bars: Extrac
             options = replace(
                 _options(request), source=describe(config), chat_listing_interval=config.chat_listing_interval
             )
-            return await Extractor(client, store, options, progress=bars).run()
+            attempt.extractor = Extractor(client, store, options, progress=bars)
+            return await attempt.extractor.run()
     finally:
         with anyio.CancelScope(shield=True):
             await client.disconnect()
@@ -347,29 +361,31 @@ def _export_after(request: ExtractRequest, console: Console) -> int | None:
 
 def run_extract(request: ExtractRequest) -> int:
     """Run one extraction and return the exit code; prints a summary (or JSON with ``as_json``)."""
-    began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as the store writes runs.started_at
+    attempt = _Attempt()
     try:
-        return _run_extract(request)
+        return _run_extract(request, attempt)
     except KeyboardInterrupt:
         if request.as_json:  # a nightly job's log still gets its line, with what the run did before it stopped
-            typer.echo(json.dumps({"status": "interrupted", **_interrupted_run(request, began), "db": str(request.db)}))
+            typer.echo(
+                json.dumps({"status": "interrupted", **_interrupted_run(request, attempt), "db": str(request.db)})
+            )
         raise
 
 
-def _interrupted_run(request: ExtractRequest, began: str) -> dict[str, Any]:
-    """What the run this process started recorded before it was interrupted (its row in ``runs``: the run lock
-    makes it the only run of the account started since ``began``); empty when there is none or it cannot be read.
-    Only for a single account: ``--all`` prints its per-account results only when it ends."""
-    if request.all_accounts or request.accounts:
+def _interrupted_run(request: ExtractRequest, attempt: _Attempt) -> dict[str, Any]:
+    """What the run this process started recorded before it was interrupted (its row in ``runs``); empty when it
+    had not started one (interrupted while connecting: a run started meanwhile is another process's) or the row
+    cannot be read. Only for a single account: ``--all`` prints its per-account results only when it ends."""
+    if request.all_accounts or request.accounts or attempt.run_id is None:
         return {}
     try:
         with Store.open(request.db, readonly=True) as store:
-            runs = [r for r in store.runs() if r["account"] == store.account and str(r["started_at"]) >= began]
+            runs = [r for r in store.runs() if r["id"] == attempt.run_id]
     except (MCPClientError, OSError):
         return {}
     if not runs:
         return {}
-    run = runs[-1]
+    run = runs[0]
     counts = ("chats_total", "chats_done", "chats_failed", "messages_new", "messages_updated")
     return {"run_id": run["id"], **{key: run[key] for key in counts}, "pages": run["calls"]}
 
@@ -385,7 +401,7 @@ def _check(request: ExtractRequest) -> None:
             normalize_jid(value)
 
 
-def _run_extract(request: ExtractRequest) -> int:
+def _run_extract(request: ExtractRequest, attempt: _Attempt) -> int:
     try:
         _check(request)
     except MCPClientError as err:
@@ -399,7 +415,7 @@ def _run_extract(request: ExtractRequest) -> int:
             started_early_for(config.server),
             ExtractBars(enabled=not request.quiet and not request.as_json) as bars,
         ):
-            summary = anyio.run(_extract, request, config, bars)
+            summary = anyio.run(_extract, request, config, bars, attempt)
     except MCPClientError as err:
         return _failed(request, err)
     if request.as_json:

@@ -433,3 +433,32 @@ def test_all_accounts_held_by_another_run_exit_2_like_a_single_account(account: 
     assert {name: a["status"] for name, a in both["accounts"].items()} == {"sales": "failed", "support": "failed"}
     assert (one_free["exit_code"], one_free["status"]) == (1, "partial"), one_free
     assert one_free["accounts"]["support"]["status"] == "complete"
+
+
+def test_a_run_interrupted_while_connecting_reports_no_run_of_another_process(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """SIGTERM while the server is still starting: this run recorded nothing, so its JSON line names no run. A run
+    another process started meanwhile (an overlapping cron job) is not this one's and must not be reported as the
+    interrupted run with that run's counts."""
+    started = tmp_path / "server-started"
+    hang = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(60)"  # never answers
+    server = {"endpoint": "hung (stdio)", "connection_type": "stdio", "command": sys.executable, "args": ["-c", hang]}
+    config = write_config(tmp_path / "mcp_config.json", {**server, "timeout": 60})
+    argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json"]
+    process = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not started.exists():
+            time.sleep(0.05)
+        assert started.exists(), "the stdio server was never started"
+        with Store.open(tmp_path / "s.db") as other, other.run_lock():
+            theirs = other.start_run("the other process")
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert only_json_object(stdout.decode()) == {"status": "interrupted", "db": "s.db"}, f"run {theirs} is not ours"
