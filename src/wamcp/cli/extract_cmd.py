@@ -485,8 +485,8 @@ def extract(
         str | None,
         typer.Option(
             "--export",
-            help=f"Then export the whole store ({', '.join(FORMATS)}) to <db stem>-export.<format> beside it "
-            "(txt: a directory of one file per chat).",
+            help=f"Then export the whole store ({', '.join(FORMATS)}) beside it, as `whatsapp-export.json` for "
+            "`--db whatsapp.db --export json` (txt: a directory `whatsapp-export` of one file per chat).",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,

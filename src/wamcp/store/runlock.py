@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreBusyError
+from ..redact import get_logger
 
 __all__ = ["hold_run_lock", "run_lock_holder", "run_lock_path"]
+
+log = get_logger(__name__)
 
 #: ``wamcp status`` tests the lock by taking it shared for a moment: a run starting in that moment tries again a
 #: few times before it calls the store busy (a real run holds the lock for minutes, a probe for microseconds).
@@ -56,11 +59,23 @@ def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[
     import fcntl
 
     path = run_lock_path(db, account_tag)
+    writable = True
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except PermissionError:
+        # Another user's lock file in a shared store's directory: a flock needs no write access, only the note of
+        # who holds it does (so a run refused by ours names no pid).
+        writable = False
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            fd = -1
     except OSError:
-        fd = -1  # a directory the store can be written in but not this file: unusual; the run goes on unlocked
+        fd = -1
     if fd < 0:
+        log.warning(
+            "cannot open the run lock %s; extracting without it (another run could start beside this one)", path
+        )
         yield
         return
     try:
@@ -76,7 +91,7 @@ def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[
             except OSError:
                 locked = False  # a file system without locks (some network mounts): no lock, as on Windows
                 break
-        if locked:
+        if locked and writable:
             holder = json.dumps({"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")})
             os.ftruncate(fd, 0)
             os.pwrite(fd, holder.encode("utf-8"), 0)

@@ -127,3 +127,28 @@ def test_a_store_reached_through_a_symlink_takes_the_same_lock(tmp_path: Path) -
     with Store.open(tmp_path / "link.db") as through_link, through_link.run_lock():
         assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "link.db", "linked-dir"]  # nothing beside it
         assert (real.parent / "whatsapp.db-run.lock").exists()
+
+
+def test_another_users_lock_file_still_locks_though_it_cannot_say_who(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shared store's directory may hold a lock file another user created: we cannot write it, but a flock needs
+    only an open file, so the run still locks (the lock used to be skipped then); only the holder's note is missing."""
+    from wamcp.store import runlock
+
+    db = tmp_path / "s.db"
+    run_lock_path(db, "").write_text("", encoding="utf-8")
+    real_open = os.open
+
+    def no_write(path: str, flags: int, *args: int) -> int:
+        if flags & (os.O_RDWR | os.O_WRONLY):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(runlock.os, "open", no_write)
+    with hold_run_lock(db, ""):
+        assert run_lock_holder(db, "") == {"pid": None, "since": None}
+        with pytest.raises(StoreBusyError) as refused, hold_run_lock(db, ""):
+            pass
+        assert refused.value.message == f"another wamcp extract is syncing {db}"
+    assert run_lock_holder(db, "") is None
