@@ -78,8 +78,14 @@ class AccountsSummary:
 
     @property
     def only_connection_errors(self) -> bool:
-        """Whether every failed account failed for its server (unreachable, refusing us, or lost for good)."""
-        return all(isinstance(r.error, _CONNECTION_ERRORS) for r in self.results if r.error is not None)
+        """Whether every failed account failed for its server (unreachable, refusing us, or lost for good); accounts
+        another process is syncing into this store (:class:`StoreBusyError`) are no failure of theirs and are left
+        out (so busy + unreachable accounts, none synced, is a server to fix: exit 3)."""
+        return all(
+            isinstance(r.error, _CONNECTION_ERRORS)
+            for r in self.results
+            if r.error is not None and not isinstance(r.error, StoreBusyError)
+        )
 
     @property
     def only_busy(self) -> bool:

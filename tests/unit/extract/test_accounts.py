@@ -141,6 +141,12 @@ def test_overall_status_and_what_exit_code_it_calls_for() -> None:
     broken = AccountsSummary([result("a", MCPToolError("x")), result("b", MCPConnectionError("y"))])
     assert broken.status == "failed"
     assert not broken.only_connection_errors
+    # an account another process is syncing is nobody's failure: the unreachable server is what to fix (exit 3)
+    busy_and_down = AccountsSummary([result("a", StoreBusyError("busy")), result("b", MCPConnectionError("y"))])
+    assert busy_and_down.status == "failed"
+    assert busy_and_down.only_connection_errors
+    assert not busy_and_down.only_busy
+    assert AccountsSummary([result("a", StoreBusyError("busy"))]).only_busy
 
 
 @pytest.mark.anyio
