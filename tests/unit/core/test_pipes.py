@@ -155,3 +155,34 @@ def test_a_plain_answer_takes_the_fast_path_and_is_a_real_response() -> None:
     assert item.message.model_dump_json(by_alias=True, exclude_unset=True) == (
         '{"jsonrpc":"2.0","id":12,"result":{"content":[]}}'
     )
+
+
+async def test_lines_sent_together_are_written_together_in_order_and_all_before_the_pipe_closes() -> None:
+    """Many calls in flight send their requests in the same turn of the loop: they go out in one write (a pipe write
+    that wakes the peer costs more than its bytes), each its own line, in the order sent; closing writes them first."""
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    received = bytearray()
+    reads: list[int] = []
+
+    def drain() -> None:
+        with os.fdopen(out_read, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(1 << 20):
+                reads.append(len(chunk))
+                received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    messages = [types.JSONRPCResponse(jsonrpc="2.0", id=i, result={"n": i}) for i in range(20)]
+    try:
+        async with pipe_streams(in_read, out_write) as (_read, write):
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as senders:
+                    for message in messages:
+                        senders.start_soon(write.send, SessionMessage(message))
+    finally:
+        os.close(in_write)
+        reader.join(10)
+    expected = [m.model_dump_json(by_alias=True, exclude_unset=True) for m in messages]
+    assert received.decode().split("\n") == [*expected, ""]
+    assert len(reads) == 1  # one write of all 20 lines (20 reads before)

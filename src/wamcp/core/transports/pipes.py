@@ -205,21 +205,39 @@ class _ReadStream(ReceivingStream[SessionMessage | Exception]):
 
 
 class _WriteStream(ClosingStream):
-    """``WriteStream[SessionMessage]``: one line per message, written by the loop (the transport buffers)."""
+    """``WriteStream[SessionMessage]``: one line per message, written by the loop (the transport buffers).
+
+    The lines sent during one turn of the event loop go out in one ``write``: a pipe write that wakes the peer
+    costs its writer far more than the bytes (a 1M-message text extraction's ~93k requests: ~5 s of the client's
+    CPU in ``write``), and with many calls in flight, several requests (or a server's answers) are often ready in
+    the same turn. Order is kept; :meth:`flush` writes what waits at once (before closing).
+    """
 
     def __init__(self, transport: asyncio.WriteTransport, protocol: _LineWriter) -> None:
         self._transport = transport
         self._protocol = protocol
         self._closed = False
+        self._waiting: list[bytes] = []
 
     async def send(self, item: SessionMessage, /) -> None:
         if self._closed or self._protocol.closed or self._transport.is_closing():
             raise anyio.ClosedResourceError
         line = item.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
-        self._transport.write(line.encode("utf-8"))
+        if not self._waiting:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._waiting.append(line.encode("utf-8"))
         await self._protocol.writable()
         if self._protocol.closed:
             raise anyio.BrokenResourceError from self._protocol.lost
+
+    def flush(self) -> None:
+        """Write the lines sent since the last write (nothing once the pipe is closing)."""
+        if not self._waiting:
+            return
+        data = b"".join(self._waiting)
+        self._waiting.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -241,7 +259,8 @@ class Pipes:
         self._write_transport = write_transport
         self._writer = writer
         self.read_stream: ReadStream[SessionMessage | Exception] = _ReadStream(reader, parse)
-        self.write_stream: WriteStream[SessionMessage] = _WriteStream(write_transport, writer)
+        self._lines_out = _WriteStream(write_transport, writer)
+        self.write_stream: WriteStream[SessionMessage] = self._lines_out
 
     @classmethod
     async def open(cls, read_fd: int, write_fd: int, parse: LineParser = parse_line) -> Pipes:
@@ -271,6 +290,7 @@ class Pipes:
         """End the output (the peer reads end of input) once what is buffered is written, or after ``flush_timeout``."""
         # close() writes out what the transport still buffers, then closes the pipe: wait for that, bounded, as a
         # peer that stopped reading would hold it forever; then drop the rest.
+        self._lines_out.flush()  # lines sent in this turn of the loop, not handed to the transport yet
         self._write_transport.close()
         with anyio.move_on_after(flush_timeout, shield=True):
             await self._writer.gone.wait()
