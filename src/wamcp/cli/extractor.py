@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     help="Extract WhatsApp chats through an MCP server into a local SQLite store.",
+    rich_markup_mode="markdown",  # as `wamcp`: the shared docstring's paragraphs reflow to the terminal's width
 )
 app.command(help=extract.__doc__)(extract)
 
