@@ -51,7 +51,8 @@ def run_lock_path(db: Path, account_tag: str) -> Path:
 def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[None]:
     """Hold the run lock of ``account_tag`` in the store at ``db`` for the ``with`` block.
 
-    Raises :class:`~wamcp.errors.StoreBusyError` at once, without waiting, while another process holds it.
+    Raises :class:`~wamcp.errors.StoreBusyError` while another process holds it (after ~0.1 s of tries, which only
+    a ``wamcp status`` look needs waiting out; never a wait for a run to end).
     """
     if sys.platform == "win32":
         yield
