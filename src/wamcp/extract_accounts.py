@@ -197,20 +197,18 @@ async def _run_account(
     extractor = Extractor(source, store, options, progress=progress)
     try:
         return await extractor.run(), None
-    except StoreBusyError as err:
-        return None, err  # another process's run holds this account: the last run recorded is that one's
     except MCPClientError as err:
-        # The run is recorded as failed in the store; what it saved before is kept.
-        return _recorded_summary(store), err
+        # The run is recorded as failed in the store; what it saved before is kept. None when it never started one
+        # (another process's run holding the account: StoreBusyError).
+        return _recorded_summary(store, extractor.run_id), err
 
 
-def _recorded_summary(store: Store) -> ExtractSummary | None:
-    """What the account's last run recorded in the store's ``runs`` (the extractor raises, rather than returns,
-    when the server is lost for good, after recording the run as failed)."""
-    runs = [run for run in store.runs() if run["account"] == store.account]
-    if not runs:
+def _recorded_summary(store: Store, run_id: int | None) -> ExtractSummary | None:
+    """What run ``run_id`` recorded in the store's ``runs`` (the extractor raises, rather than returns, when the
+    server is lost for good, after recording the run as failed)."""
+    run = store.run(run_id) if run_id is not None else None
+    if run is None:
         return None
-    run = runs[-1]
     return ExtractSummary(
         run_id=int(run["id"]),
         status=str(run["status"]),

@@ -380,12 +380,11 @@ def _interrupted_run(request: ExtractRequest, attempt: _Attempt) -> dict[str, An
         return {}
     try:
         with Store.open(request.db, readonly=True) as store:
-            runs = [r for r in store.runs() if r["id"] == attempt.run_id]
+            run = store.run(attempt.run_id)
     except (MCPClientError, OSError):
         return {}
-    if not runs:
+    if run is None:
         return {}
-    run = runs[0]
     counts = ("chats_total", "chats_done", "chats_failed", "messages_new", "messages_updated")
     return {"run_id": run["id"], **{key: run[key] for key in counts}, "pages": run["calls"]}
 

@@ -48,7 +48,7 @@ def run_lock_path(db: Path, account_tag: str) -> Path:
 
 
 @contextlib.contextmanager
-def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[None]:
+def hold_run_lock(db: Path, account_tag: str) -> Iterator[None]:
     """Hold the run lock of ``account_tag`` in the store at ``db`` for the ``with`` block.
 
     Raises :class:`~wamcp.errors.StoreBusyError` while another process holds it (after ~0.1 s of tries, which only
@@ -87,7 +87,7 @@ def hold_run_lock(db: Path, account_tag: str, *, account: str = "") -> Iterator[
                 break
             except BlockingIOError:
                 if attempt == _TRIES - 1:
-                    raise _busy(db, fd, account) from None
+                    raise _busy(db, fd, account_tag) from None
                 time.sleep(_TRY_AGAIN_AFTER)
             except OSError:
                 locked = False  # a file system without locks (some network mounts): no lock, as on Windows
@@ -134,10 +134,10 @@ def _holder(fd: int) -> dict[str, Any]:
         return {"pid": None, "since": None}
 
 
-def _busy(db: Path, fd: int, account: str) -> StoreBusyError:
+def _busy(db: Path, fd: int, account_tag: str) -> StoreBusyError:
     holder = _holder(fd)
     held = f" (pid {holder['pid']}, since {holder['since']})" if holder["pid"] is not None else ""
-    whose = f"account {account!r} of " if account else ""
+    whose = f"account {account_tag!r} of " if account_tag else ""  # a named account is stored by its name
     return StoreBusyError(
         f"another wamcp extract is syncing {whose}{db}{held}",
         hint="let it finish (a run picks up where the last one stopped), or pass another --db",

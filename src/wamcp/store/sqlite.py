@@ -497,7 +497,7 @@ class Store:
         holds it."""
         if self._readonly:
             raise StoreError(f"store {self._path} is open read-only", hint="open it writable to extract into it")
-        return hold_run_lock(self._path, self._tag, account=self._account if self._tag else "")
+        return hold_run_lock(self._path, self._tag)
 
     def run_holder(self) -> dict[str, Any] | None:
         """Who is extracting this account into this store now (``{"pid", "since"}``, from :meth:`run_lock`'s file),
@@ -531,6 +531,10 @@ class Store:
             run["errors"] = json.loads(run["errors"]) if run["errors"] else []
             run["account"] = _account_name(run["account"])
         return result
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """Run ``run_id`` as :meth:`runs` gives it, or None when there is no such run."""
+        return next((run for run in self.runs() if run["id"] == run_id), None)
 
     def upsert_chats(self, rows: Iterable[ChatRow], *, run_id: int | None = None) -> PageResult:
         """Insert new chats and update changed ones (a missing name never erases a known one) in one transaction."""
