@@ -1,9 +1,10 @@
 """A test MCP server on the current SDK (``MCPServer``), servable over stdio, SSE, streamable HTTP and WebSocket.
 
 Run: ``python tests/servers/current_server.py --transport {stdio,sse,http,websocket} [--port N] [--token T]
-[--status-code 401|403|429] [--silent] [--latency-ms MS]``. Tools: ``echo``, ``slow``, ``fail``, ``rate_limited``,
-``counter``, ``pid``. The one thing to know: the WebSocket side is written here (the SDK has none): one JSON-RPC
-message per text frame, subprotocol ``mcp``, fed into the SDK's low-level ``Server.run``.
+[--status-code 401|403|429] [--silent] [--latency-ms MS]``. Tools: ``echo``, ``slow``, ``stopped``, ``fail``,
+``rate_limited``, ``counter``, ``request_id``, ``pid``. The one thing to know: the WebSocket side is written here
+(the SDK has none): one JSON-RPC message per text frame, subprotocol ``mcp``, fed into the SDK's low-level
+``Server.run``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Any
 
 import anyio
 import mcp_types
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-STATE = {"counter": 0, "latency": 0.0, "post_latency": 0.0}
+STATE = {"counter": 0, "latency": 0.0, "post_latency": 0.0, "stopped": 0}
 #: A duplicate of the real stdout pipe (stdio transport only): the SDK points fd 1 elsewhere while serving.
 JUNK: dict[str, int | None] = {"fd": None}
 
@@ -47,8 +48,22 @@ def build_server() -> MCPServer:
     @server.tool()
     async def slow(seconds: float) -> str:
         """Sleep, then answer."""
-        await anyio.sleep(seconds)
+        try:
+            await anyio.sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            STATE["stopped"] += 1  # the client cancelled the call (notifications/cancelled)
+            raise
         return f"slept {seconds}"
+
+    @server.tool()
+    async def stopped() -> int:
+        """How many ``slow`` calls were cancelled before they finished (per server process)."""
+        return int(STATE["stopped"])
+
+    @server.tool()
+    async def request_id(ctx: Context) -> str:
+        """The JSON-RPC id of this request, as the client sent it."""
+        return ctx.request_id
 
     @server.tool()
     async def fail() -> str:

@@ -224,6 +224,44 @@ async def test_call_timeout_raises_in_time_and_session_stays_usable(target: Targ
     assert status["generation"] == 1
 
 
+async def test_a_timed_out_call_is_cancelled_on_the_server(target: Target) -> None:
+    # A user's check: the server stops the work nobody waits for any more (the client sends
+    # notifications/cancelled), instead of running every abandoned call to its end.
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        # The network servers serve the whole module: count from what earlier tests left.
+        before = (await client.execute_tool(name, "stopped", {}))["structured_content"]["result"]
+        with pytest.raises(MCPTimeoutError):
+            await client.execute_tool(name, "slow", {"seconds": 30}, timeout=0.3)
+        stopped = before
+        deadline = time.monotonic() + 5
+        while stopped == before and time.monotonic() < deadline:
+            stopped = (await client.execute_tool(name, "stopped", {}))["structured_content"]["result"]
+            await anyio.sleep(0.05)
+
+    assert stopped == before + 1
+
+
+async def test_request_ids_on_the_wire(target: Target) -> None:
+    # Over stdio tool calls skip the SDK's per-request machinery (wamcp.core.session._LeanCalls) and carry
+    # string ids of their own, which never collide with the SDK's integer ids; the others keep the SDK's path.
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        name = target.config().name
+        first = (await client.execute_tool(name, "request_id", {}))["text"]
+        await client.list_tools(name)  # a request of the SDK's in between
+        second = (await client.execute_tool(name, "request_id", {}))["text"]
+
+    if target.transport == "stdio":
+        assert first.startswith("wamcp-")
+        assert second.startswith("wamcp-")
+        assert int(second.removeprefix("wamcp-")) == int(first.removeprefix("wamcp-")) + 1
+    else:
+        assert first.isdigit()
+        assert int(second) > int(first)
+
+
 async def test_a_call_cut_short_by_closing_the_client_names_the_client_as_the_cause(target: Target) -> None:
     errors: list[BaseException] = []
     client = MCPClient()
