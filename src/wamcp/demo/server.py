@@ -43,7 +43,7 @@ from .bridge import Bridge
 from .data import generate_database
 from .faults import RATE_LIMIT_TEXT, FaultConfig, Faults
 from .pairing import PAIRING_REQUIRED_TEXT, Pairing, pairing_tools
-from .stdio import stdio_streams
+from .stdio import InlineCalls, stdio_streams
 from .tools import LHARRIES_TOOL_NAMES, STRUCTURED_OUTPUT_SCHEMA, ToolOutput, call_tool, lharries_tools, tool_error
 from .websocket import WS_PATH, bearer_ok, serve_websocket
 
@@ -173,6 +173,9 @@ class DemoServer:
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
         """One tool call with faults and pairing applied (what every transport runs)."""
+        return (await self._output(name, arguments)).to_result(self.structured)
+
+    async def _output(self, name: str, arguments: dict[str, Any] | None) -> ToolOutput:
         decision = self.faults.before_call(name, count_rate_limit=self._rate_limit_in_tools)
         if decision.latency:
             await anyio.sleep(decision.latency)
@@ -190,7 +193,20 @@ class DemoServer:
                 out = call_tool(self.bridge, name, arguments, garble, self.structured)
             else:
                 out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble, self.structured)
-        return out.to_result(self.structured)
+        return out
+
+    def inline_answer(self, name: str, arguments: dict[str, Any] | None) -> Awaitable[dict[str, Any]] | None:
+        """The call's result as the SDK would write it, for :class:`~.stdio.InlineCalls` to answer itself, when it
+        is a short call of a well-behaved stdio server (no faults to inject, which may sleep or serialize); None
+        leaves it to the SDK."""
+        if not self._inline_short_calls or self.config.faults.active or self.config.faults.serial:
+            return None
+        if not _bounded(name, arguments):
+            return None
+        return self._wire(name, arguments)
+
+    async def _wire(self, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        return (await self._output(name, arguments)).wire(self.structured)
 
     def _pairing_call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
         if name == "get_connection_status":
@@ -475,6 +491,8 @@ async def run_demo_server(config: DemoServerConfig, db_path: Path | None = None)
                 # serve, so that benchmarks pay what a real server costs per call.
                 streams = stdio_server() if config.sdk_stdio else stdio_streams()
                 async with streams as (read, write):
+                    if not config.sdk_stdio:
+                        read = InlineCalls(read, write, demo.inline_answer)
                     await demo.server.run(read, write, demo.server.create_initialization_options())
 
             await _until_signal(stdio)

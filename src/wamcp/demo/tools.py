@@ -57,6 +57,17 @@ class ToolOutput:
             return types.CallToolResult(content=content, structured_content={"result": self.structured})
         return types.CallToolResult(content=content, is_error=self.is_error)
 
+    def wire(self, structured_mode: bool) -> dict[str, Any]:
+        """:meth:`to_result` as the SDK's server writes it on a 2025 session (its dump, then its per-version
+        serializer, which orders the keys), built directly: tests/integration/demo compares the two byte for byte."""
+        result: dict[str, Any] = {
+            "content": [{"text": block, "type": "text"} for block in self.blocks],
+            "isError": self.is_error,
+        }
+        if structured_mode and not self.is_error:
+            result["structuredContent"] = {"result": self.structured}
+        return result
+
 
 def tool_error(tool: str, message: str) -> ToolOutput:
     """The real server's error shape."""

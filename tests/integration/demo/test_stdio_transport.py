@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import anyio
+import pytest
 from mcp import ClientSession
 from mcp.client.stdio import stdio_client
 
@@ -62,3 +66,70 @@ def test_the_sdk_stdio_mode_answers_exactly_as_the_fast_pipes(tmp_path: Path) ->
     sdk = anyio.run(answers, ["--sdk-stdio"])
     assert fast == sdk
     assert "From: " in fast[1]
+
+
+def _raw_answers(db: Path, extra: list[str], requests: list[dict[str, Any]]) -> list[str]:
+    """The answer lines, as the server wrote them, to ``requests`` sent after the handshake."""
+    params = stdio_parameters(db=db, extra_args=extra)
+    handshake = [
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    ]
+    wire = "".join(json.dumps(m) + "\n" for m in [*handshake, *requests])
+    # Input stays open until every answer is in: at end of input the server stops, calls in flight or not.
+    with subprocess.Popen(
+        [params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        killer = threading.Timer(60, proc.kill)  # bounded: a server that stops answering fails the test
+        killer.start()
+        try:
+            assert proc.stdin is not None
+            assert proc.stdout is not None
+            proc.stdin.write(wire)
+            proc.stdin.flush()
+            lines = [proc.stdout.readline() for _ in range(1 + len(requests))]
+            proc.stdin.close()
+            proc.wait(30)
+        finally:
+            killer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+    assert all(lines), lines
+    return sorted(lines[1:], key=lambda line: int(json.loads(line)["id"]))
+
+
+@pytest.mark.parametrize("output", ["text", "structured"])
+def test_short_calls_answered_on_the_spot_are_the_sdks_answers_byte_for_byte(tmp_path: Path, output: str) -> None:
+    """The default stdio server answers short tool calls itself (``demo.stdio.InlineCalls``); ``--sdk-stdio``
+    leaves every call to the SDK. The wire must not tell them apart."""
+    db = tmp_path / "messages.db"
+    generate_database(db, messages=400, seed=4)
+    with sqlite3.connect(db) as conn:
+        jids = [jid for (jid,) in conn.execute("SELECT jid FROM chats ORDER BY jid LIMIT 3")]
+    calls: list[dict[str, Any]] = [
+        {"name": "list_messages", "arguments": {"chat_jid": jids[0], "limit": 50, "include_context": False}},
+        {"name": "list_messages", "arguments": {"chat_jid": jids[1], "limit": 2, "include_context": False}},
+        {"name": "get_chat", "arguments": {"chat_jid": jids[2]}},
+        {"name": "get_chat", "arguments": {"chat_jid": "nobody@s.whatsapp.net"}},
+        {"name": "list_messages", "arguments": {"chat_jid": jids[0], "limit": "many"}},  # the tool's own error
+        {"name": "list_messages", "arguments": {"limit": 20, "include_context": False}},  # not short: the SDK's
+        {"name": "get_chat", "arguments": {"chat_jid": jids[2]}, "_meta": {"progressToken": 5}},  # the SDK's
+        {"name": "get_chat", "arguments": ["not", "an", "object"]},  # the SDK refuses it
+    ]
+    requests = [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": p} for i, p in enumerate(calls)]
+
+    inline = _raw_answers(db, ["--output", output], requests)
+    sdk = _raw_answers(db, ["--output", output, "--sdk-stdio"], requests)
+
+    assert inline == sdk
+    assert '"isError":true' in inline[4].replace(" ", "")
+    assert "error" in json.loads(inline[7])

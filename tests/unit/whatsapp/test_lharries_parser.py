@@ -437,3 +437,84 @@ def test_derived_ids_stay_the_ids_stores_already_hold() -> None:
     assert derive_message_id("33606900592@s.whatsapp.net", "2025-03-31 10:58:00", "them", "Bonjour 🙂", 0) == (
         "~ae8fd419e58b35347932"
     )
+
+
+# --- an account walk keeps some chats only ---------------------------------------------------------------------------
+
+_WALK_NAMES = ["Ana", "Ana", "Bo From: Li", "Cy", "Dee"]  # "Ana" twice: two chats, one name
+
+
+@st.composite
+def _walk_page(draw: st.DrawFn) -> list[PrintedMessage]:
+    count = draw(st.integers(1, 8))
+    times = sorted(draw(st.lists(_times, min_size=count, max_size=count)), reverse=True)
+    page = []
+    for index, time in enumerate(times):
+        chat = draw(st.integers(0, len(_WALK_NAMES) - 1))
+        name = _WALK_NAMES[chat]
+        quote = draw(st.sampled_from(_WALK_NAMES))
+        content = draw(
+            st.sampled_from(
+                [
+                    "ok",
+                    "ok",
+                    "two\nlines",
+                    f"see\n[{time}] Chat: {quote} From: Me: a quoted header",
+                    "bad date\n[2025-02-30 09:00:00] Chat: Cy From: Cy: not a header",
+                ]
+            )
+        )
+        media = draw(st.sampled_from([None, None, "image"]))
+        page.append(
+            PrintedMessage(
+                time, f"{chat}@s.whatsapp.net", name, name, content, draw(st.booleans()), media, f"ID{index}"
+            )
+        )
+    return page
+
+
+@settings(max_examples=300, deadline=None)
+@given(_walk_page(), st.sets(st.sampled_from(["Ana", "Bo From: Li", "Cy", "Dee", ""])))
+def test_a_walk_that_keeps_some_chats_reads_those_as_a_full_parse_does(
+    page: list[PrintedMessage], keep: set[str]
+) -> None:
+    text = format_listing(page)
+    known = frozenset(_WALK_NAMES)
+    by_name = {"Bo From: Li": "2@s.whatsapp.net", "Cy": "3@s.whatsapp.net", "Dee": "4@s.whatsapp.net"}
+
+    def walk(keep_chat_names: frozenset[str] | None) -> list[Any]:
+        return parse_message_listing(
+            text,
+            clock=UTC_CLOCK,
+            chat_jids_by_name=by_name,
+            known_chat_names=known,
+            known_sender_names=known,
+            keep_chat_names=keep_chat_names,
+        )
+
+    full, kept, again = walk(None), walk(frozenset(keep)), walk(frozenset(keep))
+
+    # The same messages in the same places: contents split alike, whatever the others' contents look like.
+    assert [m.server_time for m in kept] == [m.server_time for m in full]
+    assert [m.chat_name for m in kept] == [m.chat_name for m in full]
+    for whole, part in zip(full, kept, strict=True):
+        if whole.chat_name in keep:
+            assert part == whole
+        else:
+            assert (part.chat_jid, part.content) == (None, "")
+    # Stand-ins are told apart, never look like stored ids, and are the same on every read of the page.
+    assert len({m.id for m in kept}) == len(kept)
+    assert all(m.id.startswith("\x00") for m in kept if m.chat_name not in keep)
+    assert [m.id for m in again] == [m.id for m in kept]
+
+
+def test_a_walk_that_keeps_some_chats_counts_a_repeated_media_line_once_as_a_full_parse_does() -> None:
+    line = "[2025-03-28 10:00:00] Chat: Ana From: Ana: [image - Message ID: AB12 - Chat JID: 1@s.whatsapp.net] hi\n"
+    text = "[2025-03-28 10:00:01] Chat: Cy From: Me: first\n" + line + line
+    known = frozenset({"Ana", "Cy"})
+
+    full = parse_message_listing(text, clock=UTC_CLOCK, known_chat_names=known)
+    kept = parse_message_listing(text, clock=UTC_CLOCK, known_chat_names=known, keep_chat_names=frozenset({"Cy"}))
+
+    assert len(full) == len(kept) == 2
+    assert kept[0] == full[0]

@@ -448,6 +448,7 @@ class LharriesProfile:
         before: str | None,
         after: str | None,
         known_chat_names: Collection[str] | None = None,
+        keep_chat_names: Collection[str] | None = None,
         resolve_names: bool = False,
     ) -> list[Message]:
         """One ``list_messages`` answer, parsed. ``resolve_names``: a cross-chat answer names each message's chat
@@ -472,6 +473,7 @@ class LharriesProfile:
                 chat_jids_by_name=None if chat_jid else self._jids_by_name(),
                 known_chat_names=known_chat_names,
                 known_sender_names=self._sender_names(),
+                keep_chat_names=keep_chat_names,
                 stats=stats,
             )
 
@@ -641,6 +643,9 @@ class LharriesProfile:
         per_chat = [chat.jid for chat in chat_list if chat.jid not in across]
         # every chat's name, in one object for all pages: parsers index it once
         known = frozenset(name or "" for name in self._chat_names.values())
+        # The walk builds only these chats' messages: the others' (most of them, on a big account whose contacts
+        # share names) are read again one chat at a time, and building them cost the walk ~2 µs a message.
+        keep = frozenset(self._chat_names[jid] or "" for jid in across)
         newest = max((c.last_message_time for c in chat_list if c.last_message_time is not None), default=None)
         before = ServerClock.shift_text(self.clock.to_server_text(newest), 1) if newest is not None else None
         if unique:
@@ -648,7 +653,7 @@ class LharriesProfile:
 
             def walk(span: Span) -> AsyncIterator[list[Message]]:
                 return self._walk_pages(
-                    call, None, since=since, before=before, page_size=page_size, known=known, span=span
+                    call, None, since=since, before=before, page_size=page_size, known=known, keep=keep, span=span
                 )
 
             # ``since`` bounds the spans too, so that splits share out what lies above it.
@@ -723,6 +728,7 @@ class LharriesProfile:
         before: str | None,
         page_size: int,
         known: Collection[str] | None = None,
+        keep: Collection[str] | None = None,
         span: Span | None = None,
     ) -> AsyncIterator[list[Message]]:
         """Keyset pages newest first; with ``span``, only that span of a split walk (see :mod:`.spans`): its ceiling
@@ -737,7 +743,14 @@ class LharriesProfile:
             after = ServerClock.shift_text(floor, -1) if floor is not None else None
             ambiguous_before = self.stats.ambiguous_headers
             page = await self._listing(
-                call, chat_jid=jid, query=None, limit=limit, before=before, after=after, known_chat_names=known
+                call,
+                chat_jid=jid,
+                query=None,
+                limit=limit,
+                before=before,
+                after=after,
+                known_chat_names=known,
+                keep_chat_names=keep,
             )
             if jid is not None and page and page[0].chat_name is not None:
                 self._chat_names.setdefault(jid, page[0].chat_name)

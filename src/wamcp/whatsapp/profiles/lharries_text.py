@@ -173,6 +173,7 @@ def parse_message_listing(
     chat_jids_by_name: Mapping[str, str] | None = None,
     known_chat_names: Collection[str] | None = None,
     known_sender_names: Collection[str] | None = None,
+    keep_chat_names: Collection[str] | None = None,
     stats: ParseStats | None = None,
     source: str = "list_messages",
 ) -> list[Message]:
@@ -185,8 +186,11 @@ def parse_message_listing(
     cross-chat listings, the names of every chat (``""`` for a chat without one); a header naming another chat is
     content (rule 2 for many chats). ``known_sender_names``: display names the server may print as senders (it
     takes them from chat names); one holding ``": "`` is recognised whole instead of being cut at its first
-    ``": "``. Never raises on bad input:
-    lines that belong to no message are counted in ``stats.bad_lines`` and logged.
+    ``": "``. ``keep_chat_names``: the caller only wants the messages of chats printed with these names (an account
+    walk keeps those whose name is unique); the others still delimit contents and count for order, but come out as
+    stand-ins without JID, instant or content, whose ids (not derived ids: never to be stored) only tell them apart
+    in and across pages. Never raises on bad input: lines that belong to no message are counted in
+    ``stats.bad_lines`` and logged.
     """
     stats = stats if stats is not None else ParseStats()
     if not text or text == EMPTY_LISTING or text == EMPTY_LISTING + "\n":
@@ -251,7 +255,10 @@ def parse_message_listing(
         if chat_jid is not None and not _media_matches_chat(header.content, chat_jid):
             stats.ambiguous_headers += 1
             continue
-        if not _with_instant(clock, header):
+        if keep_chat_names is not None and header.chat_name not in keep_chat_names:
+            if not _valid_time(header.server_time):  # the same test as _with_instant's, without the conversion
+                continue
+        elif not _with_instant(clock, header):
             continue
         if long_senders:
             _fix_sender(header, long_senders, plain_senders)
@@ -280,7 +287,7 @@ def parse_message_listing(
                 continuation = contents.pop(k)[len(rejected.content) :]
                 contents[k - 1] = contents[k - 1] + "\n" + lines[rejected.line] + continuation
 
-    return _build_messages(headers, contents, chat_jid, ordered, chat_jids_by_name, stats)
+    return _build_messages(headers, contents, chat_jid, ordered, chat_jids_by_name, stats, keep_chat_names)
 
 
 @functools.lru_cache(maxsize=8)
@@ -330,6 +337,14 @@ def _resolve_known_name(line: str, index: int, known: Collection[str]) -> _Heade
     return None
 
 
+def _valid_time(server_time: str) -> bool:
+    try:
+        datetime.fromisoformat(server_time)
+    except ValueError:
+        return False
+    return True
+
+
 def _with_instant(clock: ServerClock, header: _Header) -> bool:
     try:
         header.instant = clock.to_utc(header.server_time)
@@ -371,10 +386,18 @@ def _build_messages(
     ordered: bool,
     chat_jids_by_name: Mapping[str, str] | None,
     stats: ParseStats,
+    keep_chat_names: Collection[str] | None = None,
 ) -> list[Message]:
     messages: list[Message] = []
     occurrences: dict[tuple[str | None, str, str, str, str], int] = {}
     for header, content in zip(headers, contents, strict=True):
+        if keep_chat_names is not None and header.chat_name not in keep_chat_names:
+            stand_in = _stand_in(header, content, occurrences)
+            if stand_in is None:
+                stats.duplicates += 1
+            else:
+                messages.append(stand_in)
+            continue
         media_type: str | None = None
         message_id: str | None = None
         id_source: IdSource = "server"
@@ -421,3 +444,21 @@ def _build_messages(
         )
     stats.messages += len(messages)
     return messages
+
+
+def _stand_in(
+    header: _Header, content: str, occurrences: dict[tuple[str | None, str, str, str, str], int]
+) -> Message | None:
+    """A message the caller does not keep (``keep_chat_names``): its chat name, second and sender, and a cheap id
+    (no hash), unique by chat name, second, sender, content and position among exact duplicates as derived ids are.
+    None for a repeat of a media line (same id), which :func:`_build_messages` drops too: a page counts the same
+    messages either way (the walk ends at a short page)."""
+    key = (header.chat_name, header.server_time, header.sender, content, "\x00")
+    seen = occurrences.get(key, 0)
+    occurrences[key] = seen + 1
+    if seen and content.startswith("[") and _MEDIA_PREFIX.match(content) is not None:
+        return None
+    ident = "\x00".join(("", header.chat_name or "", header.server_time, header.sender, content, str(seen)))
+    return Message(
+        ident, None, _NO_INSTANT, header.sender, "", False, None, header.chat_name, None, "derived", header.server_time
+    )
