@@ -75,6 +75,21 @@ def test_page_with_new_and_changed_rows(store: Store) -> None:
     assert store.save_page(CHAT, page, state=SyncState(CHAT)) == PageResult(new=5, updated=1)
 
 
+def test_pages_of_new_chats_in_one_group_count_overlapping_rows_once(store: Store) -> None:
+    # A chat read page by page repeats the rows of the second where a page was cut. Its pages may commit in one
+    # group, before the chat has a cursor: the second page's repeats are not new.
+    first, second = make_page(CHAT, 0, 5), make_page(CHAT, 4, 3)
+    group = [
+        (CHAT, first, SyncState(CHAT, cursor="p1")),
+        (GROUP, make_page(GROUP, 0, 2), SyncState(GROUP)),
+        (CHAT, second, SyncState(CHAT, cursor="p2")),
+    ]
+    assert store.save_pages(group) == [PageResult(5, 0), PageResult(2, 0), PageResult(2, 0)]
+    later = [*make_page(CHAT, 6, 2), make_page(CHAT, 0, 1)[0]._replace(content="edited")]
+    assert store.save_pages([(CHAT, later, SyncState(CHAT))]) == [PageResult(1, 1)]
+    assert store.count_messages(CHAT) == 8
+
+
 def test_duplicate_ids_within_a_page_last_wins(store: Store) -> None:
     first = make_page(CHAT, 0, 1)[0]
     result = store.save_page(CHAT, [first, first._replace(content="second")], state=SyncState(CHAT))
