@@ -138,7 +138,8 @@ class _LeanCalls:
         params: dict[str, Any] = {"name": tool}
         if arguments is not None:
             params["arguments"] = arguments
-        waiter: asyncio.Future[types.JSONRPCResponse | types.JSONRPCError] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[types.JSONRPCResponse | types.JSONRPCError] = loop.create_future()
         self._pending[ident] = waiter
         request = types.JSONRPCRequest(jsonrpc="2.0", id=ident, method="tools/call", params=params)
         written = False
@@ -148,8 +149,14 @@ class _LeanCalls:
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed") from None
             written = True
-            with anyio.fail_after(seconds):
+            # A timer that fails the waiter rather than a cancel scope per call (anyio's costs more than the rest of
+            # this method's bookkeeping).
+            timer = loop.call_later(seconds, _expire, waiter) if math.isfinite(seconds) else None
+            try:
                 answer = await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
         except TimeoutError:
             await self._cancel(ident, f"timed out after {seconds:g}s", shield=False)
             raise MCPError(code=types.REQUEST_TIMEOUT, message="Request 'tools/call' timed out") from None
@@ -176,6 +183,23 @@ class _LeanCalls:
                 await self._write.send(SessionMessage(note))
             except Exception as err:  # the connection may be gone: nothing left to cancel
                 logger.debug("could not send the cancellation of %s: %s", ident, err)
+
+
+def _lean_calls_fit(transport: Transport, cs: ClientSession) -> bool:
+    """Whether :class:`_LeanCalls` may carry this session's tool calls: an ``initialize`` session over a transport
+    without per-request metadata, on asyncio (its waiters are asyncio futures; trio keeps the SDK's path)."""
+    if transport.kind not in _LEAN_TRANSPORTS or (cs.protocol_version or "") >= "2026-07-28":
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class _WatchedReadStream(ReceivingStream[SessionMessage | Exception]):
@@ -373,7 +397,7 @@ async def open_session(
                             on_failure(mapped)
                         _raise_translated(mapped, err)
                     scope.deadline = math.inf
-                    if transport.kind in _LEAN_TRANSPORTS and (cs.protocol_version or "") < "2026-07-28":
+                    if _lean_calls_fit(transport, cs):
                         watched.lean = _LeanCalls(cs, write_stream)
                     logger.debug(
                         "connected to %s at %s (%s), protocol %s",
