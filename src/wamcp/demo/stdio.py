@@ -79,7 +79,10 @@ class InlineCalls(ReceivingStream[SessionMessage | Exception]):
             pending = self._answer(name, arguments)
             if pending is None:
                 return item
-            result = await pending
+            try:
+                result = await pending
+            except Exception:  # e.g. a damaged database: the SDK runs the (read-only) call again and answers its error
+                return item
             await self._write.send(SessionMessage(types.JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)))
             # Let the loop write it now: answering every queued request first would hold the first answers back
             # until the last is ready, and the client would wait, then work while this server waits (measured: the

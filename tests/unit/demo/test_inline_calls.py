@@ -33,6 +33,8 @@ async def _route(items: list[SessionMessage | Exception]) -> tuple[list[Any], li
             return None
 
         async def result() -> dict[str, Any]:
+            if name == "broken_tool":
+                raise OSError("disk I/O error")
             answered.append(name)
             return {"content": [{"text": f"{name} {arguments}", "type": "text"}], "isError": False}
 
@@ -70,11 +72,12 @@ async def test_the_sdk_gets_what_it_must_decide() -> None:
         _request(6, None),
         _request(7, {"name": "x"}, method="tools/list"),
         junk,
+        _request(8, {"name": "broken_tool", "arguments": {}}),  # failed here: the SDK answers its error
     ]
 
     passed, answers, answered = await _route(items)
 
-    assert [getattr(p, "id", "note") for p in passed] == [1, "note", 2, 3, 4, 5, 6, 7, "note"]
-    assert passed[-1] is junk
+    assert [getattr(p, "id", "note") for p in passed] == [1, "note", 2, 3, 4, 5, 6, 7, "note", 8]
+    assert passed[-2] is junk
     assert answers == []
     assert answered == []
