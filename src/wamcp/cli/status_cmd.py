@@ -90,7 +90,7 @@ def _account(store: Store) -> dict[str, Any]:
     newest = store.newest_chat_activity()
     return {
         "account": store.account,
-        "chats": len(store.chats(accounts=[store.account])),
+        "chats": store.count_chats(accounts=[store.account]),
         "messages": store.count_messages(accounts=[store.account]),
         "newest_chat_activity": _utc(newest / 1000) if newest is not None else None,
         "running": store.run_holder(),

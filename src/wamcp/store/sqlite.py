@@ -695,6 +695,13 @@ class Store:
                 newest = row.ts_ms
         return chat_jid, unique, newest, _sync_params(state, run_id, _now_iso(), tag)
 
+    def count_chats(self, *, accounts: Sequence[str] | None = None) -> int:
+        """How many chats of ``accounts`` (default: all) are stored: :meth:`chats` without loading them."""
+        where, params = _in_accounts(accounts)
+        with self._guard("count chats") as conn:
+            (count,) = conn.execute(f"SELECT count(*) FROM chats WHERE {where}", params).fetchone()
+        return int(count)
+
     def count_messages(self, chat_jid: str | None = None, *, accounts: Sequence[str] | None = None) -> int:
         """How many messages are stored, in one chat (JID) or in all, of ``accounts`` (default: all)."""
         where, params = _in_accounts(accounts)

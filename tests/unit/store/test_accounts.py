@@ -123,6 +123,9 @@ def test_the_same_chat_in_two_accounts_is_two_chats(store: Store) -> None:
     assert store.sync_state(CHAT) is None  # the default account has never synced it
     assert store.accounts() == ["sales", "support"]
     assert [a for a, _ in store.account_chats()] == ["sales", "support"]
+    assert store.count_chats() == 2
+    assert store.count_chats(accounts=["sales"]) == 1
+    assert store.count_chats(accounts=["default"]) == 0
     assert [a for a, _ in store.account_chats(accounts=["support"])] == ["support"]
     listed = list(store.iter_account_messages())
     assert [a for a, _ in listed] == ["sales"] * 5 + ["support"] * 2
