@@ -453,6 +453,8 @@ def _stand_in(
     (no hash), unique by chat name, second, sender, content and position among exact duplicates as derived ids are.
     None for a repeat of a media line (same id), which :func:`_build_messages` drops too: a page counts the same
     messages either way (the walk ends at a short page)."""
+    # The same counter as the kept messages' keys; "\x00" where theirs hold a message id ("" or a server id) keeps
+    # a stand-in's key apart from every kept message's.
     key = (header.chat_name, header.server_time, header.sender, content, "\x00")
     seen = occurrences.get(key, 0)
     occurrences[key] = seen + 1
