@@ -12,14 +12,14 @@ not instants at all, and this module decides them explicitly:
   *before* the gap, i.e. as the instant the wall time would have meant had the clocks not changed (01:30 -> 01:30 UTC).
   A correct bridge never prints such a time.
 
-Conversions are cached per local hour when that hour has one unambiguous offset, so a page of messages costs one
-``fromisoformat`` and one subtraction per message.
+Conversions are cached per local day when the whole day has one offset (else per hour, when that hour has one), so
+a message costs one ``fromisoformat`` and at most one subtraction; a zone with a fixed offset (UTC) needs no cache.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,7 +77,7 @@ def epoch_to_utc(seconds: float) -> datetime:
 class ServerClock:
     """The server's time zone: converts its naive wall-clock text to UTC and UTC back to its wall-clock text."""
 
-    __slots__ = ("_hour_offsets", "zone")
+    __slots__ = ("_day_offsets", "_fixed", "_hour_offsets", "zone")
 
     def __init__(self, zone: str | tzinfo | None = None) -> None:
         if zone is None:
@@ -86,6 +86,10 @@ class ServerClock:
             self.zone = UTC if zone.upper() == "UTC" else ZoneInfo(zone)
         else:
             self.zone = zone
+        # A fixed-offset zone (UTC, "+02:00") has one offset for every wall time.
+        self._fixed: timedelta | None = self.zone.utcoffset(None) if isinstance(self.zone, timezone) else None
+        # Day ordinal -> UTC offset, for days with one offset throughout (None: a day with a change, see below).
+        self._day_offsets: dict[int, timedelta | None] = {}
         # "YYYY-MM-DD HH" -> UTC offset, only for hours with one offset throughout (None: decide per call).
         self._hour_offsets: dict[str, timedelta | None] = {}
 
@@ -104,14 +108,32 @@ class ServerClock:
         naive = datetime.fromisoformat(text)
         if naive.tzinfo is not None:
             return naive.astimezone(UTC)
-        key = text[:13]
-        try:
-            offset = self._hour_offsets[key]
-        except KeyError:
-            offset = self._hour_offsets[key] = self._steady_offset(naive)
+        offset = self._fixed
         if offset is None:
-            offset = naive.replace(tzinfo=self.zone, fold=0).utcoffset() or timedelta(0)
+            day = naive.toordinal()
+            try:
+                offset = self._day_offsets[day]
+            except KeyError:
+                offset = self._day_offsets[day] = self._steady_day(naive)
+            if offset is None:  # the day the clocks change: hour by hour
+                key = text[:13]
+                try:
+                    offset = self._hour_offsets[key]
+                except KeyError:
+                    offset = self._hour_offsets[key] = self._steady_offset(naive)
+                if offset is None:
+                    offset = naive.replace(tzinfo=self.zone, fold=0).utcoffset() or timedelta(0)
+        if not offset:
+            return naive.replace(tzinfo=UTC)
         return (naive - offset).replace(tzinfo=UTC)
+
+    def _steady_day(self, naive: datetime) -> timedelta | None:
+        """The offset of ``naive``'s whole day when every hour of it has that one offset, else None."""
+        midnight = naive.replace(hour=0, minute=0, second=0, microsecond=0)
+        offsets = {self._steady_offset(midnight.replace(hour=hour)) for hour in range(24)}
+        if len(offsets) == 1:
+            return offsets.pop()  # None when no hour is steady
+        return None
 
     def _steady_offset(self, naive: datetime) -> timedelta | None:
         start = naive.replace(minute=0, second=0, microsecond=0)

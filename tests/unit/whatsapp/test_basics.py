@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+import random
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -135,6 +137,22 @@ def test_clock_caches_per_hour_without_crossing_a_transition() -> None:
     clock = ServerClock("Australia/Lord_Howe")  # half-hour DST shift at 02:00 local
     assert clock.to_utc("2025-10-05 01:59:00") == datetime(2025, 10, 4, 15, 29, tzinfo=UTC)
     assert clock.to_utc("2025-10-05 02:45:00") == datetime(2025, 10, 4, 15, 45, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "Australia/Lord_Howe", "America/Sao_Paulo", "Asia/Kolkata", "UTC"])
+def test_clock_agrees_with_zoneinfo_around_transitions_in_any_order(zone: str) -> None:
+    # Days with and without a change of offset, every 7 minutes, read in a shuffled order: whichever hour or day a
+    # cache is filled from first, every wall time converts as zoneinfo reads it (fold=0: the first of a repeated
+    # hour, the offset before a skipped one).
+    days = [date(2025, 3, 29), date(2025, 3, 30), date(2025, 4, 6), date(2025, 10, 5), date(2025, 10, 26)]
+    days += [date(2018, 11, 4), date(2019, 2, 17), date(2025, 7, 1)]
+    walls = [datetime.combine(day, time()) + timedelta(minutes=m) for day in days for m in range(0, 24 * 60, 7)]
+    random.Random(zone).shuffle(walls)
+    clock = ServerClock(zone)
+    tz = ZoneInfo(zone)
+    for wall in walls:
+        expected = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        assert clock.to_utc(wall.strftime("%Y-%m-%d %H:%M:%S")) == expected, wall
 
 
 def test_parse_instant_and_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
