@@ -72,6 +72,10 @@ def demo_server(
         float, typer.Option(help="Share of tool calls whose connection is dropped unanswered (0..1; not stdio).")
     ] = 0.0,
     serial: Annotated[bool, typer.Option(help="Handle one request at a time per connection.")] = False,
+    page_cap: Annotated[
+        int | None,
+        typer.Option(help="list_messages answers at most N messages whatever the limit, undeclared in its schema."),
+    ] = None,
     sdk_stdio: Annotated[
         bool,
         typer.Option(
@@ -109,6 +113,8 @@ def _serve(opts: dict[str, Any]) -> None:
     for knob in ("crash_after", "rate_limit_after"):
         if opts[knob] is not None and opts[knob] < 0:
             raise ConfigError(f"--{knob.replace('_', '-')} counts tool calls: 0 or more, got {opts[knob]}")
+    if opts["page_cap"] is not None and opts["page_cap"] < 1:
+        raise ConfigError(f"--page-cap counts messages: 1 or more, got {opts['page_cap']}")
     from .data import bridge_problem
 
     db = opts["db"]
@@ -128,6 +134,7 @@ def _serve(opts: dict[str, Any]) -> None:
         spike_ms=opts["spike_ms"],
         drop_rate=opts["drop_rate"],
         serial=opts["serial"],
+        page_cap=opts["page_cap"],
         seed=opts["seed"],
     )
     config = DemoServerConfig(

@@ -47,6 +47,8 @@ class FaultConfig:
     #: share of tool calls whose connection the server drops instead of answering
     drop_rate: float = 0.0
     serial: bool = False
+    #: list_messages answers at most this many messages whatever the limit asked, and its schema does not say so
+    page_cap: int | None = None
     seed: int = 1
 
     @property

@@ -190,9 +190,11 @@ class DemoServer:
         else:
             garble = self.faults.garble if self.config.faults.malformed_rate else None
             if self._inline_short_calls and _bounded(name, arguments):
-                out = call_tool(self.bridge, name, arguments, garble, self.structured)
+                out = call_tool(self.bridge, name, arguments, garble, self.structured, self.config.faults.page_cap)
             else:
-                out = await anyio.to_thread.run_sync(call_tool, self.bridge, name, arguments, garble, self.structured)
+                out = await anyio.to_thread.run_sync(
+                    call_tool, self.bridge, name, arguments, garble, self.structured, self.config.faults.page_cap
+                )
         return out
 
     def inline_answer(self, name: str, arguments: dict[str, Any] | None) -> Awaitable[dict[str, Any]] | None:

@@ -252,6 +252,7 @@ _Result = tuple[Any, Any]
 class _Options:
     garble: Callable[[str], str] | None
     structured: bool
+    page_cap: int | None = None
 
 
 def _list_messages(bridge: Bridge, a: Any, o: _Options) -> _Result:
@@ -261,7 +262,8 @@ def _list_messages(bridge: Bridge, a: Any, o: _Options) -> _Result:
         sender_phone_number=a.sender_phone_number,
         chat_jid=a.chat_jid,
         query=a.query,
-        limit=a.limit,
+        # A cap in the code, as some servers write `limit = min(limit, 100)`: pages (and page offsets) in its rows.
+        limit=a.limit if o.page_cap is None else min(a.limit, o.page_cap),
         page=a.page,
     )
     shown: list[BridgeMessage] = []
@@ -412,9 +414,11 @@ def call_tool(
     arguments: dict[str, Any] | None,
     garble: Callable[[str], str] | None = None,
     structured: bool = False,
+    page_cap: int | None = None,
 ) -> ToolOutput:
     """Run one lharries tool synchronously (call it from a worker thread); ``structured`` also builds the
-    ``structuredContent`` payload (skipped otherwise: it costs extra lookups per message)."""
+    ``structuredContent`` payload (skipped otherwise: it costs extra lookups per message); ``page_cap`` caps
+    ``list_messages`` pages without the schema saying so."""
     model = _ARG_MODELS.get(name)
     if model is None:
         return ToolOutput([f"Unknown tool: {name}"], is_error=True)
@@ -423,7 +427,7 @@ def call_tool(
     except pydantic.ValidationError as err:
         return tool_error(name, _validation_text(err))
     try:
-        value, payload = _TOOLS[name](bridge, args, _Options(garble, structured))
+        value, payload = _TOOLS[name](bridge, args, _Options(garble, structured, page_cap))
     except ToolCallError as err:
         return tool_error(name, str(err))
     return ToolOutput(_blocks(value), payload)

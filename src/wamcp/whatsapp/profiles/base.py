@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 
+from ...redact import get_logger
 from ..models import Chat, Contact, Message
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "FIRST_CHAT_PAGE",
     "STDIO_CHAT_PAGE_BYTES",
     "OffsetPage",
+    "PageLengths",
     "ParseStats",
     "Profile",
     "ToolCaller",
@@ -37,6 +39,8 @@ __all__ = [
     "iter_offset_pages",
     "next_page_limit",
 ]
+
+logger = get_logger(__name__)
 
 #: The core client's ``execute_tool`` result: ``content``, ``structured_content``, ``text``, ``is_error``, …
 ToolResult = dict[str, Any]
@@ -205,6 +209,57 @@ class ParseStats:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class PageLengths:
+    """What one server's answers have shown about a cap on page length it does not declare, per tool.
+
+    A page shorter than the limit asked for is normally a chat's last; but a server that silently answers at most
+    ``c`` rows (``min(limit, 100)`` in its code, no ``maximum`` in its schema) answers short too, and ending there
+    would leave the older messages out while the chat is recorded as complete. Every page of ``n`` rows proves the
+    cap is at least ``n``, so a short page is surely the last when the tool has answered a longer one before;
+    otherwise (a page as long as the longest yet, of at least :attr:`PLAUSIBLE` rows) it is :meth:`uncertain`, and
+    the walk asks once more past it: nothing new ends the chat, more rows reveal the cap (:meth:`capped`), and from
+    then on pages of that length count as full (:meth:`full_length`). Each new longest page costs one call more,
+    so a handful per run; an account walk's long pages settle it for the per-chat pages that follow.
+    """
+
+    #: No server caps its pages this low: shorter pages are ends (a rerun's one-message pages cost no extra call).
+    PLAUSIBLE = 10
+
+    def __init__(self) -> None:
+        self._longest: dict[str, int] = {}
+        self._cap: dict[str, int] = {}
+
+    def full_length(self, tool: str, limit: int) -> int:
+        """How many rows make a full page of ``tool`` when ``limit`` are asked for: the limit, or the cap found."""
+        cap = self._cap.get(tool)
+        return limit if cap is None else min(limit, cap)
+
+    def note(self, tool: str, rows: int) -> None:
+        """Record a page of ``rows`` rows of ``tool``: its cap, if any, is at least that."""
+        if rows > self._longest.get(tool, 0):
+            self._longest[tool] = rows
+
+    def uncertain(self, tool: str, rows: int, limit: int) -> bool:
+        """Whether a page of ``rows`` (asked: ``limit``) may have been cut short by a cap rather than be the last.
+        Call it for every page (or :meth:`note` it): it records the page's length."""
+        longest = self._longest.get(tool, 0)
+        self.note(tool, rows)
+        return self.PLAUSIBLE <= rows < self.full_length(tool, limit) and rows >= longest
+
+    def capped(self, tool: str, rows: int, limit: int, server: str) -> None:
+        """A page of ``rows`` was followed by more: ``tool`` answers at most ``rows`` rows."""
+        if self._cap.get(tool) != rows:
+            logger.warning(
+                "%s: %s answered %d rows where %d were asked for, and more followed: reading it %d rows a page",
+                server,
+                tool,
+                rows,
+                limit,
+                rows,
+            )
+        self._cap[tool] = rows
 
 
 @runtime_checkable

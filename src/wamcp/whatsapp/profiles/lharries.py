@@ -25,6 +25,7 @@ from ..timeparse import ServerClock
 from .base import (
     CHAT_PAGE_BYTES,
     OffsetPage,
+    PageLengths,
     ParseStats,
     ToolCaller,
     ToolResult,
@@ -325,6 +326,7 @@ class LharriesProfile:
         self._sender_cache: tuple[tuple[int, int], frozenset[str]] | None = None
         self._jids_cache: tuple[tuple[int, int], dict[str, str]] | None = None
         self._listed_all = False  # every chat's name seen (a listing read to its end)
+        self._pages = PageLengths()
         self._zone_checked = False  # server_timezone compared with the offsets the server prints (warned once)
 
     def is_idempotent(self, tool_name: str) -> bool:
@@ -736,8 +738,9 @@ class LharriesProfile:
         since_floor = self.clock.to_server_text(since) if since is not None else None
         if span is not None and span.ceiling is not None:
             before = _key_text(span.ceiling)
-        limit = page_size
+        limit = page_size = self._pages.full_length("list_messages", page_size)
         seen: set[str] = set()
+        asked_past: int | None = None  # the length of the short page this call asks past (see PageLengths)
         while True:
             floor = _span_floor(since_floor, span)
             after = ServerClock.shift_text(floor, -1) if floor is not None else None
@@ -763,17 +766,23 @@ class LharriesProfile:
                 for message in page
                 if message.id not in seen and (floor is None or (message.server_time or "") >= floor)
             ]
+            if asked_past is not None and any(m.id not in seen for m in page):
+                self._pages.capped("list_messages", asked_past, page_size, self.server_name)
+            asked_past = None
             if fresh:
                 yield fresh
             if not page:
                 return
-            # A short page ends the walk, unless parsing merged header-shaped lines: then the server may have sent
-            # more messages than we read, and one more (cheap) call settles it.
-            if len(page) < limit and self.stats.ambiguous_headers == ambiguous_before:
+            # A short page ends the walk, unless parsing merged header-shaped lines (the server may have sent more
+            # messages than we read) or the server may cap its pages there: one more (cheap) call settles it.
+            full = self._pages.full_length("list_messages", limit)
+            if self._pages.uncertain("list_messages", len(page), limit):
+                asked_past = len(page)
+            elif len(page) < full and self.stats.ambiguous_headers == ambiguous_before:
                 return
             if span is not None and floor is not None and oldest < floor:
                 return  # past this span's floor (raised by a split): the older part is another walker's
-            if oldest == page[0].server_time and len(page) >= limit:
+            if oldest == page[0].server_time and len(page) >= full:
                 if limit >= _MAX_LIMIT:
                     logger.error("list_messages: more than %d messages in one second; stopping", limit)
                     return

@@ -27,6 +27,7 @@ from ..timeparse import ServerClock, epoch_to_utc
 from .base import (
     CHAT_PAGE_BYTES,
     OffsetPage,
+    PageLengths,
     ParseStats,
     ToolCaller,
     ToolResult,
@@ -333,6 +334,7 @@ class StructuredProfile:
         self._schemas: dict[str, set[str]] = {}
         self._required: dict[str, set[str]] = {}
         self._most: dict[str, int] = {}
+        self._pages = PageLengths()
         self.set_tools(tools)
 
     def set_tools(self, tools: Iterable[Mapping[str, Any]]) -> None:
@@ -350,11 +352,11 @@ class StructuredProfile:
                 self._most[str(tool["name"])] = most
 
     def _limit(self, tool: str, wanted: int) -> int:
-        """``wanted``, or less where the tool declares a smaller ``maximum`` for its ``limit``: such a server refuses
-        a larger limit (FastMCP validates its arguments) or answers fewer rows than asked, which would read as the
-        last page."""
+        """``wanted``, or less where the tool declares a smaller ``maximum`` for its ``limit`` (such a server refuses
+        a larger limit, as FastMCP validates its arguments, or answers fewer rows than asked, which would read as the
+        last page) or where its answers showed a cap it does not declare (:class:`PageLengths`)."""
         most = self._most.get(tool)
-        return wanted if most is None else min(wanted, most)
+        return self._pages.full_length(tool, wanted if most is None else min(wanted, most))
 
     def finds_chats_by_jid(self) -> bool:
         """Whether :meth:`get_chat` asks the server for one chat (it offers a chat tool) rather than listing them
@@ -602,6 +604,7 @@ class StructuredProfile:
         before_text = self._wire_time(before)
         page = 0
         limit = self._limit(tool, page_size)
+        asked_past: int | None = None  # the length of the short page this call asks past (see PageLengths)
         while True:
             messages = await self._page(
                 call, chat_jid=jid, limit=limit, page=0 if keyset else page, before=before_text, after=after_text
@@ -617,10 +620,20 @@ class StructuredProfile:
                 unseen += 1
                 if (after is None or message.timestamp > after) and (before is None or message.timestamp < before):
                     fresh.append(message)
+            if asked_past is not None and unseen:
+                self._pages.capped(tool, asked_past, self._limit(tool, page_size), self.server_name)
+            asked_past = None
             if fresh:
                 yield fresh
-            if len(messages) < limit or unseen == 0 or not (keyset or pageable):
+            maybe_cut = self._pages.uncertain(tool, len(messages), limit)
+            if unseen == 0 or not (keyset or pageable) or (len(messages) < limit and not maybe_cut):
                 return
+            if maybe_cut:
+                # Ask once more past a page that may have been cut at a cap; by offset, the next page must start
+                # right after its rows.
+                asked_past = len(messages)
+                if not keyset:
+                    limit = asked_past
             if keyset:
                 oldest = _as_printed(messages[-1])
                 if messages[-1].timestamp == messages[0].timestamp:
@@ -746,6 +759,7 @@ class StructuredProfile:
                     fresh.append(message)
             if fresh:
                 yield fresh
+            self._pages.note(tool, len(messages))  # this walk's long pages settle the per-chat pages' question
             short = len(messages) < limit
             if short and unseen == 0:
                 return
