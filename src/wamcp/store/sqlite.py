@@ -633,7 +633,8 @@ class Store:
         a small page's rows (WAL frames for every B-tree page it touched), so the extractor groups the one-page
         chats of a busy account this way.
         """
-        prepared = [self._prepare_page(chat_jid, rows, state, run_id) for chat_jid, rows, state in pages]
+        now = _now_iso()
+        prepared = [self._prepare_page(chat_jid, rows, state, run_id, now) for chat_jid, rows, state in pages]
         if not prepared:
             return []
         what = f"save a page of chat {pages[0][0]}" if len(pages) == 1 else f"save {len(pages)} pages"
@@ -648,19 +649,31 @@ class Store:
                 (self._tag, json.dumps([page[0] for page in prepared])),
             ).fetchone()
             counted = set(json.loads(known))
-            for chat_jid, unique, newest, sync_params in prepared:
+            # The rows of pages whose chat has nothing stored yet are all new: they go in one executemany, and every
+            # page's chat touch and cursor in one each after them. Three calls per page cost the writer more than
+            # the rows: 65,621 rows of 7,526 one-page chats took 0.59-0.64 s of CPU, 0.37-0.46 s this way.
+            fresh: list[tuple[Any, ...]] = []
+            touches: list[tuple[Any, ...]] = []
+            for chat_jid, unique, newest, _cursor in prepared:
                 new = changed = 0
                 if unique:
                     if chat_jid in counted:
+                        if fresh:  # this chat's earlier page in this group goes first
+                            conn.executemany(_UPSERT_MESSAGE, fresh)
+                            fresh = []
                         existing = self._count_existing(conn, "messages", "id", list(unique), self._tag, chat_jid)
+                        changed = conn.executemany(_UPSERT_MESSAGE, unique.values()).rowcount
+                        new = len(unique) - existing
                     else:
-                        existing = 0
-                    changed = conn.executemany(_UPSERT_MESSAGE, unique.values()).rowcount
-                    new = len(unique) - existing
-                    conn.execute(_TOUCH_CHAT, (chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id, self._tag))
-                conn.execute(_UPSERT_SYNC_STATE, sync_params)
+                        fresh.extend(unique.values())
+                        new = changed = len(unique)
+                    touches.append((chat_jid, int(chat_jid.endswith("@g.us")), newest, run_id, self._tag))
                 counted.add(chat_jid)  # its next page in this group may repeat rows of this one
                 results.append(PageResult(new=new, updated=changed - new))
+            if fresh:
+                conn.executemany(_UPSERT_MESSAGE, fresh)
+            conn.executemany(_TOUCH_CHAT, touches)
+            conn.executemany(_UPSERT_SYNC_STATE, [page[3] for page in prepared])  # in page order: a chat's last wins
         return results
 
     def stage_messages(self) -> StagedMessages:
@@ -680,7 +693,7 @@ class Store:
         return StagedMessages(self, name)
 
     def _prepare_page(
-        self, chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None
+        self, chat_jid: str, rows: Sequence[MessageRow], state: SyncState, run_id: int | None, now: str
     ) -> tuple[str, dict[str, tuple[Any, ...]], int | None, tuple[Any, ...]]:
         if state.chat_jid != chat_jid:
             raise ValueError(f"sync state is for chat {state.chat_jid!r}, not {chat_jid!r}")
@@ -693,7 +706,7 @@ class Store:
             unique[row.id] = (*row, run_id, run_id, tag)
             if newest is None or row.ts_ms > newest:
                 newest = row.ts_ms
-        return chat_jid, unique, newest, _sync_params(state, run_id, _now_iso(), tag)
+        return chat_jid, unique, newest, _sync_params(state, run_id, now, tag)
 
     def count_chats(self, *, accounts: Sequence[str] | None = None) -> int:
         """How many chats of ``accounts`` (default: all) are stored: :meth:`chats` without loading them."""

@@ -270,6 +270,49 @@ def test_counts_match_a_model_for_any_sequence_of_pages(
         assert sorted(store.iter_messages(batch_size=4)) == sorted(model.values())
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pages=st.lists(
+        st.tuples(
+            st.sampled_from([CHAT, GROUP]),
+            st.lists(st.tuples(st.integers(0, 9), st.integers(0, 40), st.sampled_from(["a", "b"])), max_size=6),
+            st.sampled_from([None, "c1", "c2"]),
+        ),
+        max_size=8,
+    ),
+    stored_first=st.booleans(),
+)
+def test_a_group_of_pages_lands_as_its_pages_saved_one_by_one(
+    tmp_path_factory: pytest.TempPathFactory,
+    pages: list[tuple[str, list[tuple[int, int, str]], str | None]],
+    stored_first: bool,
+) -> None:
+    """One group commit (many chats' pages, a chat's pages repeating each other's rows, chats with or without a
+    cursor yet) counts, stores and leaves cursors and chats' last activity exactly as saving its pages in turn."""
+    group = [
+        (
+            jid,
+            [
+                MessageRow(jid, f"id{n}", BASE_MS + t * 1000, None, None, False, c, None, None, "server")
+                for n, t, c in spec
+            ],
+            SyncState(jid, newest_ts_ms=BASE_MS + len(spec), cursor=cursor),
+        )
+        for jid, spec, cursor in pages
+    ]
+    folder = tmp_path_factory.mktemp("g")
+    with Store.open(folder / "group.db") as grouped, Store.open(folder / "turns.db") as turns:
+        if stored_first:  # one chat already has rows and a cursor: its pages are counted against them
+            for store in (grouped, turns):
+                store.save_page(CHAT, make_page(CHAT, 0, 3), state=SyncState(CHAT, cursor="old"))
+        assert grouped.save_pages(group, run_id=None) == [
+            turns.save_page(jid, rows, state=state) for jid, rows, state in group
+        ]
+        assert sorted(grouped.iter_messages()) == sorted(turns.iter_messages())
+        assert grouped.sync_states() == turns.sync_states()
+        assert grouped.chats() == turns.chats()
+
+
 def test_reader_is_not_blocked_by_an_open_write_transaction(tmp_path: Path) -> None:
     db = tmp_path / "wa.db"
     with Store.open(db) as writer, Store.open(db, readonly=True) as reader:
