@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,25 @@ def test_no_store_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: no store at")
     assert not (tmp_path / "missing.db").exists()  # looking does not create one
+
+
+def test_run_times_are_shown_in_utc_and_text_that_is_no_time_as_it_is(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with Store.open(db) as store:
+        for _ in range(3):
+            store.finish_run(store.start_run("demo"), status="complete")
+    conn = sqlite3.connect(db)
+    with conn:  # as the store writes them, naive (read as UTC), and something another tool wrote
+        conn.execute(
+            "UPDATE runs SET started_at = ?, finished_at = ? WHERE id = 1",
+            ("2026-01-02T03:04:05.5Z", "2026-01-02T03:04:07Z"),
+        )
+        conn.execute(
+            "UPDATE runs SET started_at = ?, finished_at = ? WHERE id = 2", ("2026-01-02T05:00:00+02:00", None)
+        )
+        conn.execute(
+            "UPDATE runs SET started_at = ?, finished_at = ? WHERE id = 3", ("yesterday", "2026-01-02T03:00:00")
+        )
+    conn.close()
+    runs = {r["run_id"]: (r["started"], r["seconds"]) for r in _status(db)["runs"]}
+    assert runs == {1: ("2026-01-02T03:04:05Z", 1.5), 2: ("2026-01-02T03:00:00Z", None), 3: ("yesterday", None)}

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..store import Store
+from ..store.sqlite import read_stored_time
 from ._errors import guarded
 
 
@@ -117,13 +118,8 @@ def _run(run: dict[str, Any], alive: set[str]) -> dict[str, Any]:
 
 
 def _instant(text: Any) -> float | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
+    moment = read_stored_time(text)
+    return moment.timestamp() if moment is not None else None
 
 
 def _utc(seconds: float) -> str:

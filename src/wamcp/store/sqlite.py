@@ -50,6 +50,7 @@ __all__ = [
     "SyncState",
     "account_tag",
     "check_schema",
+    "read_stored_time",
 ]
 
 log = get_logger(__name__)
@@ -188,6 +189,18 @@ def _in_accounts(accounts: Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
 
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def read_stored_time(text: object) -> datetime | None:
+    """A time the store wrote (``runs.started_at`` …, as ``…T12:00:00.000000Z``; any ISO form is read, naive as UTC),
+    aware; None for nothing or for text that is not a time (not ours)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _message(row: tuple[Any, ...]) -> MessageRow:
@@ -460,13 +473,7 @@ class Store:
                 " AND coalesce(listing, 'all') = 'all'",
                 (self._tag,),
             ).fetchone()
-        if not started:
-            return None
-        try:
-            moment = datetime.fromisoformat(started)  # written as ...T12:00:00.000000Z; any ISO form is read
-        except ValueError:  # not ours: list every chat, which is always right
-            return None
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return read_stored_time(started)  # None for text not ours: list every chat, which is always right
 
     def chats_behind(self) -> list[tuple[str, str | None, bool, int | None]]:
         """This account's chats, as last listed, that the store does not hold up to their listed activity: never
