@@ -137,3 +137,31 @@ async def test_a_structured_server_capped_and_paged_by_offset_is_read_without_ga
         assert offsets == list(range(0, size + 1, cap)) if size % cap else list(range(0, size + cap, cap))
     else:
         assert offsets == [0, size]  # one call past the first (and longest) page, which brings nothing
+
+
+async def test_a_page_read_short_of_what_was_printed_asks_again_but_shows_no_cap(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A full page with a media line printed twice parses one message short: read on past it (that short page used to
+    end the chat) without taking its length for a cap."""
+    server = LharriesServer([120])
+    media = server.messages[10]
+    server.messages[10] = PrintedMessage(
+        media.server_time, media.chat_jid, media.chat_name, media.sender, "photo", media_type="image", message_id="M10"
+    )
+    printed = server.__call__
+
+    async def repeating(tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
+        answer = await printed(tool_name, args)
+        line = format_listing([server.messages[10]])
+        if line in answer.get("text", ""):  # the page holds the media message: print it twice, one row less
+            lines = answer["text"].splitlines(keepends=True)
+            at = lines.index(line)
+            answer["text"] = "".join([*lines[: at + 1], line, *lines[at + 1 : -1]])
+        return answer
+
+    profile = LharriesProfile(ServerClock("UTC"))
+    with caplog.at_level(logging.WARNING):
+        got = [m.content async for m in profile.iter_messages(repeating, _jid(0), page_size=50)]
+    assert sorted(got) == server.chat(0)
+    assert not [r for r in caplog.records if "rows where" in r.getMessage()]

@@ -744,7 +744,7 @@ class LharriesProfile:
         while True:
             floor = _span_floor(since_floor, span)
             after = ServerClock.shift_text(floor, -1) if floor is not None else None
-            ambiguous_before = self.stats.ambiguous_headers
+            ambiguous_before, duplicates_before = self.stats.ambiguous_headers, self.stats.duplicates
             page = await self._listing(
                 call,
                 chat_jid=jid,
@@ -773,12 +773,14 @@ class LharriesProfile:
                 yield fresh
             if not page:
                 return
-            # A short page ends the walk, unless parsing merged header-shaped lines (the server may have sent more
-            # messages than we read) or the server may cap its pages there: one more (cheap) call settles it.
+            # A short page ends the walk, unless parsing merged header-shaped lines or dropped repeats (the server
+            # may have sent more messages than we read) or the server may cap its pages there: one more (cheap) call
+            # settles it. Only a page read as the server printed it tells about a cap.
+            as_printed = self.stats.ambiguous_headers == ambiguous_before and self.stats.duplicates == duplicates_before
             full = self._pages.full_length("list_messages", limit)
-            if self._pages.uncertain("list_messages", len(page), limit):
+            if self._pages.uncertain("list_messages", len(page), limit) and as_printed:
                 asked_past = len(page)
-            elif len(page) < full and self.stats.ambiguous_headers == ambiguous_before:
+            elif len(page) < full and as_printed:
                 return
             if span is not None and floor is not None and oldest < floor:
                 return  # past this span's floor (raised by a split): the older part is another walker's
