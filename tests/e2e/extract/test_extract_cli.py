@@ -376,7 +376,9 @@ def test_a_second_run_on_the_same_store_is_refused_until_the_first_ends(
     """A cron job that overlaps the previous run: the second run says in one line that another is syncing this
     store, exits 2 and records nothing (both used to read the whole server, each marking the other's run
     interrupted). The lock dies with its holder: after a SIGKILL the next run goes ahead and completes the store."""
-    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "30"]) as server:
+    # 100 ms a call, two chats at a time: the first run takes ~9 s, while the second run and a status start and end
+    # (at 30 ms, ~2.5 s, the first run ended first once, on a machine busy with other tests).
+    with DemoServerProcess(transport="http", db=account, extra_args=["--latency-ms", "100"]) as server:
         config = write_config(tmp_path / "mcp_config.json", http_server(server.url))
         argv = [WAMCP, "extract", "--config", str(config), "--db", "s.db", "--json"]
         first = start_quietly([*argv, "--concurrency", "2", "--max-chats", "1000"], cwd=tmp_path, env=env)
