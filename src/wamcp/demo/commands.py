@@ -74,7 +74,7 @@ def demo_server(
     serial: Annotated[bool, typer.Option(help="Handle one request at a time per connection.")] = False,
     page_cap: Annotated[
         int | None,
-        typer.Option(help="list_messages answers at most N messages whatever the limit, undeclared in its schema."),
+        typer.Option(help="list_messages and list_chats answer at most N rows whatever the limit, undeclared."),
     ] = None,
     sdk_stdio: Annotated[
         bool,

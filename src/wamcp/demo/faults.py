@@ -47,7 +47,7 @@ class FaultConfig:
     #: share of tool calls whose connection the server drops instead of answering
     drop_rate: float = 0.0
     serial: bool = False
-    #: list_messages answers at most this many messages whatever the limit asked, and its schema does not say so
+    #: list_messages and list_chats answer at most this many rows whatever the limit asked, undeclared in the schema
     page_cap: int | None = None
     seed: int = 1
 

@@ -296,10 +296,10 @@ def _joined_lines(shown: list[BridgeMessage], labels: list[str], isos: list[str]
     return "".join(lines)
 
 
-def _list_chats(bridge: Bridge, a: Any, _o: _Options) -> _Result:
+def _list_chats(bridge: Bridge, a: Any, o: _Options) -> _Result:
     chats = bridge.list_chats(
         query=a.query,
-        limit=a.limit,
+        limit=a.limit if o.page_cap is None else min(a.limit, o.page_cap),
         page=a.page,
         include_last_message=a.include_last_message,
         sort_by=a.sort_by,
@@ -418,7 +418,7 @@ def call_tool(
 ) -> ToolOutput:
     """Run one lharries tool synchronously (call it from a worker thread); ``structured`` also builds the
     ``structuredContent`` payload (skipped otherwise: it costs extra lookups per message); ``page_cap`` caps
-    ``list_messages`` pages without the schema saying so."""
+    ``list_messages`` and ``list_chats`` pages without the schema saying so."""
     model = _ARG_MODELS.get(name)
     if model is None:
         return ToolOutput([f"Unknown tool: {name}"], is_error=True)

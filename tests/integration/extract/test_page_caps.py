@@ -1,7 +1,7 @@
-"""A server that answers fewer messages than asked for, without declaring a maximum for ``limit`` (``limit =
-min(limit, N)`` in its code): ``wamcp extract`` against the real demo server over stdio with ``--page-cap`` must
-still store every message. A capped page looks like a chat's last page; taken as one, the older messages of every
-chat longer than the cap were left out of a run that called itself complete."""
+"""A server that answers fewer rows than asked for, without declaring a maximum for ``limit`` (``limit = min(limit,
+N)`` in its code): ``wamcp extract`` against the real demo server over stdio with ``--page-cap`` must still store
+every chat and every message. A capped page looks like the last page; taken as one, the chat list ended early and the
+older messages of every chat longer than the cap were left out, of a run that called itself complete."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from tests.e2e.extract.support import (
     WAMCP,
     only_json_object,
     run_cli,
+    server_chats,
     server_messages,
     stdio_server,
+    store_chat_names,
     store_messages,
     user_env,
     write_config,
@@ -62,8 +64,10 @@ def test_every_message_is_stored_from_a_server_that_caps_its_pages_undeclared(
     assert result.returncode == 0, result.stderr
     assert only_json_object(result.stdout)["status"] == "complete"
     assert store_messages(store) == expected
-    # The cap is found and said once, in words a user can act on.
-    assert result.stderr.count(f"answered {CAP} rows where") == 1, result.stderr
+    assert set(store_chat_names(store)) == set(server_chats(account))
+    # The cap is found and said once per tool, in words a user can act on.
+    for tool in ("list_chats", "list_messages"):
+        assert result.stderr.count(f"{tool} answered {CAP} rows where") == 1, result.stderr
 
     rerun = run_cli(
         [WAMCP, "extract", "--config", str(config), "--db", str(store), "--json"], cwd=tmp_path, env=user_env(home)

@@ -3,6 +3,8 @@ ahead keeps a request in flight while the caller works, and errors and early sto
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 import anyio.lowlevel
 import pytest
@@ -18,10 +20,11 @@ class Listing:
     """``total`` chats whose answers take ``width`` characters each; records what was asked and how many requests
     were in flight at once."""
 
-    def __init__(self, total: int, width: int = 100, fail_at: int | None = None) -> None:
+    def __init__(self, total: int, width: int = 100, fail_at: int | None = None, cap: int | None = None) -> None:
         self.chats = [Chat(jid=f"{1000 + i}@s.whatsapp.net", name=f"c{i}") for i in range(total)]
         self.width = width
         self.fail_at = fail_at
+        self.cap = cap  # at most this many rows whatever the limit, undeclared
         self.asked: list[tuple[int, int]] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -36,7 +39,7 @@ class Listing:
             await anyio.lowlevel.checkpoint()
             if self.fail_at is not None and offset >= self.fail_at:
                 raise MCPToolError("database locked", tool="list_chats")
-            rows = self.chats[offset : offset + limit]
+            rows = self.chats[offset : offset + (limit if self.cap is None else min(limit, self.cap))]
             return rows, len(rows), len(rows) * self.width
         finally:
             self.in_flight -= 1
@@ -55,7 +58,8 @@ async def test_asking_ahead_reads_the_same_pages(total: int, ahead: int) -> None
     got = await read(eager, ahead=ahead)
     assert [c.jid for page in got for c in page] == [c.jid for c in plain.chats]
     assert got == expected
-    assert eager.most_in_flight == (1 if len(plain.asked) == 1 else ahead + 1)
+    # A first page shorter than asked is asked past once (the server may cap its pages), with nothing asked ahead.
+    assert eager.most_in_flight == (1 if total < 100 else ahead + 1)
     # at most the pages asked ahead past the end are extra
     assert len(plain.asked) <= len(eager.asked) <= len(plain.asked) + ahead
 
@@ -90,3 +94,23 @@ async def test_stopping_early_cancels_what_was_asked_ahead() -> None:
     asked = len(listing.asked)
     await anyio.lowlevel.checkpoint()
     assert len(listing.asked) == asked
+
+
+@pytest.mark.parametrize(
+    ("total", "cap", "warned"), [(1000, 100, 1), (1000, 150, 1), (437, 37, 1), (99, 50, 1), (200, 100, 0)]
+)
+@pytest.mark.parametrize("ahead", [0, 1, 2])
+async def test_a_listing_capped_below_its_limits_is_read_whole(
+    total: int, cap: int, warned: int, ahead: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that answers at most ``cap`` chats whatever the limit, without declaring it: the listing used to end
+    at the first page shorter than its limit (at 1,000 chats capped at 100, after 300). Every chat comes once, in
+    order, offsets stay multiples of the limits, and the cap is said once (if it ever cut a page: 200 chats come in two
+    full pages of 100)."""
+    listing = Listing(total, cap=cap)
+    with caplog.at_level(logging.WARNING):
+        got = await read(listing, ahead=ahead)
+    assert [c.jid for page in got for c in page] == [c.jid for c in listing.chats]
+    said = [r.getMessage() for r in caplog.records if "rows where" in r.getMessage()]
+    assert len(said) == warned, said
+    assert all(f"list_chats answered {cap} rows" in line for line in said)

@@ -118,8 +118,11 @@ async def iter_offset_pages(
     page_size: int,
     budget: int,
     ahead: int = 0,
+    lengths: PageLengths | None = None,
+    tool: str = "list_chats",
+    server: str = "the server",
 ) -> AsyncGenerator[list[Chat], None]:
-    """The pages of a listing paged by ``page`` x ``limit`` offsets, in order, until a short page.
+    """The pages of a listing paged by ``page`` x ``limit`` offsets, in order, until its end.
 
     ``get(offset, limit)`` asks for one page (``offset`` is always a multiple of ``limit``). Limits grow from
     :data:`FIRST_CHAT_PAGE` toward ``page_size`` within ``budget`` (:func:`next_page_limit`). With ``ahead`` > 0 that
@@ -127,16 +130,36 @@ async def iter_offset_pages(
     caller has: the server works on the next page while the client validates and parses this one (one after the
     other, a 116k-chat listing over stdio made each side wait for the other). Only where an answer a little over
     ``budget`` does no harm (stdio: no message size limit). A page asked for past the end is dropped unread.
+
+    A short page is the end unless the server may cap its pages below the limit without declaring it (``lengths``,
+    the profile's :class:`PageLengths` for ``tool``: a page as long as the longest yet): then the page right after its
+    rows is asked for (pages asked ahead are dropped, they start where a full page would have ended); rows there
+    reveal the cap, which bounds every limit from then on, and nothing there ends the listing.
     """
+    pages = lengths if lengths is not None else PageLengths()
+
+    def full(limit: int) -> int:
+        return pages.full_length(tool, limit)
+
+    def most() -> int:
+        return full(page_size)
+
     if ahead <= 0:  # one page at a time, no tasks: safe to abandon at any point
-        offset, limit = 0, min(page_size, FIRST_CHAT_PAGE)
+        offset, limit = 0, min(most(), FIRST_CHAT_PAGE)
+        asked_past: tuple[int, int] | None = None  # (rows, limit) of the short page this call asks past
         while True:
             chats, rows, size = await get(offset, limit)
+            if asked_past is not None and rows:
+                pages.capped(tool, *asked_past, server)
+            asked_past = None
             yield chats
-            if rows < limit:
+            maybe_cut = pages.uncertain(tool, rows, limit)
+            if rows < full(limit) and not maybe_cut:
                 return
-            offset += limit
-            limit = next_page_limit(offset, page_size, rows, size, budget)
+            if maybe_cut:
+                asked_past = (rows, limit)
+            offset += min(rows, limit)
+            limit = next_page_limit(offset, most(), rows, size, budget)
     # Plain asyncio tasks, not an anyio task group: a caller that drops this iterator without closing it (a bare
     # ``break``) leaves its closing to the garbage collector, which runs it in another task, and a task group's cancel
     # scope may only be left by the task that entered it (it cancelled the caller's task instead).
@@ -149,17 +172,31 @@ async def iter_offset_pages(
         tasks.add(asyncio.ensure_future(page.fetch(get)))
 
     try:
-        ask(0, min(page_size, FIRST_CHAT_PAGE))
+        ask(0, min(most(), FIRST_CHAT_PAGE))
+        suspect: tuple[int, int] | None = None
         while True:
             current = queue.popleft()
             chats, rows, size = await current.result()
-            if rows < current.limit:
+            if suspect is not None and rows:
+                pages.capped(tool, *suspect, server)
+            suspect = None
+            maybe_cut = pages.uncertain(tool, rows, current.limit)
+            if rows < full(current.limit) and not maybe_cut:
                 yield chats  # pages asked for ahead lie past the end: cancelled below
                 return
-            while len(queue) <= ahead:
-                last = queue[-1] if queue else current
-                offset = last.offset + last.limit
-                ask(offset, next_page_limit(offset, page_size, rows, size, budget))
+            if maybe_cut:
+                # The pages asked ahead start where a full page would have ended: ask right after these rows.
+                await cancel_and_wait(tasks)
+                queue.clear()
+                tasks.clear()
+                suspect = (rows, current.limit)
+                offset = current.offset + rows
+                ask(offset, next_page_limit(offset, most(), rows, size, budget))
+            else:
+                while len(queue) <= ahead:
+                    last = queue[-1] if queue else current
+                    offset = last.offset + full(last.limit)
+                    ask(offset, next_page_limit(offset, most(), rows, size, budget))
             yield chats
     finally:
         await cancel_and_wait(tasks)

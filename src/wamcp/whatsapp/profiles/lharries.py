@@ -422,7 +422,15 @@ class LharriesProfile:
             arguments = list_chats_arguments(limit=limit, page=offset // limit, sort_by=order)
             return self._chats_sized(call, "list_chats", arguments)
 
-        pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
+        pages = iter_offset_pages(
+            page,
+            page_size=page_size,
+            budget=self.chat_page_bytes,
+            ahead=ahead,
+            lengths=self._pages,
+            tool="list_chats",
+            server=self.server_name,
+        )
         async with contextlib.aclosing(pages):  # a caller that stops early closes us; we close the pages' tasks
             async for chats in pages:
                 for chat in chats:

@@ -493,7 +493,15 @@ class StructuredProfile:
 
         page_size = self._limit(tool, page_size)
         if pageable:
-            pages = iter_offset_pages(page, page_size=page_size, budget=self.chat_page_bytes, ahead=ahead)
+            pages = iter_offset_pages(
+                page,
+                page_size=page_size,
+                budget=self.chat_page_bytes,
+                ahead=ahead,
+                lengths=self._pages,
+                tool=tool,
+                server=self.server_name,
+            )
         else:
             pages = _one_page(page, page_size)
         async with contextlib.aclosing(pages):  # a caller that stops early closes us; we close the pages' tasks
