@@ -114,7 +114,7 @@ def _serve(opts: dict[str, Any]) -> None:
         if opts[knob] is not None and opts[knob] < 0:
             raise ConfigError(f"--{knob.replace('_', '-')} counts tool calls: 0 or more, got {opts[knob]}")
     if opts["page_cap"] is not None and opts["page_cap"] < 1:
-        raise ConfigError(f"--page-cap counts messages: 1 or more, got {opts['page_cap']}")
+        raise ConfigError(f"--page-cap counts rows (messages or chats): 1 or more, got {opts['page_cap']}")
     from .data import bridge_problem
 
     db = opts["db"]

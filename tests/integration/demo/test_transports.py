@@ -96,6 +96,7 @@ def test_json_response_is_refused_off_http() -> None:
     [
         (["--db", "RANDOM"], "is not a WhatsApp bridge database"),  # was served as an empty account: runs "completed"
         (["--crash-after", "-1"], "--crash-after counts tool calls"),
+        (["--page-cap", "0"], "--page-cap counts rows (messages or chats): 1 or more, got 0"),
     ],
 )
 def test_a_bad_database_or_knob_is_refused_at_start(tmp_path: Path, args: list[str], says: str) -> None:
