@@ -360,6 +360,37 @@ async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any
     assert len(newer) == sum(1 for m in messages if m.server_time >= messages[100].server_time)
 
 
+@pytest.mark.parametrize(("twins", "walks"), [(2, True), (3, False), (4, False)])
+async def test_the_walk_across_chats_is_left_out_when_most_chats_share_a_name(
+    tools: list[dict[str, Any]], twins: int, walks: bool
+) -> None:
+    """Two chats with a unique name, and ``twins`` chats printed with one shared name: the walk across chats, which
+    re-reads every twin's lines only to drop them, is made only while at least half the chats have a unique name;
+    without it every chat is read on its own, and either way every message comes back exactly once."""
+    names = {SHOP: "Isla Silva", GROUP: "Market stall rota"}
+    names |= {f"44770090013{i}@s.whatsapp.net": "Twin" for i in range(twins)}
+    rng = random.Random(twins)
+    moment = datetime(2025, 3, 28, 18, 0, 0)
+    messages = []
+    for i in range(300):
+        moment -= timedelta(seconds=rng.choice([1, 7, 300]))
+        jid = rng.choice(list(names))
+        messages.append(
+            PrintedMessage(moment.strftime("%Y-%m-%d %H:%M:%S"), jid, names[jid], "Ana", f"m{i}", is_from_me=i % 3 == 0)
+        )
+    messages.sort(key=lambda m: m.server_time, reverse=True)
+    client, fake_mcp = make_client(messages, tools, chat_names=names)
+    chats = [chat async for chat in client.iter_chats()]
+    walked = client.profile.cross_chat_jids(chats)
+    assert walked == ({SHOP, GROUP} if walks else set())
+    got = [(m.chat_jid, m.content) async for m in client.iter_all_messages(page_size=60, chats=chats)]
+    assert sorted(got) == sorted((m.chat_jid, m.content) for m in messages)
+    reads = [args for tool, args in fake_mcp.calls if tool == "list_messages"]
+    across = [args for args in reads if "chat_jid" not in args]
+    assert bool(across) == walks
+    assert {args["chat_jid"] for args in reads if "chat_jid" in args} == set(names) - walked
+
+
 async def test_call_tool_and_use_config_for_the_sync_facade(tools: list[dict[str, Any]]) -> None:
     client, fake = make_client(history(3), tools)
     raw = await client.call_tool("search_contacts", {"query": "isla"})
