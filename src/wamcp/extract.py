@@ -530,7 +530,13 @@ class Extractor:
         )
         if not options.full and any(synced):
             return set()
-        return self._walkable(self._listing(chats))
+        walkable = self._walkable(self._listing(chats))
+        if not walkable:
+            logger.debug(
+                "no walk across chats: the profile reads none of the %s chats that way (docs/extract.md)",
+                f"{len(chats):,}",
+            )
+        return walkable
 
     async def _walk_account(self, chats: list[_PlannedChat], walked: set[str], summary: ExtractSummary) -> set[str]:
         """Walk across all chats for the chats the profile can attribute in a cross-chat listing; return the JIDs

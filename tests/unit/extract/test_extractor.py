@@ -387,6 +387,31 @@ async def test_a_walk_that_breaks_off_leaves_nothing_half_claimed(tmp_path: Path
         assert store.message_keys() == keys(messages)
 
 
+class _NoWalkProfile:
+    """Stands for lharries on an account where most chats share a name: a walk would attribute too few."""
+
+    def cross_chat_jids(self, chats: list[Chat]) -> set[str]:
+        return set()
+
+
+@pytest.mark.anyio
+async def test_no_walk_when_the_profile_would_attribute_no_chat(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = make_messages(800, 80)  # enough chats for a walk (_ACCOUNT_WALK_MIN_CHATS)
+    source = WalkingSource(messages, names_for(messages))
+    source.profile = _NoWalkProfile()  # type: ignore[assignment]
+    with caplog.at_level(logging.DEBUG, logger="wamcp.extract"):
+        summary = await run(source, tmp_path / "s.db")
+    assert source.walk_page_sizes == []  # never asked to walk
+    assert source.calls >= 80  # every chat read on its own
+    assert (summary.status, summary.messages_new, summary.chats_done) == ("complete", 800, 80)  # type: ignore[attr-defined]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.message_keys() == keys(messages)
+    said = [r.getMessage() for r in caplog.records if r.name == "wamcp.extract"]
+    assert "no walk across chats: the profile reads none of the 80 chats that way (docs/extract.md)" in said
+
+
 class _ThresholdWatchingSource(FakeSource):
     """Records the garbage collector's thresholds while the run lists chats."""
 
