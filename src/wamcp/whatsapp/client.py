@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from ..chat_export import format_chat_export
-from ..config import LoadedConfig, MCPConnectionType, WhatsAppConfig, load_config
+from ..config import LoadedConfig, MCPConnectionType, RateLimits, WhatsAppConfig, load_config
 from ..core import MCPClient
 from ..core.transports.base import display_endpoint
 from ..errors import ConfigError, MCPClientError, MCPConnectionError
@@ -33,7 +33,7 @@ from .profiles.base import (
     closing_when_done,
 )
 from .profiles.detect import build_profile
-from .profiles.lharries import LHARRIES_TOOLS
+from .profiles.lharries import LHARRIES_TOOLS, LharriesProfile
 from .timeparse import ServerClock
 
 __all__ = ["ExportFormat", "WhatsAppMCPClient", "get_whatsapp_mcp_client"]
@@ -163,6 +163,8 @@ class WhatsAppMCPClient:
             if self._profile is None:
                 clock = ServerClock(config.server_timezone)
                 self._profile = build_profile(config.profile, tools, clock, server_name=name)
+                if isinstance(self._profile, LharriesProfile):
+                    self._profile.calls_limited = _calls_limited(config.rate_limits)
             self._initialized = True
             self.last_error = None
         except MCPClientError as err:
@@ -560,6 +562,11 @@ class WhatsAppMCPClient:
     async def get_contacts(self, query: str) -> list[Contact]:
         await self._ensure_ready()
         return await self.profile.search_contacts(self._call, query)
+
+
+def _calls_limited(limits: RateLimits) -> bool:
+    """Whether ``limits`` pace the calls that read messages (``messages_per_minute`` or ``requests_per_second``)."""
+    return bool(limits.messages_per_minute) or bool(limits.requests_per_second)
 
 
 def _unwrap(config: WhatsAppConfig | LoadedConfig | None) -> WhatsAppConfig | None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wamcp.chat_export import read_chat_export
-from wamcp.config import WhatsAppConfig
+from wamcp.config import RateLimits, WhatsAppConfig
 from wamcp.errors import MCPConnectionError, MCPToolError
 from wamcp.whatsapp import (
     InvalidPhoneNumberError,
@@ -360,13 +360,16 @@ async def test_iter_all_messages_equals_per_chat_walks(tools: list[dict[str, Any
     assert len(newer) == sum(1 for m in messages if m.server_time >= messages[100].server_time)
 
 
-@pytest.mark.parametrize(("twins", "walks"), [(2, True), (3, False), (4, False)])
+@pytest.mark.parametrize(
+    ("twins", "limited", "walks"), [(2, False, True), (3, False, False), (4, False, False), (4, True, True)]
+)
 async def test_the_walk_across_chats_is_left_out_when_most_chats_share_a_name(
-    tools: list[dict[str, Any]], twins: int, walks: bool
+    tools: list[dict[str, Any]], twins: int, limited: bool, walks: bool
 ) -> None:
     """Two chats with a unique name, and ``twins`` chats printed with one shared name: the walk across chats, which
-    re-reads every twin's lines only to drop them, is made only while at least half the chats have a unique name;
-    without it every chat is read on its own, and either way every message comes back exactly once."""
+    re-reads every twin's lines only to drop them, is made only while at least half the chats have a unique name,
+    or whenever it saves a call when the client limits the rate of calls (the default ``rate_limits``); without it
+    every chat is read on its own, and either way every message comes back exactly once."""
     names = {SHOP: "Isla Silva", GROUP: "Market stall rota"}
     names |= {f"44770090013{i}@s.whatsapp.net": "Twin" for i in range(twins)}
     rng = random.Random(twins)
@@ -379,7 +382,8 @@ async def test_the_walk_across_chats_is_left_out_when_most_chats_share_a_name(
             PrintedMessage(moment.strftime("%Y-%m-%d %H:%M:%S"), jid, names[jid], "Ana", f"m{i}", is_from_me=i % 3 == 0)
         )
     messages.sort(key=lambda m: m.server_time, reverse=True)
-    client, fake_mcp = make_client(messages, tools, chat_names=names)
+    limits = RateLimits() if limited else RateLimits.disabled()
+    client, fake_mcp = make_client(messages, tools, chat_names=names, rate_limits=limits)
     chats = [chat async for chat in client.iter_chats()]
     walked = client.profile.cross_chat_jids(chats)
     assert walked == ({SHOP, GROUP} if walks else set())

@@ -73,7 +73,9 @@ _LOG_EXCERPT = 160
 #: ~9 messages a chat): with a share ``f`` of attributable chats the walk pays while ``f / (1 - f)`` exceeds a
 #: tenth of the messages per chat. Below half it did not on any account measured (100k demo messages, 32 % of
 #: chats with a unique name: 5.8/6.6 s with the walk, 5.3/5.6 s without; 1M, 22 %: 61/70 s vs 46/55 s; the 20k
-#: default, 65 %: 0.7-0.9 s with it, 0.9-1.0 s without), so below it every chat is read on its own.
+#: default, 65 %: 0.7-0.9 s with it, 0.9-1.0 s without), so below it every chat is read on its own. Not when the
+#: client limits the rate of calls (the default ``rate_limits``): each call then costs time whatever its size, and
+#: the walk, ~2,000 messages a call, is made whenever it attributes any chat (``calls_limited``).
 WALK_MIN_SHARE = 0.5
 _MAX_LIMIT = 100_000
 #: Reads of one listing that looks damaged before the call fails (a chat's failure is retried by the next run). An
@@ -335,6 +337,9 @@ class LharriesProfile:
         self._jids_cache: tuple[tuple[int, int], dict[str, str]] | None = None
         self._listed_all = False  # every chat's name seen (a listing read to its end)
         self._pages = PageLengths()
+        #: The client limits the rate of calls (``rate_limits``): a run then waits on calls, not on CPU, and the walk
+        #: across chats is made whenever it attributes any chat (see :data:`WALK_MIN_SHARE`).
+        self.calls_limited = False
         self._zone_checked = False  # server_timezone compared with the offsets the server prints (warned once)
 
     def is_idempotent(self, tool_name: str) -> bool:
@@ -646,7 +651,8 @@ class LharriesProfile:
         chat's name (it lists the chats first if this profile has not listed them all), and starts just after the
         newest message the chats asked for report, so a chat created meanwhile waits for the next
         run. Far fewer calls than one walk per chat when chats are small. When fewer than half the chats have a
-        unique name there is no cross-chat walk: every chat is read on its own (:data:`WALK_MIN_SHARE`).
+        unique name there is no cross-chat walk, unless calls are rate-limited: every chat is read on its own
+        (:data:`WALK_MIN_SHARE`, :attr:`calls_limited`).
         """
         if chats is not None and not self._listed_all:
             # Lines name chats: telling a header from content that looks like one, and a chat from another of the
@@ -691,14 +697,13 @@ class LharriesProfile:
             async for message in self._walk(call, jid, since=since, before=None, page_size=page_size):
                 yield message
 
-    @staticmethod
-    def cross_chat_jids(chats: list[Chat]) -> set[str]:
+    def cross_chat_jids(self, chats: list[Chat]) -> set[str]:
         """The chats :meth:`iter_all_messages` reads in its cross-chat walk: those whose name no other chat has
-        (the listing names chats, not JIDs), when they are at least :data:`WALK_MIN_SHARE` of ``chats``; else none
-        (no walk). The others are read one by one after the walk."""
+        (the listing names chats, not JIDs), when they are at least :data:`WALK_MIN_SHARE` of ``chats`` or calls are
+        rate-limited (:attr:`calls_limited`); else none (no walk). The others are read one by one after the walk."""
         counts = Counter(chat.name for chat in chats)
         unique = {chat.jid for chat in chats if chat.name and counts[chat.name] == 1}
-        return unique if len(unique) >= WALK_MIN_SHARE * len(chats) else set()
+        return unique if self.calls_limited or len(unique) >= WALK_MIN_SHARE * len(chats) else set()
 
     async def iter_message_pages(
         self,
