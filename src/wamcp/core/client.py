@@ -168,7 +168,7 @@ class _Server:
         self.run_id = 0
         self.task: asyncio.Task[None] | None = None
         self.stop: anyio.Event | None = None
-        self.concurrency: anyio.CapacityLimiter | None = None
+        self.concurrency: anyio.Semaphore | None = None
         self.attempt_scope: anyio.CancelScope | None = None  # the connect attempt in progress, if any
         self.cache: ResponseCache | None = None  # config.cache_ttl > 0: results of idempotent tools are reused
         self.new_groups: Callable[[], list[list[Transport]]] = lambda: groups  # (owner) fresh transports per slot
@@ -449,7 +449,9 @@ class MCPClient:
         srv.state = "connecting"
         srv.stop = anyio.Event()
         if srv.concurrency is None:
-            srv.concurrency = anyio.CapacityLimiter(srv.config.max_concurrency)
+            # A semaphore, not a CapacityLimiter: the gate only counts calls, and the limiter's per-task borrower
+            # bookkeeping cost ~0.7 µs more per call (a 1M-message chat-by-chat run makes ~91k calls).
+            srv.concurrency = anyio.Semaphore(srv.config.max_concurrency)
         srv.notify()
         srv.task = asyncio.get_running_loop().create_task(
             self._supervise(srv, srv.run_id, srv.stop), name=f"wamcp-supervisor-{srv.name}"
@@ -692,7 +694,7 @@ class MCPClient:
         """Drop the connection when a call outlives its timeout by ``_BACKSTOP_SLACK``: nothing may hang."""
         while not session.closed.is_set():
             await anyio.sleep(_WATCHDOG_INTERVAL)
-            now = anyio.current_time()
+            now = _loop_time()
             if any(deadline < now for deadline in srv.deadlines.values()):
                 logger.warning("a call to %s is stuck past its timeout; dropping the connection", srv.name)
                 session.mark_closed(
@@ -781,9 +783,9 @@ class MCPClient:
 
     async def _drain(self, srv: _Server) -> None:
         """Wait until the calls routed to ``srv`` have finished (new ones avoid it), no longer than their deadlines."""
-        floor = anyio.current_time() + srv.config.timeout + _BACKSTOP_SLACK  # calls still queued at the gate
+        floor = _loop_time() + srv.config.timeout + _BACKSTOP_SLACK  # calls still queued at the gate
         while srv.assigned > 0:
-            remaining = max([floor, *srv.deadlines.values()]) - anyio.current_time()
+            remaining = max([floor, *srv.deadlines.values()]) - _loop_time()
             if remaining <= 0:
                 return  # a call outlived its deadline: the watchdog would drop the session anyway
             with anyio.move_on_after(remaining):
@@ -1043,7 +1045,7 @@ class MCPClient:
                     # for a write that never completes (one timer per connection instead of a cancel scope per call).
                     slot.call_seq += 1
                     token = slot.call_seq
-                    slot.deadlines[token] = anyio.current_time() + timeout + _BACKSTOP_SLACK
+                    slot.deadlines[token] = _loop_time() + timeout + _BACKSTOP_SLACK
                     try:
                         result = await session.call_tool(tool, arguments, timeout)
                     finally:
@@ -1265,6 +1267,12 @@ def _next_endpoint(srv: _Server) -> int:
         if srv.endpoint_of[index] != srv.endpoint_index:
             return index
     return (srv.transport_index + 1) % count
+
+
+def _loop_time() -> float:
+    """The running loop's clock, which the call deadlines use (``anyio.current_time()`` on asyncio, without its
+    ~1 µs lookup of the running async library on every call)."""
+    return asyncio.get_running_loop().time()
 
 
 def _block_dict(block: types.ContentBlock) -> dict[str, Any]:

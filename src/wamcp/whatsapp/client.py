@@ -512,7 +512,7 @@ class WhatsAppMCPClient:
         ):
             yield message
 
-    async def iter_message_pages(
+    def iter_message_pages(
         self,
         chat_jid: str,
         *,
@@ -522,13 +522,24 @@ class WhatsAppMCPClient:
     ) -> AsyncIterator[Sequence[Message]]:
         """One chat's messages strictly between ``after`` and ``before`` (aware datetimes, compared at the server's
         one-second resolution), newest first, one list per server page, each message once: what the extractor
-        stores page by page. Same linear keyset paging as :meth:`iter_messages`."""
+        stores page by page. Same linear keyset paging as :meth:`iter_messages`. Bad arguments raise here, before
+        any iteration."""
         for bound in (after, before):
             if bound is not None and bound.tzinfo is None:
                 raise ValueError("after and before must be timezone-aware (e.g. datetime(..., tzinfo=UTC))")
+        jid = normalize_jid(chat_jid)
+        if self._initialized:
+            # The profile's own iterator, not a generator around it: the extractor reads every chat this way
+            # (~91k chats at 1M messages), and each async generator layer costs a chat read its set-up and hand-offs.
+            return self.profile.iter_message_pages(self._call, jid, after=after, before=before, page_size=page_size)
+        return self._message_pages_once_ready(jid, after=after, before=before, page_size=page_size)
+
+    async def _message_pages_once_ready(
+        self, jid: str, *, after: datetime | None, before: datetime | None, page_size: int
+    ) -> AsyncIterator[Sequence[Message]]:
         await self._ensure_ready()
         async for page in self.profile.iter_message_pages(
-            self._call, normalize_jid(chat_jid), after=after, before=before, page_size=page_size
+            self._call, jid, after=after, before=before, page_size=page_size
         ):
             yield page
 

@@ -133,6 +133,23 @@ def test_clock_handles_dst_gaps_and_repeats() -> None:
     assert fixed.to_utc("2025-01-01 03:00:00") == datetime(2025, 1, 1, tzinfo=UTC)
 
 
+def test_clock_reads_every_form_of_time_text_alike() -> None:
+    # The usual `YYYY-MM-DD HH:MM:SS` takes a shortcut; other forms, some as long, the general path: one answer.
+    london = ServerClock("Europe/London")
+    summer = datetime(2025, 7, 1, 11, tzinfo=UTC)
+    assert london.to_utc("2025-07-01 12:00:00") == london.to_utc("2025-07-01T12:00:00") == summer
+    assert london.to_utc("2025-07-01T12:00+02") == datetime(2025, 7, 1, 10, tzinfo=UTC)  # 19 characters, an offset
+    assert london.to_utc("2025-07-01") == datetime(2025, 6, 30, 23, tzinfo=UTC)  # a day: its midnight
+    assert london.to_utc("2025-07-01T12:00:00.250") == summer + timedelta(milliseconds=250)
+    assert london.to_utc("2025-07-01T12:00:00Z") == summer  # lharries' JSON: local time despite the Z
+    for text in ("2025-07-01 12:00:0 ", "2025-07-01 12:00:00 ", "2025-13-01 12:00:00", "2025-07-01 12:00:00Z+01"):
+        with pytest.raises(ValueError, match=r"isoformat|month"):
+            london.to_utc(text)
+    utc = ServerClock("UTC").to_utc("2025-07-01 12:00:00")
+    assert utc == datetime(2025, 7, 1, 12, tzinfo=UTC)
+    assert utc.tzinfo is UTC
+
+
 def test_clock_caches_per_hour_without_crossing_a_transition() -> None:
     clock = ServerClock("Australia/Lord_Howe")  # half-hour DST shift at 02:00 local
     assert clock.to_utc("2025-10-05 01:59:00") == datetime(2025, 10, 4, 15, 29, tzinfo=UTC)
