@@ -89,6 +89,14 @@ def build_server() -> MCPServer:
         return text
 
     @server.tool()
+    async def garbled(seconds: float) -> str:
+        """Write a broken answer onto the protocol pipe, then take ``seconds`` before the real one (a garbled reply)."""
+        if JUNK["fd"] is not None:
+            os.write(JUNK["fd"], b'{"jsonrpc": "2.0", "id": 7, "resu\xff\n')
+        await anyio.sleep(seconds)
+        return "late"
+
+    @server.tool()
     async def pid() -> int:
         """This server's process id."""
         return os.getpid()

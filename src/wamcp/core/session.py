@@ -207,12 +207,16 @@ class _WatchedReadStream(ReceivingStream[SessionMessage | Exception]):
     from a hung one by it), hands answers to lean calls to :attr:`lean` instead, and calls ``on_eof`` once when it
     ends (peer gone)."""
 
-    __slots__ = ("_inner", "_on_eof", "lean", "received")
+    __slots__ = ("_inner", "_on_eof", "junk", "last_junk", "lean", "received", "server")
 
-    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
+    def __init__(self, inner: Any, on_eof: Callable[[], None], server: str = "") -> None:
         self._inner = inner
         self._on_eof = on_eof
+        self.server = server
         self.received = 0
+        #: Messages that are not MCP's (a stdio server's stray output, a garbled answer), and the latest of them.
+        self.junk = 0
+        self.last_junk = ""
         self.lean: _LeanCalls | None = None
 
     @property
@@ -230,8 +234,30 @@ class _WatchedReadStream(ReceivingStream[SessionMessage | Exception]):
                 self._on_eof()
                 raise
             self.received += 1
-            if self.lean is None or not self.lean.take(item):
-                return item
+            if isinstance(item, Exception):
+                self._note_junk(item)
+            elif self.lean is not None and self.lean.take(item):
+                continue
+            return item
+
+    def _note_junk(self, error: Exception) -> None:
+        """Count a message that is not MCP's; the first of a session is a warning (the SDK only ignores them)."""
+        self.junk += 1
+        self.last_junk = _junk_excerpt(error)
+        if self.junk == 1:
+            logger.warning(
+                "MCP server %r sent something that is not an MCP message (ignored; a stdio server must write only MCP "
+                "messages to its stdout): %s",
+                self.server,
+                self.last_junk,
+            )
+        else:
+            logger.debug(
+                "MCP server %r: another message that is not MCP's (%d so far): %s",
+                self.server,
+                self.junk,
+                self.last_junk,
+            )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -275,13 +301,26 @@ class Session:
 
     async def call_tool(self, tool: str, arguments: dict[str, Any] | None, seconds: float) -> types.CallToolResult:
         """Call ``tool`` with a ``seconds`` deadline; failures raise our errors, an ``isError`` result is returned."""
-        lean = self._stream.lean if self._stream is not None else None
+        stream = self._stream
+        lean = stream.lean if stream is not None else None
+        junk = stream.junk if stream is not None else 0
         try:
             if lean is not None:
                 return await lean.call_tool(tool, arguments, seconds)
             return await self._cs.call_tool(tool, arguments, read_timeout_seconds=seconds)
         except Exception as err:
-            raise self._translate(err, tool=tool, timeout=seconds) from err
+            mapped = self._translate(err, tool=tool, timeout=seconds)
+            if isinstance(mapped, MCPTimeoutError) and stream is not None and stream.junk > junk:
+                # The answer may be among what could not be read: say so, rather than only "no answer".
+                mapped = MCPTimeoutError(
+                    f"{mapped.message}; meanwhile it sent {stream.junk - junk} message(s) that are not MCP's "
+                    f"(the latest: {stream.last_junk}), so the answer may have been garbled",
+                    server=mapped.server,
+                    tool=mapped.tool,
+                    hint="a stdio server must write only MCP messages to its stdout (check its logging and prints); "
+                    "the call is retried when the tool is idempotent",
+                )
+            raise mapped from err
 
     async def list_tools(self, seconds: float) -> list[types.Tool]:
         """Every tool the server offers (follows pagination cursors)."""
@@ -330,6 +369,17 @@ class Session:
         return mapped
 
 
+def _junk_excerpt(error: Exception) -> str:
+    """What a message that is not MCP's held, quoted and cut short (the SDK hands it on as its validation error)."""
+    shown: object = str(error)
+    if isinstance(error, ValidationError):
+        details = error.errors(include_url=False)
+        if details:
+            shown = details[0].get("input", shown)
+    text = shown.decode("utf-8", "replace") if isinstance(shown, bytes) else str(shown)
+    return repr(one_line(redact(text))[:120])
+
+
 async def _log_incoming(message: IncomingMessage) -> None:
     if isinstance(message, Exception):
         # Junk lines on a stdio server's stdout land here (lharries prints database errors); the session goes on.
@@ -376,7 +426,7 @@ async def open_session(
     try:
         with scope:
             async with transport.open() as (read_stream, write_stream):
-                watched = _WatchedReadStream(read_stream, lambda: session.mark_closed() if session else None)
+                watched = _WatchedReadStream(read_stream, lambda: session.mark_closed() if session else None, server)
                 async with ClientSession(
                     watched,
                     write_stream,

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from wamcp.core import MCPClient, MCPToolError
+from wamcp.core import MCPClient, MCPTimeoutError, MCPToolError
 
 from .conftest import OLD_SERVER, Servers, free_port
 
@@ -86,4 +86,27 @@ async def test_junk_lines_on_a_stdio_servers_stdout_are_tolerated(
     assert first["text"] == "after junk"
     assert second["text"] == "still fine"
     assert status["generation"] == 1
-    assert "ignored unparseable message from server" in caplog.text
+    # Said once, as a warning naming what the server wrote (the SDK alone only ignores such lines).
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "not an MCP message" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "sqlite3.OperationalError: no such column: x" in warnings[0]
+
+
+async def test_a_garbled_answer_times_out_saying_what_the_server_sent(servers: Servers) -> None:
+    target = servers.target("stdio")
+    async with MCPClient() as client:
+        client.add_server(target.config(timeout=1.0, max_retries=1))
+        with pytest.raises(MCPTimeoutError) as caught:
+            await client.execute_tool(target.config().name, "garbled", {"seconds": 30}, idempotent=False)
+        after = await client.execute_tool(target.config().name, "echo", {"text": "still fine"})
+
+    message = str(caught.value)
+    assert "got no answer within 1 s" in message
+    assert "1 message(s) that are not MCP's" in message
+    assert '"jsonrpc": "2.0", "id": 7, "resu' in message  # what came instead, cut short
+    assert "write only MCP messages to its stdout" in message
+    assert after["text"] == "still fine"
