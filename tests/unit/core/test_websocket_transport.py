@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from wamcp.config import ServerConfig
+from wamcp.core.session import _WatchedReadStream
 from wamcp.core.transports import WebSocketTransport
 from wamcp.core.transports.websocket import _ssl_for
 
@@ -55,3 +56,23 @@ async def test_garbage_frames_are_handed_over_as_errors_then_hang_up_is_end_of_s
     assert isinstance(received[0], Exception)
     assert type(received[1]).__name__ == "SessionMessage"
     assert len(received) == 2
+
+
+async def test_the_session_warns_once_about_frames_that_are_not_mcp(caplog: pytest.LogCaptureFixture) -> None:
+    # The session's read side (not a transport) notes what is not MCP's, so WebSocket garbage is named as stdio's is.
+    frames = ["this is not json", "nor is +15551234567", '{"jsonrpc": "2.0", "method": "notifications/initialized"}']
+    async with one_shot_server(frames) as port:
+        transport = WebSocketTransport(ServerConfig(endpoint=f"ws://127.0.0.1:{port}", connection_type="websocket"))
+        with anyio.fail_after(5):
+            async with transport.open() as (read_stream, _write_stream):
+                watched = _WatchedReadStream(read_stream, lambda: None, "ws-test")
+                received = [item async for item in watched]
+
+    assert type(received[2]).__name__ == "SessionMessage"
+    assert watched.junk == 2
+    assert "nor is" in watched.last_junk
+    assert "15551234567" not in watched.last_junk  # phone numbers are redacted in what is quoted
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "'ws-test' sent something that is not an MCP message" in warnings[0]
+    assert "this is not json" in warnings[0]
