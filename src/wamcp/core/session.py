@@ -381,9 +381,9 @@ def _junk_excerpt(error: Exception) -> str:
 
 
 async def _log_incoming(message: IncomingMessage) -> None:
-    if isinstance(message, Exception):
-        # Junk lines on a stdio server's stdout land here (lharries prints database errors); the session goes on.
-        logger.debug("ignored unparseable message from server: %s", redact(str(message))[:200])
+    """The SDK's handler for what the server sends unasked. Junk (a stdio server's stray output: lharries prints
+    database errors) lands here too; :class:`_WatchedReadStream` has counted and logged it already, and the session
+    goes on."""
 
 
 async def _handshake(cs: ClientSession, protocol: str, seconds: float) -> None:
