@@ -27,7 +27,6 @@ import anyio
 import httpx2
 import mcp_types as types
 from mcp import ClientSession, MCPError
-from mcp.client.session import IncomingMessage
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -380,12 +379,6 @@ def _junk_excerpt(error: Exception) -> str:
     return repr(one_line(redact(text))[:120])
 
 
-async def _log_incoming(message: IncomingMessage) -> None:
-    """The SDK's handler for what the server sends unasked. Junk (a stdio server's stray output: lharries prints
-    database errors) lands here too; :class:`_WatchedReadStream` has counted and logged it already, and the session
-    goes on."""
-
-
 async def _handshake(cs: ClientSession, protocol: str, seconds: float) -> None:
     if protocol == "legacy":
         await cs.initialize()
@@ -426,12 +419,13 @@ async def open_session(
     try:
         with scope:
             async with transport.open() as (read_stream, write_stream):
+                # What the server sends that is not MCP's (a stdio server's stray output: lharries prints database
+                # errors) is counted and logged by the watched stream; the SDK's default message handler ignores it.
                 watched = _WatchedReadStream(read_stream, lambda: session.mark_closed() if session else None, server)
                 async with ClientSession(
                     watched,
                     write_stream,
                     read_timeout_seconds=None,
-                    message_handler=_log_incoming,
                     client_info=CLIENT_INFO,
                 ) as cs:
                     session = Session(cs, transport, server, watched)
