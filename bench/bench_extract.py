@@ -20,6 +20,7 @@ import argparse
 import compileall
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -119,14 +120,21 @@ def measure(args: list[str], server_pid: int | None = None, *, json_summary: boo
 
     def sample() -> None:
         nonlocal peak, own_cpu
+        known: dict[int, psutil.Process] = {}
         try:
             handle = psutil.Process(proc.pid)
-            while not done.is_set():
+            for tick in itertools.count():
+                if done.is_set():
+                    return
                 peak = max(peak, handle.memory_info().rss)
                 own_cpu = _cpu(handle)
-                for child in handle.children(recursive=True):
+                # Looking for children scans every process on the machine (~1 ms, 5 % of a core at this rate, taken
+                # from the processes measured): only until the first is found, then every half second.
+                if not known or tick % 25 == 0:
+                    known.update((child.pid, child) for child in handle.children(recursive=True))
+                for pid, child in known.items():
                     with contextlib.suppress(psutil.Error):  # a child that just ended keeps its last reading
-                        children[child.pid] = _cpu(child)
+                        children[pid] = _cpu(child)
                 done.wait(0.02)
         except psutil.Error:
             return
