@@ -16,8 +16,8 @@ import wamcp.store
 from wamcp.analytics.load import open_store_readonly
 from wamcp.errors import StoreError
 from wamcp.store import ChatRow, MessageRow, PageResult, Store, SyncState
-from wamcp.store.schema import SCHEMA_VERSION
-from wamcp.store.sqlite import readonly_uri
+from wamcp.store.schema import SCHEMA_VERSION, migrate
+from wamcp.store.sqlite import _UPSERT_MESSAGE, _execute_rows, readonly_uri
 
 from ._helpers import BASE_MS, make_page
 
@@ -527,3 +527,33 @@ def test_a_store_on_a_read_only_mount_opens_for_reading(tmp_path: Path) -> None:
         open_store_readonly(mounted / "wa.db").close()  # what the report reads through
     finally:
         subprocess.run(["umount", str(mounted)], check=False, capture_output=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 80), st.integers(0, 3), st.sampled_from(["a", "b"])), min_size=130, max_size=300
+    ),
+    stored=st.lists(st.tuples(st.integers(0, 80), st.integers(0, 3), st.sampled_from(["a", "b"])), max_size=40),
+)
+def test_multi_row_statements_do_what_executemany_does(
+    rows: list[tuple[int, int, str]], stored: list[tuple[int, int, str]]
+) -> None:
+    """The store's bulk writes go in statements of many rows: same rows, same order (the last of a key wins, also
+    across statements), same count of changes as one statement per row, for inserts and no-op or real updates."""
+
+    def params(spec: list[tuple[int, int, str]]) -> list[tuple[object, ...]]:
+        return [(CHAT, f"id{n}", BASE_MS + t, None, None, False, c, None, None, "server", 1, 1, "") for n, t, c in spec]
+
+    results = []
+    for bulk in (False, True):
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        migrate(conn)
+        conn.executemany(_UPSERT_MESSAGE, params(stored))
+        if bulk:
+            changed = _execute_rows(conn, _UPSERT_MESSAGE, params(rows))
+        else:
+            changed = conn.executemany(_UPSERT_MESSAGE, params(rows)).rowcount if rows else 0
+        results.append((changed, conn.execute("SELECT * FROM messages ORDER BY id").fetchall()))
+        conn.close()
+    assert results[0] == results[1]
