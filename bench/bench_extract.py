@@ -330,8 +330,9 @@ def bench_floors(messages: int) -> dict[str, dict[str, Any]]:
     for plan in ("per-chat", "walk"):
         args = [sys.executable, str(FLOOR), str(account(messages)), plan, *SERVER_EXTRA]
         run = measure(args)
-        floors[plan] = {"wall": run["wall"], "client_cpu": run["client_cpu"], "server_cpu": run["server_cpu"]}
-        floors[plan]["calls"] = run["summary"]["calls"]
+        floors[plan] = {key: run[key] for key in ("wall", "client_cpu", "server_cpu")} | {
+            "calls": run["summary"]["calls"]
+        }
     return floors
 
 

@@ -50,13 +50,13 @@ def _listing_pages(chats: int) -> list[tuple[int, int]]:
         limit = bigger if offset % bigger == 0 else limit
 
 
-def _plan(account: Path, plan: str) -> list[dict[str, Any]]:
-    """The ``list_messages`` arguments of every call after the listing."""
+def _plan(account: Path, plan: str) -> tuple[int, list[dict[str, Any]]]:
+    """The account's number of chats, and the ``list_messages`` arguments of every call after the listing."""
     with sqlite3.connect(account) as conn:
         chats = conn.execute("SELECT jid, COALESCE(name, '') FROM chats ORDER BY last_message_time DESC").fetchall()
         base = {"limit": 500, "page": 0, "include_context": False}
         if plan == "per-chat":
-            return [{**base, "chat_jid": jid} for jid, _ in chats]
+            return len(chats), [{**base, "chat_jid": jid} for jid, _ in chats]
         by_name: defaultdict[str, list[str]] = defaultdict(list)
         for jid, name in chats:
             by_name[name].append(jid)
@@ -69,14 +69,12 @@ def _plan(account: Path, plan: str) -> list[dict[str, Any]]:
         # ``before`` is exclusive: one second past this page's newest message, so no message falls between pages
         before = (datetime.fromisoformat(stamps[start]) + timedelta(seconds=1)).isoformat(" ")
         walk.append({"limit": WALK_PAGE, "page": 0, "include_context": False, "before": before})
-    return walk + calls
+    return len(chats), walk + calls
 
 
 async def _run(account: Path, plan: str, server_args: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
-    with sqlite3.connect(account) as conn:
-        chat_count = conn.execute("SELECT COUNT(*) FROM chats").fetchone()[0]
-    calls = _plan(account, plan)
+    chat_count, calls = _plan(account, plan)
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "wamcp.demo", "demo-server", "--transport", "stdio", "--db", str(account), "--output", "text"),

@@ -553,7 +553,7 @@ def test_multi_row_statements_do_what_executemany_does(
         if bulk:
             changed = _execute_rows(conn, _UPSERT_MESSAGE, params(rows))
         else:
-            changed = conn.executemany(_UPSERT_MESSAGE, params(rows)).rowcount if rows else 0
+            changed = conn.executemany(_UPSERT_MESSAGE, params(rows)).rowcount
         results.append((changed, conn.execute("SELECT * FROM messages ORDER BY id").fetchall()))
         conn.close()
     assert results[0] == results[1]
