@@ -29,6 +29,7 @@ from ..errors import (
     StoreError,
 )
 from ..redact import redact
+from ._help import flags_without_placeholder
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -81,7 +82,7 @@ def run_app(app: typer.Typer, *, json_failure_commands: frozenset[str] = frozens
     object a run that cannot start prints, so a nightly job's log has its line whatever went wrong.
     """
     try:
-        result = app(standalone_mode=False)
+        result = flags_without_placeholder(typer.main.get_command(app))(standalone_mode=False)
     except _CLICK_EXCEPTION as err:
         if type(err).__name__ == "NoArgsIsHelpError":  # compared by name, as Typer does: the help is printed
             return int(ExitCode.USAGE)

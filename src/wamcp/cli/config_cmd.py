@@ -17,14 +17,18 @@ config_app = typer.Typer(help="Create and inspect the configuration (mcp_config.
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $MCP_CONFIG_FILE, ./mcp_config.json, user dir)."),
+    typer.Option(
+        "--config", "-c", metavar="PATH", help="Config file (default: $MCP_CONFIG_FILE, ./mcp_config.json, user dir)."
+    ),
 ]
 
 
 @config_app.command("init")
 @guarded
 def init(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to write the sample file.")] = Path("."),
+    directory: Annotated[Path, typer.Option("--dir", metavar="DIR", help="Where to write the sample file.")] = Path(
+        "."
+    ),
 ) -> None:
     """Write mcp_config_sample.json with every key at its default; rename it to mcp_config.json to use it."""
     target = write_sample_config(directory)

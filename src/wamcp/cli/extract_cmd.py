@@ -436,6 +436,7 @@ ConnectionChoice = Annotated[
     str | None,
     typer.Option(
         "--mcp-connection",
+        metavar="TRANSPORT",
         help="Transport: sse, websocket, stdio or streamable_http (default from config: sse).",
         show_default=False,
     ),
@@ -444,18 +445,27 @@ ConnectionChoice = Annotated[
 
 @guarded
 def extract(
-    db: Annotated[Path, typer.Option("--db", help="SQLite store to create or update.")] = Path("whatsapp.db"),
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (mcp_config.json).")] = None,
+    db: Annotated[Path, typer.Option("--db", metavar="PATH", help="SQLite store to create or update.")] = Path(
+        "whatsapp.db"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", metavar="PATH", help="Config file (mcp_config.json).")
+    ] = None,
     mcp_endpoint: Annotated[
-        str | None, typer.Option("--mcp-endpoint", help="Server URL (or command line for stdio).")
+        str | None, typer.Option("--mcp-endpoint", metavar="URL", help="Server URL (or command line for stdio).")
     ] = None,
     mcp_connection: ConnectionChoice = None,
     auth_token: Annotated[
-        str | None, typer.Option("--auth-token", help="Bearer token (prefer MCP_WHATSAPP_AUTH_TOKEN).")
+        str | None, typer.Option("--auth-token", metavar="TOKEN", help="Bearer token (prefer MCP_WHATSAPP_AUTH_TOKEN).")
     ] = None,
-    max_chats: Annotated[int | None, typer.Option("--max-chats", min=1, help="Only the N most recent chats.")] = None,
+    max_chats: Annotated[
+        int | None, typer.Option("--max-chats", metavar="N", min=1, help="Only the N most recent chats.")
+    ] = None,
     max_history: Annotated[
-        float | None, typer.Option("--max-history", min=0, max=1_000_000, help="Only messages of the last HOURS hours.")
+        float | None,
+        typer.Option(
+            "--max-history", metavar="HOURS", min=0, max=1_000_000, help="Only messages of the last HOURS hours."
+        ),
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and extract from it.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Re-fetch everything, not only what is new.")] = False,
@@ -467,7 +477,8 @@ def extract(
         ),
     ] = False,
     chat: Annotated[
-        list[str] | None, typer.Option("--chat", help="Only this chat: a JID or a phone number (repeatable).")
+        list[str] | None,
+        typer.Option("--chat", metavar="JID", help="Only this chat: a JID or a phone number (repeatable)."),
     ] = None,
     all_accounts: Annotated[
         bool, typer.Option("--all", help="Every account of the config's whatsapp.accounts, concurrently.")
@@ -478,12 +489,15 @@ def extract(
             "--account", metavar="NAME", help="Only this configured account (repeatable); implies --all's output."
         ),
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Chats in flight at once.")] = 16,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", metavar="N", min=1, max=64, help="Chats in flight at once.")
+    ] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     export: Annotated[
         str | None,
         typer.Option(
             "--export",
+            metavar="FORMAT",
             help=f"Then export the whole store ({', '.join(FORMATS)}) beside it, as `whatsapp-export.json` for "
             "`--db whatsapp.db --export json` (txt: a directory `whatsapp-export` of one file per chat).",
         ),

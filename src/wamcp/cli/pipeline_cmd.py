@@ -24,12 +24,16 @@ __all__ = ["demo", "register"]
 
 @guarded
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the store and the report.")] = Path("wamcp-demo"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for the store and the report.")
+    ] = Path("wamcp-demo"),
     db: Annotated[
         Path | None,
-        typer.Option("--demo-db", help="Serve this bridge database instead of the default demo dataset."),
+        typer.Option(
+            "--demo-db", metavar="PATH", help="Serve this bridge database instead of the default demo dataset."
+        ),
     ] = None,
-    timezone: Annotated[str, typer.Option("--timezone", help="Zone the report shows times in.")] = "UTC",
+    timezone: Annotated[str, typer.Option("--timezone", metavar="TZ", help="Zone the report shows times in.")] = "UTC",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the report path.")] = False,
 ) -> None:
     """Run serve → extract → report on the embedded demo server and print where the report is."""

@@ -21,33 +21,43 @@ def register(app: typer.Typer) -> None:
 
 @guarded
 def report(
-    db: Annotated[Path, typer.Option("--db", help="The store written by `wamcp extract` (or `wamcp demo`).")] = Path(
-        "whatsapp.db"
-    ),
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.html, kpis.json and the CSVs.")] = Path(
-        "report"
-    ),
+    db: Annotated[
+        Path, typer.Option("--db", metavar="PATH", help="The store written by `wamcp extract` (or `wamcp demo`).")
+    ] = Path("whatsapp.db"),
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Directory for report.html, kpis.json and the CSVs.")
+    ] = Path("report"),
     since: Annotated[
-        str | None, typer.Option("--since", help="First day of the period, YYYY-MM-DD (or an ISO datetime).")
+        str | None,
+        typer.Option("--since", metavar="DATE", help="First day of the period, YYYY-MM-DD (or an ISO datetime)."),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            "--until", help="Last day of the period, inclusive; also the as-of time. Default: newest message."
+            "--until",
+            metavar="DATE",
+            help="Last day of the period, inclusive; also the as-of time. Default: newest message.",
         ),
     ] = None,
     timezone: Annotated[
         str | None,
         typer.Option(
             "--timezone",
+            metavar="TZ",
             help="IANA zone for days, hours and business hours, e.g. Europe/Berlin. Default: this machine's.",
         ),
     ] = None,
     business_hours: Annotated[
         str,
-        typer.Option("--business-hours", help='Opening hours, e.g. "Mon-Fri 09:00-18:00; Sat 10:00-14:00" or "24/7".'),
+        typer.Option(
+            "--business-hours",
+            metavar="HOURS",
+            help='Opening hours, e.g. "Mon-Fri 09:00-18:00; Sat 10:00-14:00" or "24/7".',
+        ),
     ] = "Mon-Fri 09:00-18:00",
-    target: Annotated[str, typer.Option("--target", help="First-response target, e.g. 1h, 30m, 1h30m.")] = "1h",
+    target: Annotated[
+        str, typer.Option("--target", metavar="DURATION", help="First-response target, e.g. 1h, 30m, 1h30m.")
+    ] = "1h",
     include_groups: Annotated[
         bool, typer.Option("--include-groups", help="Count group chats in response times too (always in volume).")
     ] = False,

@@ -41,40 +41,62 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
 
 def demo_server(
     db: Annotated[
-        Path | None, typer.Option(help="Serve this bridge messages.db (default: generated demo data).")
+        Path | None, typer.Option(metavar="PATH", help="Serve this bridge messages.db (default: generated demo data).")
     ] = None,
-    transport: Annotated[str, typer.Option(help="stdio, sse (/sse), http (/mcp) or websocket (/ws).")] = "stdio",
-    host: Annotated[str, typer.Option(help="Address to bind (network transports).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one (printed on stderr).")] = 0,
-    messages: Annotated[int, typer.Option(help="Size of the generated dataset when --db is not given.")] = 20000,
-    seed: Annotated[int, typer.Option(help="Seed of the generated data and of every fault knob.")] = 1,
-    timezone: Annotated[str, typer.Option(help="The business's IANA time zone for generated data.")] = "UTC",
+    transport: Annotated[
+        str, typer.Option(metavar="NAME", help="stdio, sse (/sse), http (/mcp) or websocket (/ws).")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to bind (network transports).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port; 0 picks a free one (printed on stderr).")] = 0,
+    messages: Annotated[
+        int, typer.Option(metavar="N", help="Size of the generated dataset when --db is not given.")
+    ] = 20000,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the generated data and of every fault knob.")] = 1,
+    timezone: Annotated[
+        str, typer.Option(metavar="TZ", help="The business's IANA time zone for generated data.")
+    ] = "UTC",
     token: Annotated[
-        str | None, typer.Option(help="Require 'Authorization: Bearer TOKEN' (http, sse, websocket).")
+        str | None, typer.Option(metavar="TOKEN", help="Require 'Authorization: Bearer TOKEN' (http, sse, websocket).")
     ] = None,
-    output: Annotated[str, typer.Option(help="text (like lharries) or structured (adds structuredContent).")] = "text",
+    output: Annotated[
+        str, typer.Option(metavar="FORMAT", help="text (like lharries) or structured (adds structuredContent).")
+    ] = "text",
     require_pairing: Annotated[
         bool, typer.Option(help="Message tools fail until request_pairing + confirm_pairing.")
     ] = False,
     pairing_tools: Annotated[bool, typer.Option(help="List the pairing/status tools even when not required.")] = False,
-    media_dir: Annotated[Path | None, typer.Option(help="Where download_media writes (default: cache dir).")] = None,
-    latency_ms: Annotated[float, typer.Option(help="Added delay per tool call, in milliseconds.")] = 0.0,
-    error_rate: Annotated[float, typer.Option(help="Share of tool calls that fail with isError (0..1).")] = 0.0,
-    rate_limit_after: Annotated[
-        int | None, typer.Option(help="Allow N tool calls, then refuse for --retry-after s (429 / isError).")
+    media_dir: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Where download_media writes (default: cache dir).")
     ] = None,
-    retry_after: Annotated[float, typer.Option(help="Cooldown of the rate limit, seconds.")] = 1.0,
-    crash_after: Annotated[int | None, typer.Option(help="Exit abruptly on tool call N+1.")] = None,
-    malformed_rate: Annotated[float, typer.Option(help="Share of list_messages lines garbled (0..1).")] = 0.0,
-    spike_rate: Annotated[float, typer.Option(help="Share of tool calls delayed by --spike-ms more (0..1).")] = 0.0,
-    spike_ms: Annotated[float, typer.Option(help="Length of a latency spike, in milliseconds.")] = 1000.0,
+    latency_ms: Annotated[float, typer.Option(metavar="MS", help="Added delay per tool call, in milliseconds.")] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option(metavar="SHARE", help="Share of tool calls that fail with isError (0..1).")
+    ] = 0.0,
+    rate_limit_after: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Allow N tool calls, then refuse for --retry-after s (429 / isError)."),
+    ] = None,
+    retry_after: Annotated[float, typer.Option(metavar="SECONDS", help="Cooldown of the rate limit, seconds.")] = 1.0,
+    crash_after: Annotated[int | None, typer.Option(metavar="N", help="Exit abruptly on tool call N+1.")] = None,
+    malformed_rate: Annotated[
+        float, typer.Option(metavar="SHARE", help="Share of list_messages lines garbled (0..1).")
+    ] = 0.0,
+    spike_rate: Annotated[
+        float, typer.Option(metavar="SHARE", help="Share of tool calls delayed by --spike-ms more (0..1).")
+    ] = 0.0,
+    spike_ms: Annotated[float, typer.Option(metavar="MS", help="Length of a latency spike, in milliseconds.")] = 1000.0,
     drop_rate: Annotated[
-        float, typer.Option(help="Share of tool calls whose connection is dropped unanswered (0..1; not stdio).")
+        float,
+        typer.Option(
+            metavar="SHARE", help="Share of tool calls whose connection is dropped unanswered (0..1; not stdio)."
+        ),
     ] = 0.0,
     serial: Annotated[bool, typer.Option(help="Handle one request at a time per connection.")] = False,
     page_cap: Annotated[
         int | None,
-        typer.Option(help="list_messages and list_chats answer at most N rows whatever the limit, undeclared."),
+        typer.Option(
+            metavar="N", help="list_messages and list_chats answer at most N rows whatever the limit, undeclared."
+        ),
     ] = None,
     sdk_stdio: Annotated[
         bool,
@@ -165,10 +187,14 @@ def _serve(opts: dict[str, Any]) -> None:
 
 
 def demo_data(
-    out: Annotated[Path, typer.Option(help="SQLite file to write (bridge schema); PATH.truth.json goes beside it.")],
-    messages: Annotated[int, typer.Option(help="Number of messages (1k … 2M).")] = 20000,
-    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
-    timezone: Annotated[str, typer.Option(help="The business's IANA time zone (DST zones work).")] = "UTC",
+    out: Annotated[
+        Path, typer.Option(metavar="PATH", help="SQLite file to write (bridge schema); PATH.truth.json goes beside it.")
+    ],
+    messages: Annotated[int, typer.Option(metavar="N", help="Number of messages (1k … 2M).")] = 20000,
+    seed: Annotated[int, typer.Option(metavar="N", help="Same seed, same data.")] = 1,
+    timezone: Annotated[
+        str, typer.Option(metavar="TZ", help="The business's IANA time zone (DST zones work).")
+    ] = "UTC",
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
 ) -> None:
     """Generate a deterministic synthetic bridge database for a small business, with its ground truth."""
