@@ -106,7 +106,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/demo.md"))
+    parser.add_argument("--quick", action="store_true", help="100k messages, 3 repeats (what run_all.py --quick asks)")
     args = parser.parse_args()
+    if args.quick:
+        args.messages, args.repeats = min(args.messages, 100_000), min(args.repeats, 3)
 
     with tempfile.TemporaryDirectory(prefix="wamcp-bench-demo-") as tmp:
         db = Path(tmp) / "bench.db"

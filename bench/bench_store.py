@@ -132,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/store.md"))
+    parser.add_argument("--quick", action="store_true", help="100k messages (what run_all.py --quick asks)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -139,6 +140,8 @@ def main() -> None:
     if args.phase:
         child(args)
         return
+    if args.quick:
+        args.messages = min(args.messages, 100_000)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="wamcp-bench-store-") as tmp:
         workdir = Path(tmp)
