@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -69,3 +71,19 @@ def test_seed_extractor_help_has_no_type_labels(
     text = _help(monkeypatch, capsys, extractor_app)
     assert "--mcp-endpoint" in text
     assert _TYPE_LABEL.findall(text) == []
+
+
+@pytest.mark.parametrize("command", ["demo-server", "demo-data"])
+def test_demo_module_help_has_no_type_labels(command: str) -> None:
+    """``python -m wamcp.demo`` (what the stdio launcher runs) has its own entry point: the same help there."""
+    done = subprocess.run(
+        [sys.executable, "-m", "wamcp.demo", command, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--seed" in done.stdout
+    assert _TYPE_LABEL.findall(done.stdout) == []

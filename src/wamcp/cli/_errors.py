@@ -23,13 +23,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .._help import flags_without_placeholder
 from ..errors import (
     ConfigError,
     MCPClientError,
     StoreError,
 )
 from ..redact import redact
-from ._help import flags_without_placeholder
 
 P = ParamSpec("P")
 R = TypeVar("R")

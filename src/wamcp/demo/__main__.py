@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from .._exiting import skip_final_collection
+from .._help import flags_without_placeholder
 from .commands import demo_data, demo_server, standalone
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
@@ -17,6 +18,6 @@ app.command("demo-data")(standalone(demo_data))
 
 if __name__ == "__main__":
     try:
-        app()
+        flags_without_placeholder(typer.main.get_command(app))()
     finally:
         skip_final_collection()

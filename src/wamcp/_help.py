@@ -1,4 +1,5 @@
-"""How options read in ``--help``: a flag shows no value placeholder.
+"""How options read in ``--help``: a flag shows no value placeholder (for ``wamcp``, ``whatsapp-mcp-extractor`` and
+``python -m wamcp.demo``, hence here and not in the CLI layer).
 
 Typer (0.2x, its own vendored Click) prints a type column for every option, flags included: ``--demo <bool>``,
 ``--help <bool>``, as if they took a value. Our value options name their value with a metavar (``--max-chats N``);
