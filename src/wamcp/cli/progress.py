@@ -13,15 +13,26 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 __all__ = ["AccountBars", "ExtractBars"]
+
+
+class _DoneOfTotal(ProgressColumn):
+    """``done/total`` with thousands separators, as the summary prints them (rich's ``MofNCompleteColumn`` has
+    none: ``11098/11098``); ``?`` for a total not known yet."""
+
+    def render(self, task: Task) -> Text:
+        total = f"{int(task.total):,}" if task.total is not None else "?"
+        return Text(f"{int(task.completed):,}".rjust(len(total)) + "/" + total, style="progress.download")
 
 
 def _bars(console: Console, label_width: int) -> Progress:
@@ -29,7 +40,7 @@ def _bars(console: Console, label_width: int) -> Progress:
     return Progress(
         TextColumn(f"[bold]{{task.description:<{label_width}}}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _DoneOfTotal(),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
