@@ -100,9 +100,9 @@ async def test_a_garbled_answer_times_out_saying_what_the_server_sent(servers: S
     target = servers.target("stdio")
     async with MCPClient() as client:
         client.add_server(target.config(timeout=1.0, max_retries=1))
-        # Connected first: on a loaded machine the server's start-up alone can take the whole second, and the
-        # call would then time out connecting (a different message) before the garbled answer is even asked for.
-        await client.execute_tool(target.config().name, "echo", {"text": "ready"})
+        # Connected first (within connect_timeout, not the call's 1 s): on a loaded machine the server's start-up
+        # alone can take the whole second, and the call then timed out connecting, before asking for anything.
+        await client.connect(target.config().name)
         with pytest.raises(MCPTimeoutError) as caught:
             await client.execute_tool(target.config().name, "garbled", {"seconds": 30}, idempotent=False)
         after = await client.execute_tool(target.config().name, "echo", {"text": "still fine"})
