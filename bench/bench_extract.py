@@ -508,7 +508,12 @@ def main() -> None:
     parser.add_argument("--http-max", type=int, default=None, help="skip streamable HTTP above this many messages")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "extract.md")
-    parser.add_argument("--raw", type=Path, default=RESULTS / "extract.json", help="also write the numbers here")
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks" / "extract.json",
+        help="also write the numbers here (committed beside the page, so --report-only works on any checkout)",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from --raw, measure nothing")
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per cell; the table shows the median run and the range"
@@ -518,6 +523,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report_only:
+        if not args.raw.exists():
+            raise SystemExit(f"no raw figures at {args.raw}: measure first (without --report-only)")
         raw = json.loads(args.raw.read_text(encoding="utf-8"))
         page = render(raw["rows"], raw["baselines"], raw.get("server_extra"), raw.get("measured"))
         args.out.write_text(page, encoding="utf-8")
