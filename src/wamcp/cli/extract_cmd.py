@@ -211,11 +211,16 @@ async def _extract(
             await client.disconnect()
 
 
+def _chats_cell(done: int, total: int, unchanged: int) -> str:
+    """The chats a run synced, as the summary tables show them: ``11,097/11,098 (2,500 unchanged)``."""
+    return f"{done:,}/{total:,} ({unchanged:,} unchanged)"
+
+
 def _print_summary(summary: ExtractSummary, db: Path, console: Console) -> None:
     table = Table(title=f"extraction {summary.status}", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("chats", f"{summary.chats_done:,}/{summary.chats_total:,} ({summary.chats_skipped:,} unchanged)")
+    table.add_row("chats", _chats_cell(summary.chats_done, summary.chats_total, summary.chats_skipped))
     table.add_row("new messages", f"{summary.messages_new:,}")
     table.add_row("updated messages", f"{summary.messages_updated:,}")
     table.add_row("duration", f"{summary.duration:.1f} s")
@@ -246,7 +251,7 @@ def _print_accounts(summary: AccountsSummary, db: Path, console: Console) -> Non
         table.add_column(column, justify="left" if column in ("account", "status") else "right")
     for result in summary.results:
         s = result.summary
-        chats = f"{s.chats_done:,}/{s.chats_total:,} ({s.chats_skipped:,} unchanged)" if s else "-"
+        chats = _chats_cell(s.chats_done, s.chats_total, s.chats_skipped) if s else "-"
         table.add_row(
             result.account,
             result.status,
@@ -259,7 +264,7 @@ def _print_accounts(summary: AccountsSummary, db: Path, console: Console) -> Non
     table.add_row(
         "total",
         f"{total['accounts'] - total['accounts_failed']}/{total['accounts']} synced",
-        f"{total['chats_done']:,}/{total['chats_total']:,} ({total['chats_skipped']:,} unchanged)",
+        _chats_cell(total["chats_done"], total["chats_total"], total["chats_skipped"]),
         f"{total['messages_new']:,}",
         f"{total['messages_updated']:,}",
         f"{summary.duration:.1f} s",
