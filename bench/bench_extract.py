@@ -533,12 +533,12 @@ def merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
     A partial re-run (one transport, one size) then updates its rows and keeps the rest; each row carries its own
     ``measured`` stamp, so the page can say when and on which code each was taken."""
-    order = {"stdio": 0, "http": 1, "http-json": 2}
+    order = {"stdio": 0, "http": 1, "http-json": 2, "text": 0, "structured": 1}  # as a full run lists them
 
     def merged(key: str) -> list[dict[str, Any]]:
         cells = {row_key(r): r for r in old.get(key, [])}
         cells.update({row_key(r): r for r in new.get(key, [])})
-        return sorted(cells.values(), key=lambda r: (r["messages"], r.get("output", "text"), order[row_key(r)[1]]))
+        return sorted(cells.values(), key=lambda r: (r["messages"], order[row_key(r)[2]], order[row_key(r)[1]]))
 
     if old.get("server_extra", []) != new.get("server_extra", []):
         raise SystemExit(

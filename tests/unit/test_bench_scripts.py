@@ -77,6 +77,7 @@ def test_a_partial_rerun_merged_replaces_its_own_cells_and_keeps_the_others() ->
     }
     new = {
         "rows": [
+            _row(100_000, "stdio", "structured", 4.0, "2026-12-04 11:55 UTC"),
             _row(100_000, "http-json", "text", 22.0, "2026-12-04 12:00 UTC"),
             _row(100_000, "http", "text", 37.0, "2026-12-04 12:05 UTC"),
         ],
@@ -89,6 +90,7 @@ def test_a_partial_rerun_merged_replaces_its_own_cells_and_keeps_the_others() ->
         (100_000, "stdio", 4.6),
         (100_000, "http", 37.0),  # measured again: the new figure
         (100_000, "http-json", 22.0),
+        (100_000, "stdio", 4.0),  # structured after text, as a full run lists them
         (1_000_000, "stdio", 35.0),
     ]
     assert merged["baselines"] == old["baselines"]
