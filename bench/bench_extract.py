@@ -1,6 +1,8 @@
 """Benchmark ``wamcp extract``: full and incremental extraction of generated demo accounts, and the obvious script.
 
-Usage: ``.venv/bin/python bench/bench_extract.py [--quick] [--sizes 100000 1000000] [--repeat N]``
+Usage: ``.venv/bin/python bench/bench_extract.py [--quick] [--sizes 100000 1000000] [--repeat N]``; a partial
+re-run (``--sizes``, ``--transports``, ``--outputs``, ``--no-baseline``) with ``--merge`` replaces only its own rows
+of the raw figures (``docs/benchmarks/extract.json``) and keeps the others, each row stamped with its date and commit.
 
 Each extraction is the real command line (``wamcp extract --config … --db … --json --quiet``) in its own process,
 against the demo server over stdio (the extractor spawns it) or streamable HTTP (a separate server process), with
@@ -610,9 +612,10 @@ def main() -> None:
                 row["full_wall_runs"] = [r["full_wall"] for r in runs]
                 row["measured"] = _stamp()
                 rows.append(row)
-    baselines = [] if args.no_baseline else [bench_pairs(100_000, output, args.repeat) for output in args.outputs]
-    for baseline in baselines:
-        baseline["measured"] = _stamp()
+    baselines = [
+        {**bench_pairs(100_000, output, args.repeat), "measured": _stamp()}
+        for output in ([] if args.no_baseline else args.outputs)
+    ]
     measured = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()}
     raw = {"rows": rows, "baselines": baselines, "server_extra": SERVER_EXTRA, "measured": measured}
     if args.merge and args.raw.exists():
