@@ -386,15 +386,12 @@ def _spread(r: dict[str, Any]) -> str:
 
 def _when_measured(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> list[str]:
     """Which rows were measured when, on which commit (rows merged from several runs with ``--merge``)."""
+    labelled = [(r, f"{r['messages']:,} {r['transport']} {r.get('output', 'text')}") for r in rows]
+    labelled += [(b, f"the script pairs, {b.get('output', 'text')}") for b in baselines]
     runs: dict[tuple[str, str], list[str]] = {}
-    for r in rows:
-        if "measured" in r:
-            stamp = (r["measured"]["date"], r["measured"]["commit"])
-            runs.setdefault(stamp, []).append(f"{r['messages']:,} {r['transport']} {r.get('output', 'text')}")
-    for b in baselines:
-        if "measured" in b:
-            stamp = (b["measured"]["date"], b["measured"]["commit"])
-            runs.setdefault(stamp, []).append(f"the script pairs, {b.get('output', 'text')}")
+    for entry, label in labelled:
+        if "measured" in entry:
+            runs.setdefault((entry["measured"]["date"], entry["measured"]["commit"]), []).append(label)
     if not runs:
         return []
     return [
@@ -535,12 +532,14 @@ def merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
     A partial re-run (one transport, one size) then updates its rows and keeps the rest; each row carries its own
     ``measured`` stamp, so the page can say when and on which code each was taken."""
-    order = {"stdio": 0, "http": 1, "http-json": 2, "text": 0, "structured": 1}  # as a full run lists them
+    # As a full run lists them: by size, then server output, then transport.
+    outputs = {"text": 0, "structured": 1}
+    transports = {"stdio": 0, "http": 1, "http-json": 2}
 
     def merged(key: str) -> list[dict[str, Any]]:
         cells = {row_key(r): r for r in old.get(key, [])}
         cells.update({row_key(r): r for r in new.get(key, [])})
-        return sorted(cells.values(), key=lambda r: (r["messages"], order[row_key(r)[2]], order[row_key(r)[1]]))
+        return sorted(cells.values(), key=lambda r: (r["messages"], outputs[row_key(r)[2]], transports[row_key(r)[1]]))
 
     if old.get("server_extra", []) != new.get("server_extra", []):
         raise SystemExit(
