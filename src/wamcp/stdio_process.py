@@ -103,6 +103,11 @@ class ServerProcess:
         """True once the process has exited (and is reaped)."""
         return self.popen.poll() is not None
 
+    def ended(self) -> str | None:
+        """How the process ended (:func:`exit_description`), or None while it runs."""
+        code = self.popen.poll()
+        return None if code is None else exit_description(code)
+
     def signal_group(self, signum: int) -> bool:
         """Signal the server's whole process group; False once none of it is left."""
         try:
@@ -134,6 +139,16 @@ class ServerProcess:
             self.signal_group(signum)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(_STOP_GRACE)
+
+
+def exit_description(returncode: int) -> str:
+    """A process's exit status in words: a negative ``Popen.returncode`` is the signal that killed it."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    name = f"signal {-returncode}"
+    with contextlib.suppress(ValueError):
+        name = signal.Signals(-returncode).name
+    return f"was killed by {name}"
 
 
 def spawn(command: str, args: list[str], env: Mapping[str, str] | None, cwd: str | None) -> ServerProcess:

@@ -73,6 +73,8 @@ _SESSION_GONE = frozenset({"Session not found", "Session terminated"})
 #: The transports whose requests need nothing from the SDK's per-request metadata (HTTP headers, resumption
 #: tokens), so that :class:`_LeanCalls` may send their tool calls.
 _LEAN_TRANSPORTS = frozenset({"stdio"})
+#: How long a failed connect waits for a stdio server that closed its output to exit, to say how it ended.
+_SERVER_END_WAIT = 0.5
 #: How long a courtesy ``notifications/cancelled`` may take to write (the SDK allows its own the same order).
 _CANCEL_WRITE_TIMEOUT = 1.0
 
@@ -308,7 +310,7 @@ class Session:
                 return await lean.call_tool(tool, arguments, seconds)
             return await self._cs.call_tool(tool, arguments, read_timeout_seconds=seconds)
         except Exception as err:
-            mapped = self._translate(err, tool=tool, timeout=seconds)
+            mapped = await self._translate(err, tool=tool, limit=seconds)
             if isinstance(mapped, MCPTimeoutError) and stream is not None and stream.junk > junk:
                 # The answer may be among what could not be read: say so, rather than only "no answer".
                 mapped = MCPTimeoutError(
@@ -335,7 +337,7 @@ class Session:
                     if not cursor:
                         return tools
         except Exception as err:
-            raise self._translate(err, tool="tools/list", timeout=seconds) from err
+            raise await self._translate(err, tool="tools/list", limit=seconds) from err
 
     async def ping(self, seconds: float) -> float:
         """Round-trip time in seconds of a ``ping`` (or ``tools/list`` where the server has no ping)."""
@@ -349,12 +351,15 @@ class Session:
                         raise
                     await self._cs.list_tools()
         except Exception as err:
-            raise self._translate(err, tool="ping", timeout=seconds) from err
+            raise await self._translate(err, tool="ping", limit=seconds) from err
         return time.perf_counter() - started
 
-    def _translate(self, err: BaseException, *, tool: str, timeout: float) -> MCPClientError:
-        mapped = translate_error(err, server=self.server, transport=self.transport, tool=tool, timeout=timeout)
+    async def _translate(self, err: BaseException, *, tool: str, limit: float) -> MCPClientError:
+        """``err`` as one of ours; ``limit``: the call's timeout in seconds, for the message."""
+        mapped = translate_error(err, server=self.server, transport=self.transport, tool=tool, timeout=limit)
         if isinstance(mapped, MCPConnectionError):
+            if not self.closed_by_client and await _server_just_ended(self.transport):
+                mapped = translate_error(err, server=self.server, transport=self.transport, tool=tool, timeout=limit)
             if self.closed_by_client:
                 # Not the server's doing: "the server stopped or dropped us" would send the user looking there.
                 mapped = MCPConnectionError(
@@ -437,6 +442,10 @@ async def open_session(
                         mapped = translate_error(
                             err, server=server, transport=transport, tool=None, timeout=connect_timeout
                         )
+                        if isinstance(mapped, MCPConnectionError) and await _server_just_ended(transport):
+                            mapped = translate_error(
+                                err, server=server, transport=transport, tool=None, timeout=connect_timeout
+                            )
                         if on_failure is not None:
                             on_failure(mapped)
                         _raise_translated(mapped, err)
@@ -473,6 +482,21 @@ async def open_session(
         if on_failure is not None:
             on_failure(mapped)
         raise mapped
+
+
+async def _server_just_ended(transport: Transport) -> bool:
+    """Whether the transport's server process (stdio) has ended, waiting briefly for it: a server whose output
+    closed is usually exiting, and its exit status is what tells the user why (an ``import`` error, a bad path)."""
+    wait = getattr(transport, "wait_ended", None)
+    if wait is None or _server_ended(transport) is not None:
+        return False
+    return await wait(_SERVER_END_WAIT) is not None
+
+
+def _server_ended(transport: Transport) -> str | None:
+    """How the transport's server process ended ("exited with code 1"), for transports that run one (stdio)."""
+    ended = getattr(transport, "server_ended", None)
+    return ended if isinstance(ended, str) else None
 
 
 def _raise_translated(mapped: MCPClientError, err: BaseException) -> None:
@@ -684,12 +708,31 @@ def translate_error(
                 hint="the server restarted or dropped the session; the client reconnects on the next call",
             )
         if leaf.code == types.CONNECTION_CLOSED and leaf.message.startswith(CONNECTION_GONE_TEXTS):
+            during = "calling " + what if tool else "connecting"
+            ended = _server_ended(transport)
+            if ended is not None:
+                return MCPConnectionError(
+                    f"{where}: the server process {ended} while {during}",
+                    server=server,
+                    tool=tool,
+                    hint=(
+                        "the client starts it again on the next call"
+                        if tool
+                        else "its own error output, if it wrote any, is above; run the command by hand to see why "
+                        "it stops"
+                    ),
+                )
             return MCPConnectionError(
-                f"{where}: connection closed while {'calling ' + what if tool else 'connecting'}"
+                f"{where}: connection closed while {during}"
                 + (f" ({redact(leaf.message)})" if leaf.message != "Connection closed" else ""),
                 server=server,
                 tool=tool,
-                hint="the server stopped or dropped us; the client reconnects on the next call",
+                hint=(
+                    "the server stopped or dropped us; the client reconnects on the next call"
+                    if tool
+                    else "the server closed the connection during the MCP handshake; is it an MCP server on this "
+                    "transport?"
+                ),
             )
         if tool is None:
             return MCPHandshakeError(

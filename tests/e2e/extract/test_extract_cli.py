@@ -464,3 +464,22 @@ def test_a_run_interrupted_while_connecting_reports_no_run_of_another_process(
         process.kill()
     assert process.returncode == 130, stderr
     assert only_json_object(stdout.decode()) == {"status": "interrupted", "db": "s.db"}, f"run {theirs} is not ours"
+
+
+def test_a_stdio_server_that_exits_at_start_is_reported_with_its_own_words_and_exit_status(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The usual failure of a lharries install: `uv run main.py` in the wrong directory, or a missing dependency.
+    The user sees what the server wrote, then one line saying it exited and how; exit code 3; no traceback."""
+    fails = "import sys; sys.stderr.write('ModuleNotFoundError: no module named fastmcp\\n'); sys.exit(2)"
+    server = {"endpoint": "broken", "connection_type": "stdio", "command": sys.executable, "args": ["-c", fails]}
+    config = write_config(tmp_path / "mcp_config.json", server)
+
+    result = run_cli([WAMCP, "extract", "--config", str(config), "--db", "s.db"], cwd=tmp_path, env=env)
+
+    assert result.returncode == 3, result.stderr
+    assert "ModuleNotFoundError: no module named fastmcp" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "the server process exited with code 2 while connecting" in errors[0]
+    assert "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -358,6 +359,8 @@ async def test_reconnects_after_server_killed_mid_call(transport: str, servers: 
         status = client.status(name)
 
     assert isinstance(outcome[0], MCPConnectionError)
+    if transport == "stdio":  # the server is our child: its end is known, and said
+        assert "the server process was killed by SIGKILL while calling tool 'slow'" in str(outcome[0])
     assert failed_after < 8.0
     assert result["text"] == "back"
     assert status["state"] == "connected"
@@ -543,3 +546,25 @@ async def test_http_429_during_a_session_starts_cooldown(transport: str, servers
     assert first["text"] == "allowed"
     assert elapsed < 1.0  # at once, not by the call's 1.5 s timeout (the SDK's SSE client only logged it)
     assert status["cooldown_until"] is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("import sys; sys.stderr.write('boom: no module named whatsapp\\n'); sys.exit(3)", "exited with code 3"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "was killed by SIGKILL"),
+    ],
+    ids=["exit-3", "sigkill"],
+)
+async def test_a_stdio_server_that_stops_before_answering_is_named_with_its_exit_status(code: str, words: str) -> None:
+    """The usual way a stdio server fails (a missing dependency, a wrong path): it writes its reason to stderr and
+    exits. The error says that it exited and how, not only that "the connection closed"."""
+    target = Target("stdio", endpoint="stops", command=sys.executable, args=["-c", code])
+    async with MCPClient() as client:
+        client.add_server(target.config())
+        with anyio.fail_after(15), pytest.raises(MCPConnectionError) as caught:
+            await client.connect(target.config().name)
+
+    message = str(caught.value)
+    assert f"the server process {words} while connecting" in message
+    assert "run the command by hand" in message

@@ -28,6 +28,7 @@ from wamcp.errors import (
     MCPTimeoutError,
     MCPToolError,
 )
+from wamcp.stdio_process import exit_description
 
 HTTP = StreamableHTTPTransport(ServerConfig(endpoint="http://127.0.0.1:3000", connection_type="streamable_http"))
 
@@ -258,3 +259,62 @@ def test_an_answer_of_the_wrong_shape_is_a_one_line_protocol_error() -> None:
     assert isinstance(mapped, MCPProtocolError)
     assert "\n" not in str(mapped)
     assert "tool 'list_chats'" in str(mapped)
+
+
+class _EndedStdio(StdioTransport):
+    """A stdio transport whose server has ended as ``ended`` says (None: still running)."""
+
+    def __init__(self, ended: str | None) -> None:
+        super().__init__(ServerConfig(connection_type="stdio", command="wa-server", args=["--db", "x.db"]))
+        self._ended = ended
+
+    @property
+    def server_ended(self) -> str | None:
+        return self._ended
+
+
+@pytest.mark.parametrize(
+    ("tool", "words"),
+    [
+        (None, ["the server process exited with code 2 while connecting", "run the command by hand"]),
+        ("list_chats", ["the server process exited with code 2 while calling tool 'list_chats'", "starts it again"]),
+    ],
+)
+def test_a_closed_connection_to_a_stdio_server_that_ended_says_how_it_ended(tool: str | None, words: list[str]) -> None:
+    closed = MCPError(code=CONNECTION_CLOSED, message="Connection closed")
+
+    mapped = translate_error(closed, server="wa", transport=_EndedStdio("exited with code 2"), tool=tool)
+
+    assert type(mapped) is MCPConnectionError
+    for word in words:
+        assert word in str(mapped)
+    assert "wa-server --db x.db" in str(mapped)
+
+
+def test_a_closed_connection_to_a_running_server_while_connecting_asks_whether_it_speaks_mcp() -> None:
+    closed = MCPError(code=CONNECTION_CLOSED, message="Connection closed")
+
+    connecting = translate_error(closed, server="wa", transport=_EndedStdio(None))
+    calling = translate_error(closed, server="wa", transport=_EndedStdio(None), tool="list_chats")
+
+    assert "connection closed while connecting" in str(connecting)
+    assert "is it an MCP server on this transport?" in str(connecting)
+    assert "connection closed while calling tool 'list_chats'" in str(calling)
+    assert "reconnects on the next call" in str(calling)
+
+
+@pytest.mark.parametrize(
+    ("returncode", "words"),
+    [
+        (0, "exited with code 0"),
+        (3, "exited with code 3"),
+        (-9, "was killed by SIGKILL"),
+        (-15, "was killed by SIGTERM"),
+    ],
+)
+def test_a_stdio_servers_exit_status_in_words(returncode: int, words: str) -> None:
+    assert exit_description(returncode) == words
+
+
+def test_an_unknown_signal_number_is_named_by_its_number() -> None:
+    assert exit_description(-250) == "was killed by signal 250"

@@ -10,7 +10,8 @@ terminates the group (SIGTERM, SIGKILL 2 s later), reading and dropping its outp
 on a full pipe. A server a command line started early (:func:`wamcp.stdio_process.started_early`) with the same
 parameters is taken over instead of spawning another. Servers that ignore end of input, like lharries', make every
 reconnect cost ~2 s; keep one session per job. A missing command surfaces as :class:`FileNotFoundError` at open time
-and is mapped to ``MCPConnectionError`` naming the command by the session layer.
+and is mapped to ``MCPConnectionError`` naming the command by the session layer; a server that exits is named with
+its exit status (:attr:`StdioTransport.server_ended`), which is what a user needs when it stops before answering.
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ class StdioTransport:
     def __init__(self, config: ServerConfig) -> None:
         self._launch = launch_parameters(config)
         self.command, self.args, self._env, self._cwd = self._launch
+        self._process: ServerProcess | None = None  # the latest connection's server
+
+    @property
+    def server_ended(self) -> str | None:
+        """How the latest connection's server process ended ("exited with code 1", "was killed by SIGKILL"), or
+        None while it runs (or where the SDK runs it: Windows, trio)."""
+        return None if self._process is None else self._process.ended()
+
+    async def wait_ended(self, within: float) -> str | None:
+        """:attr:`server_ended`, waiting up to ``within`` seconds for a server that closed its output to exit."""
+        with anyio.move_on_after(within):
+            while self._process is not None and not self._process.exited():  # noqa: ASYNC110 - see _exited
+                await anyio.sleep(_POLL_INTERVAL)
+        return self.server_ended
 
     @property
     def endpoint(self) -> str:
@@ -70,6 +85,7 @@ class StdioTransport:
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
         process = claim(*self._launch) or spawn(*self._launch)
+        self._process = process
         try:
             # No await between the spawn and this try: a cancellation in the gap would leak the live process.
             pipes = await Pipes.open(process.from_child, process.to_child, parse=parse_answer)
