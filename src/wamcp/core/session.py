@@ -446,6 +446,16 @@ async def open_session(
                             mapped = translate_error(
                                 err, server=server, transport=transport, tool=None, timeout=connect_timeout
                             )
+                        if isinstance(mapped, MCPTimeoutError) and watched.junk:
+                            # No answer, but output that is not MCP's: a program that is no MCP server, or one
+                            # that logs to its stdout. Say what it sent rather than only "no answer".
+                            mapped = MCPTimeoutError(
+                                f"{mapped.message}; it sent {watched.junk} message(s) that are not MCP's "
+                                f"(the latest: {watched.last_junk})",
+                                server=server,
+                                hint="is this an MCP server? a stdio server must write only MCP messages to its "
+                                "stdout (check its logging and prints)",
+                            )
                         if on_failure is not None:
                             on_failure(mapped)
                         _raise_translated(mapped, err)
@@ -587,9 +597,10 @@ def _from_status(
             hint="lower rate_limits or wait for the cooldown",
             retry_after=retry_after,
         )
-    if status < 500:
+    if status < 500 or (status == 501 and tool is None):
         # 400/404/405 while connecting: most often an MCP endpoint of the other kind (an SSE client on /mcp, a
-        # streamable HTTP client on /sse) or no MCP endpoint at all, not a failing server.
+        # streamable HTTP client on /sse) or no MCP endpoint at all, not a failing server; so is a 501 (Not
+        # Implemented: a plain web server asked to POST).
         return MCPConnectionError(
             f"{where} answered HTTP {status}" + ("" if tool else " while connecting"),
             server=server,
@@ -604,7 +615,7 @@ def _from_status(
     )
 
 
-def _network_reason(err: BaseException) -> tuple[str, str]:
+def _network_reason(err: BaseException, *, connecting: bool = False) -> tuple[str, str]:
     """A human reason and hint for a failure to reach the server, from the exception and its causes."""
     for link in _chain(err):
         if isinstance(link, ssl.SSLCertVerificationError):
@@ -639,7 +650,10 @@ def _network_reason(err: BaseException) -> tuple[str, str]:
         return f"cannot connect ({redact(str(err)) or type(err).__name__})", "is the server running?"
     return (
         f"connection lost ({redact(str(err))[:200] or type(err).__name__})",
-        "the server may have stopped; the client reconnects automatically",
+        # While connecting there is nothing to reconnect: what was there may not be an MCP server at all.
+        "is the server running, and is this its endpoint for this transport?"
+        if connecting
+        else "the server may have stopped; the client reconnects automatically",
     )
 
 
@@ -761,7 +775,7 @@ def translate_error(
             f"{where} did not complete the MCP handshake: {_first_line(str(leaf))}", server=server, hint=_HANDSHAKE_HINT
         )
     if isinstance(leaf, OSError | httpx2.TransportError | InvalidHandshake | InvalidURI | ConnectionClosed):
-        reason, hint = _network_reason(leaf)
+        reason, hint = _network_reason(leaf, connecting=tool is None)
         if reason == "command not found":
             command = getattr(transport, "command", None) or getattr(leaf, "filename", None) or transport.endpoint
             return MCPConnectionError(

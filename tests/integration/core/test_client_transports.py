@@ -568,3 +568,19 @@ async def test_a_stdio_server_that_stops_before_answering_is_named_with_its_exit
     message = str(caught.value)
     assert f"the server process {words} while connecting" in message
     assert "run the command by hand" in message
+
+
+async def test_a_stdio_program_that_prints_instead_of_answering_is_named_with_what_it_printed() -> None:
+    """A program that is no MCP server (or a server that logs to its stdout) and never answers: the timeout says
+    what it printed, so the user need not guess between "slow" and "not MCP"."""
+    code = "import time; print('Listening on port 8080', flush=True); time.sleep(30)"
+    target = Target("stdio", endpoint="prints", command=sys.executable, args=["-c", code])
+    async with MCPClient() as client:
+        client.add_server(target.config(connect_timeout=1.5))
+        with anyio.fail_after(15), pytest.raises(MCPTimeoutError) as caught:
+            await client.connect(target.config().name)
+
+    message = str(caught.value)
+    assert "connecting got no answer within 1.5 s" in message
+    assert "it sent 1 message(s) that are not MCP's (the latest: 'Listening on port 8080')" in message
+    assert "is this an MCP server?" in message

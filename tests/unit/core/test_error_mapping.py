@@ -318,3 +318,25 @@ def test_a_stdio_servers_exit_status_in_words(returncode: int, words: str) -> No
 
 def test_an_unknown_signal_number_is_named_by_its_number() -> None:
     assert exit_description(-250) == "was killed by signal 250"
+
+
+def test_a_plain_web_server_answering_501_while_connecting_is_no_mcp_endpoint_but_a_failing_server_later() -> None:
+    """`python -m http.server` answers a POST with 501 Not Implemented: while connecting, that is the wrong URL."""
+    connecting = translate_error(http_status(501), server="wa", transport=HTTP)
+    calling = translate_error(http_status(501), server="wa", transport=HTTP, tool="list_chats")
+
+    assert "answered HTTP 501 while connecting" in str(connecting)
+    assert "is this an MCP server's endpoint?" in str(connecting)
+    assert "is this an MCP server's endpoint?" not in str(calling)
+    assert "failing" in str(calling)
+
+
+def test_a_connection_lost_while_connecting_does_not_promise_a_reconnect() -> None:
+    lost = httpx2.RemoteProtocolError("Server disconnected")
+
+    connecting = translate_error(lost, server="wa", transport=HTTP)
+    calling = translate_error(lost, server="wa", transport=HTTP, tool="list_chats")
+
+    assert "reconnect" not in str(connecting)
+    assert "is this its endpoint for this transport?" in str(connecting)
+    assert "the client reconnects automatically" in str(calling)
