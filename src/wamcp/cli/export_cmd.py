@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from ..store import Store
-from ..store.export import STDOUT, export
+from ..store.export import STDOUT, default_export_path, export
 from ..window import parse_bound
 from ._errors import fail, guarded
 
@@ -50,15 +50,17 @@ def _instant_ms(text: str | None, option: str, zone: tzinfo | None, *, end: bool
 
 def export_command(
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--out",
             "-o",
             metavar="PATH",
             help="Output file, or - for standard output; for --format txt, a directory that gets one "
-            "`WhatsApp Chat with NAME.txt` per chat.",
+            "`WhatsApp Chat with NAME.txt` per chat. Default: beside the store, `whatsapp-export.csv` for "
+            "`--db whatsapp.db --format csv` (txt: a directory `whatsapp-export`).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     db: Annotated[Path, typer.Option("--db", metavar="PATH", help="The store written by `wamcp extract`.")] = Path(
         "whatsapp.db"
     ),
@@ -121,6 +123,8 @@ def export_command(
     until_ms = _instant_ms(until, "--until", zone, end=True)
     if since_ms is not None and until_ms is not None and since_ms >= until_ms:
         raise fail(f"--since {since} is not before --until {until}")
+    if out is None:
+        out = default_export_path(db, fmt.value)
     to_stdout = out == STDOUT
     if to_stdout and fmt is Format.txt:
         raise fail("--out - (standard output) takes one file; the txt export writes one file per chat into a directory")

@@ -29,7 +29,7 @@ from ..errors import ConfigError, MCPClientError, MCPConnectionError
 from ..redact import get_logger, redact
 from ..stdio_process import started_early_for
 from ..store import Store
-from ..store.export import FORMATS, export
+from ..store.export import FORMATS, default_export_path, export
 from ._errors import ExitCode, guarded, print_error, report_error, state
 from .logs import Verbosity, setup_logging
 from .progress import AccountBars, ExtractBars
@@ -352,8 +352,7 @@ def _failed(request: ExtractRequest, err: MCPClientError) -> int:
 
 def _export_after(request: ExtractRequest, console: Console) -> int | None:
     """``--export``: export the whole store after the run; an exit code if that failed."""
-    suffix = "" if request.export == "txt" else f".{request.export}"
-    out = request.export_out or request.db.with_name(request.db.stem + "-export" + suffix)
+    out = request.export_out or default_export_path(request.db, str(request.export))
     try:
         with Store.open(request.db, readonly=True) as store:
             result = export(store, str(request.export), out)

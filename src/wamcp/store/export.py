@@ -44,6 +44,7 @@ __all__ = [
     "STDOUT",
     "ExportFormat",
     "ExportResult",
+    "default_export_path",
     "export",
     "export_csv",
     "export_json",
@@ -143,6 +144,12 @@ def iso_utc(ts_ms: int) -> str:
 
 STDOUT: Final = Path("-")
 """The ``out`` of a single-file export that means standard output (``wamcp export --out -``)."""
+
+
+def default_export_path(db: Path, fmt: str) -> Path:
+    """Where an export of store ``db`` goes when no path is given: beside it, ``whatsapp-export.json`` for
+    ``whatsapp.db`` in json (``whatsapp-export``, a directory, for txt)."""
+    return db.with_name(db.stem + "-export" + ("" if fmt == "txt" else f".{fmt}"))
 
 
 @contextlib.contextmanager

@@ -342,3 +342,20 @@ def test_export_of_an_account_the_store_lacks_exits_2(db: Path, tmp_path: Path) 
     assert "no account 'sale' in store" in output
     assert "(accounts: default)" in output
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("csv", "whatsapp-export.csv"), ("txt", "whatsapp-export")])
+def test_without_out_the_export_goes_beside_the_store_as_extract_export_puts_it(
+    db: Path, tmp_path: Path, fmt: str, name: str
+) -> None:
+    code, output = _run("--db", str(db), "--format", fmt)
+
+    assert code == 0, output
+    out = tmp_path / name
+    assert str(out) in output
+    if fmt == "csv":
+        with out.open(encoding="utf-8", newline="") as handle:
+            assert [row["id"] for row in csv.DictReader(handle)] == ["t1", "a1", "a2"]
+    else:
+        files = sorted(path.name for path in out.iterdir())
+        assert files == ["WhatsApp Chat with Alice.txt", "WhatsApp Chat with Team.txt"]
