@@ -8,7 +8,7 @@ import typer
 
 from .. import __version__
 from .._exiting import skip_final_collection
-from . import config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd, status_cmd
+from . import check_cmd, config_cmd, demo_cmd, export_cmd, extract_cmd, pipeline_cmd, report_cmd, status_cmd
 from ._errors import ExitCode, err_console, run_app, state
 from .logs import Verbosity, setup_logging
 
@@ -49,6 +49,7 @@ pipeline_cmd.register(app)
 config_cmd.register(app)
 demo_cmd.register(app)
 extract_cmd.register(app)
+check_cmd.register(app)
 export_cmd.register(app)
 report_cmd.register(app)
 status_cmd.register(app)
@@ -57,7 +58,7 @@ status_cmd.register(app)
 def main() -> None:
     """Console-script entry point."""
     try:
-        code = run_app(app, json_failure_commands=frozenset({"extract"}))
+        code = run_app(app, json_failure_commands=frozenset({"extract", "check"}))
     except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (option parsing, start-up)
         err_console.print("interrupted")
         raise SystemExit(ExitCode.INTERRUPTED) from None

@@ -37,11 +37,20 @@ from .progress import AccountBars, ExtractBars
 if TYPE_CHECKING:
     from ..extract import ExtractOptions, Extractor, ExtractSummary
     from ..extract_accounts import AccountsSummary
+    from ..whatsapp import WhatsAppMCPClient
 
 # The extraction layers (and through them ``mcp``, ~1 s of imports) are imported inside the functions that run an
 # extraction, after a stdio server has been started (`started_early_for`): its start-up then overlaps them.
 
-__all__ = ["ExtractRequest", "demo_server_overrides", "register", "run_extract"]
+__all__ = [
+    "ConnectionChoice",
+    "ExtractRequest",
+    "config_for",
+    "demo_server_overrides",
+    "initialize_client",
+    "register",
+    "run_extract",
+]
 
 logger = get_logger(__name__)
 
@@ -105,7 +114,8 @@ def demo_server_overrides(db: Path | None = None) -> dict[str, Any]:
     }
 
 
-def _config_for(request: ExtractRequest) -> WhatsAppConfig:
+def config_for(request: ExtractRequest) -> WhatsAppConfig:
+    """The configuration of the one server a run uses: ``--demo``, or the config file with the flags over it."""
     if request.demo:
         return load_config(request.config, overrides=demo_server_overrides(request.demo_db), environ={}).config
     overrides = {
@@ -178,6 +188,24 @@ class _Attempt:
         return self.extractor.run_id if self.extractor is not None else None
 
 
+async def initialize_client(client: WhatsAppMCPClient, *, demo: bool) -> None:
+    """Connect ``client``; on failure raise its error, its hint naming the flags that change the server."""
+    # The client logs its own failure to initialize; the CLI reports it once, as its one error line.
+    with _quiet_logger("wamcp.whatsapp.client", unless=state.verbose):
+        ready = await client.initialize()
+    if ready:
+        return
+    error = client.last_error or MCPConnectionError("the server could not be initialized")
+    if isinstance(error, MCPConnectionError) and not demo:
+        hint = (error.hint or "is the server running?").rstrip(".")
+        if "--mcp-endpoint" in hint:  # the hint names the flags already: only the way out is missing
+            hint += "" if "--demo" in hint else " (or try --demo)"
+        elif "--demo" not in hint:
+            hint += " (check --mcp-endpoint/--mcp-connection, or try --demo)"
+        error.hint = hint
+    raise error
+
+
 async def _extract(
     request: ExtractRequest, config: WhatsAppConfig, bars: ExtractBars, attempt: _Attempt
 ) -> ExtractSummary:
@@ -187,19 +215,7 @@ async def _extract(
 
     client = WhatsAppMCPClient(config)
     try:
-        # The client logs its own failure to initialize; the CLI reports it once, as its one error line.
-        with _quiet_logger("wamcp.whatsapp.client", unless=state.verbose):
-            ready = await client.initialize()
-        if not ready:
-            error = client.last_error or MCPConnectionError("the server could not be initialized")
-            if isinstance(error, MCPConnectionError) and not request.demo:
-                hint = (error.hint or "is the server running?").rstrip(".")
-                if "--mcp-endpoint" in hint:  # the hint names the flags already: only the way out is missing
-                    hint += "" if "--demo" in hint else " (or try --demo)"
-                elif "--demo" not in hint:
-                    hint += " (check --mcp-endpoint/--mcp-connection, or try --demo)"
-                error.hint = hint
-            raise error
+        await initialize_client(client, demo=request.demo)
         with Store.open(request.db) as store:
             options = replace(
                 _options(request), source=describe(config), chat_listing_interval=config.chat_listing_interval
@@ -413,7 +429,7 @@ def _run_extract(request: ExtractRequest, attempt: _Attempt) -> int:
         return run_accounts(request)
     console = Console(stderr=True, quiet=request.quiet)
     try:
-        config = _config_for(request)
+        config = config_for(request)
         with (
             started_early_for(config.server),
             ExtractBars(enabled=not request.quiet and not request.as_json) as bars,
