@@ -65,13 +65,13 @@ async def _report(client: WhatsAppMCPClient, connected: float) -> dict[str, Any]
         "latency_seconds": round(core["latency"], 4) if core.get("latency") is not None else None,
         "whatsapp_connection": health["whatsapp_connection"],
         "newest_activity": None,
-        "error": health["error"],
+        "error": redact(health["error"]) if health["error"] else None,
     }
     try:
         newest = await client.list_chats(limit=1, sort_by="last_active")
     except MCPClientError as err:
         # Connected, but the one read an extraction starts with fails (a phone to pair, a broken bridge database).
-        report.update(status="failed", error=str(err))
+        report.update(status="failed", error=redact(str(err)))
         return report
     if newest:
         report["newest_activity"] = newest[0].get("last_message_time")
@@ -82,7 +82,10 @@ async def _report(client: WhatsAppMCPClient, connected: float) -> dict[str, Any]
 
 def _ago(iso: str, now: datetime) -> str:
     """``2026-12-04 22:10 UTC (42 min ago)``."""
-    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:  # not ISO after all: show it as the server gave it
+        return iso
     seconds = max(0.0, (now - moment).total_seconds())
     if seconds < 3600:
         ago = f"{seconds / 60:.0f} min"
