@@ -1,6 +1,7 @@
 """Secrets never leave: a real extraction from a demo server that requires a bearer token, with the business's own
 phone number configured (and sent to the server for pairing), run the ways a user runs it: ``-vv`` logs,
-``--json``, progress bars on a terminal, exports in every format, ``config show``, and runs with a wrong token.
+``--json``, progress bars on a terminal, exports in every format, ``config show``, ``check``, and runs with a wrong
+token.
 Every byte of every output (stdout, stderr, the terminal, exported files, the store) is searched for the token and
 the phone number, with and without ``+``. (``wamcp report`` is left out to keep CI fast: it reads the same store.)
 
@@ -136,6 +137,11 @@ def test_the_token_and_the_phone_number_appear_in_no_output(
             result = runner.invoke(app, ["extract", "--config", str(wrong_config), "--db", str(store), *extra])
             assert result.exit_code == 3, result.output
             outputs[f"extract with a wrong token {extra}"] = result.output.encode()
+        for used, expected in ((config, 0), (wrong_config, 3)):
+            for extra in ([], ["--json"], ["-vv"]):
+                result = runner.invoke(app, ["check", "--config", str(used), *extra])
+                assert result.exit_code == expected, result.output
+                outputs[f"check {used.name} {extra}"] = result.output.encode()
 
     assert store_messages(store) == server_messages(bridge)
 

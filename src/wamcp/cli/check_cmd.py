@@ -26,6 +26,7 @@ from ..redact import redact
 from ..stdio_process import started_early_for
 from ._errors import ExitCode, guarded, report_error, state
 from .extract_cmd import ConnectionChoice, ExtractRequest, config_for, initialize_client
+from .logs import Verbosity, setup_logging
 
 if TYPE_CHECKING:
     from ..whatsapp import WhatsAppMCPClient
@@ -169,6 +170,7 @@ def check(
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and check it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
+    verbose: Verbosity = 0,
 ) -> None:
     """Connect to the server an extraction would use and say whether it works: transport, tool contract, WhatsApp's
     state, and how recent the newest chat activity is. Reads one chat; writes nothing.
@@ -176,6 +178,9 @@ def check(
     Exit codes: 0 usable, 2 configuration error, 3 the server cannot be used (unreachable, refusing the token, or
     failing the chat listing).
     """
+    if verbose:
+        state.verbosity = max(state.verbosity, verbose)
+        setup_logging(state.verbosity, state.quiet and not state.verbose)
     request = ExtractRequest(
         config=config,
         endpoint=mcp_endpoint,
