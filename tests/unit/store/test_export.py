@@ -458,6 +458,7 @@ def test_export_module_names_are_pinned() -> None:
             "STDOUT",
             "ExportFormat",
             "ExportResult",
+            "default_export_path",
             "export",
             "export_csv",
             "export_json",
