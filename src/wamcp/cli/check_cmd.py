@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -25,7 +24,15 @@ from ..errors import ConfigError, MCPClientError
 from ..redact import redact
 from ..stdio_process import started_early_for
 from ._errors import ExitCode, guarded, report_error, state
-from .extract_cmd import ConnectionChoice, ExtractRequest, config_for, initialize_client
+from .extract_cmd import (
+    ConfigOption,
+    ConnectionChoice,
+    EndpointOption,
+    ExtractRequest,
+    TokenOption,
+    config_for,
+    initialize_client,
+)
 from .logs import Verbosity, setup_logging
 
 if TYPE_CHECKING:
@@ -154,16 +161,10 @@ def _run_check(request: ExtractRequest, account: str | None, as_json: bool) -> i
 
 @guarded
 def check(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", metavar="PATH", help="Config file (mcp_config.json).")
-    ] = None,
-    mcp_endpoint: Annotated[
-        str | None, typer.Option("--mcp-endpoint", metavar="URL", help="Server URL (or command line for stdio).")
-    ] = None,
+    config: ConfigOption = None,
+    mcp_endpoint: EndpointOption = None,
     mcp_connection: ConnectionChoice = None,
-    auth_token: Annotated[
-        str | None, typer.Option("--auth-token", metavar="TOKEN", help="Bearer token (prefer MCP_WHATSAPP_AUTH_TOKEN).")
-    ] = None,
+    auth_token: TokenOption = None,
     account: Annotated[
         str | None,
         typer.Option("--account", metavar="NAME", help="Check this account of the config's whatsapp.accounts."),

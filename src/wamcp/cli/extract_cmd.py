@@ -43,8 +43,11 @@ if TYPE_CHECKING:
 # extraction, after a stdio server has been started (`started_early_for`): its start-up then overlaps them.
 
 __all__ = [
+    "ConfigOption",
     "ConnectionChoice",
+    "EndpointOption",
     "ExtractRequest",
+    "TokenOption",
     "config_for",
     "demo_server_overrides",
     "initialize_client",
@@ -452,6 +455,13 @@ def _run_extract(request: ExtractRequest, attempt: _Attempt) -> int:
     return int(ExitCode.PARTIAL if summary.failed else ExitCode.OK)
 
 
+# The options that choose the server, shared with `wamcp check`.
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", metavar="PATH", help="Config file (mcp_config.json).")
+]
+EndpointOption = Annotated[
+    str | None, typer.Option("--mcp-endpoint", metavar="URL", help="Server URL (or command line for stdio).")
+]
 ConnectionChoice = Annotated[
     str | None,
     typer.Option(
@@ -461,6 +471,9 @@ ConnectionChoice = Annotated[
         show_default=False,
     ),
 ]
+TokenOption = Annotated[
+    str | None, typer.Option("--auth-token", metavar="TOKEN", help="Bearer token (prefer MCP_WHATSAPP_AUTH_TOKEN).")
+]
 
 
 @guarded
@@ -468,16 +481,10 @@ def extract(
     db: Annotated[Path, typer.Option("--db", metavar="PATH", help="SQLite store to create or update.")] = Path(
         "whatsapp.db"
     ),
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", metavar="PATH", help="Config file (mcp_config.json).")
-    ] = None,
-    mcp_endpoint: Annotated[
-        str | None, typer.Option("--mcp-endpoint", metavar="URL", help="Server URL (or command line for stdio).")
-    ] = None,
+    config: ConfigOption = None,
+    mcp_endpoint: EndpointOption = None,
     mcp_connection: ConnectionChoice = None,
-    auth_token: Annotated[
-        str | None, typer.Option("--auth-token", metavar="TOKEN", help="Bearer token (prefer MCP_WHATSAPP_AUTH_TOKEN).")
-    ] = None,
+    auth_token: TokenOption = None,
     max_chats: Annotated[
         int | None, typer.Option("--max-chats", metavar="N", min=1, help="Only the N most recent chats.")
     ] = None,
