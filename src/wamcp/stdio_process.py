@@ -224,7 +224,8 @@ def stdio_command(config: ServerConfig) -> tuple[str, list[str]]:
         raise ConfigError(
             f"connection_type stdio starts a program, but no command is set and the endpoint {config.endpoint!r} is "
             "a URL",
-            hint='set "command" (and "args") for a stdio server, or the connection_type that serves this URL',
+            hint='set "command" (and "args") for a stdio server, or give its command line as the endpoint '
+            '(--mcp-endpoint "uv run main.py"); for this URL, the connection_type that serves it',
         )
     return words[0], [*words[1:], *config.args]
 

@@ -54,6 +54,28 @@ def test_wrong_scheme_for_http_transport_is_a_config_error(endpoint: str) -> Non
         resolve_url(endpoint, MCPConnectionType.SSE)
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "kind", "hint"),
+    [
+        ("localhost:3000", MCPConnectionType.SSE, "did you mean http://localhost:3000?"),
+        ("wa.example:8443/mcp", MCPConnectionType.STREAMABLE_HTTP, "did you mean http://wa.example:8443/mcp?"),
+        ("localhost:3000/ws", MCPConnectionType.WEBSOCKET, "did you mean ws://localhost:3000/ws?"),
+        ("whatsapp-server", MCPConnectionType.SSE, "did you mean http://whatsapp-server? (a program to start needs"),
+        ("uv --directory /opt/wa run main.py", MCPConnectionType.SSE, "reads like a command line"),
+        ("./server.py", MCPConnectionType.SSE, "needs connection_type stdio (--mcp-connection stdio)"),
+        ("demo", MCPConnectionType.SSE, "--demo starts the embedded demo server"),
+        ("ftp://x", MCPConnectionType.SSE, "use http://host:port or https://host:port"),
+    ],
+)
+def test_an_endpoint_that_is_no_url_gets_a_hint_that_says_how_to_write_it(
+    endpoint: str, kind: MCPConnectionType, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_url(endpoint, kind)
+
+    assert hint in (caught.value.hint or "")
+
+
 def test_factory_picks_transport_from_connection_type() -> None:
     def kinds(**values: object) -> list[str]:
         return [t.kind for t in create_transports(ServerConfig(**values))]  # type: ignore[arg-type]
@@ -107,8 +129,9 @@ def test_stdio_command_from_fields_or_shell_split_endpoint() -> None:
     with pytest.raises(ConfigError, match="not a valid command line"):
         StdioTransport(ServerConfig(connection_type="stdio", endpoint="python 'unclosed"))
     # stdio with no command and the default (URL) endpoint: a config error (exit 2), not "command not found" (exit 3)
-    with pytest.raises(ConfigError, match="no command is set and the endpoint 'http://localhost:3000' is a URL"):
+    with pytest.raises(ConfigError, match="no command is set and the endpoint 'http://localhost:3000' is a URL") as no:
         StdioTransport(ServerConfig(connection_type="stdio"))
+    assert '--mcp-endpoint "uv run main.py"' in (no.value.hint or "")  # the CLI's way to give the command
 
 
 def test_endpoints_shown_without_passwords() -> None:

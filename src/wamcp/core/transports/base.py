@@ -10,6 +10,7 @@ the status would otherwise be lost before our error mapping sees it.
 from __future__ import annotations
 
 import email.utils
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -172,11 +173,30 @@ def resolve_url(endpoint: str, kind: MCPConnectionType) -> str:
     if scheme not in allowed or not parts.netloc:
         raise ConfigError(
             f"endpoint {display_endpoint(endpoint)!r} is not a valid {kind.value} URL",
-            hint=f"use {' or '.join(sorted(s + '://host:port' for s in allowed))}",
+            hint=_url_hint(endpoint, allowed),
         )
     if parts.path in {"", "/"}:
         parts = parts._replace(path=DEFAULT_PATHS[kind])
     return urlunsplit(parts)
+
+
+#: ``host:port`` or ``host`` with an optional path: an address written without its scheme.
+_BARE_ADDRESS = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?")
+
+
+def _url_hint(endpoint: str, allowed: set[str]) -> str:
+    """How to write the endpoint: the scheme it lacks, or stdio for what reads like a command line."""
+    text = endpoint.strip()
+    stdio = "connection_type stdio (--mcp-connection stdio)"
+    if text == "demo":
+        return "--demo starts the embedded demo server"
+    address = _BARE_ADDRESS.fullmatch(text) if "://" not in text and not text.startswith(("/", ".")) else None
+    if address is not None:
+        guess = f"did you mean {min(allowed)}://{display_endpoint(text)}?"
+        return guess if address[1] else f"{guess} (a program to start needs {stdio})"
+    if "://" not in text and (any(c.isspace() for c in text) or text.startswith(("/", ".", "~"))):
+        return f"this reads like a command line: a server started as a program needs {stdio}"
+    return f"use {' or '.join(sorted(s + '://host:port' for s in allowed))}"
 
 
 def build_headers(config: ServerConfig) -> dict[str, str]:
