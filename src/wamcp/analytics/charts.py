@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import altair as alt
@@ -31,6 +31,8 @@ _INK = "#1f2937"
 _BLUE = "#2563eb"
 _TEAL = "#0d9488"
 _GREY = "#9ca3af"
+#: The most days the volume chart draws as daily bars; a longer period is drawn week by week.
+_DAILY_BARS_MAX = 92
 _SERIES = ["Clock time", "Business hours only"]
 _SERIES_SCALE: dict[str, Any] = {"domain": _SERIES, "range": [_BLUE, _TEAL]}
 _CONFIG: dict[str, Any] = {
@@ -178,21 +180,43 @@ def _heatmap(kpis: dict[str, Any], heatmap: pa.Table) -> Chart:
     return Chart(name, title, _svg(name, chart), reading)
 
 
+def _by_week(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Daily rows summed into weeks starting on Monday (``day`` = the Monday)."""
+    weeks: dict[date, dict[str, Any]] = {}
+    for d in days:
+        day = date.fromisoformat(str(d["day"]))
+        monday = day - timedelta(days=day.weekday())
+        week = weeks.setdefault(monday, {"day": monday.isoformat(), "inbound": 0, "outbound": 0})
+        week["inbound"] += d["inbound"]
+        week["outbound"] += d["outbound"]
+    return [weeks[monday] for monday in sorted(weeks)]
+
+
 def _daily_volume(kpis: dict[str, Any], daily: pa.Table) -> Chart:
-    name, title = "daily-volume", "Messages per day"
     days = daily.to_pylist()
+    # Past ~3 months a day's bar is a pixel or two wide and the two colours blur into one: show weeks instead.
+    weekly = len(days) > _DAILY_BARS_MAX
+    name, title = "daily-volume", "Messages per week" if weekly else "Messages per day"
     if not kpis["volume"]["messages"]:
         return Chart(name, title, None, "No messages in this period.")
+    bars = _by_week(days) if weekly else days
     values = [
         {"day": str(d["day"]), "direction": direction, "messages": d[key]}
-        for d in days
+        for d in bars
         for direction, key in (("from customers", "inbound"), ("from you", "outbound"))
     ]
     chart = (
         alt.Chart(_inline(values), width=560, height=200)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title=None, timeUnit="yearmonthdate", axis={"format": "%d %b"}),
+            # A week's time unit makes each bar as wide as its week (Vega-Lite's weeks start on Sunday: the bar of
+            # the week starting Monday 7 Apr spans 6-12 Apr, a day early, which the month ticks do not show).
+            x=alt.X(
+                "day:T",
+                title="week" if weekly else None,
+                timeUnit="yearweek" if weekly else "yearmonthdate",
+                axis={"format": "%d %b"},
+            ),
             y=alt.Y("messages:Q", title="messages", stack="zero"),
             color=alt.Color("direction:N", title=None, scale={"range": [_BLUE, _GREY]}),
         )

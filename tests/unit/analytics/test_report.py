@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wamcp.analytics import KPIS_SCHEMA_VERSION, SESSION_COLUMNS, ReportOptions, build_report
-from wamcp.analytics.charts import format_duration, format_share
+from wamcp.analytics.charts import _by_week, format_duration, format_share
 from wamcp.analytics.report import CSV_TABLES
 
 from .builder import BUSINESS, StoreBuilder, sample_store
@@ -174,3 +174,32 @@ def test_chats_a_free_form_reply_still_reaches_come_first_in_a_long_waiting_list
     since = [w["waiting_since_ts_ms"] for w in waiting["open_chats"]]
     assert len(since) == 5
     assert since == sorted(since)  # oldest first within the group too
+
+
+def test_volume_is_drawn_per_day_for_a_short_period_and_per_week_for_a_long_one(tmp_path: Path) -> None:
+    """A year of daily bars is a comb of one-pixel lines in which the two directions cannot be told apart."""
+    short, long = StoreBuilder(), StoreBuilder()
+    for day in range(1, 29):  # four weeks of February
+        short.msg("491701111111@s.whatsapp.net", f"2026-02-{day:02d} 10:00")
+    for month in range(1, 13):  # a year
+        long.msg("491701111111@s.whatsapp.net", f"2025-{month:02d}-03 10:00")
+    daily = build_report(short.write(tmp_path / "short.db"), tmp_path / "short", OPTIONS).html_path
+    weekly = build_report(long.write(tmp_path / "long.db"), tmp_path / "long", OPTIONS).html_path
+
+    assert "Messages per day" in daily.read_text(encoding="utf-8")
+    assert "Messages per week" in weekly.read_text(encoding="utf-8")
+
+
+def test_days_are_summed_into_weeks_starting_on_monday() -> None:
+    days = [
+        {"day": "2026-03-01", "inbound": 1, "outbound": 0},  # a Sunday: the week of Mon 23 Feb
+        {"day": "2026-03-02", "inbound": 2, "outbound": 1},  # Monday
+        {"day": "2026-03-08", "inbound": 3, "outbound": 4},  # Sunday, same week
+        {"day": "2026-03-09", "inbound": 5, "outbound": 0},  # next Monday
+    ]
+
+    assert _by_week(days) == [
+        {"day": "2026-02-23", "inbound": 1, "outbound": 0},
+        {"day": "2026-03-02", "inbound": 5, "outbound": 5},
+        {"day": "2026-03-09", "inbound": 5, "outbound": 0},
+    ]
