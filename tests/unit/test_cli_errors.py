@@ -53,3 +53,35 @@ def test_an_internal_error_asks_for_a_report_and_masks_secrets(capsys: pytest.Ca
     assert "please report it" in err
     assert "hunter22" not in err
     assert "abc123" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["status", "-q"], "`wamcp -q status …`"), (["report", "--verbose"], "`wamcp --verbose report …`")],
+)
+def test_a_global_option_after_the_command_says_where_it_goes(
+    argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wamcp.cli._errors import run_app
+    from wamcp.cli.app import app
+
+    monkeypatch.setattr("sys.argv", ["wamcp", *argv])
+
+    assert run_app(app) == ExitCode.USAGE
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "it is an option of wamcp itself" in err
+    assert says in err
+
+
+def test_an_unknown_option_of_the_command_still_points_at_its_help(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wamcp.cli._errors import run_app
+    from wamcp.cli.app import app
+
+    monkeypatch.setattr("sys.argv", ["wamcp", "status", "--nope"])
+
+    assert run_app(app) == ExitCode.USAGE
+    err = " ".join(capsys.readouterr().err.split())
+    assert "No such option: --nope" in err
+    assert "(see `wamcp status --help`)" in err

@@ -74,6 +74,10 @@ def print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(redact(message))}", markup=True, highlight=False)
 
 
+#: The root command's own options, which a command that does not repeat them refuses after its name.
+_GLOBAL_OPTIONS = frozenset({"-q", "--quiet", "-v", "--verbose", "-vv", "--version"})
+
+
 def run_app(app: typer.Typer, *, json_failure_commands: frozenset[str] = frozenset()) -> int:
     """Run a Typer app and return its exit code, with command-line mistakes (an unknown flag, a value out of range)
     as one ``error:`` line naming the command's ``--help``, exit 2, instead of Typer's framed usage panel.
@@ -88,6 +92,11 @@ def run_app(app: typer.Typer, *, json_failure_commands: frozenset[str] = frozens
             return int(ExitCode.USAGE)
         ctx = getattr(err, "ctx", None)
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        option = getattr(err, "option_name", None)
+        if option in _GLOBAL_OPTIONS and ctx is not None and ctx.parent is not None:
+            # `wamcp report -q`: an option of `wamcp` itself, given after the command
+            root = ctx.parent.command_path
+            where = f"; it is an option of {root} itself: `{root} {option} {ctx.info_name} …`"
         message = redact(f"{err.format_message()}{where}")
         if ctx is not None and ctx.command.name in json_failure_commands and "--json" in sys.argv[1:]:
             typer.echo(json.dumps({"status": "failed", "error": message}))
