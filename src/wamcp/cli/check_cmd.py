@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..config import WhatsAppConfig, load_config
+from ..config import WhatsAppConfig, accounts_selected, load_config
 from ..errors import ConfigError, MCPClientError
 from ..redact import redact
 from ..stdio_process import started_early_for
@@ -41,14 +41,14 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-async def _probe(config: WhatsAppConfig, *, demo: bool) -> dict[str, Any]:
+async def _probe(config: WhatsAppConfig, *, name_flags: bool) -> dict[str, Any]:
     """What ``wamcp check`` reports; raises the connection's error when the server cannot be used at all."""
     from ..whatsapp import WhatsAppMCPClient
 
     client = WhatsAppMCPClient(config)
     started = time.perf_counter()
     try:
-        await initialize_client(client, demo=demo)
+        await initialize_client(client, name_flags=name_flags)
         connected = time.perf_counter() - started
         return await _report(client, connected)
     finally:
@@ -134,20 +134,36 @@ def _print(report: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
-def _account_config(request: ExtractRequest, account: str) -> WhatsAppConfig:
-    """The configuration of one of the config file's ``whatsapp.accounts``."""
+def _accounts(request: ExtractRequest, wanted: list[str]) -> dict[str, WhatsAppConfig]:
+    """The configurations of the config file's ``whatsapp.accounts`` named in ``wanted`` (all when empty)."""
     accounts = load_config(request.config).config.accounts
-    if account not in accounts:
-        raise ConfigError(f"no account {account!r} in the config (accounts: {', '.join(accounts) or 'none'})")
-    return accounts[account]
+    if not accounts:
+        raise ConfigError(
+            "the config names no accounts (whatsapp.accounts)", hint="leave out --all to check its server"
+        )
+    try:
+        return {name: accounts[name] for name in accounts_selected(list(accounts), wanted)}
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
-def _run_check(request: ExtractRequest, account: str | None, as_json: bool) -> int:
+def _check_one(config: WhatsAppConfig, *, name_flags: bool) -> dict[str, Any]:
+    """The report of one server; a server that cannot be used at all raises its error."""
+    with started_early_for(config.server):
+        return anyio.run(lambda: _probe(config, name_flags=name_flags))
+
+
+def _run_check(request: ExtractRequest, accounts: list[str], every: bool, as_json: bool) -> int:
     console = Console()
     try:
-        config = config_for(request) if account is None else _account_config(request, account)
-        with started_early_for(config.server):
-            report = anyio.run(lambda: _probe(config, demo=request.demo))
+        if not accounts and not every:
+            report = _check_one(config_for(request), name_flags=not request.demo)
+        else:
+            configs = _accounts(request, accounts)
+            if len(configs) == 1 and not every:
+                report = _check_one(next(iter(configs.values())), name_flags=False)
+            else:
+                return _run_accounts(configs, as_json, console)
     except MCPClientError as err:
         if as_json:
             typer.echo(json.dumps({"status": "failed", "error": redact(str(err))}))
@@ -159,6 +175,29 @@ def _run_check(request: ExtractRequest, account: str | None, as_json: bool) -> i
     return int(ExitCode.OK if report["status"] == "ok" else ExitCode.CONNECT)
 
 
+def _run_accounts(configs: dict[str, WhatsAppConfig], as_json: bool, console: Console) -> int:
+    """Every named account's server, one after the other: 0 when all are usable, 3 otherwise."""
+    reports: dict[str, dict[str, Any]] = {}
+    for name, config in configs.items():
+        try:
+            reports[name] = _check_one(config, name_flags=False)
+        except ConfigError:
+            raise
+        except MCPClientError as err:  # this account's server cannot be used; the others are still checked
+            reports[name] = {"status": "failed", "error": redact(str(err))}
+    usable = all(report["status"] == "ok" for report in reports.values())
+    if as_json:
+        typer.echo(json.dumps({"status": "ok" if usable else "failed", "accounts": reports}))
+    else:
+        for name, report in reports.items():
+            if "server" in report:
+                console.print(f"[bold]account {escape(name)}[/]")
+                _print(report, console)
+            else:
+                console.print(f"[bold]account {escape(name)}[/]: [red]not usable[/]: {escape(report['error'])}")
+    return int(ExitCode.OK if usable else ExitCode.CONNECT)
+
+
 @guarded
 def check(
     config: ConfigOption = None,
@@ -166,9 +205,14 @@ def check(
     mcp_connection: ConnectionChoice = None,
     auth_token: TokenOption = None,
     account: Annotated[
-        str | None,
-        typer.Option("--account", metavar="NAME", help="Check this account of the config's whatsapp.accounts."),
+        list[str] | None,
+        typer.Option(
+            "--account", metavar="NAME", help="Check this account of the config's whatsapp.accounts (repeatable)."
+        ),
     ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Check every account of the config's whatsapp.accounts.")
+    ] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Start the embedded demo server and check it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
     verbose: Verbosity = 0,
@@ -177,7 +221,7 @@ def check(
     state, and how recent the newest chat activity is. Reads one chat; writes nothing.
 
     Exit codes: 0 usable, 2 configuration error, 3 the server cannot be used (unreachable, refusing the token, or
-    failing the chat listing).
+    failing the chat listing). With --all or several --account: one report per account, 0 only when all are usable.
     """
     if verbose:
         state.verbosity = max(state.verbosity, verbose)
@@ -189,7 +233,7 @@ def check(
         auth_token=auth_token,
         demo=demo,
     )
-    raise typer.Exit(_run_check(request, account, as_json))
+    raise typer.Exit(_run_check(request, list(account or ()), every, as_json))
 
 
 def register(app: typer.Typer) -> None:

@@ -191,15 +191,16 @@ class _Attempt:
         return self.extractor.run_id if self.extractor is not None else None
 
 
-async def initialize_client(client: WhatsAppMCPClient, *, demo: bool) -> None:
-    """Connect ``client``; on failure raise its error, its hint naming the flags that change the server."""
+async def initialize_client(client: WhatsAppMCPClient, *, name_flags: bool) -> None:
+    """Connect ``client``; on failure raise its error, its hint naming the flags that change the server when
+    ``name_flags`` (not for the demo, nor for a configured account, which those flags do not reach)."""
     # The client logs its own failure to initialize; the CLI reports it once, as its one error line.
     with _quiet_logger("wamcp.whatsapp.client", unless=state.verbose):
         ready = await client.initialize()
     if ready:
         return
     error = client.last_error or MCPConnectionError("the server could not be initialized")
-    if isinstance(error, MCPConnectionError) and not demo:
+    if isinstance(error, MCPConnectionError) and name_flags:
         hint = (error.hint or "is the server running?").rstrip(".")
         if "--mcp-endpoint" in hint:  # the hint names the flags already: only the way out is missing
             hint += "" if "--demo" in hint else " (or try --demo)"
@@ -218,7 +219,7 @@ async def _extract(
 
     client = WhatsAppMCPClient(config)
     try:
-        await initialize_client(client, demo=request.demo)
+        await initialize_client(client, name_flags=not request.demo)
         with Store.open(request.db) as store:
             options = replace(
                 _options(request), source=describe(config), chat_listing_interval=config.chat_listing_interval

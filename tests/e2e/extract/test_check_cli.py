@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -112,10 +113,41 @@ def test_a_token_the_server_refuses_is_named(account: Path, tmp_path: Path, env:
     assert json.loads(accepted.stdout)["status"] == "ok"
 
 
-def test_an_account_the_config_lacks_is_a_usage_error(account: Path, tmp_path: Path, env: dict[str, str]) -> None:
+def test_every_account_is_checked_and_one_broken_account_fails_the_check(
+    account: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    broken = {"endpoint": "broken", "connection_type": "stdio", "command": sys.executable, "args": ["-c", "exit(4)"]}
+    config = write_config(tmp_path / "mcp_config.json", stdio_server(account))
+    section = json.loads(config.read_text(encoding="utf-8"))
+    section["whatsapp"]["accounts"] = {"shop": {"server": stdio_server(account)}, "broken": {"server": broken}}
+    config.write_text(json.dumps(section), encoding="utf-8")
+
+    every = run_cli([WAMCP, "check", "--config", str(config), "--all", "--json"], cwd=tmp_path, env=env)
+    table = run_cli([WAMCP, "check", "--config", str(config), "--all"], cwd=tmp_path, env=env)
+    shop = run_cli([WAMCP, "check", "--config", str(config), "--account", "shop", "--json"], cwd=tmp_path, env=env)
+    unknown = run_cli([WAMCP, "check", "--config", str(config), "--account", "sales"], cwd=tmp_path, env=env)
+
+    assert every.returncode == 3, every.stderr
+    reports = json.loads(every.stdout)
+    assert reports["status"] == "failed"
+    assert reports["accounts"]["shop"]["status"] == "ok"
+    assert reports["accounts"]["broken"]["status"] == "failed"
+    assert "the server process exited with code 4" in reports["accounts"]["broken"]["error"]
+    assert table.returncode == 3
+    assert "account shop" in table.stdout
+    assert "account broken: not usable" in " ".join(table.stdout.split())
+    assert shop.returncode == 0, shop.stderr
+    assert json.loads(shop.stdout)["status"] == "ok"
+    assert unknown.returncode == 2
+    assert "no account named 'sales' in the config (accounts: shop, broken)" in " ".join(unknown.stderr.split())
+
+
+def test_all_without_accounts_in_the_config_is_a_usage_error(
+    account: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
     config = write_config(tmp_path / "mcp_config.json", stdio_server(account))
 
-    result = run_cli([WAMCP, "check", "--config", str(config), "--account", "sales"], cwd=tmp_path, env=env)
+    result = run_cli([WAMCP, "check", "--config", str(config), "--all"], cwd=tmp_path, env=env)
 
     assert result.returncode == 2
-    assert "no account 'sales' in the config" in result.stderr
+    assert "the config names no accounts" in result.stderr
