@@ -64,9 +64,8 @@ class StdioTransport:
 
     async def wait_ended(self, within: float) -> str | None:
         """:attr:`server_ended`, waiting up to ``within`` seconds for a server that closed its output to exit."""
-        with anyio.move_on_after(within):
-            while self._process is not None and not self._process.exited():  # noqa: ASYNC110 - see _exited
-                await anyio.sleep(_POLL_INTERVAL)
+        if self._process is not None:
+            await _exited(self._process, within)
         return self.server_ended
 
     @property
